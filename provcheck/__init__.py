@@ -1,0 +1,7 @@
+"""provcheck: verify the supply-chain attestations of container images."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,381 @@
+"""Discover BuildKit attestations: attestation manifests inside the image index.
+
+Follows formats.md §9: the root is pinned by the digest of the bytes received, every child is
+fetched by digest and checked, each attestation manifest and each statement is bound to the
+platform manifest it claims, and whatever does not bind is reported as a :class:`Problem`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from provcheck.attestation.binding import bind_statement
+from provcheck.attestation.statement import parse_statement
+from provcheck.discovery.model import (
+    AttestationForm,
+    AttestationLayer,
+    AttestationManifest,
+    AttestationOrigin,
+    ImageAttestations,
+    PlatformImage,
+    Problem,
+    ProblemKind,
+)
+from provcheck.discovery.options import DiscoveryOptions
+from provcheck.errors import (
+    AttestationError,
+    ContentTooLargeError,
+    IntegrityError,
+    ManifestError,
+    NotFoundError,
+    ProvcheckError,
+    RegistryError,
+)
+from provcheck.oci import mediatypes as mt
+from provcheck.oci.digest import Digest
+from provcheck.oci.model import Descriptor, ImageIndex, ImageManifest, load_json, parse_manifest
+from provcheck.oci.platform import Platform
+from provcheck.predicates import predicate_kind
+from provcheck.source.base import CONFIG_MAX_BYTES, Source
+
+_MAX_INDEX_DEPTH = 4
+
+
+def _problem(exc: ProvcheckError, digest: Digest | None, what: str) -> Problem:
+    """Turn an error while reading one child into a reported problem."""
+    if isinstance(exc, IntegrityError):
+        kind = ProblemKind.INTEGRITY
+    elif isinstance(exc, ContentTooLargeError):
+        kind = ProblemKind.TOO_LARGE
+    elif isinstance(exc, NotFoundError):
+        kind = ProblemKind.MISSING
+    elif isinstance(exc, RegistryError):
+        kind = ProblemKind.FETCH
+    else:
+        kind = ProblemKind.MALFORMED
+    return Problem(kind, f"{what}: {exc.diagnostics()}", digest)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """An index entry classified as a platform image or an attestation manifest."""
+
+    descriptor: Descriptor
+    attests: Digest | None
+
+
+class _Discovery:
+    """One discovery run: a source, a pinned root, options, and a concurrency limit."""
+
+    def __init__(self, source: Source, options: DiscoveryOptions) -> None:
+        self.source = source
+        self.options = options
+        self._limit = asyncio.Semaphore(max(1, options.concurrency))
+
+    async def fetch_manifest(self, descriptor: Descriptor) -> bytes:
+        """Fetch a manifest, with at most ``concurrency`` fetches in flight."""
+        async with self._limit:
+            return await self.source.fetch_manifest(descriptor)
+
+    async def fetch_blob(self, descriptor: Descriptor, max_bytes: int) -> bytes:
+        """Fetch a blob, with at most ``concurrency`` fetches in flight."""
+        async with self._limit:
+            return await self.source.fetch_blob(descriptor, max_bytes)
+
+    # -- index -------------------------------------------------------------------------------
+
+    async def flatten(
+        self, index: ImageIndex, depth: int, problems: list[Problem]
+    ) -> list[Descriptor]:
+        """The manifest descriptors of an index, recursing into nested indexes."""
+        out: list[Descriptor] = []
+        for child in index.manifests:
+            if child.media_type not in mt.INDEX_TYPES:
+                out.append(child)
+                continue
+            if depth >= _MAX_INDEX_DEPTH:
+                problems.append(
+                    Problem(ProblemKind.MALFORMED, "indexes nested too deeply", child.digest)
+                )
+                continue
+            try:
+                nested = parse_manifest(
+                    await self.fetch_manifest(child), child.media_type, "nested index"
+                )
+            except ProvcheckError as exc:
+                problems.append(_problem(exc, child.digest, "nested index"))
+                continue
+            assert isinstance(nested, ImageIndex)
+            out.extend(await self.flatten(nested, depth + 1, problems))
+        return out
+
+    @staticmethod
+    def classify(descriptor: Descriptor, problems: list[Problem]) -> _Entry | None:
+        """Platform image, attestation manifest, or something to ignore (with a problem)."""
+        annotations = descriptor.annotations
+        ref_type = annotations.get(mt.REFERENCE_TYPE)
+        vnd, com = annotations.get(mt.REFERENCE_DIGEST), annotations.get(mt.COM_REFERENCE_DIGEST)
+        if ref_type is None and vnd is None and com is None:
+            return _Entry(descriptor, None)
+        if ref_type is not None and ref_type != mt.ATTESTATION_MANIFEST:
+            return None  # another kind of reference: ignored, as the spec says
+        if vnd is not None and com is not None and vnd != com:
+            problems.append(
+                Problem(
+                    ProblemKind.BINDING,
+                    f"attestation manifest {descriptor.digest.short} names two different "
+                    f"manifests ({mt.REFERENCE_DIGEST}={vnd[:19]}, {mt.COM_REFERENCE_DIGEST}="
+                    f"{com[:19]}): not used",
+                    descriptor.digest,
+                )
+            )
+            return None
+        target = vnd or com
+        if ref_type is None or target is None:
+            problems.append(
+                Problem(
+                    ProblemKind.SUSPICIOUS,
+                    f"index entry {descriptor.digest.short} has a partial attestation reference "
+                    f"(type={ref_type!r}, digest={target!r}): not used",
+                    descriptor.digest,
+                )
+            )
+            return None
+        try:
+            return _Entry(descriptor, Digest.parse(target))
+        except ManifestError as exc:
+            problems.append(
+                Problem(ProblemKind.MALFORMED, f"attestation reference: {exc}", descriptor.digest)
+            )
+            return None
+
+    async def platform_of(self, descriptor: Descriptor) -> tuple[Platform, dict[str, Any] | None]:
+        """The descriptor's platform, or (when absent) the one recorded in the image config."""
+        if descriptor.platform is not None and not self.options.image_configs:
+            return descriptor.platform, None
+        config = await self.config(descriptor)
+        platform = descriptor.platform or Platform.from_dict(config) or Platform("", "unknown")
+        return platform, config
+
+    async def config(self, descriptor: Descriptor) -> dict[str, Any]:
+        """Fetch an image manifest and then its config blob, both verified."""
+        manifest = parse_manifest(
+            await self.fetch_manifest(descriptor), descriptor.media_type, "image manifest"
+        )
+        if not isinstance(manifest, ImageManifest):
+            raise ManifestError(f"{descriptor.digest.short} is not an image manifest")
+        raw = await self.fetch_blob(manifest.config, CONFIG_MAX_BYTES)
+        doc = load_json(raw, f"image config {manifest.config.digest.short}")
+        if not isinstance(doc, dict):
+            raise ManifestError(f"image config {manifest.config.digest.short} is not an object")
+        return doc
+
+    # -- attestations ------------------------------------------------------------------------
+
+    async def attestation_manifest(
+        self, descriptor: Descriptor, image: Descriptor, platform: Platform, root: Descriptor
+    ) -> AttestationManifest:
+        """Fetch, check and bind one attestation manifest and the layers a caller needs."""
+        try:
+            parsed = parse_manifest(
+                await self.fetch_manifest(descriptor),
+                descriptor.media_type,
+                f"attestation manifest {descriptor.digest.short}",
+            )
+            if not isinstance(parsed, ImageManifest):
+                raise ManifestError(f"attestation manifest {descriptor.digest.short} is an index")
+        except ProvcheckError as exc:
+            return AttestationManifest(
+                descriptor,
+                AttestationForm.LEGACY,
+                AttestationOrigin.INDEX,
+                problems=(_problem(exc, descriptor.digest, f"attestation for {platform}"),),
+            )
+        form = (
+            AttestationForm.OCI_ARTIFACT
+            if parsed.artifact_type == mt.ATTESTATION_MANIFEST_ARTIFACT
+            else AttestationForm.LEGACY
+        )
+        subject_problem = self._subject_problem(parsed.subject, image, descriptor)
+        if subject_problem is not None:
+            return AttestationManifest(
+                descriptor, form, AttestationOrigin.INDEX, problems=(subject_problem,)
+            )
+        index_digest = root.digest if root.media_type in mt.INDEX_TYPES else None
+        layers = await asyncio.gather(
+            *(
+                self.layer(i, layer, image, platform, index_digest)
+                for i, layer in enumerate(parsed.layers)
+            )
+        )
+        return AttestationManifest(descriptor, form, AttestationOrigin.INDEX, tuple(layers))
+
+    @staticmethod
+    def _subject_problem(
+        subject: Descriptor | None, image: Descriptor, descriptor: Descriptor
+    ) -> Problem | None:
+        """An OCI-artifact attestation manifest's ``subject`` must be the platform manifest."""
+        if subject is None:
+            return None
+        if (subject.digest, subject.size, subject.media_type) == (
+            image.digest,
+            image.size,
+            image.media_type,
+        ):
+            return None
+        return Problem(
+            ProblemKind.BINDING,
+            f"attestation manifest {descriptor.digest.short} has subject "
+            f"{subject.digest.short} ({subject.size} bytes, {subject.media_type}), but the index "
+            f"binds it to {image.digest.short} ({image.size} bytes, {image.media_type}): not used",
+            descriptor.digest,
+        )
+
+    async def layer(
+        self,
+        position: int,
+        descriptor: Descriptor,
+        image: Descriptor,
+        platform: Platform,
+        index_digest: Digest | None,
+    ) -> AttestationLayer:
+        """Fetch, parse and bind one in-toto layer, unless the caller does not need its kind."""
+        hint = descriptor.annotations.get(mt.PREDICATE_TYPE)
+        layer = AttestationLayer(descriptor, position, hint)
+        if hint is not None and predicate_kind(hint) not in self.options.kinds:
+            return layer
+        where = f"attestation layer {descriptor.digest.short} for {platform}"
+        if descriptor.media_type != mt.IN_TOTO:
+            kind = (
+                ProblemKind.SUSPICIOUS
+                if mt.is_in_toto_dsse(descriptor.media_type)
+                or descriptor.media_type == mt.DSSE_ENVELOPE
+                else ProblemKind.MALFORMED
+            )
+            reason = (
+                "signed envelopes in the index are not verified yet: not used"
+                if kind is ProblemKind.SUSPICIOUS
+                else f"unsupported media type {descriptor.media_type!r}: not used"
+            )
+            return AttestationLayer(
+                descriptor, position, hint, problems=(Problem(kind, f"{where}: {reason}"),)
+            )
+        try:
+            raw = await self.fetch_blob(descriptor, self.options.max_layer_bytes)
+            statement = parse_statement(raw)
+        except (ProvcheckError, AttestationError) as exc:
+            return AttestationLayer(
+                descriptor, position, hint, problems=(_problem(exc, descriptor.digest, where),)
+            )
+        binding = bind_statement(
+            statement,
+            manifest=image.digest,
+            platform=platform,
+            index=index_digest,
+            predicate_type_hint=hint,
+        )
+        problems: tuple[Problem, ...] = ()
+        if not binding.usable:
+            problems = (
+                Problem(
+                    ProblemKind.BINDING,
+                    f"{where}: {'; '.join(binding.reasons)}: not used",
+                    descriptor.digest,
+                ),
+            )
+        return AttestationLayer(descriptor, position, hint, statement, binding, problems)
+
+    async def image(
+        self,
+        entry: Descriptor,
+        attestations: list[Descriptor],
+        root: Descriptor,
+    ) -> PlatformImage:
+        """One platform image: its platform (and config when asked) and its attestations."""
+        problems: list[Problem] = []
+        config: dict[str, Any] | None = None
+        try:
+            platform, config = await self.platform_of(entry)
+        except ProvcheckError as exc:
+            platform = entry.platform or Platform("", "unknown")
+            problems.append(_problem(exc, entry.digest, f"image {entry.digest.short}"))
+        manifests = await asyncio.gather(
+            *(self.attestation_manifest(a, entry, platform, root) for a in attestations)
+        )
+        return PlatformImage(entry, platform, tuple(manifests), config, tuple(problems))
+
+
+async def discover(
+    source: Source,
+    root: tuple[Descriptor, bytes],
+    *,
+    reference: str,
+    options: DiscoveryOptions | None = None,
+) -> ImageAttestations:
+    """Discover and bind the attestations of the image whose verified root is ``root``.
+
+    Problems with individual attestations are reported in the result; an error reading or
+    parsing the root itself raises (:class:`ManifestError`, :class:`RegistryError`, …).
+    """
+    options = options or DiscoveryOptions()
+    run = _Discovery(source, options)
+    descriptor, data = root
+    parsed = parse_manifest(data, descriptor.media_type, f"{reference} ({descriptor.digest.short})")
+    problems: list[Problem] = []
+    if isinstance(parsed, ImageManifest):
+        image = await run.image(descriptor, [], descriptor)
+        images = [image] if _wanted(image.platform, options) else []
+        return ImageAttestations(
+            reference, source.display_name, descriptor, tuple(images), problems=image.problems
+        )
+
+    if parsed.media_type == mt.DOCKER_MANIFEST_LIST and any(
+        m.annotations for m in parsed.manifests
+    ):
+        problems.append(
+            Problem(
+                ProblemKind.SUSPICIOUS,
+                "a Docker manifest list cannot carry annotations: its attestation binding is "
+                "non-standard",
+                descriptor.digest,
+            )
+        )
+    entries = [
+        e
+        for d in await run.flatten(parsed, 1, problems)
+        if (e := run.classify(d, problems)) is not None
+    ]
+    image_entries = [e.descriptor for e in entries if e.attests is None]
+    attestations: dict[Digest, list[Descriptor]] = {d.digest: [] for d in image_entries}
+    for e in entries:
+        if e.attests is None:
+            continue
+        if e.attests in attestations:
+            attestations[e.attests].append(e.descriptor)
+        else:
+            problems.append(
+                Problem(
+                    ProblemKind.ORPHAN,
+                    f"attestation manifest {e.descriptor.digest.short} describes "
+                    f"{e.attests.short}, which is not in the index: ignored",
+                    e.descriptor.digest,
+                )
+            )
+    wanted = [d for d in image_entries if d.platform is None or _wanted(d.platform, options)]
+    found = await asyncio.gather(
+        *(run.image(d, attestations[d.digest], descriptor) for d in wanted)
+    )
+    return ImageAttestations(
+        reference,
+        source.display_name,
+        descriptor,
+        tuple(i for i in found if _wanted(i.platform, options)),
+        annotations=parsed.annotations,
+        problems=tuple(problems),
+    )
+
+
+def _wanted(platform: Platform, options: DiscoveryOptions) -> bool:
+    return not options.platforms or platform.key in options.platforms

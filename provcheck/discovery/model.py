@@ -1,0 +1,182 @@
+"""What discovery found: immutable values, plain data for callers and renderers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from provcheck.attestation.binding import Binding
+from provcheck.attestation.statement import Statement
+from provcheck.oci.digest import Digest
+from provcheck.oci.model import Descriptor
+from provcheck.oci.platform import Platform
+from provcheck.predicates import PredicateKind, predicate_kind
+
+
+class ProblemKind(StrEnum):
+    """Why something found could not be used."""
+
+    INTEGRITY = "integrity"
+    """Bytes did not match their descriptor's digest or size."""
+    BINDING = "binding"
+    """An attestation is bound to other content than the one it was found for."""
+    MISSING = "missing"
+    """Content that a descriptor names could not be found."""
+    MALFORMED = "malformed"
+    """Content is not what its media type says (bad JSON, not a statement, …)."""
+    TOO_LARGE = "too-large"
+    """Content is over the configured size cap."""
+    ORPHAN = "orphan"
+    """An attestation manifest names a manifest that is not in the index."""
+    SUSPICIOUS = "suspicious"
+    """Non-standard storage that tools disagree on (e.g. annotations on a Docker list)."""
+    FETCH = "fetch"
+    """The registry could not be read (network, HTTP error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A problem found while discovering, always reported and never silently ignored."""
+
+    kind: ProblemKind
+    message: str
+    digest: Digest | None = None
+
+
+class AttestationForm(StrEnum):
+    """How BuildKit stored an attestation manifest."""
+
+    LEGACY = "legacy"
+    """Image-config-shaped manifest (BuildKit <= 0.31 default)."""
+    OCI_ARTIFACT = "oci-artifact"
+    """``artifactType`` + empty config + ``subject`` (BuildKit >= 0.32 default)."""
+
+
+class AttestationOrigin(StrEnum):
+    """Where an attestation manifest was discovered."""
+
+    INDEX = "index"
+    REFERRERS = "referrers"
+    REFERRERS_TAG = "referrers-tag"
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationLayer:
+    """One in-toto layer of an attestation manifest.
+
+    ``statement`` is ``None`` when the layer was not fetched (no caller needed its predicate
+    kind) or could not be used (see ``problems``).
+    """
+
+    descriptor: Descriptor
+    index: int
+    predicate_type_hint: str | None
+    statement: Statement | None = None
+    binding: Binding | None = None
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def fetched(self) -> bool:
+        """True when the layer was downloaded (successfully or not)."""
+        return self.statement is not None or bool(self.problems)
+
+    @property
+    def usable(self) -> bool:
+        """True when the statement was fetched, verified, parsed and bound."""
+        return (
+            self.statement is not None
+            and self.binding is not None
+            and self.binding.usable
+            and not self.problems
+        )
+
+    @property
+    def kind(self) -> PredicateKind | None:
+        """The predicate kind, from the statement when fetched, else from the hint."""
+        if self.statement is not None:
+            return predicate_kind(self.statement.predicate_type)
+        return predicate_kind(self.predicate_type_hint) if self.predicate_type_hint else None
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationManifest:
+    """An attestation manifest and its layers."""
+
+    descriptor: Descriptor
+    form: AttestationForm
+    origin: AttestationOrigin
+    layers: tuple[AttestationLayer, ...] = ()
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UsableStatement:
+    """A statement that may be used as evidence, with where it came from."""
+
+    statement: Statement
+    manifest: AttestationManifest
+    layer: AttestationLayer
+
+    @property
+    def source(self) -> str:
+        """``<attestation manifest digest>#layers/<n>``: the attestation an evidence cites."""
+        return f"{self.manifest.descriptor.digest}#layers/{self.layer.index}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformImage:
+    """One platform image of the resolved reference and the attestations bound to it."""
+
+    descriptor: Descriptor
+    platform: Platform
+    attestations: tuple[AttestationManifest, ...] = ()
+    config: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
+    problems: tuple[Problem, ...] = ()
+
+    def statements(self, kind: PredicateKind | None = None) -> Iterator[UsableStatement]:
+        """Usable statements of this platform (optionally of one kind), in storage order."""
+        for manifest in self.attestations:
+            for layer in manifest.layers:
+                if layer.usable and (kind is None or layer.kind == kind):
+                    assert layer.statement is not None
+                    yield UsableStatement(layer.statement, manifest, layer)
+
+    def all_problems(self) -> Iterator[Problem]:
+        """Problems of the image, its attestation manifests and their layers."""
+        yield from self.problems
+        for manifest in self.attestations:
+            yield from manifest.problems
+            for layer in manifest.layers:
+                yield from layer.problems
+
+
+@dataclass(frozen=True, slots=True)
+class ImageAttestations:
+    """Everything discovered for one reference, pinned to the digest that was resolved."""
+
+    reference: str
+    source: str
+    descriptor: Descriptor
+    images: tuple[PlatformImage, ...]
+    annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def digest(self) -> Digest:
+        """The digest the reference resolved to (the trust root for unsigned attestations)."""
+        return self.descriptor.digest
+
+    @property
+    def is_index(self) -> bool:
+        """True when the reference resolved to an index or manifest list."""
+        from provcheck.oci.mediatypes import INDEX_TYPES
+
+        return self.descriptor.media_type in INDEX_TYPES
+
+    def all_problems(self) -> Iterator[Problem]:
+        """Every problem, index-level first, then per image."""
+        yield from self.problems
+        for image in self.images:
+            yield from image.all_problems()

@@ -1,0 +1,32 @@
+"""What discovery fetches: only the layers and configs that a caller needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from provcheck.oci.platform import Platform
+from provcheck.predicates import PredicateKind
+from provcheck.source.base import ATTESTATION_MAX_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryOptions:
+    """Controls what :func:`discover` downloads.
+
+    ``kinds``: predicate kinds whose layers are fetched; a layer without a predicate-type
+    annotation is always fetched (its kind is unknown until it is read). ``image_configs``:
+    fetch each platform's image config (needed to read build args leaked into history or Env).
+    ``platforms``: only these platforms (normalised keys); empty means all.
+    """
+
+    kinds: frozenset[PredicateKind] = field(default_factory=lambda: frozenset(PredicateKind))
+    image_configs: bool = False
+    platforms: frozenset[str] = frozenset()
+    max_layer_bytes: int = ATTESTATION_MAX_BYTES
+    concurrency: int = 8
+
+    @classmethod
+    def for_platforms(cls, platforms: list[str], **kwargs: object) -> DiscoveryOptions:
+        """Options narrowed to ``os/arch[/variant]`` platforms (normalised)."""
+        keys = frozenset(Platform.parse(p).key for p in platforms)
+        return cls(platforms=keys, **kwargs)  # type: ignore[arg-type]

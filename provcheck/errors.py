@@ -1,0 +1,79 @@
+"""The one exception hierarchy of provcheck.
+
+Policy violations are data (results in a report); an exception means that an answer could not be
+given. Every error carries a one-line, user-facing :meth:`ProvcheckError.diagnostics`.
+"""
+
+from __future__ import annotations
+
+
+class ProvcheckError(Exception):
+    """Base class of every error that provcheck raises on purpose."""
+
+    def diagnostics(self) -> str:
+        """Return the one-line message shown to a user (no traceback, no secrets)."""
+        return str(self) or type(self).__name__
+
+
+class UsageError(ProvcheckError):
+    """Bad command-line arguments, references or configuration (exit code 2)."""
+
+
+class InvalidReferenceError(UsageError):
+    """An image reference that cannot be parsed."""
+
+
+class PolicyError(ProvcheckError):
+    """An invalid policy file: syntax, duplicate key, schema, unknown rule (exit code 2)."""
+
+
+class RegistryError(ProvcheckError):
+    """Anything that went wrong on the remote side or while talking to it."""
+
+
+class RegistryConnectionError(RegistryError):
+    """The registry could not be reached: DNS, connect, TLS, timeout, reset."""
+
+
+class RegistryHTTPError(RegistryError):
+    """The registry answered with an unexpected HTTP status."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class AuthenticationError(RegistryHTTPError):
+    """401 or 403 after the authentication flow was tried."""
+
+
+class NotFoundError(RegistryHTTPError):
+    """A manifest, blob or tag does not exist (404)."""
+
+
+class ContentTooLargeError(RegistryError):
+    """Content is larger than the cap that applies to it."""
+
+
+class IntegrityError(ProvcheckError):
+    """Fetched bytes do not match the digest or size of their descriptor."""
+
+
+class ManifestError(ProvcheckError):
+    """A manifest, index or descriptor is malformed or of an unsupported kind."""
+
+
+class AttestationError(ProvcheckError):
+    """An attestation (statement, envelope, predicate) is malformed or unsupported."""
+
+
+class StatementError(AttestationError):
+    """An in-toto statement is malformed."""
+
+
+class SbomError(ProvcheckError):
+    """A malformed or schema-invalid SBOM."""
+
+
+class VerificationError(ProvcheckError):
+    """A signature, key or identity check failed."""

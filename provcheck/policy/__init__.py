@@ -1,0 +1,10 @@
+"""Policies: load and validate policy files, evaluate images against them."""
+
+from __future__ import annotations
+
+from provcheck.policy.engine import evaluate
+from provcheck.policy.loader import lint_policy, load_policy, parse_policy
+from provcheck.policy.model import Policy
+from provcheck.policy.rules import RULES
+
+__all__ = ["RULES", "Policy", "evaluate", "lint_policy", "load_policy", "parse_policy"]

@@ -1,0 +1,91 @@
+"""A validated policy as immutable values (built by :mod:`provcheck.policy.loader`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Final
+
+from provcheck.errors import PolicyError
+from provcheck.report.model import OnIncomplete
+
+API_VERSION: Final = "provcheck/v1"
+KIND: Final = "Policy"
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenanceOptions:
+    """``rules.provenance``."""
+
+    required: bool = True
+    mode: str | None = None
+    max_age: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformsOptions:
+    """``rules.platforms``: normalised ``os/arch[/variant]`` keys."""
+
+    required: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FrontendOptions:
+    """``rules.frontend``."""
+
+    allow: tuple[str, ...]
+    pinned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BuildArgsOptions:
+    """``rules.build-args``."""
+
+    secrets: str = "deny"
+    allow_names: frozenset[str] = frozenset()
+
+
+DEFAULT_SBOM_GENERATORS: Final = ("docker.io/docker/buildkit-syft-scanner*",)
+
+
+@dataclass(frozen=True, slots=True)
+class BaseImagesOptions:
+    """``rules.base-images``."""
+
+    allow: tuple[str, ...]
+    sbom_generators: tuple[str, ...] = DEFAULT_SBOM_GENERATORS
+
+
+@dataclass(frozen=True, slots=True)
+class BuilderOptions:
+    """``rules.builder``."""
+
+    allow: tuple[str, ...]
+
+
+RuleOptions = (
+    ProvenanceOptions
+    | PlatformsOptions
+    | FrontendOptions
+    | BuildArgsOptions
+    | BaseImagesOptions
+    | BuilderOptions
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A policy: its name, what ``incomplete`` means, and the options of each rule it enables.
+
+    Raises :class:`PolicyError` when it enables no rule (an empty policy must not pass).
+    """
+
+    name: str
+    rules: Mapping[str, RuleOptions] = field(hash=False)
+    on_incomplete: OnIncomplete = OnIncomplete.FAIL
+    source: str = "<policy>"
+
+    def __post_init__(self) -> None:
+        if not self.rules:
+            raise PolicyError(f"{self.source}: the policy enables no rule")

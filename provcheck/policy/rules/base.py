@@ -1,0 +1,81 @@
+"""What every rule sees, and the :class:`Rule` protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from provcheck.discovery.model import ImageAttestations, PlatformImage
+from provcheck.policy.model import RuleOptions
+from provcheck.predicates.slsa import Provenance
+from provcheck.report.model import Evidence, RuleResult, Status
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenanceRecord:
+    """A parsed provenance statement and the attestation it came from."""
+
+    source: str
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformContext:
+    """One platform image and its parsed provenance."""
+
+    image: PlatformImage
+    key: str
+    provenance: tuple[ProvenanceRecord, ...]
+    errors: tuple[tuple[str, str], ...]
+    """(attestation source, message) of provenance statements that could not be parsed."""
+
+    @property
+    def config_source(self) -> str:
+        """How evidence names this platform's image config."""
+        return f"{self.image.descriptor.digest}#config"
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationContext:
+    """Everything a rule may read."""
+
+    image: ImageAttestations
+    platforms: tuple[PlatformContext, ...]
+    now: datetime
+
+
+class Rule(Protocol):
+    """A built-in rule: one result per platform, or one for the whole image."""
+
+    name: str
+
+    def check(self, ctx: EvaluationContext, options: RuleOptions) -> list[RuleResult]:
+        """Evaluate the rule. Policy violations are results, never exceptions."""
+        ...
+
+
+def missing_provenance(rule: str, pc: PlatformContext) -> RuleResult | None:
+    """The result of a rule that needs provenance when the platform has none usable."""
+    if pc.errors:
+        source, message = pc.errors[0]
+        return RuleResult(
+            rule,
+            Status.ERROR,
+            pc.key,
+            f"provenance could not be read: {message}",
+            (Evidence(source, "/predicate"),),
+        )
+    if not pc.provenance:
+        return RuleResult(
+            rule,
+            Status.INCOMPLETE,
+            pc.key,
+            "no usable provenance for this platform, so this cannot be checked",
+            (
+                Evidence(
+                    str(pc.image.descriptor.digest), "", None, "build with --provenance=mode=max"
+                ),
+            ),
+        )
+    return None

@@ -1,0 +1,166 @@
+"""``build-args``: no secret was passed as a build argument.
+
+Looks at names and values in provenance args (top level, ``root``, ``inputs``), the LLB ``env``
+of max-mode provenance, and the image config's ``Env`` and ``history`` build-arg records
+(``ARG NAME=value``, ``RUN |N NAME=value … cmd``), which leak whatever the provenance mode.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+from provcheck.policy.model import BuildArgsOptions, RuleOptions
+from provcheck.policy.rules.base import EvaluationContext, PlatformContext
+from provcheck.policy.secrets import looks_like_secret
+from provcheck.report.model import Evidence, RuleResult, Status
+
+NAME = "build-args"
+REMEDIATION: Final = (
+    "pass it as a build secret (RUN --mount=type=secret,id=NAME; "
+    "docker buildx build --secret id=NAME,env=NAME), not --build-arg, and rotate it"
+)
+_RUN_ARGS: Final = re.compile(r"RUN \|(\d{1,4}) (.*)", re.DOTALL)
+
+
+def history_assignments(created_by: str) -> list[tuple[str, str]]:
+    """The ``NAME=value`` build-arg records BuildKit writes into a history entry.
+
+    ``ARG NAME=value`` gives one pair; ``RUN |N A=1 B=2 cmd`` gives the first N pairs. The free
+    command text is never read.
+    """
+    if created_by.startswith("ARG "):
+        name, sep, value = created_by[4:].partition("=")
+        return [(name.strip(), value)] if sep and name.strip() else []
+    match = _RUN_ARGS.match(created_by)
+    if not match:
+        return []
+    count, tokens = int(match.group(1)), match.group(2).split(" ")
+    pairs = []
+    for token in tokens[:count]:
+        name, sep, value = token.partition("=")
+        if not sep:
+            break
+        pairs.append((name, value))
+    return pairs
+
+
+def _config_entries(config: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(pointer, name, value) of the config's Env and history build-arg records."""
+    inner = config.get("config")
+    env = inner.get("Env") if isinstance(inner, dict) else None
+    if isinstance(env, list):
+        for i, entry in enumerate(env):
+            if isinstance(entry, str):
+                name, _, value = entry.partition("=")
+                yield f"/config/Env/{i}", name, value
+    history = config.get("history")
+    if isinstance(history, list):
+        for i, item in enumerate(history):
+            created = item.get("created_by") if isinstance(item, dict) else None
+            if isinstance(created, str):
+                for name, value in history_assignments(created):
+                    yield f"/history/{i}/created_by", name, value
+
+
+def _findings(pc: PlatformContext, opts: BuildArgsOptions) -> tuple[list[str], list[Evidence]]:
+    names: list[str] = []
+    evidence: list[Evidence] = []
+
+    def consider(source: str, pointer: str, name: str, value: str) -> None:
+        if name in opts.allow_names or looks_like_secret(name, value) is None:
+            return
+        names.append(name)
+        evidence.append(Evidence.secret(source, pointer, name, value, REMEDIATION))
+
+    for rec in pc.provenance:
+        for arg in rec.provenance.all_build_args():
+            assert arg.build_arg_name is not None
+            consider(rec.source, arg.pointer, arg.build_arg_name, arg.value)
+        for env in rec.provenance.llb_env:
+            consider(rec.source, env.pointer, env.name, env.value)
+    if pc.image.config is not None:
+        for pointer, name, value in _config_entries(pc.image.config):
+            consider(pc.config_source, pointer, name, value)
+    return names, evidence
+
+
+def _one(pc: PlatformContext, opts: BuildArgsOptions) -> RuleResult:
+    names, evidence = _findings(pc, opts)
+    if names:
+        unique = sorted(set(names))
+        return RuleResult(
+            NAME,
+            Status.FAIL,
+            pc.key,
+            f"{len(unique)} secret(s) passed as build arguments or environment: "
+            + ", ".join(unique),
+            tuple(evidence),
+        )
+    if pc.errors:
+        source, message = pc.errors[0]
+        return RuleResult(
+            NAME,
+            Status.ERROR,
+            pc.key,
+            f"provenance could not be read: {message}",
+            (Evidence(source, "/predicate"),),
+        )
+    if not pc.provenance:
+        return RuleResult(
+            NAME,
+            Status.INCOMPLETE,
+            pc.key,
+            "no provenance: the build arguments are unknown (the image config shows no secret)",
+            (
+                Evidence(
+                    str(pc.image.descriptor.digest), "", None, "build with --provenance=mode=max"
+                ),
+            ),
+        )
+    if pc.image.config is None:
+        return RuleResult(
+            NAME,
+            Status.INCOMPLETE,
+            pc.key,
+            "the image config (Env, history) was not available",
+            (Evidence(pc.config_source, ""),),
+        )
+    stripped = [r for r in pc.provenance if r.provenance.args_complete is not True]
+    if stripped:
+        rec = stripped[0]
+        value = rec.provenance.args_complete
+        return RuleResult(
+            NAME,
+            Status.INCOMPLETE,
+            pc.key,
+            "no secret found, but the provenance does not record all build arguments "
+            "(min mode stripped them), so it cannot prove there are none",
+            (
+                Evidence(
+                    rec.source,
+                    rec.provenance.pointers["completeness"],
+                    "false" if value is False else "not recorded",
+                    "build with --provenance=mode=max to record build arguments",
+                ),
+            ),
+        )
+    return RuleResult(
+        NAME,
+        Status.PASS,
+        pc.key,
+        "no secret in build arguments",
+        tuple(Evidence(r.source, r.provenance.pointers["args"]) for r in pc.provenance),
+    )
+
+
+class BuildArgsRule:
+    """One result per platform."""
+
+    name = NAME
+
+    def check(self, ctx: EvaluationContext, options: RuleOptions) -> list[RuleResult]:
+        """See the module docstring."""
+        assert isinstance(options, BuildArgsOptions)
+        return [_one(pc, options) for pc in ctx.platforms]

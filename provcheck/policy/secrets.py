@@ -1,0 +1,99 @@
+"""Does a build argument or environment variable look like a secret? (names and values)"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Final
+
+_NAME_WORDS: Final = (
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "CREDENTIAL",
+    "CREDS",
+    "APIKEY",
+    "PRIVATE_KEY",
+    "ACCESS_KEY",
+    "AUTH",
+)
+_NAME_PARTS: Final = frozenset({"KEY", "PWD", "PASS", "PAT", "SIGNATURE", "CERT", "DSN"})
+_HARMLESS_NAMES: Final = frozenset(
+    {"PATH", "HOME", "HOSTNAME", "TERM", "SSH_AUTH_SOCK", "GPG_KEY", "KEYRING", "PUBLIC_KEY"}
+)
+_HARMLESS_NAME_SUFFIXES: Final = ("_PUBLIC_KEY", "_KEY_ID", "_KEY_FILE", "_TOKEN_FILE", "_FILE")
+
+_VALUE_PATTERNS: Final = (
+    ("GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")),
+    ("npm token", re.compile(r"\bnpm_[A-Za-z0-9]{30,}")),
+    ("AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
+    ("Stripe key", re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}")),
+    ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+    ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("URL with a password", re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
+    ("JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")),
+)
+_ENTROPY_CANDIDATE: Final = re.compile(r"[A-Za-z0-9+/=_\-]{24,}")
+_REDACTED_URL: Final = re.compile(r"://xxxxx:xxxxx@")
+
+
+@dataclass(frozen=True, slots=True)
+class SecretMatch:
+    """Why a name/value pair looks like a secret (never contains the value)."""
+
+    reason: str
+
+
+def _name_is_secret(name: str) -> bool:
+    upper = name.upper()
+    if upper in _HARMLESS_NAMES or upper.endswith(_HARMLESS_NAME_SUFFIXES):
+        return False
+    if any(word in upper for word in _NAME_WORDS):
+        return True
+    return any(part in _NAME_PARTS for part in re.split(r"[^A-Z0-9]+", upper))
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values())
+
+
+def _high_entropy(value: str) -> bool:
+    for token in _ENTROPY_CANDIDATE.findall(value):
+        classes = sum(
+            (
+                any(c.islower() for c in token),
+                any(c.isupper() for c in token),
+                any(c.isdigit() for c in token),
+            )
+        )
+        if classes >= 3 and _entropy(token) >= 4.2:
+            return True
+    return False
+
+
+def looks_like_secret(name: str | None, value: str) -> SecretMatch | None:
+    """Classify ``name=value``; ``None`` when it does not look like a secret.
+
+    An empty value leaks nothing. A name such as ``GH_TOKEN`` or ``DB_PASSWORD`` with any
+    non-empty value is a secret; so is a value in a known token format, a URL with a password
+    (not BuildKit's ``xxxxx:xxxxx@`` redaction) or a long high-entropy string.
+    """
+    if not value:
+        return None
+    for reason, pattern in _VALUE_PATTERNS:
+        if pattern.search(value) and not (
+            reason == "URL with a password" and _REDACTED_URL.search(value)
+        ):
+            return SecretMatch(f"value looks like a {reason}")
+    if name is not None and _name_is_secret(name):
+        return SecretMatch(f"name {name!r} suggests a secret")
+    if _high_entropy(value):
+        return SecretMatch("value is a long high-entropy string")
+    return None

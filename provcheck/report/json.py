@@ -1,0 +1,46 @@
+"""The JSON report (schema: ``report.schema.json``, ``schemaVersion`` provcheck.report/v1)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from provcheck.report.model import SCHEMA_VERSION, Evidence, Report, RuleResult
+
+
+def _evidence(e: Evidence) -> dict[str, Any]:
+    return {
+        "source": e.source,
+        "pointer": e.pointer,
+        "value": e.value,
+        "remediation": e.remediation,
+    }
+
+
+def _result(r: RuleResult) -> dict[str, Any]:
+    return {
+        "rule": r.rule,
+        "status": r.status.value,
+        "platform": r.platform,
+        "message": r.message,
+        "evidence": [_evidence(e) for e in r.evidence],
+    }
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """The report as JSON-ready data (what :func:`render_json` serialises)."""
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "verdict": report.verdict.value,
+        "policy": report.policy,
+        "onIncomplete": report.on_incomplete.value,
+        "subject": {"reference": report.reference, "digest": report.digest},
+        "summary": report.counts(),
+        "results": [_result(r) for r in report.results],
+        "problems": list(report.problems),
+    }
+
+
+def render_json(report: Report) -> str:
+    """Serialise the report: stable key order, two-space indent, trailing newline."""
+    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"

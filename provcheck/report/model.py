@@ -1,0 +1,121 @@
+"""The report: results per rule and platform, their evidence, and the verdict (plain data)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final
+
+from provcheck.report.redaction import redact, redact_assignment
+
+SCHEMA_VERSION: Final = "provcheck.report/v1"
+
+
+class Status(StrEnum):
+    """The outcome of one rule for one platform (or the index)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCOMPLETE = "incomplete"
+    """The evidence needed was missing or stripped."""
+    SKIP = "skip"
+    """Not applicable."""
+    ERROR = "error"
+    """The rule could not be evaluated (e.g. a malformed predicate)."""
+
+
+class Verdict(StrEnum):
+    """What an admission gate acts on."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+
+
+class OnIncomplete(StrEnum):
+    """What an ``incomplete`` result does to the verdict."""
+
+    FAIL = "fail"
+    WARN = "warn"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What a result is based on.
+
+    ``source`` names the document read: ``<attestation manifest digest>#layers/<n>`` for a
+    statement, ``<image manifest digest>#config`` for an image config. ``pointer`` is an RFC
+    6901 pointer into that document. ``value`` is never a secret in clear: build it with
+    :meth:`secret` when it is one.
+    """
+
+    source: str
+    pointer: str
+    value: str | None = None
+    remediation: str | None = None
+
+    @classmethod
+    def secret(
+        cls, source: str, pointer: str, name: str | None, value: str, remediation: str | None
+    ) -> Evidence:
+        """Evidence for a secret: the value is redacted before it is stored."""
+        shown = redact_assignment(name, value) if name is not None else redact(value)
+        return cls(source, pointer, shown, remediation)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    """One result of one rule; ``platform`` is ``None`` for a result about the whole image."""
+
+    rule: str
+    status: Status
+    platform: str | None
+    message: str
+    evidence: tuple[Evidence, ...] = ()
+
+    @property
+    def sort_key(self) -> tuple[str, str, str]:
+        """(rule, platform, message): the deterministic report order."""
+        return (self.rule, self.platform or "", self.message)
+
+
+def compute_verdict(results: Iterable[RuleResult], on_incomplete: OnIncomplete) -> Verdict:
+    """``fail`` if any result fails (or is incomplete under ``fail``), else ``error`` if any
+    result errored, else ``pass``. No results at all is an ``error`` (fail closed)."""
+    statuses = [r.status for r in results]
+    if not statuses:
+        return Verdict.ERROR
+    if Status.FAIL in statuses:
+        return Verdict.FAIL
+    if Status.INCOMPLETE in statuses and on_incomplete is OnIncomplete.FAIL:
+        return Verdict.FAIL
+    if Status.ERROR in statuses:
+        return Verdict.ERROR
+    return Verdict.PASS
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The evaluation of one image against one policy. Results are sorted (rule, platform)."""
+
+    policy: str
+    reference: str
+    digest: str
+    results: tuple[RuleResult, ...]
+    on_incomplete: OnIncomplete = OnIncomplete.FAIL
+    problems: tuple[str, ...] = ()
+    """Discovery problems (integrity, binding, …), shown to the reader."""
+    verdict: Verdict = field(init=False)
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.results, key=lambda r: r.sort_key))
+        object.__setattr__(self, "results", ordered)
+        object.__setattr__(self, "verdict", compute_verdict(ordered, self.on_incomplete))
+
+    def counts(self) -> dict[str, int]:
+        """Number of results per status (every status present, in enum order)."""
+        out = {s.value: 0 for s in Status}
+        for r in self.results:
+            out[r.status.value] += 1
+        return out

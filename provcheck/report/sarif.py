@@ -1,0 +1,117 @@
+"""SARIF 2.1.0 for GitHub code scanning.
+
+There is no source file, so each result's location is the image: ``physicalLocation
+.artifactLocation.uri`` = ``oci://<reference>`` (GitHub requires a physical location), plus a
+logical location naming the platform. Only results that are not ``pass`` are emitted;
+``properties`` carry the platform, status and evidence pointers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from provcheck import __version__
+from provcheck.report.model import Report, RuleResult, Status
+
+SARIF_SCHEMA: Final = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVEL: Final = {
+    Status.FAIL: "error",
+    Status.ERROR: "error",
+    Status.INCOMPLETE: "warning",
+    Status.SKIP: "note",
+    Status.PASS: "none",
+}
+RULE_HELP: Final = {
+    "provenance": "Every platform image has SLSA provenance bound to it.",
+    "platforms": "The image provides the required platforms.",
+    "frontend": "The Dockerfile frontend that ran is approved.",
+    "build-args": "No secret is passed as a build argument.",
+    "base-images": "The build started from approved base images.",
+    "builder": "The builder id is approved.",
+}
+
+
+def _uri(reference: str) -> str:
+    return reference if "://" in reference else f"oci://{reference}"
+
+
+def _result(r: RuleResult, report: Report) -> dict[str, Any]:
+    where = r.platform or "image"
+    level = (
+        "warning"
+        if r.status is Status.INCOMPLETE and report.on_incomplete.value == "warn"
+        else _LEVEL[r.status]
+    )
+    return {
+        "ruleId": r.rule,
+        "level": level,
+        "message": {"text": f"[{r.platform or 'image'}] {r.message}"},
+        "locations": [
+            {
+                "physicalLocation": {"artifactLocation": {"uri": _uri(report.reference)}},
+                "logicalLocations": [
+                    {
+                        "name": r.platform or "image",
+                        "fullyQualifiedName": f"{report.reference}@{report.digest}#{where}",
+                        "kind": "object",
+                    }
+                ],
+            }
+        ],
+        "partialFingerprints": {
+            "provcheck/v1": f"{report.digest}:{r.rule}:{r.platform or ''}:{r.status.value}"
+        },
+        "properties": {
+            "platform": r.platform,
+            "status": r.status.value,
+            "evidence": [
+                {
+                    "source": e.source,
+                    "pointer": e.pointer,
+                    "value": e.value,
+                    "remediation": e.remediation,
+                }
+                for e in r.evidence
+            ],
+        },
+    }
+
+
+def render_sarif(report: Report) -> str:
+    """SARIF 2.1.0 JSON with one run, one rule per policy rule, one result per non-pass."""
+    rule_ids = sorted({r.rule for r in report.results})
+    doc = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "provcheck",
+                        "version": __version__,
+                        "informationUri": "https://github.com/provcheck/provcheck",
+                        "rules": [
+                            {
+                                "id": rid,
+                                "name": rid,
+                                "shortDescription": {"text": RULE_HELP.get(rid, rid)},
+                                "defaultConfiguration": {"level": "error"},
+                            }
+                            for rid in rule_ids
+                        ],
+                    }
+                },
+                "automationDetails": {"id": f"provcheck/{report.policy}/"},
+                "results": [
+                    _result(r, report) for r in report.results if r.status is not Status.PASS
+                ],
+                "properties": {
+                    "verdict": report.verdict.value,
+                    "policy": report.policy,
+                    "digest": report.digest,
+                },
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,30 @@
+"""A plain-text report for terminals and logs."""
+
+from __future__ import annotations
+
+from provcheck.report.model import Report
+
+
+def render_text(report: Report) -> str:
+    """One line per result, evidence indented beneath it, the verdict last."""
+    lines = [
+        f"image:  {report.reference}",
+        f"digest: {report.digest}",
+        f"policy: {report.policy} (on-incomplete: {report.on_incomplete})",
+        "",
+    ]
+    for r in report.results:
+        where = r.platform or "image"
+        lines.append(f"{r.status.upper():<10} {r.rule:<12} {where:<14} {r.message}")
+        for e in r.evidence:
+            sep = "" if "#" in e.source or not e.pointer else "#"
+            detail = f"{e.source}{sep}{e.pointer}"
+            if e.value is not None:
+                detail += f" = {e.value}"
+            lines.append(f"           - {detail}")
+            if e.remediation and r.status.value != "pass":
+                lines.append(f"             fix: {e.remediation}")
+    lines.extend(f"PROBLEM    {p}" for p in report.problems)
+    counts = ", ".join(f"{n} {s}" for s, n in report.counts().items() if n)
+    lines += ["", f"verdict: {report.verdict.upper()} ({counts or 'no results'})"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,149 @@
+"""An OCI image layout directory (``oci-layout``, ``index.json``, ``blobs/<alg>/<hex>``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from provcheck.errors import ManifestError, NotFoundError, UsageError
+from provcheck.oci import mediatypes as mt
+from provcheck.oci.digest import Digest
+from provcheck.oci.model import Descriptor, ImageIndex, load_json, parse_manifest
+from provcheck.source.base import MANIFEST_MAX_BYTES, check_cap, verify_content
+
+
+def _tag_matches(descriptor: Descriptor, tag: str) -> bool:
+    """``ref.name`` may be a bare tag (``1``) or a full reference (``docker.io/x/y:1``)."""
+    name = descriptor.annotations.get(mt.REF_NAME)
+    if name is None:
+        return False
+    return name == tag or (name.endswith(f":{tag}") and "/" in name)
+
+
+class LayoutSource:
+    """Reads an OCI image layout directory; every read is capped and digest-checked."""
+
+    def __init__(self, path: Path) -> None:
+        """Open the layout at ``path``.
+
+        Raises :class:`UsageError` when it is not a readable OCI image layout.
+        """
+        self._path = path
+        marker = path / "oci-layout"
+        try:
+            version = json.loads(marker.read_bytes()).get("imageLayoutVersion")
+        except FileNotFoundError as exc:
+            raise UsageError(f"{path} is not an OCI image layout (no oci-layout file)") from exc
+        except (OSError, ValueError, AttributeError) as exc:
+            raise UsageError(f"{path}: unreadable oci-layout file: {exc}") from exc
+        if version != "1.0.0":
+            raise UsageError(f"{path}: unsupported imageLayoutVersion {version!r}")
+        self._index = self._read_index()
+
+    def _read_index(self) -> ImageIndex:
+        index_path = self._path / "index.json"
+        try:
+            if index_path.stat().st_size > MANIFEST_MAX_BYTES:
+                raise ManifestError(f"{index_path} is over {MANIFEST_MAX_BYTES} bytes")
+            data = index_path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{self._path}: cannot read index.json: {exc.strerror}") from exc
+        doc = load_json(data, f"{index_path}")
+        media_type = doc.get("mediaType", mt.OCI_INDEX) if isinstance(doc, dict) else mt.OCI_INDEX
+        parsed = parse_manifest(data, media_type, str(index_path))
+        if not isinstance(parsed, ImageIndex):
+            raise ManifestError(f"{index_path} is not an image index")
+        return parsed
+
+    @property
+    def display_name(self) -> str:
+        """``oci-layout://PATH``."""
+        return f"oci-layout://{self._path}"
+
+    def _blob_path(self, digest: Digest) -> Path:
+        # Digest validated the hex, so the path cannot escape the layout.
+        return self._path / "blobs" / digest.algorithm / digest.hex
+
+    async def _read(self, descriptor: Descriptor, max_bytes: int) -> bytes:
+        check_cap(descriptor, max_bytes)
+        path = self._blob_path(descriptor.digest)
+
+        def read() -> bytes:
+            with path.open("rb") as f:
+                # Read one byte more than declared, so that a longer file is caught.
+                return f.read(descriptor.size + 1)
+
+        try:
+            data = await asyncio.to_thread(read)
+        except FileNotFoundError as exc:
+            raise NotFoundError(
+                f"blob {descriptor.digest.short} not found in {self.display_name}", 404
+            ) from exc
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+        return verify_content(descriptor, data)
+
+    async def resolve(self, reference: str | Digest) -> tuple[Descriptor, bytes]:
+        """Find a tag or digest in ``index.json`` and read the manifest it names.
+
+        Raises :class:`NotFoundError` when the layout has no such tag or digest.
+        """
+        if isinstance(reference, Digest):
+            found = next((d for d in self._index.manifests if d.digest == reference), None)
+            if found is None:
+                return await self._resolve_blob(reference)
+            return found, await self.fetch_manifest(found)
+        result = await self.fetch_tag(reference)
+        if result is None:
+            raise NotFoundError(f"tag {reference!r} not found in {self.display_name}", 404)
+        return result
+
+    async def _resolve_blob(self, digest: Digest) -> tuple[Descriptor, bytes]:
+        """A manifest that is not listed in ``index.json`` (a child of an index), by digest."""
+        try:
+            size = self._blob_path(digest).stat().st_size
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"{digest} is not in {self.display_name}", 404) from exc
+        probe = Descriptor(mt.OCI_MANIFEST, digest, size)
+        data = await self._read(probe, MANIFEST_MAX_BYTES)
+        doc = load_json(data, f"manifest {digest.short}")
+        media_type = doc.get("mediaType") if isinstance(doc, dict) else None
+        if not isinstance(media_type, str) or media_type not in mt.ALL_MANIFEST_TYPES:
+            raise ManifestError(f"{digest.short} in {self.display_name} is not a manifest")
+        return Descriptor(media_type, digest, size), data
+
+    async def resolve_default(self) -> tuple[Descriptor, bytes]:
+        """The only image of the layout, or the one tagged ``latest``."""
+        if len(self._index.manifests) == 1:
+            only = self._index.manifests[0]
+            return only, await self.fetch_manifest(only)
+        return await self.resolve("latest")
+
+    async def fetch_manifest(self, descriptor: Descriptor) -> bytes:
+        """Read a manifest blob (capped at 4 MiB) and check its digest and size."""
+        if descriptor.media_type not in mt.ALL_MANIFEST_TYPES:
+            raise ManifestError(
+                f"{descriptor.digest.short}: {descriptor.media_type!r} is not a manifest type"
+            )
+        return await self._read(descriptor, MANIFEST_MAX_BYTES)
+
+    async def fetch_blob(self, descriptor: Descriptor, max_bytes: int) -> bytes:
+        """Read a blob, refusing one over ``max_bytes``, and check its digest and size."""
+        return await self._read(descriptor, max_bytes)
+
+    async def fetch_tag(self, tag: str) -> tuple[Descriptor, bytes] | None:
+        """The manifest tagged ``tag`` in ``index.json``, or ``None``."""
+        found = [d for d in self._index.manifests if _tag_matches(d, tag)]
+        if not found:
+            return None
+        if len({d.digest for d in found}) > 1:
+            raise ManifestError(f"tag {tag!r} names several manifests in {self.display_name}")
+        return found[0], await self.fetch_manifest(found[0])
+
+    async def referrers(self, digest: Digest) -> tuple[Descriptor, ...] | None:
+        """Layouts have no referrers API; callers use the ``sha256-<hex>`` tag fallback."""
+        return None
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

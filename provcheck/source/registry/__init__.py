@@ -1,0 +1,15 @@
+"""The registry client: the only package of provcheck that imports httpx."""
+
+from __future__ import annotations
+
+from provcheck.source.registry.client import RegistryClient, RegistrySource
+from provcheck.source.registry.credentials import Credentials, load_credentials
+from provcheck.source.registry.options import RegistryOptions
+
+__all__ = [
+    "Credentials",
+    "RegistryClient",
+    "RegistryOptions",
+    "RegistrySource",
+    "load_credentials",
+]

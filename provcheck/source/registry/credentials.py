@@ -1,0 +1,236 @@
+"""Registry credentials from Docker's ``config.json``, read the way ``docker`` reads them.
+
+Order: ``credHelpers[<host>]``, else ``credsStore`` (both run ``docker-credential-<helper> get``),
+else ``auths[<host>]`` (``auth`` = base64 ``user:pass``, or ``username``/``password``,
+``identitytoken``, ``registrytoken``). A helper that reports "credentials not found" means
+anonymous access, as in docker.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from provcheck.errors import UsageError
+
+DOCKER_HUB_SERVER: Final = "https://index.docker.io/v1/"
+"""The key under which docker stores Docker Hub credentials."""
+
+_DOCKER_HUB_HOSTS: Final = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+_HELPER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_TOKEN_USERNAME: Final = "<token>"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Credentials:
+    """What to present to one registry. ``repr`` and ``str`` never show a secret."""
+
+    username: str | None = None
+    password: str | None = None
+    identity_token: str | None = None
+    """An OAuth2 refresh token (``identitytoken``; helper username ``<token>``)."""
+    registry_token: str | None = None
+    """A pre-issued bearer token sent to the registry as is (``registrytoken``)."""
+    origin: str = "docker config"
+    """Where the credentials were found, for messages."""
+
+    @property
+    def has_password(self) -> bool:
+        """True when a username and password can be sent (Basic auth)."""
+        return bool(self.username) and self.password is not None
+
+    def __repr__(self) -> str:
+        kinds = [
+            name
+            for name, value in (
+                ("password", self.password),
+                ("identity_token", self.identity_token),
+                ("registry_token", self.registry_token),
+            )
+            if value
+        ]
+        return f"Credentials(username={self.username!r}, secrets={kinds!r}, origin={self.origin!r})"
+
+    __str__ = __repr__
+
+
+def docker_config_dir(explicit: Path | None = None) -> Path:
+    """``explicit``, else ``$DOCKER_CONFIG``, else ``~/.docker``."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("DOCKER_CONFIG")
+    if env:
+        return Path(env)
+    return Path.home() / ".docker"
+
+
+def server_url(registry: str) -> str:
+    """The key docker uses for ``registry`` in ``config.json`` and with credential helpers."""
+    return DOCKER_HUB_SERVER if registry.lower() in _DOCKER_HUB_HOSTS else registry
+
+
+def config_key_host(key: str) -> str:
+    """The host (and port) of a ``config.json`` key: ``https://h/v2/`` and ``h`` both give ``h``."""
+    for prefix in ("https://", "http://"):
+        if key.lower().startswith(prefix):
+            key = key[len(prefix) :]
+            break
+    return key.split("/", 1)[0].lower()
+
+
+def _same_registry(key: str, registry: str) -> bool:
+    host, wanted = config_key_host(key), registry.lower()
+    if wanted in _DOCKER_HUB_HOSTS:
+        return host in _DOCKER_HUB_HOSTS
+    return host == wanted
+
+
+def _lookup(table: Mapping[str, Any], registry: str) -> tuple[str, Any] | None:
+    """The entry for ``registry``: the exact docker key first, then any equivalent spelling."""
+    exact = server_url(registry)
+    if exact in table:
+        return exact, table[exact]
+    for key in sorted(table):
+        if _same_registry(key, registry):
+            return key, table[key]
+    return None
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        doc = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # Never quote the file: it holds secrets.
+        raise UsageError(f"{path} is not valid JSON (line {getattr(exc, 'lineno', '?')})") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path} must hold a JSON object")
+    return doc
+
+
+def _optional(entry: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = entry.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise UsageError(f"{where}: {key} must be a string")
+    return value
+
+
+def _from_auths_entry(entry: object, where: str) -> Credentials | None:
+    if not isinstance(entry, dict):
+        raise UsageError(f"{where} must be an object")
+    username = _optional(entry, "username", where)
+    password = _optional(entry, "password", where)
+    auth = _optional(entry, "auth", where)
+    if auth is not None:
+        try:
+            decoded = base64.b64decode(auth, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise UsageError(f"{where}: auth is not base64 of 'user:password'") from None
+        username, sep, password = decoded.partition(":")
+        if not sep:
+            raise UsageError(f"{where}: auth is not base64 of 'user:password'")
+    identity_token = _optional(entry, "identitytoken", where)
+    registry_token = _optional(entry, "registrytoken", where)
+    if not (username or identity_token or registry_token):
+        return None
+    return Credentials(
+        username=username or None,
+        password=password if username else None,
+        identity_token=identity_token,
+        registry_token=registry_token,
+        origin=where,
+    )
+
+
+def run_credential_helper(helper: str, server: str, timeout: float) -> Credentials | None:
+    """Run ``docker-credential-<helper> get`` for ``server``; ``None`` when it has nothing.
+
+    Raises :class:`UsageError` when the helper is missing, fails, times out or answers
+    something that is not its JSON; the message never contains the helper's output.
+    """
+    if not _HELPER_NAME.fullmatch(helper):
+        raise UsageError(f"invalid credential helper name {helper!r}")
+    program = f"docker-credential-{helper}"
+    try:
+        done = subprocess.run(  # fixed argv, no shell
+            [program, "get"],
+            input=server.encode(),
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise UsageError(
+            f"credential helper {program} is not installed (needed for {server})"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise UsageError(
+            f"credential helper {program} did not answer within {timeout:g} s for {server}"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"cannot run credential helper {program}: {exc.strerror or exc}") from None
+    if done.returncode != 0:
+        output = (done.stdout + done.stderr).decode(errors="replace").lower()
+        if "credentials not found" in output:
+            return None
+        raise UsageError(
+            f"credential helper {program} failed for {server} (exit status {done.returncode})"
+        )
+    try:
+        doc = json.loads(done.stdout)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        doc = None
+    if not isinstance(doc, dict):
+        raise UsageError(f"credential helper {program} returned malformed output for {server}")
+    username, secret = doc.get("Username"), doc.get("Secret")
+    if not isinstance(username, str) or not isinstance(secret, str):
+        raise UsageError(f"credential helper {program} returned malformed output for {server}")
+    if not secret:
+        return None
+    origin = f"credential helper {program}"
+    if username == _TOKEN_USERNAME:
+        return Credentials(identity_token=secret, origin=origin)
+    return Credentials(username=username, password=secret, origin=origin)
+
+
+def load_credentials(
+    registry: str, config_dir: Path | None = None, *, helper_timeout: float = 20.0
+) -> Credentials | None:
+    """Credentials for ``registry`` (``host[:port]``, Docker Hub as ``docker.io``), or ``None``.
+
+    Blocks while a credential helper runs. Raises :class:`UsageError` for an unreadable or
+    malformed ``config.json`` and for failing credential helpers.
+    """
+    path = docker_config_dir(config_dir) / "config.json"
+    config = _read_config(path)
+    helpers = config.get("credHelpers") or {}
+    if not isinstance(helpers, dict):
+        raise UsageError(f"{path}: credHelpers must be an object")
+    found = _lookup(helpers, registry)
+    helper = found[1] if found else config.get("credsStore")
+    if helper is not None and helper != "":
+        if not isinstance(helper, str):
+            raise UsageError(f"{path}: credential helper names must be strings")
+        return run_credential_helper(helper, server_url(registry), helper_timeout)
+    auths = config.get("auths") or {}
+    if not isinstance(auths, dict):
+        raise UsageError(f"{path}: auths must be an object")
+    entry = _lookup(auths, registry)
+    if entry is None:
+        return None
+    return _from_auths_entry(entry[1], f"{path} auths[{entry[0]!r}]")

@@ -1,0 +1,61 @@
+"""Settings of the registry client: TLS, plain-HTTP hosts, credentials, timeouts and retries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from provcheck.errors import UsageError
+
+DEFAULT_CERTS_DIR: Final = Path("/etc/docker/certs.d")
+
+
+def default_user_agent() -> str:
+    """``provcheck/<version>``; the version comes from :mod:`provcheck` when it defines one."""
+    try:
+        from provcheck import __version__  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return "provcheck/dev"
+    return f"provcheck/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryOptions:
+    """How :class:`~provcheck.source.registry.RegistryClient` talks to registries.
+
+    ``insecure_registries`` lists endpoints (``host`` or ``host:port``, exactly as in the image
+    reference) that are spoken to over plain HTTP; loopback hosts always are. TLS trusts the
+    system store, plus ``ca_file``, plus Docker's ``<certs_dir>/<host:port>/*.crt``.
+    ``docker_config_dir`` ``None`` means ``$DOCKER_CONFIG`` or ``~/.docker``.
+    """
+
+    insecure_registries: frozenset[str] = frozenset()
+    ca_file: Path | None = None
+    certs_dir: Path = DEFAULT_CERTS_DIR
+    docker_config_dir: Path | None = None
+    timeout: float = 30.0
+    """Read and write timeout of one network operation, in seconds."""
+    connect_timeout: float = 10.0
+    pool_timeout: float = 60.0
+    """How long a request may wait for a free connection."""
+    max_retries: int = 3
+    """Retries after the first try, for 429, 502, 503, 504 and connection errors."""
+    backoff_base: float = 0.5
+    """First retry delay in seconds; doubled each time, with jitter."""
+    max_retry_after: float = 30.0
+    """Upper bound of any wait between tries, including a server's ``Retry-After``."""
+    max_connections: int = 8
+    """Connections per registry endpoint."""
+    max_redirects: int = 5
+    credential_helper_timeout: float = 20.0
+    user_agent: str = field(default_factory=default_user_agent)
+
+    def __post_init__(self) -> None:
+        """Raises :class:`UsageError` for negative counts or non-positive timeouts."""
+        if self.max_retries < 0 or self.max_connections < 1 or self.max_redirects < 0:
+            raise UsageError("max_retries and max_redirects must be >= 0, max_connections >= 1")
+        if min(self.timeout, self.connect_timeout, self.pool_timeout) <= 0:
+            raise UsageError("timeouts must be positive")
+        if self.backoff_base < 0 or self.max_retry_after < 0:
+            raise UsageError("backoff_base and max_retry_after must be >= 0")

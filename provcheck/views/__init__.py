@@ -1,0 +1,1 @@
+"""Views of discovery results: buildx-compatible documents, provcheck's JSON, and text."""
