@@ -22,6 +22,7 @@ from provcheck.discovery.model import (
     PlatformImage,
     Problem,
     ProblemKind,
+    TrustLevel,
 )
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.errors import (
@@ -69,9 +70,11 @@ class _Entry:
 class _Discovery:
     """One discovery run: a source, a pinned root, options, and a concurrency limit."""
 
-    def __init__(self, source: Source, options: DiscoveryOptions) -> None:
+    def __init__(self, source: Source, options: DiscoveryOptions, *, pinned: bool) -> None:
         self.source = source
         self.options = options
+        # In-index statements reached from a digest the user pinned are index-bound.
+        self.in_index_trust = TrustLevel.INDEX_BOUND if pinned else TrustLevel.UNSIGNED
         self._limit = asyncio.Semaphore(max(1, options.concurrency))
 
     async def fetch_manifest(self, descriptor: Descriptor) -> bytes:
@@ -285,7 +288,9 @@ class _Discovery:
                     descriptor.digest,
                 ),
             )
-        return AttestationLayer(descriptor, position, hint, statement, binding, problems)
+        return AttestationLayer(
+            descriptor, position, hint, statement, binding, problems, self.in_index_trust
+        )
 
     async def image(
         self,
@@ -313,14 +318,16 @@ async def discover(
     *,
     reference: str,
     options: DiscoveryOptions | None = None,
+    pinned: bool = False,
 ) -> ImageAttestations:
     """Discover and bind the attestations of the image whose verified root is ``root``.
 
-    Problems with individual attestations are reported in the result; an error reading or
+    ``pinned`` says the user named the root by digest, which makes in-index statements
+    index-bound rather than unsigned. Problems with individual attestations are reported in the result; an error reading or
     parsing the root itself raises (:class:`ManifestError`, :class:`RegistryError`, …).
     """
     options = options or DiscoveryOptions()
-    run = _Discovery(source, options)
+    run = _Discovery(source, options, pinned=pinned)
     descriptor, data = root
     parsed = parse_manifest(data, descriptor.media_type, f"{reference} ({descriptor.digest.short})")
     problems: list[Problem] = []

@@ -35,6 +35,16 @@ class ProblemKind(StrEnum):
     FETCH = "fetch"
     """The registry could not be read (network, HTTP error)."""
 
+    @property
+    def rejects(self) -> bool:
+        """True when content was refused, so the evidence is not all there."""
+        return self not in (ProblemKind.SUSPICIOUS, ProblemKind.ORPHAN)
+
+    @property
+    def unreadable(self) -> bool:
+        """True when evidence could not be read at all: a verification or fetch error."""
+        return self in (ProblemKind.INTEGRITY, ProblemKind.FETCH, ProblemKind.TOO_LARGE)
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -58,8 +68,24 @@ class AttestationOrigin(StrEnum):
     """Where an attestation manifest was discovered."""
 
     INDEX = "index"
+    """Listed in the image index (BuildKit's in-band attestations)."""
     REFERRERS = "referrers"
+    """Returned by the OCI 1.1 referrers API."""
     REFERRERS_TAG = "referrers-tag"
+    """Listed in the ``sha256-<hex>`` referrers fallback tag."""
+    COSIGN_TAG = "cosign-tag"
+    """cosign's legacy ``sha256-<hex>.att`` / ``.sig`` tags."""
+
+
+class TrustLevel(StrEnum):
+    """How far an attestation can be trusted, weakest last."""
+
+    SIGNED = "signed"
+    """A signature by a trusted key or identity was verified over exactly this statement."""
+    INDEX_BOUND = "index-bound"
+    """Unsigned, but reached from a digest the user pinned (or from signed content)."""
+    UNSIGNED = "unsigned"
+    """Trust is whoever can push the tag."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +102,7 @@ class AttestationLayer:
     statement: Statement | None = None
     binding: Binding | None = None
     problems: tuple[Problem, ...] = ()
+    trust: TrustLevel = TrustLevel.UNSIGNED
 
     @property
     def fetched(self) -> bool:

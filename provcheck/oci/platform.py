@@ -82,7 +82,7 @@ class Platform:
         )
 
     def normalized(self) -> Platform:
-        """The canonical form used for comparison (``arm64/v8`` = ``arm64``, ``arm`` = ``arm/v7``)."""
+        """The canonical form for comparison: ``arm64/v8`` = ``arm64``, ``arm`` = ``arm/v7``."""
         arch, variant = _normalise_arch(self.architecture, self.variant)
         return Platform(self.os.lower(), arch, variant, self.os_version)
 

@@ -13,6 +13,32 @@ from provcheck.predicates.slsa import parse_provenance
 from provcheck.report.model import Evidence, Report, RuleResult, Status
 
 
+def _unreadable_evidence(image: ImageAttestations) -> list[RuleResult]:
+    """An ``error`` result for each attestation that could not be read or failed its digest.
+
+    Such evidence is neither trusted nor ignored: the verdict becomes ``error`` (exit 3) unless
+    a rule fails outright on what could be read.
+    """
+    out: list[RuleResult] = []
+    for pi in image.images:
+        for problem in pi.all_problems():
+            if problem.kind.unreadable:
+                source = str(problem.digest) if problem.digest else str(pi.descriptor.digest)
+                out.append(
+                    RuleResult(
+                        "evidence",
+                        Status.ERROR,
+                        pi.platform.key,
+                        problem.message,
+                        (Evidence(source, ""),),
+                    )
+                )
+    for problem in image.problems:
+        if problem.kind.unreadable:
+            out.append(RuleResult("evidence", Status.ERROR, None, problem.message))
+    return out
+
+
 def _platform_contexts(image: ImageAttestations) -> tuple[PlatformContext, ...]:
     out: list[PlatformContext] = []
     for pi in image.images:
@@ -55,6 +81,7 @@ def evaluate(image: ImageAttestations, policy: Policy, *, now: datetime | None =
             results.extend(RULES[name].check(ctx, options))
         except ProvcheckError as exc:
             results.append(RuleResult(name, Status.ERROR, None, exc.diagnostics()))
+    results.extend(_unreadable_evidence(image))
     problems = tuple(
         f"{p.kind}: {p.message}" + (f" ({p.digest.short})" if p.digest else "")
         for p in image.all_problems()

@@ -15,25 +15,39 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from provcheck.discovery.model import ImageAttestations, PlatformImage
+from provcheck.discovery.model import (
+    AttestationManifest,
+    AttestationOrigin,
+    ImageAttestations,
+    PlatformImage,
+)
 from provcheck.predicates import SLSA_PROVENANCE_PREFIX, SPDX_DOCUMENT
+
+
+def _in_index(image: PlatformImage) -> list[AttestationManifest]:
+    """buildx reads only the attestation manifests listed in the index."""
+    return [m for m in image.attestations if m.origin is AttestationOrigin.INDEX]
 
 
 def _provenance(image: PlatformImage) -> dict[str, Any]:
     chosen: Any = None
-    for manifest in image.attestations:
+    for manifest in _in_index(image):
         for layer in manifest.layers:
-            if layer.usable and layer.statement is not None:
-                if layer.statement.predicate_type.startswith(SLSA_PROVENANCE_PREFIX):
-                    chosen = layer.statement.predicate
-                    break
+            statement = layer.statement
+            if (
+                layer.usable
+                and statement is not None
+                and statement.predicate_type.startswith(SLSA_PROVENANCE_PREFIX)
+            ):
+                chosen = statement.predicate
+                break
     return {} if chosen is None else {"SLSA": chosen}
 
 
 def _sbom(image: PlatformImage) -> dict[str, Any]:
     documents = [
         layer.statement.predicate
-        for manifest in image.attestations
+        for manifest in _in_index(image)
         for layer in manifest.layers
         if layer.usable
         and layer.statement is not None

@@ -1,0 +1,139 @@
+"""The library entry points: resolve a reference, discover its attestations, verify a policy.
+
+Nothing here prints or exits. Each function has an async twin for callers that check many
+images at once; pass one :class:`RegistryClient` to share connections and tokens between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from provcheck.discovery.buildkit import discover
+from provcheck.discovery.model import ImageAttestations
+from provcheck.discovery.options import DiscoveryOptions
+from provcheck.oci.digest import Digest
+from provcheck.oci.model import Descriptor
+from provcheck.oci.reference import ImageReference, LayoutReference, Reference, parse_reference
+from provcheck.policy import Policy, evaluate
+from provcheck.predicates import PredicateKind
+from provcheck.report import Report
+from provcheck.source.base import Source
+from provcheck.source.layout import LayoutSource
+from provcheck.source.registry import RegistryClient, RegistryOptions
+
+
+@asynccontextmanager
+async def _open(
+    reference: Reference, client: RegistryClient | None, registry: RegistryOptions | None
+) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes]]]:
+    """Open the source of ``reference`` and fetch its verified root manifest."""
+    if isinstance(reference, LayoutReference):
+        layout = LayoutSource(reference.path)
+        pin: str | Digest | None = reference.digest or reference.tag
+        root = await (layout.resolve(pin) if pin is not None else layout.resolve_default())
+        yield layout, root
+        return
+    if client is not None:
+        remote = client.source(reference)
+        yield remote, await remote.resolve(reference.api_reference)
+        return
+    async with RegistryClient(registry) as own:
+        remote = own.source(reference)
+        yield remote, await remote.resolve(reference.api_reference)
+
+
+def _parse(reference: str | Reference) -> Reference:
+    return parse_reference(reference) if isinstance(reference, str) else reference
+
+
+def _pinned(reference: Reference) -> bool:
+    return reference.digest is not None
+
+
+async def inspect_image_async(
+    reference: str | Reference,
+    *,
+    options: DiscoveryOptions | None = None,
+    client: RegistryClient | None = None,
+    registry: RegistryOptions | None = None,
+) -> ImageAttestations:
+    """Resolve ``reference`` and discover its attestations (see :func:`inspect_image`)."""
+    ref = _parse(reference)
+    async with _open(ref, client, registry) as (source, root):
+        return await discover(
+            source, root, reference=str(ref), options=options, pinned=_pinned(ref)
+        )
+
+
+def inspect_image(
+    reference: str | Reference,
+    *,
+    options: DiscoveryOptions | None = None,
+    registry: RegistryOptions | None = None,
+) -> ImageAttestations:
+    """Resolve ``reference`` (registry or ``oci-layout://``) and discover its attestations.
+
+    Every byte is checked against its digest and size; statements that do not bind to the
+    manifest they were found for are reported in ``problems`` and never used.
+    Raises :class:`InvalidReferenceError` for a bad reference, :class:`RegistryError` or
+    :class:`IntegrityError` when the root cannot be fetched, :class:`ManifestError` when it is
+    malformed.
+    """
+    return asyncio.run(inspect_image_async(reference, options=options, registry=registry))
+
+
+def verification_options(policy: Policy) -> DiscoveryOptions:
+    """What discovery must fetch for ``policy``: provenance and image configs."""
+    del policy  # every rule of this version reads provenance and image configs only
+    return DiscoveryOptions(kinds=frozenset({PredicateKind.PROVENANCE}), image_configs=True)
+
+
+async def verify_image_async(
+    reference: str | Reference,
+    policy: Policy,
+    *,
+    client: RegistryClient | None = None,
+    registry: RegistryOptions | None = None,
+    platforms: frozenset[str] = frozenset(),
+    now: datetime | None = None,
+) -> Report:
+    """Discover the attestations of ``reference`` and evaluate ``policy`` on them."""
+    options = verification_options(policy)
+    if platforms:
+        options = DiscoveryOptions(
+            kinds=options.kinds, image_configs=options.image_configs, platforms=platforms
+        )
+    found = await inspect_image_async(reference, options=options, client=client, registry=registry)
+    return evaluate(found, policy, now=now)
+
+
+def verify_image(
+    reference: str | Reference,
+    policy: Policy,
+    *,
+    registry: RegistryOptions | None = None,
+    platforms: frozenset[str] = frozenset(),
+    now: datetime | None = None,
+) -> Report:
+    """Verify ``reference`` against ``policy`` and return the report as data.
+
+    Policy violations are results in the report, not exceptions. Raises the same errors as
+    :func:`inspect_image` when the image itself cannot be read.
+    """
+    return asyncio.run(
+        verify_image_async(reference, policy, registry=registry, platforms=platforms, now=now)
+    )
+
+
+__all__ = [
+    "ImageReference",
+    "LayoutReference",
+    "inspect_image",
+    "inspect_image_async",
+    "verification_options",
+    "verify_image",
+    "verify_image_async",
+]

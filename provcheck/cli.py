@@ -1,0 +1,258 @@
+"""The ``provcheck`` command line: argument parsing, output, exit codes. Nothing else.
+
+Exit codes: 0 pass, 1 policy violation, 2 usage or policy-file error, 3 fetch or verification
+error. A :class:`ProvcheckError` is one line on stderr (a traceback only with ``-v``); anything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from enum import IntEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from provcheck import __version__
+from provcheck.errors import PolicyError, ProvcheckError, UsageError
+
+if TYPE_CHECKING:
+    from provcheck.discovery.model import ImageAttestations
+    from provcheck.source.registry import RegistryOptions
+
+_log = logging.getLogger("provcheck")
+
+INSPECT_FORMATS = ("text", "json", "provenance", "sbom")
+REPORT_FORMATS = ("text", "json", "sarif", "junit")
+
+
+class ExitCode(IntEnum):
+    """The process exit codes, a contract with admission gates and CI."""
+
+    PASS = 0
+    VIOLATION = 1
+    USAGE = 2
+    ERROR = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with exit code 2 and one-line errors (its default too, made explicit)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.USAGE, f"provcheck: error: {message}\n")
+
+
+def _size(text: str) -> int:
+    """A byte count with an optional KiB/MiB/GiB suffix."""
+    units = {"kib": 1024, "mib": 1024**2, "gib": 1024**3, "": 1}
+    lowered = text.strip().lower()
+    number = lowered.rstrip("kmgib")
+    try:
+        value = int(number) * units[lowered[len(number) :]]
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"invalid size {text!r} (e.g. 64MiB)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}: must be positive")
+    return value
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("registry access")
+    group.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="allow plain HTTP for this registry (localhost and 127.0.0.1 always are)",
+    )
+    group.add_argument("--ca-file", type=Path, help="PEM bundle of CAs to trust for TLS")
+    group.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for a registry response"
+    )
+    parser.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="OS/ARCH[/VARIANT]",
+        help="only this platform (repeatable)",
+    )
+    parser.add_argument(
+        "--max-attestation-size",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="refuse attestation layers larger than this (default 64MiB)",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="provcheck",
+        description="Verify the supply-chain attestations of container images.",
+    )
+    parser.add_argument("--version", action="version", version=f"provcheck {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log progress; -vv adds tracebacks"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    inspect = commands.add_parser(
+        "inspect",
+        help="show the attestations of an image",
+        description="Show the attestations of an image. --format provenance and sbom print "
+        "what `docker buildx imagetools inspect --format '{{json .Provenance}}'` "
+        "(or .SBOM) prints, from verified and bound statements only.",
+    )
+    inspect.add_argument("reference", help="IMAGE[:TAG][@DIGEST] or oci-layout://PATH[:TAG]")
+    inspect.add_argument("--format", choices=INSPECT_FORMATS, default="text")
+    _add_source_options(inspect)
+
+    verify = commands.add_parser(
+        "verify",
+        help="verify an image against a policy",
+        description="Verify an image against a policy. Exit codes: 0 pass, 1 policy "
+        "violation, 2 usage or policy error, 3 fetch or verification error.",
+    )
+    verify.add_argument("reference", help="IMAGE[:TAG][@DIGEST] or oci-layout://PATH[:TAG]")
+    verify.add_argument("--policy", required=True, type=Path, help="policy file (YAML)")
+    verify.add_argument("--format", choices=REPORT_FORMATS, default="text")
+    verify.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    _add_source_options(verify)
+
+    policy = commands.add_parser("policy", help="work with policy files")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    lint = policy_commands.add_parser("lint", help="validate a policy file")
+    lint.add_argument("file", type=Path)
+    return parser
+
+
+def _registry_options(args: argparse.Namespace) -> RegistryOptions:
+    from provcheck.source.registry import RegistryOptions
+
+    return RegistryOptions(
+        insecure_registries=frozenset(args.insecure_registry),
+        ca_file=args.ca_file,
+        timeout=args.timeout,
+    )
+
+
+def _platforms(args: argparse.Namespace) -> frozenset[str]:
+    from provcheck.oci.platform import Platform
+
+    return frozenset(Platform.parse(p).key for p in args.platform)
+
+
+def _write(text: str, output: Path | None) -> None:
+    """Write the rendered output; ``--output`` is opened only now, when there is something."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from exc
+
+
+def _report_problems(found: ImageAttestations) -> bool:
+    """Warn about every problem on stderr; True if any of them rejected content."""
+    rejected = False
+    for problem in found.all_problems():
+        print(f"provcheck: warning: {problem.kind.value}: {problem.message}", file=sys.stderr)
+        rejected = rejected or problem.kind.rejects
+    return rejected
+
+
+def _inspect(args: argparse.Namespace) -> ExitCode:
+    from dataclasses import replace
+
+    from provcheck.api import inspect_image
+    from provcheck.discovery.options import DiscoveryOptions
+    from provcheck.predicates import PredicateKind
+
+    options = DiscoveryOptions(platforms=_platforms(args))
+    if args.format == "provenance":
+        options = replace(options, kinds=frozenset({PredicateKind.PROVENANCE}))
+    elif args.format == "sbom":
+        options = replace(options, kinds=frozenset({PredicateKind.SBOM}))
+    if args.max_attestation_size is not None:
+        options = replace(options, max_layer_bytes=args.max_attestation_size)
+    found = inspect_image(args.reference, options=options, registry=_registry_options(args))
+    if args.format in ("provenance", "sbom"):
+        from provcheck.views.buildx import provenance_document, sbom_document
+        from provcheck.views.gojson import go_json_indent
+
+        build = provenance_document if args.format == "provenance" else sbom_document
+        text = go_json_indent(build(found)) + "\n"
+    elif args.format == "json":
+        import json
+
+        from provcheck.views.document import inspect_document
+
+        text = json.dumps(inspect_document(found), indent=2, ensure_ascii=False) + "\n"
+    else:
+        from provcheck.views.text import render_inspect_text
+
+        text = render_inspect_text(found)
+    _write(text, None)
+    return ExitCode.ERROR if _report_problems(found) else ExitCode.PASS
+
+
+def _verify(args: argparse.Namespace) -> ExitCode:
+    from provcheck.api import verify_image
+    from provcheck.policy import load_policy
+    from provcheck.report import ReportFormat, Verdict, render
+
+    policy = load_policy(args.policy)
+    report = verify_image(
+        args.reference,
+        policy,
+        registry=_registry_options(args),
+        platforms=_platforms(args),
+    )
+    _write(render(report, ReportFormat(args.format)), args.output)
+    if report.verdict is Verdict.PASS:
+        return ExitCode.PASS
+    return ExitCode.VIOLATION if report.verdict is Verdict.FAIL else ExitCode.ERROR
+
+
+def _policy_lint(args: argparse.Namespace) -> ExitCode:
+    from provcheck.policy import lint_policy
+
+    messages = lint_policy(args.file)
+    for message in messages:
+        print(message, file=sys.stderr)
+    if messages:
+        return ExitCode.USAGE
+    print(f"{args.file}: ok")
+    return ExitCode.PASS
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
+    "inspect": _inspect,
+    "verify": _verify,
+    "policy": _policy_lint,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="provcheck: %(levelname)s: %(message)s",
+    )
+    try:
+        return _COMMANDS[args.command](args)
+    except ProvcheckError as exc:
+        if args.verbose >= 2:
+            _log.exception("%s", type(exc).__name__)
+        print(f"provcheck: error: {exc.diagnostics()}", file=sys.stderr)
+        usage = isinstance(exc, UsageError | PolicyError)
+        return ExitCode.USAGE if usage else ExitCode.ERROR
+
+
+def entrypoint() -> NoReturn:
+    """The console script: ``sys.exit(main())``."""
+    sys.exit(main())
