@@ -323,8 +323,9 @@ async def discover(
     """Discover and bind the attestations of the image whose verified root is ``root``.
 
     ``pinned`` says the user named the root by digest, which makes in-index statements
-    index-bound rather than unsigned. Problems with individual attestations are reported in the result; an error reading or
-    parsing the root itself raises (:class:`ManifestError`, :class:`RegistryError`, …).
+    index-bound rather than unsigned. Problems with individual attestations are reported in
+    the result; an error reading or parsing the root itself raises (:class:`ManifestError`,
+    :class:`RegistryError`, …).
     """
     options = options or DiscoveryOptions()
     run = _Discovery(source, options, pinned=pinned)

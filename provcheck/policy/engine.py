@@ -33,9 +33,11 @@ def _unreadable_evidence(image: ImageAttestations) -> list[RuleResult]:
                         (Evidence(source, ""),),
                     )
                 )
-    for problem in image.problems:
-        if problem.kind.unreadable:
-            out.append(RuleResult("evidence", Status.ERROR, None, problem.message))
+    out.extend(
+        RuleResult("evidence", Status.ERROR, None, problem.message)
+        for problem in image.problems
+        if problem.kind.unreadable
+    )
     return out
 
 
