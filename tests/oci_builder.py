@@ -459,13 +459,23 @@ class BuiltImage:
             if tag is not None:
                 push_manifest(url, repository, tag, self.root_bytes, self.media_type, client=c)
             for digest in sorted(self.dropped_digests):
-                response = c.delete(f"{url}/v2/{repository}/blobs/{digest}")
+                kind = "manifests" if self._is_manifest(digest) else "blobs"
+                response = c.delete(f"{url}/v2/{repository}/{kind}/{digest}")
                 if response.status_code != 202:
                     raise ValueError(f"DELETE {digest} -> {response.status_code}")
         if isinstance(registry, RegistryServer):
             for digest in sorted(self.tampered_digests):
                 registry.tamper_blob(digest, self.blobs[digest])
         return self.root_digest
+
+    def _is_manifest(self, digest: str) -> bool:
+        try:
+            document = json.loads(self._true_bytes(digest))
+        except ValueError:
+            return False
+        return isinstance(document, dict) and (
+            document.get("mediaType") in INDEX_TYPES | {OCI_MANIFEST, DOCKER_MANIFEST}
+        )
 
     def _true_bytes(self, digest: str) -> bytes:
         return self.originals[digest] if digest in self.originals else self.blobs[digest]

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Final
 
-FIXTURES_DIR: Final = (Path(__file__).parent.parent / "fixtures").resolve()
+REPO_ROOT: Final = Path(__file__).parent.parent.resolve()
+FIXTURES_DIR: Final = REPO_ROOT / "fixtures"
 REAL_DIR: Final = FIXTURES_DIR / "real"
 REAL_CASES: Final = (
     "a-single-min",

@@ -8,7 +8,7 @@ platform manifest it claims, and whatever does not bind is reported as a :class:
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from provcheck.attestation.binding import bind_statement
@@ -38,7 +38,7 @@ from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor, ImageIndex, ImageManifest, load_json, parse_manifest
 from provcheck.oci.platform import Platform
-from provcheck.predicates import predicate_kind
+from provcheck.predicates import PredicateKind, predicate_kind
 from provcheck.source.base import CONFIG_MAX_BYTES, Source
 
 _MAX_INDEX_DEPTH = 4
@@ -309,7 +309,18 @@ class _Discovery:
         manifests = await asyncio.gather(
             *(self.attestation_manifest(a, entry, platform, root) for a in attestations)
         )
-        return PlatformImage(entry, platform, tuple(manifests), config, tuple(problems))
+        image = PlatformImage(entry, platform, tuple(manifests), config)
+        provenance = len(list(image.statements(PredicateKind.PROVENANCE)))
+        if provenance > 1:
+            problems.append(
+                Problem(
+                    ProblemKind.SUSPICIOUS,
+                    f"{platform}: {provenance} provenance statements; every one is evaluated, "
+                    "and the buildx-compatible output shows the last in index order",
+                    entry.digest,
+                )
+            )
+        return replace(image, problems=tuple(problems))
 
 
 async def discover(

@@ -22,6 +22,7 @@ from provcheck.discovery.model import (
     PlatformImage,
 )
 from provcheck.predicates import SLSA_PROVENANCE_PREFIX, SPDX_DOCUMENT
+from provcheck.views.gojson import GoStruct
 
 
 def _in_index(image: PlatformImage) -> list[AttestationManifest]:
@@ -41,7 +42,7 @@ def _provenance(image: PlatformImage) -> dict[str, Any]:
             ):
                 chosen = statement.predicate
                 break
-    return {} if chosen is None else {"SLSA": chosen}
+    return GoStruct() if chosen is None else GoStruct(SLSA=chosen)
 
 
 def _sbom(image: PlatformImage) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def _sbom(image: PlatformImage) -> dict[str, Any]:
         and layer.statement is not None
         and layer.statement.predicate_type == SPDX_DOCUMENT
     ]
-    out: dict[str, Any] = {}
+    out = GoStruct()  # buildx's SBOM struct: SPDX, then AdditionalSPDXs
     if documents:
         out["SPDX"] = documents[0]
     if len(documents) > 1:

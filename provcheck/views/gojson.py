@@ -1,8 +1,9 @@
 """Encode JSON the way Go's ``json.MarshalIndent(v, "", "  ")`` does for decoded ``any`` data.
 
-That is what ``docker buildx imagetools inspect --format '{{json …}}'`` prints: keys sorted at
-every level, numbers round-tripped through float64, ``<``, ``>``, ``&``, U+2028 and U+2029
-escaped, other non-ASCII kept as UTF-8.
+That is what ``docker buildx imagetools inspect --format '{{json …}}'`` prints: map keys sorted
+at every level (struct fields, marked with :class:`GoStruct`, keep their order), numbers
+round-tripped through float64, ``<``, ``>``, ``&``, U+2028 and U+2029 escaped, other non-ASCII
+kept as UTF-8.
 """
 
 from __future__ import annotations
@@ -10,6 +11,11 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from typing import Any
+
+
+class GoStruct(dict[str, Any]):
+    """A Go struct: its fields are encoded in declaration (insertion) order, not sorted."""
+
 
 _GO_ESCAPES = str.maketrans(
     {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -55,7 +61,8 @@ def _encode(value: Any, indent: str, out: list[str]) -> None:
             return
         inner = indent + "  "
         out.append("{")
-        for i, key in enumerate(sorted(value)):
+        keys = list(value) if isinstance(value, GoStruct) else sorted(value)
+        for i, key in enumerate(keys):
             out.append(("," if i else "") + "\n" + inner + _string(key) + ": ")
             _encode(value[key], inner, out)
         out.append("\n" + indent + "}")

@@ -1,0 +1,41 @@
+"""The reference clients (buildx, cosign, oras) that scripts/reference-tools.sh unpacks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.paths import REPO_ROOT
+
+TOOLS_BIN = Path(os.environ.get("PROVCHECK_TOOLS", REPO_ROOT / ".tools")) / "bin"
+
+
+def reference_tool(name: str) -> Path:
+    """Path of a reference tool; skips the test when it is missing, fails when ``CI=true``."""
+    path = TOOLS_BIN / name
+    if path.exists():
+        return path
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    message = f"{name} not found: run scripts/reference-tools.sh"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def run_tool(tool: Path, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """Run a reference tool with a private config directory and a time limit."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "BUILDX_CONFIG": str(home / "buildx"),
+        "DOCKER_CONFIG": str(home / "docker"),
+    }
+    return subprocess.run(
+        [str(tool), *args], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
