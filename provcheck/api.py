@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from provcheck.discovery.buildkit import discover
 from provcheck.discovery.model import ImageAttestations
@@ -17,12 +18,15 @@ from provcheck.discovery.options import DiscoveryOptions
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
 from provcheck.oci.reference import ImageReference, LayoutReference, Reference, parse_reference
-from provcheck.policy import Policy, evaluate
 from provcheck.predicates import PredicateKind
-from provcheck.report import Report
 from provcheck.source.base import Source
 from provcheck.source.layout import LayoutSource
-from provcheck.source.registry import RegistryClient, RegistryOptions
+
+if TYPE_CHECKING:
+    # Imported where they are used: a layout needs no HTTP client, inspect needs no policy.
+    from provcheck.policy import Policy
+    from provcheck.report import Report
+    from provcheck.source.registry import RegistryClient, RegistryOptions
 
 
 @asynccontextmanager
@@ -40,6 +44,8 @@ async def _open(
         remote = client.source(reference)
         yield remote, await remote.resolve(reference.api_reference)
         return
+    from provcheck.source.registry import RegistryClient
+
     async with RegistryClient(registry) as own:
         remote = own.source(reference)
         yield remote, await remote.resolve(reference.api_reference)
@@ -86,9 +92,12 @@ def inspect_image(
 
 
 def verification_options(policy: Policy) -> DiscoveryOptions:
-    """What discovery must fetch for ``policy``: provenance and image configs."""
-    del policy  # every rule of this version reads provenance and image configs only
-    return DiscoveryOptions(kinds=frozenset({PredicateKind.PROVENANCE}), image_configs=True)
+    """What discovery must fetch for ``policy``: provenance and image configs, and SBOM layers
+    only when the policy has an ``sbom`` rule (SBOMs can be tens of MiB)."""
+    kinds = {PredicateKind.PROVENANCE}
+    if "sbom" in policy.rules:
+        kinds.add(PredicateKind.SBOM)
+    return DiscoveryOptions(kinds=frozenset(kinds), image_configs=True)
 
 
 async def verify_image_async(
@@ -101,6 +110,8 @@ async def verify_image_async(
     now: datetime | None = None,
 ) -> Report:
     """Discover the attestations of ``reference`` and evaluate ``policy`` on them."""
+    from provcheck.policy import evaluate
+
     options = verification_options(policy)
     if platforms:
         options = DiscoveryOptions(

@@ -128,7 +128,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _registry_options(args: argparse.Namespace) -> RegistryOptions:
+def _registry_options(args: argparse.Namespace) -> RegistryOptions | None:
+    """Registry settings, or ``None`` for a layout (which then never imports the HTTP stack)."""
+    from provcheck.oci.reference import LAYOUT_SCHEME
+
+    if args.reference.startswith(LAYOUT_SCHEME):
+        return None
     from provcheck.source.registry import RegistryOptions
 
     return RegistryOptions(

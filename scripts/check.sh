@@ -27,7 +27,15 @@ if [[ ! -x /usr/bin/docker-registry ]]; then
   fi
 fi
 
-# 2. virtualenv with the project and its test/lint extras
+# 2. the reference clients the tests compare against (buildx, cosign, oras), into .tools/
+if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+  if ! bash scripts/reference-tools.sh >/dev/null; then
+    [[ ${CI:-} == true ]] && { log "cannot fetch the reference tools"; exit 1; }
+    log "reference tools unavailable: their comparison tests will skip"
+  fi
+fi
+
+# 3. virtualenv with the project and its test/lint extras
 if [[ ! -x .venv/bin/python ]]; then
   log "creating .venv"
   python3 -m venv .venv
@@ -35,7 +43,7 @@ fi
 log "pip install -e .[test,lint]"
 .venv/bin/pip install -q -e '.[test,lint]'
 
-# 3. lint, format, types, tests (in that order)
+# 4. lint, format, types, tests (in that order)
 log "ruff check"
 .venv/bin/ruff check .
 log "ruff format --check"
