@@ -79,6 +79,7 @@ class RegistryServer:
         tls_key: Path | None = None,
         binary: Path = DOCKER_REGISTRY,
         startup_timeout: float = 10.0,
+        bind_host: str = "127.0.0.1",
     ) -> None:
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
@@ -89,6 +90,9 @@ class RegistryServer:
         self.tls_key = tls_key
         self.binary = binary
         self.startup_timeout = startup_timeout
+        # Another loopback address than 127.0.0.1 makes clients use TLS (they use plain HTTP
+        # for localhost and 127.0.0.1, as Docker does).
+        self.bind_host = bind_host
         self.storage_dir = self.workdir / "storage"
         self.config_path = self.workdir / "config.yml"
         self.access_log_path = self.workdir / "access.log"
@@ -99,7 +103,7 @@ class RegistryServer:
     # -- lifecycle ---------------------------------------------------------------------------
     def _config(self) -> dict[str, object]:
         http: dict[str, object] = {
-            "addr": "127.0.0.1:0",
+            "addr": f"{self.bind_host}:0",
             "secret": secrets.token_hex(16),
             "headers": {"X-Content-Type-Options": ["nosniff"]},
         }
