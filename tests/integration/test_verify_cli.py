@@ -1,0 +1,242 @@
+"""`provcheck verify` end to end on the real BuildKit images, through the real registry and
+through OCI layouts: the verdicts of fixtures/real/README.md, exit codes, every output format."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provcheck.cli import main
+from tests.paths import REAL_CASES, REAL_DIR
+
+# The issue's acceptance policy: provenance, platforms [linux/amd64], frontend and build-args.
+POLICY = """\
+apiVersion: provcheck/v1
+kind: Policy
+name: acceptance
+rules:
+  provenance:
+    required: true
+  platforms:
+    required: [linux/amd64]
+  frontend:
+    allow: [dockerfile.v0, "localhost:5000/docker/dockerfile:1.7"]
+  build-args:
+    secrets: deny
+"""
+
+# What fixtures/real/README.md says a correct verifier concludes, as (exit code, rule -> status).
+EXPECTED: dict[str, tuple[int, dict[str, set[str]]]] = {
+    # min mode: build args stripped, so "no secrets" cannot be proven
+    "a-single-min": (1, {"build-args": {"incomplete"}, "provenance": {"pass"}}),
+    "b-multi-max": (0, {"build-args": {"pass"}, "frontend": {"pass"}, "platforms": {"pass"}}),
+    "c-secrets-max": (1, {"build-args": {"fail"}, "frontend": {"pass"}}),
+    "d-secret-mount": (0, {"build-args": {"pass"}}),
+    "e1-syntax-tag": (0, {"frontend": {"pass"}}),
+    "e3-syntax-evil": (1, {"frontend": {"fail"}}),
+    "f-slsa-v1": (1, {"build-args": {"fail"}, "provenance": {"pass"}}),
+    "g-sbom-generator": (0, {"provenance": {"pass"}}),
+    "h-no-attest": (1, {"provenance": {"fail"}}),
+    "i-cosign": (0, {"provenance": {"pass"}}),
+    "n1-default": (1, {"build-args": {"incomplete"}, "frontend": {"pass"}}),
+}
+
+SECRETS = {
+    "c-secrets-max": ["ghp_FAKEreflab", "npm_FAKEreflab", "FAKEreflabAWSsecretKEY"],
+    "f-slsa-v1": ["ghp_FAKEslsaV1leak"],
+}
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY)
+    return path
+
+
+def _verify(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["verify", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _statuses(report: dict[str, Any]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for result in report["results"]:
+        out.setdefault(result["rule"], set()).add(result["status"])
+    return out
+
+
+def _check(case: str, code: int, out: str) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(out)
+    expected_code, expected_rules = EXPECTED[case]
+    assert code == expected_code, out
+    assert report["verdict"] == ("pass" if expected_code == 0 else "fail")
+    statuses = _statuses(report)
+    for rule, status in expected_rules.items():
+        assert statuses[rule] == status, (rule, statuses)
+    return report
+
+
+@pytest.mark.parametrize("case", REAL_CASES)
+def test_layout_verdicts(case: str, policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref = f"oci-layout://{REAL_DIR / case / 'oci-layout'}:1"
+    code, out, _ = _verify(ref, "--policy", str(policy), "--format", "json", capsys=capsys)
+    report = _check(case, code, out)
+    assert report["subject"]["reference"] == ref
+
+
+@pytest.mark.parametrize("case", REAL_CASES)
+def test_registry_verdicts(
+    case: str, policy: Path, real_registry: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref = real_registry.refs[case]
+    code, out, _ = _verify(ref, "--policy", str(policy), "--format", "json", capsys=capsys)
+    report = _check(case, code, out)
+    assert report["subject"]["digest"] == real_registry.root_digest(case)
+
+
+def test_secrets_are_named_and_never_printed(
+    policy: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for case, prefixes in SECRETS.items():
+        ref = f"oci-layout://{REAL_DIR / case / 'oci-layout'}:1"
+        values = _secret_values(case, prefixes)
+        assert len(values) == len(prefixes)
+        for fmt in ("text", "json", "sarif", "junit"):
+            output = tmp_path / f"{case}.{fmt}"
+            code = main(
+                [
+                    "-vv",
+                    "verify",
+                    ref,
+                    "--policy",
+                    str(policy),
+                    "--format",
+                    fmt,
+                    "--output",
+                    str(output),
+                ]
+            )
+            out, err = capsys.readouterr()
+            text = output.read_text() + out + err
+            assert code == 1
+            for value in values:
+                # Neither the value nor any 8-character piece of what follows its prefix.
+                tail = value[4:]
+                pieces = {tail[i : i + 8] for i in range(len(tail) - 7)}
+                assert not [p for p in pieces if p in text], (case, fmt)
+        names = {"c-secrets-max": ["GH_TOKEN", "NPM_TOKEN", "AWS_SECRET_ACCESS_KEY"]}.get(
+            case, ["GH_TOKEN"]
+        )
+        code, out, _ = _verify(ref, "--policy", str(policy), capsys=capsys)
+        for name in names:
+            assert name in out
+
+
+def _secret_values(case: str, prefixes: list[str]) -> list[str]:
+    """The full secret values, read from the recorded provenance (never from our output)."""
+    recorded = (REAL_DIR / case / "inspect.provenance.json").read_text()
+    found = set()
+    for prefix in prefixes:
+        match = re.search(re.escape(prefix) + r"[A-Za-z0-9_]*", recorded)
+        assert match, prefix
+        found.add(match.group(0))
+    return sorted(found)
+
+
+def test_sarif_and_junit_are_well_formed(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref = f"oci-layout://{REAL_DIR / 'e3-syntax-evil' / 'oci-layout'}:1"
+    code, out, _ = _verify(ref, "--policy", str(policy), "--format", "sarif", capsys=capsys)
+    sarif = json.loads(out)
+    assert code == 1
+    assert sarif["version"] == "2.1.0"
+    results = sarif["runs"][0]["results"]
+    assert [r["ruleId"] for r in results if r["level"] == "error"] == ["frontend"]
+    assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results)
+    code, out, _ = _verify(ref, "--policy", str(policy), "--format", "junit", capsys=capsys)
+    suite = ET.fromstring(out)
+    failures = [
+        case.get("name") for case in suite.iter("testcase") if case.find("failure") is not None
+    ]
+    assert code == 1
+    assert len(failures) == 1 and "frontend" in str(failures[0])
+
+
+def test_output_file_gets_the_report_and_stdout_stays_empty(
+    policy: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ref = f"oci-layout://{REAL_DIR / 'b-multi-max' / 'oci-layout'}:1"
+    output = tmp_path / "report.json"
+    code, out, err = _verify(
+        ref, "--policy", str(policy), "--format", "json", "--output", str(output), capsys=capsys
+    )
+    assert (code, out, err) == (0, "", "")
+    assert json.loads(output.read_text())["verdict"] == "pass"
+
+
+def test_same_input_same_bytes(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref = f"oci-layout://{REAL_DIR / 'c-secrets-max' / 'oci-layout'}:1"
+    outputs = {
+        _verify(ref, "--policy", str(policy), "--format", fmt, capsys=capsys)[1]
+        for fmt in ("json",)
+        for _ in range(2)
+    }
+    assert len(outputs) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("apiVersion: provcheck/v1\nkind: Policy\nname: x\nrules:\n  frontned: {}\n", "frontend"),
+        ("apiVersion: provcheck/v1\nkind: Policy\nname: x\nname: y\nrules: {}\n", "duplicate"),
+        (
+            "apiVersion: provcheck/v1\nkind: Policy\nname: x\non-incomplete: no\nrules:\n"
+            "  provenance: {required: true}\n",
+            "on-incomplete",
+        ),
+        ("apiVersion: provcheck/v1\nkind: Policy\nname: x\nrules: {}\n", "rule"),
+        ("rules: [unclosed\n", "bad.yaml:2: invalid yaml"),
+        ("", "policy"),
+    ],
+)
+def test_broken_policy_is_a_usage_error(
+    content: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    ref = f"oci-layout://{REAL_DIR / 'b-multi-max' / 'oci-layout'}:1"
+    code, out, err = _verify(ref, "--policy", str(path), capsys=capsys)
+    assert (code, out) == (2, "")
+    assert message in err.lower() and str(path) in err
+    assert "Traceback" not in err
+    code = main(["policy", "lint", str(path)])
+    _, err = capsys.readouterr()
+    assert code == 2 and message in err.lower()
+
+
+def test_missing_policy_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    ref = f"oci-layout://{REAL_DIR / 'b-multi-max' / 'oci-layout'}:1"
+    code, out, err = _verify(ref, "--policy", str(tmp_path / "none.yaml"), capsys=capsys)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", ["baseline.yaml", "strict.yaml"])
+def test_shipped_policies_lint_clean(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = Path(__file__).parents[2] / "policies" / name
+    assert main(["policy", "lint", str(path)]) == 0
+    assert capsys.readouterr().out == f"{path}: ok\n"
+
+
+def test_unreachable_registry_is_exit_3(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _verify(
+        "127.0.0.1:9/x/y:1", "--policy", str(policy), "--timeout", "2", capsys=capsys
+    )
+    assert (code, out) == (3, "")
+    assert err.count("\n") == 1
