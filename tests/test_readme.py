@@ -1,0 +1,56 @@
+"""The README's commands and example work as written (from the repository root)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from provcheck.cli import main
+from tests.paths import REPO_ROOT
+
+README = (REPO_ROOT / "README.md").read_text()
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+
+
+def test_main_job_command_passes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _blocks("sh")[0]
+    command = next(line for line in first.splitlines() if "provcheck verify" in line)
+    argv = shlex.split(command.split(".venv/bin/provcheck", 1)[1])
+    monkeypatch.chdir(REPO_ROOT)
+    assert main(argv) == 0
+    assert "verdict: PASS" in capsys.readouterr().out
+
+
+def test_test_command_is_what_ci_runs() -> None:
+    first = _blocks("sh")[0]
+    assert "bash scripts/check.sh" in first
+    assert "scripts/check.sh" in (REPO_ROOT / ".ci" / "run").read_text()
+
+
+def test_library_example_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (example,) = _blocks("python")
+    monkeypatch.chdir(REPO_ROOT)
+    exec(compile(example, "README.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == [
+        f"{p} https://slsa.dev/provenance/v0.2 unsigned"
+        for p in ("linux/amd64", "linux/arm64", "linux/arm/v7")
+    ]
+    assert lines[3].startswith("pass [")
+
+
+def test_readme_paths_exist() -> None:
+    for path in re.findall(r"\]\(([^)#]+)\)", README):
+        if "://" not in path:
+            assert (REPO_ROOT / path).exists(), path
+    assert Path(REPO_ROOT / "fixtures/real/g-sbom-generator/oci-layout/index.json").exists()
