@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -69,9 +70,14 @@ async def inspect_image_async(
     """Resolve ``reference`` and discover its attestations (see :func:`inspect_image`)."""
     ref = _parse(reference)
     async with _open(ref, client, registry) as (source, root):
-        return await discover(
+        found = await discover(
             source, root, reference=str(ref), options=options, pinned=_pinned(ref)
         )
+        if options is not None and options.signature_stores:
+            from provcheck.discovery.stores import discover_signed
+
+            found = await discover_signed(source, found, options)
+        return found
 
 
 def inspect_image(
@@ -97,6 +103,17 @@ def verification_options(policy: Policy) -> DiscoveryOptions:
     kinds = {PredicateKind.PROVENANCE}
     if "sbom" in policy.rules:
         kinds.add(PredicateKind.SBOM)
+    from provcheck.policy.model import SignaturesOptions
+
+    signatures = policy.rules.get("signatures")
+    if isinstance(signatures, SignaturesOptions):
+        # Signature stores are read only when asked: the buildx-compatible views keep their
+        # request budget. Without a key or identity the rule reports an error, nothing is trusted.
+        kinds.update(PredicateKind(name) for name in signatures.attestations)
+        trust = signatures.trust() if signatures.keys or signatures.identities else None
+        return DiscoveryOptions(
+            kinds=frozenset(kinds), image_configs=True, signature_stores=True, trust=trust
+        )
     return DiscoveryOptions(kinds=frozenset(kinds), image_configs=True)
 
 
@@ -114,9 +131,7 @@ async def verify_image_async(
 
     options = verification_options(policy)
     if platforms:
-        options = DiscoveryOptions(
-            kinds=options.kinds, image_configs=options.image_configs, platforms=platforms
-        )
+        options = replace(options, platforms=platforms)
     found = await inspect_image_async(reference, options=options, client=client, registry=registry)
     return evaluate(found, policy, now=now)
 

@@ -119,6 +119,20 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--policy", required=True, type=Path, help="policy file (YAML)")
     verify.add_argument("--format", choices=REPORT_FORMATS, default="text")
     verify.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    verify.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PEM",
+        help="trust signatures by this public key (repeatable; adds `signatures: required`)",
+    )
+    verify.add_argument(
+        "--trusted-root",
+        type=Path,
+        metavar="FILE",
+        help="sigstore trusted root for keyless verification (never fetched over the network)",
+    )
     _add_source_options(verify)
 
     policy = commands.add_parser("policy", help="work with policy files")
@@ -210,6 +224,10 @@ def _verify(args: argparse.Namespace) -> ExitCode:
     from provcheck.report import ReportFormat, Verdict, render
 
     policy = load_policy(args.policy)
+    if args.key or args.trusted_root:
+        from provcheck.policy.rules.signatures import with_trust
+
+        policy = with_trust(policy, args.key, args.trusted_root)
     report = verify_image(
         args.reference,
         policy,

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from provcheck.attestation.binding import Binding
+from provcheck.attestation.signatures import SignatureCheck, SignedObject
 from provcheck.attestation.statement import Statement
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
@@ -34,6 +35,8 @@ class ProblemKind(StrEnum):
     """Non-standard storage that tools disagree on (e.g. annotations on a Docker list)."""
     FETCH = "fetch"
     """The registry could not be read (network, HTTP error)."""
+    SIGNATURE = "signature"
+    """A signature or signed envelope was rejected (untrusted key, tampered, wrong type)."""
 
     @property
     def rejects(self) -> bool:
@@ -62,6 +65,10 @@ class AttestationForm(StrEnum):
     """Image-config-shaped manifest (BuildKit <= 0.31 default)."""
     OCI_ARTIFACT = "oci-artifact"
     """``artifactType`` + empty config + ``subject`` (BuildKit >= 0.32 default)."""
+    COSIGN = "cosign"
+    """cosign's DSSE-envelope manifest (``.att`` tag): one envelope per layer."""
+    SIGSTORE_BUNDLE = "sigstore-bundle"
+    """A sigstore bundle referrer holding a DSSE envelope."""
 
 
 class AttestationOrigin(StrEnum):
@@ -103,6 +110,8 @@ class AttestationLayer:
     binding: Binding | None = None
     problems: tuple[Problem, ...] = ()
     trust: TrustLevel = TrustLevel.UNSIGNED
+    signature: SignatureCheck | None = None
+    """The signature verification of a signed layer (``None`` for an unsigned statement)."""
 
     @property
     def fetched(self) -> bool:
@@ -189,6 +198,8 @@ class ImageAttestations:
     images: tuple[PlatformImage, ...]
     annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
     problems: tuple[Problem, ...] = ()
+    signed: tuple[SignedObject, ...] = ()
+    """Every signature and signed attestation found in signature stores, accepted or not."""
 
     @property
     def digest(self) -> Digest:

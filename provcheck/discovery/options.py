@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from provcheck.attestation.signatures import TrustConfig
 from provcheck.oci.platform import Platform
 from provcheck.predicates import PredicateKind
 from provcheck.source.base import ATTESTATION_MAX_BYTES
@@ -24,6 +25,10 @@ class DiscoveryOptions:
     platforms: frozenset[str] = frozenset()
     max_layer_bytes: int = ATTESTATION_MAX_BYTES
     concurrency: int = 8
+    signature_stores: bool = False
+    """Also read cosign tags and referrers (signed attestations, signatures): opt-in."""
+    trust: TrustConfig | None = None
+    """Keys/identities to verify signatures with; ``None`` reports them but never trusts them."""
 
     @classmethod
     def for_platforms(cls, platforms: list[str], **kwargs: object) -> DiscoveryOptions:

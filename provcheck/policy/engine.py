@@ -11,6 +11,7 @@ from provcheck.policy.rules import RULES, EvaluationContext, PlatformContext, Pr
 from provcheck.predicates import PredicateKind
 from provcheck.predicates.slsa import parse_provenance
 from provcheck.report.model import Evidence, Report, RuleResult, Status
+from provcheck.report.trust import annotate_trust
 
 
 def _unreadable_evidence(image: ImageAttestations) -> list[RuleResult]:
@@ -88,7 +89,7 @@ def evaluate(image: ImageAttestations, policy: Policy, *, now: datetime | None =
         f"{p.kind}: {p.message}" + (f" ({p.digest.short})" if p.digest else "")
         for p in image.all_problems()
     )
-    return Report(
+    report = Report(
         policy=policy.name,
         reference=image.reference,
         digest=str(image.digest),
@@ -96,3 +97,4 @@ def evaluate(image: ImageAttestations, policy: Policy, *, now: datetime | None =
         on_incomplete=policy.on_incomplete,
         problems=problems,
     )
+    return annotate_trust(report, image)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import yaml
 
-from provcheck.errors import PolicyError
+from provcheck.errors import PolicyError, SbomError
 from provcheck.oci.platform import Platform
 from provcheck.policy.model import (
     DEFAULT_SBOM_GENERATORS,
@@ -25,8 +25,12 @@ from provcheck.policy.model import (
     Policy,
     ProvenanceOptions,
     RuleOptions,
+    SbomOptions,
 )
 from provcheck.report.model import OnIncomplete
+from provcheck.sbom.licenses import LicenseRules
+from provcheck.sbom.model import SbomFormat
+from provcheck.sbom.versions import parse_purl_pattern
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator, ValidationError
@@ -163,6 +167,34 @@ def _duration(text: str) -> timedelta:
     return timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
 
 
+def _sbom_options(opts: Mapping[str, Any], source: str, lines: Mapping[_Path, int]) -> SbomOptions:
+    """``rules.sbom``; patterns and license lists are parsed here, so errors name the line."""
+    patterns = []
+    for i, text in enumerate(opts.get("deny-packages", ())):
+        try:
+            patterns.append(parse_purl_pattern(text))
+        except SbomError as exc:
+            line = _line(lines, ["rules", "sbom", "deny-packages", i])
+            raise PolicyError(f"{source}:{line}: {exc.diagnostics()}") from exc
+    lists: dict[str, list[str]] = {}
+    for key in ("allow-licenses", "deny-licenses"):
+        lists[key] = list(opts.get(key, ()))
+        for i, text in enumerate(lists[key]):
+            try:
+                LicenseRules.from_lists(None, [text])
+            except SbomError as exc:
+                line = _line(lines, ["rules", "sbom", key, i])
+                raise PolicyError(
+                    f"{source}:{line}: rules.sbom.{key}: {exc.diagnostics()}"
+                ) from exc
+    return SbomOptions(
+        required=opts.get("required", True),
+        formats=frozenset(SbomFormat(f) for f in opts.get("formats", list(SbomFormat))),
+        deny_packages=tuple(patterns),
+        licenses=LicenseRules.from_lists(lists["allow-licenses"] or None, lists["deny-licenses"]),
+    )
+
+
 def _build(data: Mapping[str, Any], source: str, lines: Mapping[_Path, int]) -> Policy:
     rules: dict[str, RuleOptions] = {}
     for name, raw in data["rules"].items():
@@ -196,11 +228,51 @@ def _build(data: Mapping[str, Any], source: str, lines: Mapping[_Path, int]) -> 
             )
         elif name == "builder":
             rules[name] = BuilderOptions(tuple(opts["allow"]))
+        elif name == "sbom":
+            rules[name] = _sbom_options(opts, source, lines)
+        elif name == "signatures":
+            rules[name] = _signatures_options(opts, source, lines)
     return Policy(
         name=data.get("name") or Path(source).stem,
         rules=rules,
         on_incomplete=OnIncomplete(data.get("on-incomplete", "fail")),
         source=source,
+    )
+
+
+def _signatures_options(
+    opts: Mapping[str, Any], source: str, lines: Mapping[_Path, int]
+) -> RuleOptions:
+    """``rules.signatures``: load the keys now, paths relative to the policy file."""
+    from provcheck.attestation.keys import load_public_key
+    from provcheck.attestation.signatures import Identity
+    from provcheck.errors import UsageError
+    from provcheck.policy.model import SignaturesOptions
+
+    base = Path(source).parent if not source.startswith("<") else Path.cwd()
+    keys = []
+    for i, text in enumerate(opts.get("keys", ())):
+        try:
+            keys.append(load_public_key(base / text))
+        except UsageError as exc:
+            line = _line(lines, ["rules", "signatures", "keys", i])
+            raise PolicyError(f"{source}:{line}: {exc.diagnostics()}") from exc
+    identities = []
+    for i, raw in enumerate(opts.get("identities", ())):
+        try:
+            identities.append(Identity(raw["issuer"], raw["subject-regexp"]))
+        except UsageError as exc:
+            line = _line(lines, ["rules", "signatures", "identities", i])
+            raise PolicyError(f"{source}:{line}: {exc.diagnostics()}") from exc
+    root = opts.get("trusted-root")
+    return SignaturesOptions(
+        required=opts.get("required", True),
+        keys=tuple(keys),
+        identities=tuple(identities),
+        threshold=opts.get("threshold", 1),
+        trusted_root=base / root if root else None,
+        tlog_required=opts.get("tlog") == "required",
+        attestations=tuple(opts.get("attestations", ("provenance",))),
     )
 
 
@@ -219,7 +291,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     rules = data.get("rules")
     if isinstance(rules, dict):
         for name, value in rules.items():  # `frontend:` with nothing under it means defaults
-            if value is None and name in ("provenance", "build-args"):
+            if value is None and name in ("provenance", "build-args", "sbom", "signatures"):
                 rules[name] = {}
     errors = sorted(
         _validator().iter_errors(data),

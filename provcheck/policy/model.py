@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Final
 
+from provcheck.attestation.keys import PublicKey
+from provcheck.attestation.signatures import Identity, TrustConfig
 from provcheck.errors import PolicyError
 from provcheck.report.model import OnIncomplete
+from provcheck.sbom.licenses import LicenseRules
+from provcheck.sbom.model import SbomFormat
+from provcheck.sbom.versions import PurlPattern
 
 API_VERSION: Final = "provcheck/v1"
 KIND: Final = "Policy"
@@ -64,6 +70,38 @@ class BuilderOptions:
     allow: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class SbomOptions:
+    """``rules.sbom``: presence, accepted formats, denied packages, license lists.
+
+    ``licenses.allow`` is ``None`` when ``allow-licenses`` is absent or empty.
+    """
+
+    required: bool = True
+    formats: frozenset[SbomFormat] = frozenset(SbomFormat)
+    deny_packages: tuple[PurlPattern, ...] = ()
+    licenses: LicenseRules = field(default_factory=lambda: LicenseRules(None, frozenset()))
+
+
+@dataclass(frozen=True, slots=True)
+class SignaturesOptions:
+    """``rules.signatures``: keys are loaded, paths resolved against the policy file."""
+
+    required: bool = True
+    keys: tuple[PublicKey, ...] = ()
+    identities: tuple[Identity, ...] = ()
+    threshold: int = 1
+    trusted_root: Path | None = None
+    tlog_required: bool = False
+    attestations: tuple[str, ...] = ("provenance",)
+
+    def trust(self) -> TrustConfig:
+        """The trust material. Raises :class:`UsageError` when there is no key or identity."""
+        return TrustConfig(
+            self.keys, self.identities, self.threshold, self.trusted_root, self.tlog_required
+        )
+
+
 RuleOptions = (
     ProvenanceOptions
     | PlatformsOptions
@@ -71,6 +109,8 @@ RuleOptions = (
     | BuildArgsOptions
     | BaseImagesOptions
     | BuilderOptions
+    | SbomOptions
+    | SignaturesOptions
 )
 
 

@@ -9,12 +9,15 @@ from provcheck.report.model import SCHEMA_VERSION, Evidence, Report, RuleResult
 
 
 def _evidence(e: Evidence) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "source": e.source,
         "pointer": e.pointer,
         "value": e.value,
         "remediation": e.remediation,
     }
+    if e.trust is not None:  # optional, so reports without attestations stay unchanged
+        out["trust"] = e.trust
+    return out
 
 
 def _result(r: RuleResult) -> dict[str, Any]:
@@ -24,6 +27,7 @@ def _result(r: RuleResult) -> dict[str, Any]:
         "platform": r.platform,
         "message": r.message,
         "evidence": [_evidence(e) for e in r.evidence],
+        **({"trust": r.trust} if r.trust is not None else {}),
     }
 
 

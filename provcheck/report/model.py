@@ -54,6 +54,8 @@ class Evidence:
     pointer: str
     value: str | None = None
     remediation: str | None = None
+    trust: str | None = None
+    """``signed``, ``index-bound`` or ``unsigned`` for an attestation; ``None`` otherwise."""
 
     @classmethod
     def secret(
@@ -73,6 +75,8 @@ class RuleResult:
     platform: str | None
     message: str
     evidence: tuple[Evidence, ...] = ()
+    trust: str | None = None
+    """The weakest trust level of the attestations the result is based on (``None``: none)."""
 
     @property
     def sort_key(self) -> tuple[str, str, str]:

@@ -29,6 +29,7 @@ RULE_HELP: Final = {
     "build-args": "No secret is passed as a build argument.",
     "base-images": "The build started from approved base images.",
     "builder": "The builder id is approved.",
+    "signatures": "Attestations bound to the image are signed by a trusted key or identity.",
 }
 
 
@@ -71,9 +72,11 @@ def _result(r: RuleResult, report: Report) -> dict[str, Any]:
                     "pointer": e.pointer,
                     "value": e.value,
                     "remediation": e.remediation,
+                    **({"trust": e.trust} if e.trust is not None else {}),
                 }
                 for e in r.evidence
             ],
+            **({"trust": r.trust} if r.trust is not None else {}),
         },
     }
 

@@ -15,12 +15,15 @@ def render_text(report: Report) -> str:
     ]
     for r in report.results:
         where = r.platform or "image"
-        lines.append(f"{r.status.upper():<10} {r.rule:<12} {where:<14} {r.message}")
+        trust = f" [trust: {r.trust}]" if r.trust else ""
+        lines.append(f"{r.status.upper():<10} {r.rule:<12} {where:<14} {r.message}{trust}")
         for e in r.evidence:
             sep = "" if "#" in e.source or not e.pointer else "#"
             detail = f"{e.source}{sep}{e.pointer}"
             if e.value is not None:
                 detail += f" = {e.value}"
+            if e.trust is not None:
+                detail += f" [{e.trust}]"
             lines.append(f"           - {detail}")
             if e.remediation and r.status.value != "pass":
                 lines.append(f"             fix: {e.remediation}")

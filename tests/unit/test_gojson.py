@@ -39,7 +39,7 @@ def test_maps_are_sorted_structs_keep_their_order() -> None:
     value = GoStruct(SPDX={"b": 1, "a": [1, {"d": 2, "c": 3}]}, AdditionalSPDXs=[])
     assert go_json_indent(value) == (
         '{\n  "SPDX": {\n    "a": [\n      1,\n      {\n        "c": 3,\n        "d": 2\n'
-        "      }\n    ],\n    \"b\": 1\n  },\n  \"AdditionalSPDXs\": []\n}"
+        '      }\n    ],\n    "b": 1\n  },\n  "AdditionalSPDXs": []\n}'
     )
 
 

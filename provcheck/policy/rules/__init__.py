@@ -13,6 +13,8 @@ from provcheck.policy.rules.builder import BuilderRule
 from provcheck.policy.rules.frontend import FrontendRule
 from provcheck.policy.rules.platforms import PlatformsRule
 from provcheck.policy.rules.provenance import ProvenanceRule
+from provcheck.policy.rules.sbom import SbomRule
+from provcheck.policy.rules.signatures import SignaturesRule
 
 RULES: Final[Mapping[str, Rule]] = MappingProxyType(
     {
@@ -24,6 +26,8 @@ RULES: Final[Mapping[str, Rule]] = MappingProxyType(
             BuildArgsRule(),
             BaseImagesRule(),
             BuilderRule(),
+            SbomRule(),
+            SignaturesRule(),
         )
     }
 )

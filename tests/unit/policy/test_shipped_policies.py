@@ -16,14 +16,15 @@ NOW = datetime(2026, 12, 1, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("case", "verdict"),
     [
-        ("a-single-min", Verdict.PASS),  # min mode: build-args incomplete, tolerated (warn)
-        ("b-multi-max", Verdict.PASS),
+        ("a-single-min", Verdict.FAIL),  # no SBOM (build-args incomplete is only a warning)
+        ("b-multi-max", Verdict.FAIL),  # no SBOM: built without --sbom
         ("c-secrets-max", Verdict.FAIL),
-        ("d-secret-mount", Verdict.PASS),
+        ("d-secret-mount", Verdict.FAIL),  # no SBOM
         ("e1-syntax-tag", Verdict.FAIL),  # localhost:5000/docker/dockerfile is not docker.io
         ("e3-syntax-evil", Verdict.FAIL),
+        ("g-sbom-generator", Verdict.PASS),  # SPDX SBOM on both platforms
         ("h-no-attest", Verdict.FAIL),
-        ("n1-default", Verdict.PASS),
+        ("n1-default", Verdict.FAIL),  # no SBOM
     ],
 )
 def test_baseline(case: str, verdict: Verdict) -> None:
@@ -31,6 +32,12 @@ def test_baseline(case: str, verdict: Verdict) -> None:
         evaluate(load_case(case), load_policy(POLICIES / "baseline.yaml"), now=NOW).verdict
         is verdict
     )
+
+
+@pytest.mark.parametrize("case", ["a-single-min", "b-multi-max", "d-secret-mount", "n1-default"])
+def test_baseline_fails_images_built_without_sbom_on_the_sbom_rule_only(case: str) -> None:
+    report = evaluate(load_case(case), load_policy(POLICIES / "baseline.yaml"), now=NOW)
+    assert {r.rule for r in report.results if r.status is Status.FAIL} == {"sbom"}
 
 
 def test_strict_rejects_every_real_case_for_the_documented_reasons() -> None:

@@ -1,0 +1,107 @@
+"""Trust material and signature outcomes as plain data (what discovery records, rules read)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from provcheck.attestation.keys import PublicKey
+from provcheck.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A keyless signer: the OIDC issuer (exact) and a regular expression over the subject (SAN).
+
+    Raises :class:`UsageError` when the pattern does not compile.
+    """
+
+    issuer: str
+    subject_regexp: str
+
+    def __post_init__(self) -> None:
+        try:
+            re.compile(self.subject_regexp)
+        except re.error as exc:
+            raise UsageError(f"invalid subject-regexp {self.subject_regexp!r}: {exc}") from exc
+
+    def matches(self, issuer: str, subject: str) -> bool:
+        """True when ``issuer`` is this issuer and ``subject`` fully matches the pattern."""
+        return issuer == self.issuer and re.fullmatch(self.subject_regexp, subject) is not None
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.subject_regexp}"
+
+
+@dataclass(frozen=True, slots=True)
+class TrustConfig:
+    """Who is trusted to sign, how many must, and whether a transparency-log entry is required.
+
+    ``threshold`` distinct keys or identities must sign one statement. Keyless verification
+    (``identities``) always requires a transparency-log entry and needs ``trusted_root``.
+    Raises :class:`UsageError` for a threshold below 1 or no key and no identity (fail closed).
+    """
+
+    keys: tuple[PublicKey, ...] = ()
+    identities: tuple[Identity, ...] = ()
+    threshold: int = 1
+    trusted_root: Path | None = None
+    tlog_required: bool = False
+
+    def __post_init__(self) -> None:
+        if self.threshold < 1:
+            raise UsageError("signature threshold must be at least 1")
+        if not self.keys and not self.identities:
+            raise UsageError("signature verification needs at least one key or identity")
+
+
+class SignedKind(StrEnum):
+    """What a signature covers."""
+
+    ATTESTATION = "attestation"
+    """A DSSE envelope over an in-toto statement (cosign ``.att``, sigstore bundle)."""
+    IMAGE_SIGNATURE = "image-signature"
+    """A signature over a manifest digest (cosign ``.sig``, ``cosign/sign/v1``): who pushed."""
+    ATTESTATION_MANIFEST = "attestation-manifest"
+    """A signature over an in-index attestation manifest (formats.md §8.4)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureCheck:
+    """The outcome of verifying one signed object.
+
+    ``signers``: key ids (``sha256`` hex of the SPKI) or identities that verified.
+    ``rejections``: why it is not accepted (empty when accepted). ``tlog``: ``verified``,
+    ``unverified`` (present but not checked) or ``absent``.
+    """
+
+    signers: tuple[str, ...] = ()
+    rejections: tuple[str, ...] = ()
+    tlog: str = "absent"
+
+    @property
+    def accepted(self) -> bool:
+        """True when a trusted signer verified it and nothing rejected it."""
+        return bool(self.signers) and not self.rejections
+
+
+@dataclass(frozen=True, slots=True)
+class SignedObject:
+    """One signature or signed attestation found in a signature store, accepted or not.
+
+    ``location``: ``<manifest digest>#layers/<n>`` (what evidence cites). ``target``: the digest
+    whose store it was found in. ``payload_digest``: sha256 of the verified payload (threshold
+    grouping). ``platforms``: platforms it was bound to (empty when it bound to none).
+    """
+
+    kind: SignedKind
+    origin: str
+    location: str
+    target: str
+    check: SignatureCheck
+    predicate_type: str | None = None
+    payload_digest: str | None = None
+    index_scoped: bool = False
+    platforms: tuple[str, ...] = field(default=())

@@ -1,0 +1,285 @@
+"""``sbom``: every platform has an SBOM; no denied package or license; licenses allowed.
+
+SBOMs are the usable SBOM statements of each platform; one bound to the index covers every
+platform. A statement whose SBOM cannot be parsed gives ``error``; an SBOM layer that could not
+be used (too large, tampered, unbound) makes the checks ``incomplete`` (or, when it was the only
+one, fails ``required``). License checks skip ``file`` and ``container`` components (the image
+itself and its files are not licensed packages). Under ``allow-licenses`` a component without
+license information (none, or ``NOASSERTION``) is ``incomplete``; ``NONE`` passes only when
+listed. ``deny-packages`` matches components with a purl; a name match whose version cannot be
+compared is ``incomplete``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+from provcheck.attestation.binding import BindingStatus
+from provcheck.discovery.model import PlatformImage, Problem, UsableStatement
+from provcheck.errors import SbomError
+from provcheck.policy.model import RuleOptions, SbomOptions
+from provcheck.policy.rules.base import EvaluationContext, PlatformContext
+from provcheck.predicates import PredicateKind
+from provcheck.report.model import Evidence, RuleResult, Status
+from provcheck.sbom import Sbom, parse_sbom
+from provcheck.sbom.licenses import LicenseRules, LicenseVerdict
+from provcheck.sbom.model import Component
+from provcheck.sbom.versions import Purl, VersionUnknownError, parse_purl
+
+NAME = "sbom"
+MAX_EVIDENCE: Final = 50
+_UNLICENSED_TYPES: Final = frozenset({"file", "container"})
+_ORDER: Final = (Status.FAIL, Status.ERROR, Status.INCOMPLETE, Status.PASS)
+_REMEDIATION: Final = "build with --sbom=true (or --attest type=sbom) and push the whole index"
+
+
+@dataclass(frozen=True, slots=True)
+class _Finding:
+    status: Status
+    kind: str
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    usable: UsableStatement
+    sbom: Sbom | None
+    error: str | None
+
+    @property
+    def scope(self) -> str:
+        binding = self.usable.layer.binding
+        if binding is not None and binding.status is BindingStatus.INDEX:
+            return "bound to the index (covers every platform)"
+        return "bound to this platform"
+
+
+class _Cache:
+    """Each SBOM statement is parsed once per evaluation, whichever platforms it covers."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, _Parsed] = {}
+
+    def get(self, usable: UsableStatement) -> _Parsed:
+        key = str(usable.layer.descriptor.digest)
+        if key not in self._parsed:
+            try:
+                self._parsed[key] = _Parsed(usable, parse_sbom(usable.statement), None)
+            except SbomError as exc:
+                self._parsed[key] = _Parsed(usable, None, exc.diagnostics())
+        return self._parsed[key]
+
+
+def _index_bound(ctx: EvaluationContext) -> list[UsableStatement]:
+    out: list[UsableStatement] = []
+    for pc in ctx.platforms:
+        for usable in pc.image.statements(PredicateKind.SBOM):
+            binding = usable.layer.binding
+            if binding is not None and binding.status is BindingStatus.INDEX:
+                out.append(usable)
+    return out
+
+
+def _statements(pc: PlatformContext, index_bound: list[UsableStatement]) -> list[UsableStatement]:
+    seen: set[str] = set()
+    out: list[UsableStatement] = []
+    for usable in [*pc.image.statements(PredicateKind.SBOM), *index_bound]:
+        key = str(usable.layer.descriptor.digest)
+        if key not in seen:
+            seen.add(key)
+            out.append(usable)
+    return out
+
+
+def _sbom_problems(image: PlatformImage) -> list[Problem]:
+    """Problems of SBOM layers (by annotation or statement) that were not usable."""
+    out: list[Problem] = []
+    for manifest in image.attestations:
+        for layer in manifest.layers:
+            if layer.kind is PredicateKind.SBOM and not layer.usable:
+                out.extend(layer.problems)
+    return out
+
+
+def _denied_packages(parsed: _Parsed, sbom: Sbom, opts: SbomOptions) -> Iterator[_Finding]:
+    types = {p.type for p in opts.deny_packages}
+    prefixes = tuple(f"pkg:{t}/" for t in types)
+    source = parsed.usable.source
+    for component in sbom.components:
+        purl_text = component.purl
+        if purl_text is None or not purl_text[:40].lower().startswith(prefixes):
+            continue
+        try:
+            purl: Purl = parse_purl(purl_text)
+        except SbomError as exc:
+            yield _Finding(
+                Status.INCOMPLETE,
+                "unreadable purl",
+                Evidence(source, component.pointer, purl_text[:200], exc.diagnostics()),
+            )
+            continue
+        for pattern in opts.deny_packages:
+            try:
+                if pattern.matches(purl):
+                    yield _Finding(
+                        Status.FAIL,
+                        "denied package",
+                        Evidence(
+                            source,
+                            component.pointer,
+                            purl_text,
+                            f"denied by {pattern.text}: remove or upgrade it",
+                        ),
+                    )
+                    break
+            except VersionUnknownError as exc:
+                yield _Finding(
+                    Status.INCOMPLETE,
+                    "package version not comparable",
+                    Evidence(source, component.pointer, purl_text, exc.diagnostics()),
+                )
+                break
+
+
+def _license_findings(parsed: _Parsed, sbom: Sbom, rules: LicenseRules) -> Iterator[_Finding]:
+    source = parsed.usable.source
+    memo: dict[tuple[str, ...], tuple[LicenseVerdict, str]] = {}
+    for component in sbom.components:
+        if component.type in _UNLICENSED_TYPES:
+            continue
+        key = component.licenses
+        if key not in memo:
+            memo[key] = rules.check(key)
+        verdict, expression = memo[key]
+        if verdict is LicenseVerdict.OK:
+            continue
+        yield from _license_finding(verdict, expression, component, source, rules)
+
+
+def _license_finding(
+    verdict: LicenseVerdict, expression: str, c: Component, source: str, rules: LicenseRules
+) -> Iterator[_Finding]:
+    where = f"{c.pointer}"
+    if verdict is LicenseVerdict.DENIED:
+        yield _Finding(
+            Status.FAIL,
+            "denied license",
+            Evidence(source, where, f"{c.display}: {expression}", "every choice is denied"),
+        )
+    elif verdict is LicenseVerdict.NOT_ALLOWED:
+        yield _Finding(
+            Status.FAIL,
+            "license not allowed",
+            Evidence(source, where, f"{c.display}: {expression}", "not in allow-licenses"),
+        )
+    elif verdict is LicenseVerdict.INVALID:
+        yield _Finding(
+            Status.INCOMPLETE,
+            "license not an SPDX expression",
+            Evidence(source, where, f"{c.display}: {expression[:200]}", None),
+        )
+    elif verdict is LicenseVerdict.UNKNOWN and rules.allow is not None:
+        yield _Finding(
+            Status.INCOMPLETE,
+            "no license information",
+            Evidence(
+                source,
+                where,
+                f"{c.display}: {expression or 'no license'}",
+                "the SBOM asserts no license (NOASSERTION or absent)",
+            ),
+        )
+
+
+def _summary(findings: list[_Finding]) -> str:
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.kind] = counts.get(f.kind, 0) + 1
+    return ", ".join(f"{kind}: {n}" for kind, n in counts.items())
+
+
+def _one(
+    pc: PlatformContext, opts: SbomOptions, cache: _Cache, index_bound: list[UsableStatement]
+) -> RuleResult:
+    statements = _statements(pc, index_bound)
+    problems = _sbom_problems(pc.image)
+    unusable = "; ".join(p.message for p in problems[:3])
+    checks = bool(opts.deny_packages) or opts.licenses.allow is not None or bool(opts.licenses.deny)
+    image_evidence = Evidence(str(pc.image.descriptor.digest), "", None, _REMEDIATION)
+    if not statements:
+        extra = f" ({len(problems)} SBOM layer(s) not usable: {unusable})" if problems else ""
+        if opts.required:
+            message = f"no SBOM attestation is bound to this platform{extra}"
+            return RuleResult(NAME, Status.FAIL, pc.key, message, (image_evidence,))
+        message = f"no SBOM for this platform; not required, so it was not checked{extra}"
+        return RuleResult(NAME, Status.SKIP, pc.key, message, (image_evidence,))
+
+    findings: list[_Finding] = []
+    accepted: list[tuple[_Parsed, Sbom]] = []
+    other_formats: list[str] = []
+    for usable in statements:
+        parsed = cache.get(usable)
+        if parsed.sbom is None:
+            findings.append(
+                _Finding(
+                    Status.ERROR,
+                    f"unreadable SBOM ({parsed.error})",
+                    Evidence(usable.source, "/predicate", None, None),
+                )
+            )
+        elif parsed.sbom.format in opts.formats:
+            accepted.append((parsed, parsed.sbom))
+        else:
+            other_formats.append(parsed.sbom.format.value)
+    if not accepted and not findings:
+        wanted = ", ".join(sorted(opts.formats))
+        message = f"only {', '.join(other_formats)} SBOMs found; the policy accepts {wanted}"
+        status = Status.FAIL if opts.required else Status.SKIP
+        return RuleResult(NAME, status, pc.key, message, (image_evidence,))
+    if problems and checks:
+        findings.append(
+            _Finding(
+                Status.INCOMPLETE,
+                f"SBOM layer not usable ({unusable})",
+                Evidence(str(pc.image.descriptor.digest), "", None, None),
+            )
+        )
+    licensed = opts.licenses.allow is not None or bool(opts.licenses.deny)
+    for parsed, sbom in accepted:
+        if opts.deny_packages:
+            findings.extend(_denied_packages(parsed, sbom, opts))
+        if licensed:
+            findings.extend(_license_findings(parsed, sbom, opts.licenses))
+    total = sum(len(s) for _, s in accepted)
+    described = ", ".join(
+        f"{s.format.value} {s.spec_version} ({len(s)} components, {p.scope})" for p, s in accepted
+    )
+    status = next((s for s in _ORDER if any(f.status is s for f in findings)), Status.PASS)
+    if status is Status.PASS:
+        evidence = tuple(
+            Evidence(p.usable.source, "/predicate", f"{s.format.value} {s.spec_version}, {p.scope}")
+            for p, s in accepted
+        )
+        what = "SBOM present" if not checks else "no denied package or license"
+        return RuleResult(NAME, Status.PASS, pc.key, f"{what}: {described}", evidence)
+    ranked = sorted(findings, key=lambda f: _ORDER.index(f.status))
+    shown = tuple(f.evidence for f in ranked[:MAX_EVIDENCE])
+    more = f" (first {MAX_EVIDENCE} shown)" if len(ranked) > MAX_EVIDENCE else ""
+    count = f"{len(accepted)} SBOM(s)" if len(accepted) != 1 else "1 SBOM"
+    message = f"{_summary(ranked)} ({total} components in {count}){more}"
+    return RuleResult(NAME, status, pc.key, message, shown)
+
+
+class SbomRule:
+    """See the module docstring."""
+
+    name = NAME
+
+    def check(self, ctx: EvaluationContext, options: RuleOptions) -> list[RuleResult]:
+        """One result per platform."""
+        assert isinstance(options, SbomOptions)
+        cache = _Cache()
+        index_bound = _index_bound(ctx)
+        return [_one(pc, options, cache, index_bound) for pc in ctx.platforms]
