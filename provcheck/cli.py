@@ -13,19 +13,22 @@ import sys
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from provcheck import __version__
 from provcheck.errors import PolicyError, ProvcheckError, UsageError
 
 if TYPE_CHECKING:
+    from provcheck.attestation.signatures import TrustConfig
     from provcheck.discovery.model import ImageAttestations
+    from provcheck.discovery.options import DiscoveryOptions
     from provcheck.source.registry import RegistryOptions
 
 _log = logging.getLogger("provcheck")
 
 INSPECT_FORMATS = ("text", "json", "provenance", "sbom")
 REPORT_FORMATS = ("text", "json", "sarif", "junit")
+SBOM_FORMATS = ("json", "csv", "cyclonedx", "spdx")
 
 
 class ExitCode(IntEnum):
@@ -107,6 +110,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("reference", help="IMAGE[:TAG][@DIGEST] or oci-layout://PATH[:TAG]")
     inspect.add_argument("--format", choices=INSPECT_FORMATS, default="text")
+    inspect.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PEM",
+        help="verify signatures found in cosign tags and referrers with this public key",
+    )
     _add_source_options(inspect)
 
     verify = commands.add_parser(
@@ -134,6 +145,17 @@ def _parser() -> argparse.ArgumentParser:
         help="sigstore trusted root for keyless verification (never fetched over the network)",
     )
     _add_source_options(verify)
+
+    sbom = commands.add_parser(
+        "sbom",
+        help="export the SBOMs of an image",
+        description="Export the components of every SBOM bound to the image (in the index, "
+        "in cosign attestations, in OCI referrers), or the original document.",
+    )
+    sbom.add_argument("reference", help="IMAGE[:TAG][@DIGEST] or oci-layout://PATH[:TAG]")
+    sbom.add_argument("--format", choices=SBOM_FORMATS, default="json")
+    sbom.add_argument("--output", type=Path, help="write the export here instead of stdout")
+    _add_source_options(sbom)
 
     policy = commands.add_parser("policy", help="work with policy files")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
@@ -184,19 +206,17 @@ def _report_problems(found: ImageAttestations) -> bool:
 
 
 def _inspect(args: argparse.Namespace) -> ExitCode:
-    from dataclasses import replace
-
     from provcheck.api import inspect_image
-    from provcheck.discovery.options import DiscoveryOptions
     from provcheck.predicates import PredicateKind
 
-    options = DiscoveryOptions(platforms=_platforms(args))
     if args.format == "provenance":
-        options = replace(options, kinds=frozenset({PredicateKind.PROVENANCE}))
+        options = _discovery_options(args, kinds=frozenset({PredicateKind.PROVENANCE}))
     elif args.format == "sbom":
-        options = replace(options, kinds=frozenset({PredicateKind.SBOM}))
-    if args.max_attestation_size is not None:
-        options = replace(options, max_layer_bytes=args.max_attestation_size)
+        options = _discovery_options(args, kinds=frozenset({PredicateKind.SBOM}))
+    else:
+        # provcheck's own views also list what is stored outside the index (cosign tags,
+        # referrers); the buildx-compatible ones read the index only, as buildx does.
+        options = _discovery_options(args, signature_stores=True, trust=_trust(args.key))
     found = inspect_image(args.reference, options=options, registry=_registry_options(args))
     if args.format in ("provenance", "sbom"):
         from provcheck.views.buildx import provenance_document, sbom_document
@@ -240,6 +260,54 @@ def _verify(args: argparse.Namespace) -> ExitCode:
     return ExitCode.VIOLATION if report.verdict is Verdict.FAIL else ExitCode.ERROR
 
 
+def _discovery_options(args: argparse.Namespace, **kwargs: Any) -> DiscoveryOptions:
+    """Discovery options from the common command-line options."""
+    from dataclasses import replace
+
+    from provcheck.discovery.options import DiscoveryOptions
+
+    options = replace(DiscoveryOptions(platforms=_platforms(args)), **kwargs)
+    if args.max_attestation_size is not None:
+        options = replace(options, max_layer_bytes=args.max_attestation_size)
+    return options
+
+
+def _trust(keys: list[Path]) -> TrustConfig | None:
+    """Trust the given public keys, or nobody (``None``) when there are none."""
+    if not keys:
+        return None
+    from provcheck.attestation.keys import load_public_key
+    from provcheck.attestation.signatures import TrustConfig
+
+    return TrustConfig(keys=tuple(load_public_key(path) for path in keys))
+
+
+def _sbom(args: argparse.Namespace) -> ExitCode:
+    from provcheck.api import inspect_image
+    from provcheck.attestation.binding import BindingStatus
+    from provcheck.errors import NoSbomError
+    from provcheck.predicates import PredicateKind
+    from provcheck.sbom import parse_sbom
+    from provcheck.sbom.export import ExportFormat, SbomEntry, export_sboms
+
+    options = _discovery_options(args, kinds=frozenset({PredicateKind.SBOM}), signature_stores=True)
+    found = inspect_image(args.reference, options=options, registry=_registry_options(args))
+    entries: dict[str, SbomEntry] = {}
+    for image in found.images:
+        for usable in image.statements(PredicateKind.SBOM):
+            assert usable.layer.binding is not None  # usable statements are bound
+            index_scoped = usable.layer.binding.status is BindingStatus.INDEX
+            platform = None if index_scoped else image.platform.key
+            key = f"{platform}|{usable.source}"
+            if key not in entries:
+                entries[key] = SbomEntry(platform, usable.source, parse_sbom(usable.statement))
+    rejected = _report_problems(found)
+    if not entries:
+        raise NoSbomError(f"no usable SBOM is bound to {found.reference} ({found.digest.short})")
+    _write(export_sboms(list(entries.values()), ExportFormat(args.format)), args.output)
+    return ExitCode.ERROR if rejected else ExitCode.PASS
+
+
 def _policy_lint(args: argparse.Namespace) -> ExitCode:
     from provcheck.policy import lint_policy
 
@@ -256,6 +324,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
     "inspect": _inspect,
     "verify": _verify,
     "policy": _policy_lint,
+    "sbom": _sbom,
 }
 
 

@@ -75,5 +75,9 @@ class SbomError(ProvcheckError):
     """A malformed or schema-invalid SBOM."""
 
 
+class NoSbomError(SbomError):
+    """An SBOM was asked for, and the image has none that can be used."""
+
+
 class VerificationError(ProvcheckError):
     """A signature, key or identity check failed."""

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +25,16 @@ class ExportFormat(StrEnum):
     SPDX = "spdx"
 
 
+@dataclass(frozen=True, slots=True)
+class SbomEntry:
+    """One SBOM to export: the platform it describes (``None``: every platform of the index)
+    and the attestation it came from (``UsableStatement.source``)."""
+
+    platform: str | None
+    source: str
+    sbom: Sbom
+
+
 def component_dict(component: Component) -> dict[str, Any]:
     """One component as plain JSON data (``hashes`` as ``{algorithm: hex}``)."""
     return {
@@ -37,39 +48,40 @@ def component_dict(component: Component) -> dict[str, Any]:
     }
 
 
-def export_json(sboms: Sequence[tuple[str, Sbom]]) -> str:
-    """``{"sboms": [{"source", "format", "specVersion", "name", "components": [...]}]}``.
+def export_json(sboms: Sequence[SbomEntry]) -> str:
+    """``{"sboms": [{"platform", "source", "format", "specVersion", "name", "components"}]}``.
 
-    ``sboms`` pairs each SBOM with the attestation it came from (``UsableStatement.source``).
     Keys and order are stable; the output ends with a newline.
     """
     doc = {
         "sboms": [
             {
-                "source": source,
-                "format": sbom.format.value,
-                "specVersion": sbom.spec_version,
-                "name": sbom.name,
-                "components": [component_dict(c) for c in sbom.components],
+                "platform": entry.platform,
+                "source": entry.source,
+                "format": entry.sbom.format.value,
+                "specVersion": entry.sbom.spec_version,
+                "name": entry.sbom.name,
+                "components": [component_dict(c) for c in entry.sbom.components],
             }
-            for source, sbom in sboms
+            for entry in sboms
         ]
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def export_csv(sboms: Sequence[tuple[str, Sbom]]) -> str:
-    """CSV with a header: ``source`` then :data:`CSV_COLUMNS`; several licenses are joined
-    with `` AND ``, hashes as ``alg:hex`` separated by spaces. Line ends are ``\\r\\n`` (RFC 4180).
+def export_csv(sboms: Sequence[SbomEntry]) -> str:
+    """CSV with a header: ``platform``, ``source`` then :data:`CSV_COLUMNS`; several licenses are
+    joined with `` AND ``, hashes as ``alg:hex`` separated by spaces. Line ends are ``\\r\\n`` (RFC 4180).
     """
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(("source", *CSV_COLUMNS))
-    for source, sbom in sboms:
-        for c in sbom.components:
+    writer.writerow(("platform", "source", *CSV_COLUMNS))
+    for entry in sboms:
+        for c in entry.sbom.components:
             writer.writerow(
                 (
-                    source,
+                    entry.platform or "",
+                    entry.source,
                     c.name,
                     c.version or "",
                     c.type,
@@ -95,7 +107,7 @@ def export_document(sbom: Sbom, fmt: SbomFormat) -> str:
     return json.dumps(sbom.document, indent=2, ensure_ascii=False) + "\n"
 
 
-def export_sboms(sboms: Sequence[tuple[str, Sbom]], fmt: ExportFormat) -> str:
+def export_sboms(sboms: Sequence[SbomEntry], fmt: ExportFormat) -> str:
     """Export in ``fmt``; ``cyclonedx``/``spdx`` need exactly one SBOM of that format.
 
     Raises :class:`SbomError` for a document export of zero or several SBOMs or of another
@@ -111,4 +123,4 @@ def export_sboms(sboms: Sequence[tuple[str, Sbom]], fmt: ExportFormat) -> str:
             f"--format {fmt.value} exports one original document, but {len(sboms)} SBOMs were "
             "selected (choose a platform, or use json/csv)"
         )
-    return export_document(sboms[0][1], wanted)
+    return export_document(sboms[0].sbom, wanted)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from provcheck.attestation.signatures import SignedObject
 from provcheck.discovery.model import (
     AttestationLayer,
     AttestationManifest,
@@ -15,7 +16,9 @@ from provcheck.discovery.model import (
     PlatformImage,
     Problem,
 )
+from provcheck.errors import ProvcheckError
 from provcheck.oci.model import Descriptor
+from provcheck.predicates import PredicateKind
 
 SCHEMA_VERSION: Final = "provcheck.inspect/v1"
 
@@ -30,6 +33,19 @@ def _problem(p: Problem) -> dict[str, Any]:
         "message": p.message,
         "digest": str(p.digest) if p.digest else None,
     }
+
+
+def sbom_summary(layer: AttestationLayer) -> dict[str, Any] | None:
+    """Format, spec version and component count of a usable SBOM layer, or its parse error."""
+    if layer.kind is not PredicateKind.SBOM or not layer.usable or layer.statement is None:
+        return None
+    from provcheck.sbom import parse_sbom
+
+    try:
+        sbom = parse_sbom(layer.statement)
+    except ProvcheckError as exc:
+        return {"error": exc.diagnostics()}
+    return {"format": sbom.format.value, "specVersion": sbom.spec_version, "components": len(sbom)}
 
 
 def _layer(layer: AttestationLayer) -> dict[str, Any]:
@@ -52,7 +68,24 @@ def _layer(layer: AttestationLayer) -> dict[str, Any]:
         else None,
         "usable": layer.usable,
         "trust": layer.trust.value,
+        "sbom": sbom_summary(layer),
         "problems": [_problem(p) for p in layer.problems],
+    }
+
+
+def _signed(signed: SignedObject) -> dict[str, Any]:
+    return {
+        "kind": signed.kind.value,
+        "origin": signed.origin,
+        "location": signed.location,
+        "target": signed.target,
+        "predicateType": signed.predicate_type,
+        "indexScoped": signed.index_scoped,
+        "platforms": list(signed.platforms),
+        "accepted": signed.check.accepted,
+        "signers": list(signed.check.signers),
+        "rejections": list(signed.check.rejections),
+        "tlog": signed.check.tlog,
     }
 
 
@@ -84,5 +117,6 @@ def inspect_document(found: ImageAttestations) -> dict[str, Any]:
         **_descriptor(found.descriptor),
         "platforms": [image.platform.key for image in found.images],
         "images": [_image(image) for image in found.images],
+        "signatures": [_signed(signed) for signed in found.signed],
         "problems": [_problem(p) for p in found.problems],
     }

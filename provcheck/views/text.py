@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from provcheck.discovery.model import AttestationLayer, ImageAttestations
+from provcheck.views.document import sbom_summary
 
 
 def _layer_line(layer: AttestationLayer) -> str:
@@ -12,6 +13,12 @@ def _layer_line(layer: AttestationLayer) -> str:
     )
     if layer.usable and layer.binding is not None:
         state = f"{layer.binding.status.value}, {layer.trust.value}"
+        sbom = sbom_summary(layer)
+        if sbom is not None:
+            detail = sbom.get("error") or (
+                f"{sbom['format']} {sbom['specVersion']}, {sbom['components']} components"
+            )
+            state += f"; {detail}"
     elif not layer.fetched:
         state = "not fetched"
     else:
@@ -38,6 +45,16 @@ def render_inspect_text(found: ImageAttestations) -> str:
                 f"({manifest.form.value}, from {manifest.origin.value})"
             )
             lines.extend(_layer_line(layer) for layer in manifest.layers)
+    if found.signed:
+        lines += ["", "Signatures:"]
+        for signed in found.signed:
+            verdict = (
+                f"verified by {', '.join(k[:12] for k in signed.check.signers)}"
+                if signed.check.accepted
+                else "; ".join(signed.check.rejections) or "not verified"
+            )
+            what = signed.predicate_type or signed.kind.value
+            lines.append(f"  {signed.origin:<13} {what}  [{verdict}]")
     problems = list(found.all_problems())
     if problems:
         lines += ["", "Problems:"]

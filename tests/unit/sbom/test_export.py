@@ -8,7 +8,7 @@ import pytest
 
 from provcheck.errors import SbomError
 from provcheck.sbom import parse_sbom
-from provcheck.sbom.export import ExportFormat, export_sboms
+from provcheck.sbom.export import ExportFormat, SbomEntry, export_sboms
 from tests.unit.sbom.helpers import fixture, parsed
 
 SOURCE = "sha256:" + "0" * 64 + "#layers/0"
@@ -16,8 +16,9 @@ SOURCE = "sha256:" + "0" * 64 + "#layers/0"
 
 def test_json_export() -> None:
     sbom = parse_sbom(parsed(fixture("spdx-2.3-syft.json")))
-    doc = json.loads(export_sboms([(SOURCE, sbom)], ExportFormat.JSON))
+    doc = json.loads(export_sboms([SbomEntry("linux/amd64", SOURCE, sbom)], ExportFormat.JSON))
     assert doc["sboms"][0]["source"] == SOURCE
+    assert doc["sboms"][0]["platform"] == "linux/amd64"
     assert doc["sboms"][0]["format"] == "spdx"
     assert doc["sboms"][0]["specVersion"] == "SPDX-2.3"
     assert doc["sboms"][0]["components"][0] == {
@@ -33,9 +34,14 @@ def test_json_export() -> None:
 
 def test_csv_export() -> None:
     sbom = parse_sbom(parsed(fixture("cyclonedx-1.6.json")))
-    rows = list(csv.DictReader(io.StringIO(export_sboms([(SOURCE, sbom)], ExportFormat.CSV))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(export_sboms([SbomEntry("linux/amd64", SOURCE, sbom)], ExportFormat.CSV))
+        )
+    )
     assert len(rows) == 6
     assert rows[0] == {
+        "platform": "linux/amd64",
         "source": SOURCE,
         "name": "event-stream",
         "version": "3.3.6",
@@ -51,8 +57,14 @@ def test_csv_export() -> None:
 def test_document_export_is_the_original() -> None:
     doc = fixture("cyclonedx-1.5.json")
     sbom = parse_sbom(parsed(doc))
-    assert json.loads(export_sboms([(SOURCE, sbom)], ExportFormat.CYCLONEDX)) == doc
+    assert (
+        json.loads(export_sboms([SbomEntry("linux/amd64", SOURCE, sbom)], ExportFormat.CYCLONEDX))
+        == doc
+    )
     with pytest.raises(SbomError, match="this SBOM is cyclonedx, not spdx"):
-        export_sboms([(SOURCE, sbom)], ExportFormat.SPDX)
+        export_sboms([SbomEntry("linux/amd64", SOURCE, sbom)], ExportFormat.SPDX)
     with pytest.raises(SbomError, match="2 SBOMs were selected"):
-        export_sboms([(SOURCE, sbom), (SOURCE, sbom)], ExportFormat.CYCLONEDX)
+        export_sboms(
+            [SbomEntry("linux/amd64", SOURCE, sbom), SbomEntry("linux/arm64", SOURCE, sbom)],
+            ExportFormat.CYCLONEDX,
+        )
