@@ -17,6 +17,7 @@ def render_text(report: Report) -> str:
         where = r.platform or "image"
         trust = f" [trust: {r.trust}]" if r.trust else ""
         lines.append(f"{r.status.upper():<10} {r.rule:<12} {where:<14} {r.message}{trust}")
+        fixes: list[str] = []
         for e in r.evidence:
             sep = "" if "#" in e.source or not e.pointer else "#"
             detail = f"{e.source}{sep}{e.pointer}"
@@ -25,9 +26,16 @@ def render_text(report: Report) -> str:
             if e.trust is not None:
                 detail += f" [{e.trust}]"
             lines.append(f"           - {detail}")
-            if e.remediation and r.status.value != "pass":
-                lines.append(f"             fix: {e.remediation}")
+            if e.remediation and r.status.value != "pass" and e.remediation not in fixes:
+                fixes.append(e.remediation)
+        lines.extend(f"           fix: {fix}" for fix in fixes)
     lines.extend(f"PROBLEM    {p}" for p in report.problems)
-    counts = ", ".join(f"{n} {s}" for s, n in report.counts().items() if n)
-    lines += ["", f"verdict: {report.verdict.upper()} ({counts or 'no results'})"]
+    counts = report.counts()
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    lines += ["", f"verdict: {report.verdict.upper()} ({summary or 'no results'})"]
+    if report.verdict == "pass" and counts["incomplete"]:
+        lines.append(
+            f"warning: {counts['incomplete']} result(s) could not be proven from the evidence "
+            "(on-incomplete: warn)"
+        )
     return "\n".join(lines) + "\n"

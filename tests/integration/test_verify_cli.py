@@ -240,3 +240,18 @@ def test_unreachable_registry_is_exit_3(policy: Path, capsys: pytest.CaptureFixt
     )
     assert (code, out) == (3, "")
     assert err.count("\n") == 1
+
+
+def test_warned_incomplete_is_not_a_clean_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "warn.yaml"
+    path.write_text(POLICY.replace("rules:", "on-incomplete: warn\nrules:"))
+    ref = f"oci-layout://{REAL_DIR / 'a-single-min' / 'oci-layout'}:1"
+    code, out, _ = _verify(ref, "--policy", str(path), capsys=capsys)
+    assert code == 0
+    assert "INCOMPLETE build-args" in out
+    assert out.endswith(
+        "verdict: PASS (3 pass, 1 incomplete)\n"
+        "warning: 1 result(s) could not be proven from the evidence (on-incomplete: warn)\n"
+    )
