@@ -24,7 +24,7 @@ import gzip
 import io
 import json
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -51,6 +51,7 @@ DOCKER_LAYER_GZIP: Final = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 OCI_EMPTY: Final = "application/vnd.oci.empty.v1+json"
 EMPTY_DIGEST: Final = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 IN_TOTO: Final = "application/vnd.in-toto+json"
+DSSE_ENVELOPE: Final = "application/vnd.dsse.envelope.v1+json"
 ATTESTATION_ARTIFACT: Final = "application/vnd.docker.attestation.manifest.v1+json"
 PREDICATE_TYPE_ANNOTATION: Final = "in-toto.io/predicate-type"
 REFERENCE_TYPE: Final = "vnd.docker.reference.type"
@@ -325,6 +326,30 @@ def spdx_statement(
         platform=platform,
         statement_version=statement_version,
     )
+
+
+def dsse_envelope(
+    statement: Mapping[str, Any],
+    signers: Sequence[Callable[[bytes], bytes]] = (),
+    *,
+    payload_type: str = IN_TOTO,
+    keyid: str = "",
+) -> dict[str, Any]:
+    """A DSSE envelope of ``statement`` (compact JSON), signed by each of ``signers`` (a function
+    from the pre-authentication encoding to signature bytes, e.g. an Ed25519 key's ``sign``).
+
+    To tamper, replace ``payload`` afterwards: the signatures still cover the original.
+    """
+    payload = compact_bytes(statement)
+    kind = payload_type.encode()
+    message = b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(payload), payload)
+    return {
+        "payloadType": payload_type,
+        "payload": base64.b64encode(payload).decode(),
+        "signatures": [
+            {"keyid": keyid, "sig": base64.b64encode(sign(message)).decode()} for sign in signers
+        ],
+    }
 
 
 def set_subject_digest(statement: Mapping[str, Any], digest: str, index: int = 0) -> dict[str, Any]:
@@ -678,13 +703,64 @@ class ImageBuilder:
             predicate_type_annotations = [s.get("predicateType") for s in statements]
         if len(predicate_type_annotations) != len(statements):
             raise ValueError("one predicate-type annotation per statement")
+        layers = [
+            (compact_bytes(statement), IN_TOTO, predicate_type)
+            for statement, predicate_type in zip(
+                statements, predicate_type_annotations, strict=True
+            )
+        ]
+        return self._attestation(
+            entry,
+            layers,
+            statements,
+            form=form,
+            reference_digest=reference_digest,
+            reference_type=reference_type,
+        )
+
+    def attest_envelopes(
+        self,
+        entry: PlatformEntry,
+        envelopes: Sequence[Mapping[str, Any]],
+        *,
+        media_type: str = DSSE_ENVELOPE,
+        form: Literal["legacy", "oci-artifact"] = "legacy",
+        predicate_type_annotations: Sequence[str | None] | None = None,
+    ) -> AttestationEntry:
+        """Like :meth:`attest`, with DSSE envelopes (see :func:`dsse_envelope`) as the layers,
+        the way docker/attest and Docker Hardened Images store signed statements in the index.
+
+        ``media_type``: :data:`DSSE_ENVELOPE` or e.g. ``application/vnd.in-toto.spdx+dsse``.
+        ``predicate_type_annotations`` default to each payload's ``predicateType``.
+        """
+        statements = [json.loads(base64.b64decode(e["payload"])) for e in envelopes]
+        if predicate_type_annotations is None:
+            predicate_type_annotations = [s.get("predicateType") for s in statements]
+        if len(predicate_type_annotations) != len(envelopes):
+            raise ValueError("one predicate-type annotation per envelope")
+        layers = [
+            (compact_bytes(envelope), media_type, predicate_type)
+            for envelope, predicate_type in zip(envelopes, predicate_type_annotations, strict=True)
+        ]
+        return self._attestation(entry, layers, statements, form=form)
+
+    def _attestation(
+        self,
+        entry: PlatformEntry,
+        layer_data: Sequence[tuple[bytes, str, str | None]],
+        statements: Sequence[Mapping[str, Any]],
+        *,
+        form: Literal["legacy", "oci-artifact"],
+        reference_digest: str | None = None,
+        reference_type: str | None = "attestation-manifest",
+    ) -> AttestationEntry:
+        """An attestation manifest of ``(bytes, media type, predicate-type annotation)`` layers."""
         blobs: dict[str, bytes] = {}
         layers = []
-        for statement, predicate_type in zip(statements, predicate_type_annotations, strict=True):
-            data = compact_bytes(statement)
+        for data, layer_type, predicate_type in layer_data:
             blobs[sha256_digest(data)] = data
             extra = {"annotations": {PREDICATE_TYPE_ANNOTATION: predicate_type}}
-            layers.append(descriptor(IN_TOTO, data, **(extra if predicate_type else {})))
+            layers.append(descriptor(layer_type, data, **(extra if predicate_type else {})))
         manifest: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST}
         if form == "oci-artifact":
             empty = b"{}"

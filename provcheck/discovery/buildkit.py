@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from provcheck.attestation.binding import bind_statement
-from provcheck.attestation.statement import parse_statement
+from provcheck.attestation.signatures import SignatureCheck
+from provcheck.attestation.statement import Statement, parse_statement
 from provcheck.discovery.model import (
     AttestationForm,
     AttestationLayer,
@@ -250,24 +251,31 @@ class _Discovery:
         if hint is not None and predicate_kind(hint) not in self.options.kinds:
             return layer
         where = f"attestation layer {descriptor.digest.short} for {platform}"
-        if descriptor.media_type != mt.IN_TOTO:
-            kind = (
-                ProblemKind.SUSPICIOUS
-                if mt.is_in_toto_dsse(descriptor.media_type)
-                or descriptor.media_type == mt.DSSE_ENVELOPE
-                else ProblemKind.MALFORMED
-            )
-            reason = (
-                "signed envelopes in the index are not verified yet: not used"
-                if kind is ProblemKind.SUSPICIOUS
-                else f"unsupported media type {descriptor.media_type!r}: not used"
-            )
+        envelope = (
+            mt.is_in_toto_dsse(descriptor.media_type) or descriptor.media_type == mt.DSSE_ENVELOPE
+        )
+        if descriptor.media_type != mt.IN_TOTO and not envelope:
             return AttestationLayer(
-                descriptor, position, hint, problems=(Problem(kind, f"{where}: {reason}"),)
+                descriptor,
+                position,
+                hint,
+                problems=(
+                    Problem(
+                        ProblemKind.MALFORMED,
+                        f"{where}: unsupported media type {descriptor.media_type!r}: not used",
+                    ),
+                ),
             )
+        trust, signature = self.in_index_trust, None
         try:
             raw = await self.fetch_blob(descriptor, self.options.max_layer_bytes)
-            statement = parse_statement(raw)
+            if envelope:
+                opened = self._open_envelope(raw, descriptor, position, image, hint, where)
+                if isinstance(opened, Problem):
+                    return AttestationLayer(descriptor, position, hint, problems=(opened,))
+                statement, trust, signature = opened
+            else:
+                statement = parse_statement(raw)
         except (ProvcheckError, AttestationError) as exc:
             return AttestationLayer(
                 descriptor, position, hint, problems=(_problem(exc, descriptor.digest, where),)
@@ -289,8 +297,68 @@ class _Discovery:
                 ),
             )
         return AttestationLayer(
-            descriptor, position, hint, statement, binding, problems, self.in_index_trust
+            descriptor, position, hint, statement, binding, problems, trust, signature
         )
+
+    def _open_envelope(
+        self,
+        raw: bytes,
+        descriptor: Descriptor,
+        position: int,
+        image: Descriptor,
+        hint: str | None,
+        where: str,
+    ) -> tuple[Statement, TrustLevel, SignatureCheck] | Problem:
+        """The statement of a DSSE-enveloped layer in the index (docker/attest, Docker Hardened
+        Images), with its trust, or the problem that rejects it.
+
+        With trusted keys or identities (``options.trust``) the envelope must verify like a
+        signed attestation from a signature store (payload type, ``threshold`` distinct
+        trusted signers of this envelope, transparency log when required), and exactly the
+        verified payload is the statement: trust ``signed``. Without trust material the
+        payload is decoded unverified, as buildx does, and is as trustworthy as the index that
+        lists it (``unsigned``, or ``index-bound`` when the index was pinned by digest).
+        """
+        # Imported here: stores imports this module, and inspect without trust needs no crypto.
+        from provcheck.attestation.cosign import has_tlog_bundle
+        from provcheck.attestation.dsse import parse_envelope
+        from provcheck.discovery.stores import _Envelope, _Target, _verify
+
+        trust = self.options.trust
+        item = _Envelope(
+            AttestationOrigin.INDEX,
+            AttestationForm.LEGACY,
+            image,
+            position,
+            descriptor,
+            _Target(image, "platform"),
+            hint,
+        )
+        item.tlog = "unverified" if has_tlog_bundle(dict(descriptor.annotations)) else "absent"
+        try:
+            item.envelope = parse_envelope(raw)
+        except ProvcheckError as exc:
+            return Problem(
+                ProblemKind.MALFORMED,
+                f"{where}: signed envelope: {exc.diagnostics()}: not used",
+                descriptor.digest,
+            )
+        checked = _verify(item, trust)
+        if trust is not None and not checked.rejections:
+            count = len(set(checked.signers))
+            if count < trust.threshold:
+                checked.rejections.append(
+                    f"signed by {count} distinct trusted signer(s), threshold is {trust.threshold}"
+                )
+        if checked.rejections or checked.statement is None:
+            # Without trust material only the payload type or the statement can be wrong.
+            kind = ProblemKind.SIGNATURE if trust is not None else ProblemKind.MALFORMED
+            reasons = "; ".join(checked.rejections) or "no statement"
+            return Problem(
+                kind, f"{where}: signed envelope rejected: {reasons}: not used", descriptor.digest
+            )
+        level = TrustLevel.SIGNED if trust is not None else self.in_index_trust
+        return checked.statement, level, SignatureCheck(checked.signers, (), item.tlog)
 
     async def image(
         self,

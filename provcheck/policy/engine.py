@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from datetime import UTC, datetime
 
-from provcheck.discovery.model import ImageAttestations
+from provcheck.attestation.binding import BindingStatus
+from provcheck.discovery.model import (
+    ImageAttestations,
+    PlatformImage,
+    ProblemKind,
+    TrustLevel,
+    UsableStatement,
+)
 from provcheck.errors import ProvcheckError
-from provcheck.policy.model import Policy
+from provcheck.policy.model import EVIDENCE_KINDS, Policy, trust_at_least
 from provcheck.policy.rules import RULES, EvaluationContext, PlatformContext, ProvenanceRecord
 from provcheck.predicates import PredicateKind
 from provcheck.predicates.slsa import parse_provenance
@@ -58,6 +67,108 @@ def _platform_contexts(image: ImageAttestations) -> tuple[PlatformContext, ...]:
     return tuple(out)
 
 
+# -- min-trust ---------------------------------------------------------------------------------
+
+_WHY: dict[TrustLevel, str] = {
+    TrustLevel.UNSIGNED: "unsigned (trust is whoever can push the tag)",
+    TrustLevel.INDEX_BOUND: "index-bound (unsigned, reached from a pinned digest or signed index)",
+    TrustLevel.SIGNED: "signed",
+}
+_COSIGN_TYPE: dict[PredicateKind, str] = {
+    PredicateKind.PROVENANCE: "slsaprovenance",
+    PredicateKind.SBOM: "spdxjson",
+}
+
+
+def _remediation(minimum: TrustLevel, kind: PredicateKind) -> str | None:
+    if minimum is TrustLevel.SIGNED:
+        return (
+            "sign the attestation with a key or identity the signatures rule trusts "
+            f"(cosign attest --key KEY --type {_COSIGN_TYPE.get(kind, 'custom')} IMAGE@DIGEST)"
+        )
+    if minimum is TrustLevel.INDEX_BOUND:
+        return "pin the reference by digest (REPO@sha256:...) or sign the index"
+    return None
+
+
+def _at_trust(image: ImageAttestations, minimum: TrustLevel) -> ImageAttestations:
+    """``image`` without the usable statements whose trust is below ``minimum``.
+
+    Unusable layers stay (they are never evidence, and their problems keep rules conservative).
+    """
+
+    def platform(pi: PlatformImage) -> PlatformImage:
+        manifests = tuple(
+            dataclasses.replace(
+                m,
+                layers=tuple(
+                    layer
+                    for layer in m.layers
+                    if not layer.usable or trust_at_least(layer.trust, minimum)
+                ),
+            )
+            for m in pi.attestations
+        )
+        return dataclasses.replace(pi, attestations=manifests)
+
+    return dataclasses.replace(image, images=tuple(platform(pi) for pi in image.images))
+
+
+def _relevant(
+    image: ImageAttestations, pi: PlatformImage, kind: PredicateKind
+) -> list[UsableStatement]:
+    """The statements of ``kind`` a rule reads for ``pi``: its own, and for SBOMs those bound to
+    the index (which cover every platform), each once."""
+    out = {u.source: u for u in pi.statements(kind)}
+    if kind is PredicateKind.SBOM:
+        for other in image.images:
+            for u in other.statements(kind):
+                binding = u.layer.binding
+                if binding is not None and binding.status is BindingStatus.INDEX:
+                    out.setdefault(u.source, u)
+    return list(out.values())
+
+
+def _explain_min_trust(
+    result: RuleResult,
+    image: ImageAttestations,
+    kept: ImageAttestations,
+    kind: PredicateKind,
+    minimum: TrustLevel,
+) -> RuleResult:
+    """Say what ``min-trust`` ignored: replace the message of a result that found no evidence
+    at the level although there was weaker evidence; append a note otherwise."""
+    if result.platform is None:
+        return result
+    full = next((pi for pi in image.images if pi.platform.key == result.platform), None)
+    filtered = next((pi for pi in kept.images if pi.platform.key == result.platform), None)
+    if full is None or filtered is None:
+        return result
+    ignored = [
+        u for u in _relevant(image, full, kind) if not trust_at_least(u.layer.trust, minimum)
+    ]
+    if not ignored:
+        return result
+    counts = Counter(u.layer.trust for u in ignored)
+    why = ", ".join(f"{n} {_WHY[level]}" for level, n in sorted(counts.items()))
+    what = f"{len(ignored)} {kind.value} attestation(s) below min-trust {minimum.value} ignored"
+    rejected = sum(1 for p in image.all_problems() if p.kind is ProblemKind.SIGNATURE)
+    if rejected:
+        why += f"; {rejected} signature(s) rejected (see problems)"
+    if _relevant(kept, filtered, kind) or result.status is Status.PASS:
+        return dataclasses.replace(result, message=f"{result.message} ({what}: {why})"[:2000])
+    message = (
+        f"{kind.value} exists but none at the required trust level ({minimum.value}): {what}: {why}"
+    )
+    evidence = Evidence(
+        str(full.descriptor.digest),
+        "",
+        ("ignored: " + ", ".join(f"{u.source} ({u.layer.trust.value})" for u in ignored))[:1000],
+        _remediation(minimum, kind),
+    )
+    return dataclasses.replace(result, message=message[:2000], evidence=(evidence,))
+
+
 def evaluate(image: ImageAttestations, policy: Policy, *, now: datetime | None = None) -> Report:
     """Evaluate ``image`` against ``policy`` and return the report (never raises for data).
 
@@ -65,10 +176,25 @@ def evaluate(image: ImageAttestations, policy: Policy, *, now: datetime | None =
     without it the ``build-args`` rule is ``incomplete``). A rule that raises a
     :class:`ProvcheckError` gives an ``error`` result; an image with no platform image gives an
     ``error`` result for every rule (fail closed).
+
+    A rule with ``min-trust`` (``policy.min_trust``) reads only attestations at that trust level
+    or stronger; its results say how many weaker ones were ignored, and why.
     """
-    ctx = EvaluationContext(image, _platform_contexts(image), now or datetime.now(UTC))
+    moment = now or datetime.now(UTC)
+    ctx = EvaluationContext(image, _platform_contexts(image), moment)
+    filtered: dict[TrustLevel, tuple[ImageAttestations, EvaluationContext]] = {}
     results: list[RuleResult] = []
     for name, options in policy.rules.items():
+        minimum = policy.min_trust.get(name)
+        rule_ctx = ctx
+        if minimum is not None and minimum is not TrustLevel.UNSIGNED:
+            if minimum not in filtered:
+                kept = _at_trust(image, minimum)
+                filtered[minimum] = (
+                    kept,
+                    EvaluationContext(kept, _platform_contexts(kept), moment),
+                )
+            rule_ctx = filtered[minimum][1]
         if not ctx.platforms:
             results.append(
                 RuleResult(
@@ -81,9 +207,15 @@ def evaluate(image: ImageAttestations, policy: Policy, *, now: datetime | None =
             )
             continue
         try:
-            results.extend(RULES[name].check(ctx, options))
+            found = RULES[name].check(rule_ctx, options)
         except ProvcheckError as exc:
             results.append(RuleResult(name, Status.ERROR, None, exc.diagnostics()))
+            continue
+        if rule_ctx is not ctx and minimum is not None:
+            kind = EVIDENCE_KINDS[name]
+            kept = filtered[minimum][0]
+            found = [_explain_min_trust(r, image, kept, kind, minimum) for r in found]
+        results.extend(found)
     results.extend(_unreadable_evidence(image))
     problems = tuple(
         f"{p.kind}: {p.message}" + (f" ({p.digest.short})" if p.digest else "")

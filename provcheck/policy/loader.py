@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import yaml
 
+from provcheck.discovery.model import TrustLevel
 from provcheck.errors import PolicyError, SbomError
 from provcheck.oci.platform import Platform
 from provcheck.policy.model import (
     DEFAULT_SBOM_GENERATORS,
+    EVIDENCE_KINDS,
     BaseImagesOptions,
     BuildArgsOptions,
     BuilderOptions,
@@ -26,6 +28,7 @@ from provcheck.policy.model import (
     ProvenanceOptions,
     RuleOptions,
     SbomOptions,
+    min_trust_problem,
 )
 from provcheck.report.model import OnIncomplete
 from provcheck.sbom.licenses import LicenseRules
@@ -232,12 +235,40 @@ def _build(data: Mapping[str, Any], source: str, lines: Mapping[_Path, int]) -> 
             rules[name] = _sbom_options(opts, source, lines)
         elif name == "signatures":
             rules[name] = _signatures_options(opts, source, lines)
+    min_trust: dict[str, TrustLevel] = {}
+    for name, raw in data["rules"].items():
+        if isinstance(raw, Mapping) and "min-trust" in raw:
+            level = TrustLevel(raw["min-trust"])
+            problem = min_trust_problem(name, level, rules)
+            if problem is not None:
+                line = _line(lines, ["rules", name, "min-trust"])
+                raise PolicyError(f"{source}:{line}: rules.{name}.min-trust: {problem}")
+            min_trust[name] = level
     return Policy(
         name=data.get("name") or Path(source).stem,
         rules=rules,
         on_incomplete=OnIncomplete(data.get("on-incomplete", "fail")),
         source=source,
+        min_trust=min_trust,
     )
+
+
+_NO_MIN_TRUST: Final = {
+    "platforms": "the platforms rule reads only the image index, not attestations, so min-trust "
+    "does not apply to it (pin the reference by digest to make the index itself the trust root)",
+    "signatures": "the signatures rule only ever accepts attestations signed by a trusted key or "
+    "identity; set min-trust on the rules that read them (provenance, sbom, ...)",
+}
+
+
+def _reject_min_trust(rules: Mapping[str, Any], source: str, lines: Mapping[_Path, int]) -> None:
+    """``min-trust`` on a rule that reads no attestation: a clear error, not "unknown key"."""
+    for name, raw in rules.items():
+        if isinstance(raw, Mapping) and "min-trust" in raw and name not in EVIDENCE_KINDS:
+            why = _NO_MIN_TRUST.get(name)
+            if why is not None:
+                line = _line(lines, ["rules", name, "min-trust"])
+                raise PolicyError(f"{source}:{line}: rules.{name}.min-trust: {why}")
 
 
 def _signatures_options(
@@ -293,6 +324,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         for name, value in rules.items():  # `frontend:` with nothing under it means defaults
             if value is None and name in ("provenance", "build-args", "sbom", "signatures"):
                 rules[name] = {}
+        _reject_min_trust(rules, source, lines)
     errors = sorted(
         _validator().iter_errors(data),
         key=lambda e: (_line(lines, list(e.absolute_path)), e.message),

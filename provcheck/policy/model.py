@@ -10,7 +10,9 @@ from typing import Final
 
 from provcheck.attestation.keys import PublicKey
 from provcheck.attestation.signatures import Identity, TrustConfig
+from provcheck.discovery.model import TrustLevel
 from provcheck.errors import PolicyError
+from provcheck.predicates import PredicateKind
 from provcheck.report.model import OnIncomplete
 from provcheck.sbom.licenses import LicenseRules
 from provcheck.sbom.model import SbomFormat
@@ -18,6 +20,27 @@ from provcheck.sbom.versions import PurlPattern
 
 API_VERSION: Final = "provcheck/v1"
 KIND: Final = "Policy"
+
+EVIDENCE_KINDS: Final[Mapping[str, PredicateKind]] = {
+    "provenance": PredicateKind.PROVENANCE,
+    "frontend": PredicateKind.PROVENANCE,
+    "build-args": PredicateKind.PROVENANCE,
+    "base-images": PredicateKind.PROVENANCE,
+    "builder": PredicateKind.PROVENANCE,
+    "sbom": PredicateKind.SBOM,
+}
+"""The rules that read attestations (so may set ``min-trust``), and the kind they read."""
+
+TRUST_ORDER: Final = (TrustLevel.UNSIGNED, TrustLevel.INDEX_BOUND, TrustLevel.SIGNED)
+"""Trust levels, weakest first."""
+
+
+def trust_at_least(level: TrustLevel, minimum: TrustLevel) -> bool:
+    """True when ``level`` is ``minimum`` or stronger (signed > index-bound > unsigned)."""
+    return TRUST_ORDER.index(level) >= TRUST_ORDER.index(minimum)
+
+
+MIN_TRUST_NEEDS_KEYS: Final = "min-trust: signed needs keys or identities in the signatures rule"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +148,33 @@ class Policy:
     rules: Mapping[str, RuleOptions] = field(hash=False)
     on_incomplete: OnIncomplete = OnIncomplete.FAIL
     source: str = "<policy>"
+    min_trust: Mapping[str, TrustLevel] = field(default_factory=dict, hash=False)
+    """``rules.<name>.min-trust``: the weakest trust level of the attestations that rule may
+    read (attestations below it are ignored, and the rule says so). Absent: any trust."""
 
     def __post_init__(self) -> None:
         if not self.rules:
             raise PolicyError(f"{self.source}: the policy enables no rule")
+        for name, level in self.min_trust.items():
+            problem = min_trust_problem(name, level, self.rules)
+            if problem is not None:
+                raise PolicyError(f"{self.source}: rules.{name}.min-trust: {problem}")
+
+
+def min_trust_problem(name: str, level: TrustLevel, rules: Mapping[str, RuleOptions]) -> str | None:
+    """Why ``rules.<name>.min-trust: <level>`` cannot be used, or ``None`` when it can.
+
+    Fails closed: ``signed`` without a trusted key or identity could never be met, and would
+    otherwise only show up as a failure at evaluation time.
+    """
+    if name not in EVIDENCE_KINDS:
+        return f"the {name} rule reads no attestation, so min-trust does not apply to it"
+    if name not in rules:
+        return f"the policy has no {name} rule"
+    if level is TrustLevel.SIGNED:
+        signatures = rules.get("signatures")
+        if not isinstance(signatures, SignaturesOptions) or not (
+            signatures.keys or signatures.identities
+        ):
+            return MIN_TRUST_NEEDS_KEYS
+    return None

@@ -70,8 +70,10 @@ def export_json(sboms: Sequence[SbomEntry]) -> str:
 
 
 def export_csv(sboms: Sequence[SbomEntry]) -> str:
-    """CSV with a header: ``platform``, ``source`` then :data:`CSV_COLUMNS`; several licenses are
-    joined with `` AND ``, hashes as ``alg:hex`` separated by spaces. Line ends are ``\\r\\n`` (RFC 4180).
+    """CSV with a header: ``platform``, ``source`` then :data:`CSV_COLUMNS`.
+
+    Several licenses are joined with `` AND ``, hashes written as ``alg:hex`` separated by
+    spaces. Line ends are ``\\r\\n`` (RFC 4180).
     """
     out = io.StringIO()
     writer = csv.writer(out)
