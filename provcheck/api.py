@@ -114,7 +114,10 @@ def verification_options(policy: Policy) -> DiscoveryOptions:
         return DiscoveryOptions(
             kinds=frozenset(kinds), image_configs=True, signature_stores=True, trust=trust
         )
-    return DiscoveryOptions(kinds=frozenset(kinds), image_configs=True)
+    # SBOMs also live outside the index (cosign .att, referrers): an sbom rule reads the stores.
+    return DiscoveryOptions(
+        kinds=frozenset(kinds), image_configs=True, signature_stores="sbom" in policy.rules
+    )
 
 
 async def verify_image_async(

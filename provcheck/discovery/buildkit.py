@@ -45,7 +45,7 @@ from provcheck.source.base import CONFIG_MAX_BYTES, Source
 _MAX_INDEX_DEPTH = 4
 
 
-def _problem(exc: ProvcheckError, digest: Digest | None, what: str) -> Problem:
+def problem_from_error(exc: ProvcheckError, digest: Digest | None, what: str) -> Problem:
     """Turn an error while reading one child into a reported problem."""
     if isinstance(exc, IntegrityError):
         kind = ProblemKind.INTEGRITY
@@ -68,7 +68,7 @@ class _Entry:
     attests: Digest | None
 
 
-class _Discovery:
+class AttestationReader:
     """One discovery run: a source, a pinned root, options, and a concurrency limit."""
 
     def __init__(self, source: Source, options: DiscoveryOptions, *, pinned: bool) -> None:
@@ -109,7 +109,7 @@ class _Discovery:
                     await self.fetch_manifest(child), child.media_type, "nested index"
                 )
             except ProvcheckError as exc:
-                problems.append(_problem(exc, child.digest, "nested index"))
+                problems.append(problem_from_error(exc, child.digest, "nested index"))
                 continue
             assert isinstance(nested, ImageIndex)
             out.extend(await self.flatten(nested, depth + 1, problems))
@@ -195,7 +195,9 @@ class _Discovery:
                 descriptor,
                 AttestationForm.LEGACY,
                 AttestationOrigin.INDEX,
-                problems=(_problem(exc, descriptor.digest, f"attestation for {platform}"),),
+                problems=(
+                    problem_from_error(exc, descriptor.digest, f"attestation for {platform}"),
+                ),
             )
         form = (
             AttestationForm.OCI_ARTIFACT
@@ -270,7 +272,7 @@ class _Discovery:
         try:
             raw = await self.fetch_blob(descriptor, self.options.max_layer_bytes)
             if envelope:
-                opened = self._open_envelope(raw, descriptor, position, image, hint, where)
+                opened = self._open_envelope(raw, descriptor, where)
                 if isinstance(opened, Problem):
                     return AttestationLayer(descriptor, position, hint, problems=(opened,))
                 statement, trust, signature = opened
@@ -278,7 +280,10 @@ class _Discovery:
                 statement = parse_statement(raw)
         except (ProvcheckError, AttestationError) as exc:
             return AttestationLayer(
-                descriptor, position, hint, problems=(_problem(exc, descriptor.digest, where),)
+                descriptor,
+                position,
+                hint,
+                problems=(problem_from_error(exc, descriptor.digest, where),),
             )
         binding = bind_statement(
             statement,
@@ -301,13 +306,7 @@ class _Discovery:
         )
 
     def _open_envelope(
-        self,
-        raw: bytes,
-        descriptor: Descriptor,
-        position: int,
-        image: Descriptor,
-        hint: str | None,
-        where: str,
+        self, raw: bytes, descriptor: Descriptor, where: str
     ) -> tuple[Statement, TrustLevel, SignatureCheck] | Problem:
         """The statement of a DSSE-enveloped layer in the index (docker/attest, Docker Hardened
         Images), with its trust, or the problem that rejects it.
@@ -319,46 +318,37 @@ class _Discovery:
         payload is decoded unverified, as buildx does, and is as trustworthy as the index that
         lists it (``unsigned``, or ``index-bound`` when the index was pinned by digest).
         """
-        # Imported here: stores imports this module, and inspect without trust needs no crypto.
+        # Imported here: inspect without signed layers needs no cryptography.
         from provcheck.attestation.cosign import has_tlog_bundle
         from provcheck.attestation.dsse import parse_envelope
-        from provcheck.discovery.stores import _Envelope, _Target, _verify
+        from provcheck.attestation.verify import verify_statement_envelope
 
         trust = self.options.trust
-        item = _Envelope(
-            AttestationOrigin.INDEX,
-            AttestationForm.LEGACY,
-            image,
-            position,
-            descriptor,
-            _Target(image, "platform"),
-            hint,
-        )
-        item.tlog = "unverified" if has_tlog_bundle(dict(descriptor.annotations)) else "absent"
         try:
-            item.envelope = parse_envelope(raw)
+            envelope = parse_envelope(raw)
         except ProvcheckError as exc:
             return Problem(
                 ProblemKind.MALFORMED,
                 f"{where}: signed envelope: {exc.diagnostics()}: not used",
                 descriptor.digest,
             )
-        checked = _verify(item, trust)
-        if trust is not None and not checked.rejections:
-            count = len(set(checked.signers))
-            if count < trust.threshold:
-                checked.rejections.append(
-                    f"signed by {count} distinct trusted signer(s), threshold is {trust.threshold}"
-                )
-        if checked.rejections or checked.statement is None:
+        tlog = "unverified" if has_tlog_bundle(dict(descriptor.annotations)) else "absent"
+        checked = verify_statement_envelope(envelope, trust, tlog=tlog)
+        rejections = list(checked.rejections)
+        if trust is not None and not rejections and len(set(checked.signers)) < trust.threshold:
+            rejections.append(
+                f"signed by {len(set(checked.signers))} distinct trusted signer(s), "
+                f"threshold is {trust.threshold}"
+            )
+        if rejections or checked.statement is None:
             # Without trust material only the payload type or the statement can be wrong.
             kind = ProblemKind.SIGNATURE if trust is not None else ProblemKind.MALFORMED
-            reasons = "; ".join(checked.rejections) or "no statement"
+            reasons = "; ".join(rejections) or "no statement"
             return Problem(
                 kind, f"{where}: signed envelope rejected: {reasons}: not used", descriptor.digest
             )
         level = TrustLevel.SIGNED if trust is not None else self.in_index_trust
-        return checked.statement, level, SignatureCheck(checked.signers, (), item.tlog)
+        return checked.statement, level, SignatureCheck(checked.signers, (), checked.tlog)
 
     async def image(
         self,
@@ -373,7 +363,7 @@ class _Discovery:
             platform, config = await self.platform_of(entry)
         except ProvcheckError as exc:
             platform = entry.platform or Platform("", "unknown")
-            problems.append(_problem(exc, entry.digest, f"image {entry.digest.short}"))
+            problems.append(problem_from_error(exc, entry.digest, f"image {entry.digest.short}"))
         manifests = await asyncio.gather(
             *(self.attestation_manifest(a, entry, platform, root) for a in attestations)
         )
@@ -407,7 +397,7 @@ async def discover(
     :class:`RegistryError`, …).
     """
     options = options or DiscoveryOptions()
-    run = _Discovery(source, options, pinned=pinned)
+    run = AttestationReader(source, options, pinned=pinned)
     descriptor, data = root
     parsed = parse_manifest(data, descriptor.media_type, f"{reference} ({descriptor.digest.short})")
     problems: list[Problem] = []

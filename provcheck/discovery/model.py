@@ -69,6 +69,9 @@ class AttestationForm(StrEnum):
     """cosign's DSSE-envelope manifest (``.att`` tag): one envelope per layer."""
     SIGSTORE_BUNDLE = "sigstore-bundle"
     """A sigstore bundle referrer holding a DSSE envelope."""
+    OCI_ARTIFACT_SBOM = "oci-artifact-sbom"
+    """A raw SPDX or CycloneDX JSON document pushed as a referrer (``oras attach``); its
+    statement is synthesised from the document and the referrer manifest's ``subject``."""
 
 
 class AttestationOrigin(StrEnum):

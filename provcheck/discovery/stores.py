@@ -6,15 +6,25 @@ the ``sha256-<hex>`` fallback tag). Signed statements that verify under the trus
 to a platform are added to it as attestation manifests (trust ``signed``); with no trust
 configured they are added as ``unsigned``. Everything rejected is a :class:`Problem` and a
 :class:`SignedObject` with its reasons, and is never used as evidence.
+
+Referrers that are not signatures are read too (formats.md §4.5, §8.5): raw SBOM documents
+(``oras attach --artifact-type application/spdx+json`` or ``application/vnd.cyclonedx+json``)
+become synthesised SBOM statements, and unsigned in-toto attestation manifests (BuildKit's
+``application/vnd.docker.attestation.manifest.v1+json`` found as a referrer of a platform manifest,
+or ``application/vnd.in-toto+json`` artifacts) are read with BuildKit's layer logic. Both are
+``unsigned``: whoever can push to the repository can add a referrer. A referrer whose ``subject``
+is not exactly (digest, size, media type) the manifest it was listed for is never used; a referrer
+of an unknown artifact type is reported (``suspicious``) and ignored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
 
 from provcheck.attestation import bundle as sb
 from provcheck.attestation.binding import bind_statement
@@ -27,9 +37,7 @@ from provcheck.attestation.cosign import (
     verify_simple_signing,
 )
 from provcheck.attestation.dsse import (
-    IN_TOTO_PAYLOAD_TYPE,
     Envelope,
-    check_envelope,
     parse_envelope,
 )
 from provcheck.attestation.signatures import (
@@ -38,7 +46,9 @@ from provcheck.attestation.signatures import (
     SignedObject,
     TrustConfig,
 )
-from provcheck.attestation.statement import Statement, parse_statement
+from provcheck.attestation.statement import STATEMENT_V1, Statement, Subject
+from provcheck.attestation.verify import verify_statement_envelope
+from provcheck.discovery.buildkit import AttestationReader, problem_from_error
 from provcheck.discovery.model import (
     AttestationForm,
     AttestationLayer,
@@ -51,11 +61,23 @@ from provcheck.discovery.model import (
     TrustLevel,
 )
 from provcheck.discovery.options import DiscoveryOptions
-from provcheck.errors import NotFoundError, ProvcheckError
+from provcheck.errors import ManifestError, NotFoundError, ProvcheckError
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
-from provcheck.oci.model import Descriptor, ImageIndex, ImageManifest, parse_manifest
+from provcheck.oci.model import Descriptor, ImageIndex, ImageManifest, load_json, parse_manifest
+from provcheck.oci.platform import Platform
+from provcheck.predicates import CYCLONEDX_BOM, SPDX_DOCUMENT, PredicateKind
 from provcheck.source.base import Source
+
+RAW_SBOM_TYPES: Final = MappingProxyType(
+    {mt.SPDX_JSON: SPDX_DOCUMENT, mt.CYCLONEDX_JSON: CYCLONEDX_BOM}
+)
+"""Raw SBOM media types -> the in-toto predicate type of the synthesised statement."""
+_GENERIC_LAYER_TYPES: Final = frozenset(
+    {"application/vnd.oci.image.layer.v1.tar", "application/octet-stream", "application/json"}
+)
+"""Layer media types ``oras attach`` writes for a file given without one: the artifact type
+then says what the document is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +86,8 @@ class _Target:
 
     descriptor: Descriptor
     role: str  # "root", "platform" or "attestation-manifest"
+    platform: Platform | None = None
+    """The platform of a platform manifest (also of a root that is a single manifest)."""
 
 
 @dataclass(slots=True)
@@ -97,10 +121,60 @@ class _SimpleSig:
 
 
 @dataclass(slots=True)
+class _RawSbom:
+    """A raw SBOM document found as a referrer, and the statement synthesised from it."""
+
+    origin: AttestationOrigin
+    manifest: Descriptor
+    index: int
+    layer: Descriptor
+    target: _Target
+    statement: Statement
+
+
+@dataclass(slots=True)
 class _Found:
     envelopes: list[_Envelope] = field(default_factory=list)
     signatures: list[_SimpleSig] = field(default_factory=list)
+    raw_sboms: list[_RawSbom] = field(default_factory=list)
+    attestations: list[tuple[Digest, AttestationManifest]] = field(default_factory=list)
+    """Unsigned in-toto attestation manifests found as referrers, by platform manifest."""
     problems: list[Problem] = field(default_factory=list)
+
+
+def _base_type(media_type: str) -> str:
+    """``application/vnd.cyclonedx+json; version=1.5`` -> ``application/vnd.cyclonedx+json``."""
+    return media_type.split(";", 1)[0].strip().lower()
+
+
+def _same(a: Descriptor, b: Descriptor) -> bool:
+    return (a.digest, a.size, a.media_type) == (b.digest, b.size, b.media_type)
+
+
+def synthesise_sbom_statement(
+    document: bytes, media_type: str, subject: Descriptor, what: str
+) -> Statement:
+    """An in-toto statement for a raw SBOM document that was pushed as an OCI artifact.
+
+    Why this is safe: the only claim the statement makes, its subject, comes from the
+    ``subject`` of the referrer manifest, which was fetched by digest and checked against that
+    digest, and which the caller has already compared (digest, size, media type) with the
+    manifest it was listed for. Nothing in the SBOM content (its ``name``, ``documentNamespace``,
+    ``metadata.component``) is read for the binding. The SBOM bytes themselves were checked
+    against the layer descriptor of that manifest. ``predicate`` is the parsed document;
+    whether it really is the announced format is checked later by :func:`parse_sbom`.
+
+    Raises :class:`ManifestError` when the media type is not a raw SBOM type or the document
+    is not a JSON object.
+    """
+    predicate_type = RAW_SBOM_TYPES.get(_base_type(media_type))
+    if predicate_type is None:
+        raise ManifestError(f"{what}: {media_type[:100]!r} is not a raw SBOM media type")
+    doc = load_json(document, what)
+    if not isinstance(doc, dict):
+        raise ManifestError(f"{what} is not a JSON object")
+    digest = MappingProxyType({subject.digest.algorithm: subject.digest.hex})
+    return Statement(STATEMENT_V1, predicate_type, (Subject("", digest),), doc)
 
 
 def _tag(digest: Digest, suffix: str = "") -> str:
@@ -108,9 +182,12 @@ def _tag(digest: Digest, suffix: str = "") -> str:
 
 
 class _Stores:
-    def __init__(self, source: Source, options: DiscoveryOptions) -> None:
+    def __init__(
+        self, source: Source, options: DiscoveryOptions, index_digest: Digest | None = None
+    ) -> None:
         self.source = source
         self.options = options
+        self.index_digest = index_digest
         self.found = _Found()
         self._limit = asyncio.Semaphore(max(1, options.concurrency))
 
@@ -240,11 +317,18 @@ class _Stores:
                 )
                 continue
             assert isinstance(manifest, ImageManifest)
-            if manifest.subject is None or manifest.subject.digest != digest:
+            subject = manifest.subject
+            if subject is None or not _same(subject, target.descriptor):
+                said = (
+                    f"{subject.digest.short} ({subject.size} bytes, {subject.media_type[:80]})"
+                    if subject
+                    else "none"
+                )
                 self._problem(
                     ProblemKind.BINDING,
-                    f"referrer {descriptor.digest.short} listed for {digest.short} has subject "
-                    f"{manifest.subject.digest.short if manifest.subject else 'none'}: not used",
+                    f"referrer {descriptor.digest.short} listed for {digest.short} "
+                    f"({target.descriptor.size} bytes, {target.descriptor.media_type}) has "
+                    f"subject {said}: not used",
                     descriptor.digest,
                 )
                 continue
@@ -257,6 +341,87 @@ class _Stores:
                 await self._envelope_layers(
                     manifest, descriptor, target, origin, AttestationForm.OCI_ARTIFACT
                 )
+            elif _base_type(kind) in RAW_SBOM_TYPES:
+                await self._raw_sbom(manifest, descriptor, target, origin, _base_type(kind))
+            elif kind in (mt.ATTESTATION_MANIFEST_ARTIFACT, mt.IN_TOTO):
+                await self._in_toto_manifest(manifest, descriptor, target, origin)
+            else:
+                self._problem(
+                    ProblemKind.SUSPICIOUS,
+                    f"referrer {descriptor.digest.short} of {digest.short} has an unknown "
+                    f"artifact type {kind[:100]!r}: ignored",
+                    descriptor.digest,
+                )
+
+    async def _raw_sbom(
+        self,
+        manifest: ImageManifest,
+        descriptor: Descriptor,
+        target: _Target,
+        origin: AttestationOrigin,
+        artifact_type: str,
+    ) -> None:
+        """Read the SBOM layers of an ``oras attach``-style SBOM artifact (see the docstring)."""
+        if PredicateKind.SBOM not in self.options.kinds:
+            return  # SBOMs can be tens of MiB: fetched only when a caller needs them
+        assert manifest.subject is not None  # checked by the caller
+        for i, layer in enumerate(manifest.layers):
+            layer_type = _base_type(layer.media_type)
+            if layer_type in RAW_SBOM_TYPES:
+                media_type = layer_type
+            elif layer_type in _GENERIC_LAYER_TYPES:
+                media_type = artifact_type
+            else:
+                continue
+            where = (
+                f"SBOM referrer {descriptor.digest.short}#layers/{i} "
+                f"of {target.descriptor.digest.short}"
+            )
+            try:
+                raw = await self._blob(layer)
+                statement = synthesise_sbom_statement(raw, media_type, manifest.subject, where)
+            except ProvcheckError as exc:
+                problem = problem_from_error(exc, layer.digest, where)
+                self.found.problems.append(
+                    dataclasses.replace(problem, message=f"{problem.message}: not used")
+                )
+                continue
+            self.found.raw_sboms.append(_RawSbom(origin, descriptor, i, layer, target, statement))
+
+    async def _in_toto_manifest(
+        self,
+        manifest: ImageManifest,
+        descriptor: Descriptor,
+        target: _Target,
+        origin: AttestationOrigin,
+    ) -> None:
+        """An unsigned in-toto attestation manifest found as a referrer of a platform manifest.
+
+        Its layers are read, checked and bound by BuildKit's own layer logic (never as index
+        content: trust stays ``unsigned``, the index did not name it).
+        """
+        if target.platform is None:
+            self._problem(
+                ProblemKind.BINDING,
+                f"attestation referrer {descriptor.digest.short} describes "
+                f"{target.descriptor.digest.short}, which is not a platform manifest: not used",
+                descriptor.digest,
+            )
+            return
+        layers = AttestationReader(self.source, self.options, pinned=False)
+        index = self.index_digest
+        read = await asyncio.gather(
+            *(
+                layers.layer(i, layer, target.descriptor, target.platform, index)
+                for i, layer in enumerate(manifest.layers)
+            )
+        )
+        self.found.attestations.append(
+            (
+                target.descriptor.digest,
+                AttestationManifest(descriptor, AttestationForm.OCI_ARTIFACT, origin, tuple(read)),
+            )
+        )
 
     async def _bundle(
         self,
@@ -307,44 +472,14 @@ def _verify(item: _Envelope, trust: TrustConfig | None) -> _Checked:
     if item.error is not None or item.envelope is None:
         checked.rejections.append(item.error or "no envelope")
         return checked
-    env = item.envelope
-    if env.payload_type != IN_TOTO_PAYLOAD_TYPE:
-        checked.rejections.append(
-            f"wrong payload type {env.payload_type[:100]!r} (expected {IN_TOTO_PAYLOAD_TYPE!r})"
-        )
-        return checked
-    payload = env.payload
-    if trust is not None:
-        if item.keyless is not None:
-            from provcheck.attestation._sigstore import verify_keyless_dsse
-            from provcheck.errors import VerificationError
-
-            try:
-                _, payload, who = verify_keyless_dsse(
-                    item.keyless, trust.identities, trust.trusted_root
-                )
-            except VerificationError as exc:
-                checked.rejections.append(f"keyless signature rejected: {exc.diagnostics()}")
-                return checked
-            checked.signers = (who,)
-            item.tlog = "verified"
-        else:
-            result = check_envelope(env, trust.keys)
-            checked.signers = result.key_ids
-            if not result.key_ids:
-                checked.rejections.append(
-                    f"does not verify under any of the {len(trust.keys)} trusted key(s)"
-                )
-                return checked
-        if trust.tlog_required and item.tlog != "verified":
-            checked.rejections.append(
-                f"no verified transparency-log entry (the policy requires tlog; entry {item.tlog})"
-            )
-    checked.payload_digest = hashlib.sha256(payload).hexdigest()
-    try:
-        checked.statement = parse_statement(payload)  # exactly the verified bytes
-    except ProvcheckError as exc:
-        checked.rejections.append(exc.diagnostics())
+    result = verify_statement_envelope(
+        item.envelope, trust, keyless_bundle=item.keyless, tlog=item.tlog
+    )
+    item.tlog = result.tlog
+    checked.statement = result.statement
+    checked.signers = result.signers
+    checked.rejections.extend(result.rejections)
+    checked.payload_digest = result.payload_digest
     return checked
 
 
@@ -377,7 +512,7 @@ def _bind(checked: _Checked, found: ImageAttestations) -> list[str]:
     return reasons
 
 
-def _location(item: _Envelope | _SimpleSig) -> str:
+def _location(item: _Envelope | _SimpleSig | _RawSbom) -> str:
     return f"{item.manifest.digest}#layers/{item.index}"
 
 
@@ -390,16 +525,23 @@ async def discover_signed(
     source itself is unusable mid-way (none are expected: store reads are best effort).
     """
     trust = options.trust
-    targets: dict[Digest, _Target] = {found.digest: _Target(found.descriptor, "root")}
+    root_platform = found.images[0].platform if found.images and not found.is_index else None
+    targets: dict[Digest, _Target] = {
+        found.digest: _Target(found.descriptor, "root", root_platform)
+    }
+    in_index: set[Digest] = set()
     for image in found.images:
-        targets.setdefault(image.descriptor.digest, _Target(image.descriptor, "platform"))
+        targets.setdefault(
+            image.descriptor.digest, _Target(image.descriptor, "platform", image.platform)
+        )
         for manifest in image.attestations:
             if manifest.origin is AttestationOrigin.INDEX:
+                in_index.add(manifest.descriptor.digest)
                 targets.setdefault(
                     manifest.descriptor.digest,
                     _Target(manifest.descriptor, "attestation-manifest"),
                 )
-    run = _Stores(source, options)
+    run = _Stores(source, options, found.digest if found.is_index else None)
     await asyncio.gather(*(run.target(t) for t in targets.values()))
     problems = list(run.found.problems)
     signed: list[SignedObject] = []
@@ -530,6 +672,12 @@ async def discover_signed(
                 AttestationManifest(item.manifest, item.form, item.origin, (layer,))
             )
 
+    # Unsigned attestation manifests found as referrers (not those the index already lists).
+    for platform_digest, manifest in run.found.attestations:
+        if manifest.descriptor.digest not in in_index:
+            additions.setdefault(platform_digest, []).append(manifest)
+    problems.extend(_add_raw_sboms(run.found.raw_sboms, found, additions))
+
     images = tuple(
         _upgrade(image, additions.get(image.descriptor.digest, ()), signed_digests, found)
         for image in found.images
@@ -540,6 +688,55 @@ async def discover_signed(
         problems=(*found.problems, *problems),
         signed=(*found.signed, *signed),
     )
+
+
+def _add_raw_sboms(
+    raw_sboms: list[_RawSbom],
+    found: ImageAttestations,
+    additions: dict[Digest, list[AttestationManifest]],
+) -> list[Problem]:
+    """Bind each synthesised SBOM statement like any statement; return the ones that bind to
+    nothing (e.g. an SBOM attached to an in-index attestation manifest) as problems."""
+    problems: list[Problem] = []
+    index = found.digest if found.is_index else None
+    for raw in raw_sboms:
+        bound = False
+        for image in found.images:
+            binding = bind_statement(
+                raw.statement,
+                manifest=image.descriptor.digest,
+                platform=image.platform,
+                index=index,
+                predicate_type_hint=None,
+            )
+            if not binding.usable:
+                continue
+            bound = True
+            layer = AttestationLayer(
+                raw.layer,
+                raw.index,
+                raw.statement.predicate_type,
+                raw.statement,
+                binding,
+                (),
+                TrustLevel.UNSIGNED,
+            )
+            additions.setdefault(image.descriptor.digest, []).append(
+                AttestationManifest(
+                    raw.manifest, AttestationForm.OCI_ARTIFACT_SBOM, raw.origin, (layer,)
+                )
+            )
+        if not bound:
+            problems.append(
+                Problem(
+                    ProblemKind.BINDING,
+                    f"SBOM referrer {_location(raw)} describes "
+                    f"{raw.target.descriptor.digest.short}, which is neither "
+                    f"{found.digest.short} nor one of its platform manifests: not used",
+                    raw.manifest.digest,
+                )
+            )
+    return problems
 
 
 def _upgrade(

@@ -28,6 +28,11 @@ DSSE_ENVELOPE: Final = "application/vnd.dsse.envelope.v1+json"
 COSIGN_SIMPLESIGNING: Final = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGSTORE_BUNDLE_V03: Final = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
+SPDX_JSON: Final = "application/spdx+json"
+"""SPDX JSON as an artifact (``oras attach --artifact-type application/spdx+json``)."""
+CYCLONEDX_JSON: Final = "application/vnd.cyclonedx+json"
+"""CycloneDX JSON as an artifact (may carry a ``; version=1.5`` parameter)."""
+
 ATTESTATION_MANIFEST_ARTIFACT: Final = "application/vnd.docker.attestation.manifest.v1+json"
 
 # Annotation keys.
