@@ -98,25 +98,28 @@ def inspect_image(
 
 
 def verification_options(policy: Policy) -> DiscoveryOptions:
-    """What discovery must fetch for ``policy``: provenance and image configs, and SBOM layers
-    only when the policy has an ``sbom`` rule (SBOMs can be tens of MiB)."""
+    """What discovery must fetch for ``policy``.
+
+    Provenance and image configs always; SBOM layers only for an ``sbom`` rule (they can be
+    tens of MiB); the stores outside the index (cosign tags, referrers) for an ``sbom`` or
+    ``signatures`` rule, trusting the ``signatures`` rule's keys and identities, and nobody
+    without them.
+    """
+    from provcheck.policy.model import SignaturesOptions
+
     kinds = {PredicateKind.PROVENANCE}
     if "sbom" in policy.rules:
         kinds.add(PredicateKind.SBOM)
-    from provcheck.policy.model import SignaturesOptions
-
     signatures = policy.rules.get("signatures")
+    trust = None
     if isinstance(signatures, SignaturesOptions):
-        # Signature stores are read only when asked: the buildx-compatible views keep their
-        # request budget. Without a key or identity the rule reports an error, nothing is trusted.
         kinds.update(PredicateKind(name) for name in signatures.attestations)
         trust = signatures.trust() if signatures.keys or signatures.identities else None
-        return DiscoveryOptions(
-            kinds=frozenset(kinds), image_configs=True, signature_stores=True, trust=trust
-        )
-    # SBOMs also live outside the index (cosign .att, referrers): an sbom rule reads the stores.
     return DiscoveryOptions(
-        kinds=frozenset(kinds), image_configs=True, signature_stores="sbom" in policy.rules
+        kinds=frozenset(kinds),
+        image_configs=True,
+        signature_stores="sbom" in policy.rules or signatures is not None,
+        trust=trust,
     )
 
 

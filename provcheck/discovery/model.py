@@ -11,6 +11,7 @@ from provcheck.attestation.binding import Binding
 from provcheck.attestation.signatures import SignatureCheck, SignedObject
 from provcheck.attestation.statement import Statement
 from provcheck.oci.digest import Digest
+from provcheck.oci.mediatypes import INDEX_TYPES
 from provcheck.oci.model import Descriptor
 from provcheck.oci.platform import Platform
 from provcheck.predicates import PredicateKind, predicate_kind
@@ -59,7 +60,7 @@ class Problem:
 
 
 class AttestationForm(StrEnum):
-    """How BuildKit stored an attestation manifest."""
+    """How an attestation manifest holds its statements."""
 
     LEGACY = "legacy"
     """Image-config-shaped manifest (BuildKit <= 0.31 default)."""
@@ -212,8 +213,6 @@ class ImageAttestations:
     @property
     def is_index(self) -> bool:
         """True when the reference resolved to an index or manifest list."""
-        from provcheck.oci.mediatypes import INDEX_TYPES
-
         return self.descriptor.media_type in INDEX_TYPES
 
     def all_problems(self) -> Iterator[Problem]:
