@@ -120,6 +120,7 @@ def verification_options(policy: Policy) -> DiscoveryOptions:
         image_configs=True,
         signature_stores="sbom" in policy.rules or signatures is not None,
         trust=trust,
+        image_signatures=signatures is not None,
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from provcheck.attestation.dsse import Envelope, EnvelopeError, b64decode_any, envelope_from_dict
+from provcheck.attestation.tlog import NO_TLOG, TlogEvidence, evidence_from_bundle
 from provcheck.errors import AttestationError
 
 BUNDLE_MEDIA_TYPES: Final = frozenset(
@@ -25,7 +26,8 @@ class Bundle:
     """A parsed bundle. Exactly one of ``envelope`` / ``message_signature`` is set.
 
     ``key_hint``: ``publicKey.hint`` (key-based). ``certificate``: the leaf DER (keyless).
-    ``tlog_entries``: how many transparency-log entries it carries. ``raw``: the bytes parsed.
+    ``tlog_entries``: how many transparency-log entries it carries, ``tlog`` those entries
+    parsed (checked later, against the trusted root). ``raw``: the bytes parsed.
     """
 
     media_type: str
@@ -35,6 +37,7 @@ class Bundle:
     certificate: bytes | None
     tlog_entries: int
     raw: bytes
+    tlog: TlogEvidence = NO_TLOG
 
 
 def parse_bundle(data: bytes) -> Bundle:
@@ -80,4 +83,5 @@ def parse_bundle(data: bytes) -> Bundle:
         cert,
         len(tlog) if isinstance(tlog, list) else 0,
         data,
+        evidence_from_bundle(tlog),
     )

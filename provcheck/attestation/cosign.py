@@ -66,7 +66,11 @@ def verify_simple_signing(
 
 
 def has_tlog_bundle(annotations: dict[str, str] | object) -> bool:
-    """True when a cosign layer carries a Rekor bundle annotation that parses as JSON."""
+    """True when a cosign layer carries a Rekor bundle annotation that parses as JSON.
+
+    (Presence only; :func:`provcheck.attestation.tlog.evidence_from_annotations` reads the entry
+    for verification.)
+    """
     if not isinstance(annotations, dict) or BUNDLE_ANNOTATION not in annotations:
         return False
     try:

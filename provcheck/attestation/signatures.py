@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from provcheck.attestation.keys import PublicKey
+from provcheck.attestation.tlog import LogKey, load_trusted_root
 from provcheck.errors import UsageError
 
 
@@ -41,7 +42,10 @@ class TrustConfig:
 
     ``threshold`` distinct keys or identities must sign one statement. Keyless verification
     (``identities``) always requires a transparency-log entry and needs ``trusted_root``.
-    Raises :class:`UsageError` for a threshold below 1 or no key and no identity (fail closed).
+    ``log_keys``: the Rekor keys (``tlogs[]``) of ``trusted_root``, read from that file when not
+    given; with keys, entries are checked against them when present, and required only when
+    ``tlog_required``. Raises :class:`UsageError` for a threshold below 1, no key and no
+    identity (fail closed), or an unreadable trusted root.
     """
 
     keys: tuple[PublicKey, ...] = ()
@@ -49,12 +53,16 @@ class TrustConfig:
     threshold: int = 1
     trusted_root: Path | None = None
     tlog_required: bool = False
+    log_keys: tuple[LogKey, ...] = ()
 
     def __post_init__(self) -> None:
         if self.threshold < 1:
             raise UsageError("signature threshold must be at least 1")
         if not self.keys and not self.identities:
             raise UsageError("signature verification needs at least one key or identity")
+        if self.trusted_root is not None and not self.log_keys:
+            # frozen: set once here, from the user's file (never fetched)
+            object.__setattr__(self, "log_keys", load_trusted_root(self.trusted_root))
 
 
 class SignedKind(StrEnum):

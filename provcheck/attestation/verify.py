@@ -13,6 +13,12 @@ from dataclasses import dataclass
 from provcheck.attestation.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, check_envelope
 from provcheck.attestation.signatures import TrustConfig
 from provcheck.attestation.statement import Statement, parse_statement
+from provcheck.attestation.tlog import (
+    DsseMaterial,
+    TlogEvidence,
+    check_tlog,
+    tlog_required_reason,
+)
 from provcheck.errors import ProvcheckError, VerificationError
 
 
@@ -38,12 +44,19 @@ def verify_statement_envelope(
     *,
     keyless_bundle: bytes | None = None,
     tlog: str = "absent",
+    tlog_evidence: TlogEvidence | None = None,
+    raw_envelope: bytes | None = None,
 ) -> VerifiedPayload:
     """Check ``envelope``: payload type, then (with ``trust``) its signatures and threshold.
 
     Without ``trust`` the payload is only decoded and parsed: nothing is verified, and callers
     must not call the result signed. ``keyless_bundle`` is the sigstore bundle to verify
-    keylessly (through the optional ``sigstore`` extra). Never raises for bad content.
+    keylessly (through the optional ``sigstore`` extra). ``tlog_evidence``: the transparency-log
+    entries found with a key-based signature, checked against ``trust.log_keys`` once a trusted
+    key verified the envelope (``raw_envelope``: the envelope bytes as stored, which an
+    ``intoto`` entry hashes); a present entry that fails is a rejection whatever the policy
+    says. ``tlog`` is the status to report for material that is not checked here. Never raises
+    for bad content.
     """
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE:
         reason = (
@@ -71,10 +84,16 @@ def verify_statement_envelope(
             if not signers:
                 reason = f"does not verify under any of the {len(trust.keys)} trusted key(s)"
                 return VerifiedPayload(None, (), (reason,), None, tlog)
-        if trust.tlog_required and tlog != "verified":
-            rejections.append(
-                f"no verified transparency-log entry (the policy requires tlog; entry {tlog})"
-            )
+            if tlog_evidence is not None:
+                keys = tuple(k for k in trust.keys if k.key_id in signers)
+                outcome = check_tlog(
+                    tlog_evidence, trust.log_keys, DsseMaterial(envelope, keys, raw_envelope)
+                )
+                tlog = outcome.status
+                if outcome.rejection is not None:
+                    rejections.append(outcome.rejection)
+        if trust.tlog_required and tlog != "verified" and not rejections:
+            rejections.append(tlog_required_reason(tlog, trust.log_keys))
     statement: Statement | None = None
     try:
         statement = parse_statement(payload)  # exactly the verified bytes

@@ -321,6 +321,7 @@ class AttestationReader:
         # Imported here: inspect without signed layers needs no cryptography.
         from provcheck.attestation.cosign import has_tlog_bundle
         from provcheck.attestation.dsse import parse_envelope
+        from provcheck.attestation.tlog import evidence_from_annotations
         from provcheck.attestation.verify import verify_statement_envelope
 
         trust = self.options.trust
@@ -333,7 +334,13 @@ class AttestationReader:
                 descriptor.digest,
             )
         tlog = "unverified" if has_tlog_bundle(dict(descriptor.annotations)) else "absent"
-        checked = verify_statement_envelope(envelope, trust, tlog=tlog)
+        checked = verify_statement_envelope(
+            envelope,
+            trust,
+            tlog=tlog,
+            tlog_evidence=evidence_from_annotations(descriptor.annotations),
+            raw_envelope=raw,
+        )
         rejections = list(checked.rejections)
         if trust is not None and not rejections and len(set(checked.signers)) < trust.threshold:
             rejections.append(

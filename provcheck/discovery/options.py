@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from provcheck.attestation.signatures import TrustConfig
-from provcheck.oci.platform import Platform
 from provcheck.predicates import PredicateKind
 from provcheck.source.base import ATTESTATION_MAX_BYTES
 
@@ -29,9 +28,6 @@ class DiscoveryOptions:
     """Also read cosign tags and referrers (signed attestations, signatures): opt-in."""
     trust: TrustConfig | None = None
     """Keys/identities to verify signatures with; ``None`` reports them but never trusts them."""
-
-    @classmethod
-    def for_platforms(cls, platforms: list[str], **kwargs: object) -> DiscoveryOptions:
-        """Options narrowed to ``os/arch[/variant]`` platforms (normalised)."""
-        keys = frozenset(Platform.parse(p).key for p in platforms)
-        return cls(platforms=keys, **kwargs)  # type: ignore[arg-type]
+    image_signatures: bool = True
+    """With the stores: also read image signatures (cosign ``.sig``) and signatures over
+    attestation manifests. A policy without a ``signatures`` rule does not need them."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
@@ -29,15 +29,14 @@ from typing import Final
 from provcheck.attestation import bundle as sb
 from provcheck.attestation.binding import bind_statement
 from provcheck.attestation.cosign import (
-    BUNDLE_ANNOTATION,
     COSIGN_ARTIFACT_SIG,
     SIGNATURE_ANNOTATION,
     SIMPLE_SIGNING_TYPE,
-    has_tlog_bundle,
     verify_simple_signing,
 )
 from provcheck.attestation.dsse import (
     Envelope,
+    b64decode_any,
     parse_envelope,
 )
 from provcheck.attestation.signatures import (
@@ -47,6 +46,14 @@ from provcheck.attestation.signatures import (
     TrustConfig,
 )
 from provcheck.attestation.statement import STATEMENT_V1, Statement, Subject
+from provcheck.attestation.tlog import (
+    NO_TLOG,
+    MessageMaterial,
+    TlogEvidence,
+    check_tlog,
+    evidence_from_annotations,
+    tlog_required_reason,
+)
 from provcheck.attestation.verify import verify_statement_envelope
 from provcheck.discovery.buildkit import AttestationReader, problem_from_error
 from provcheck.discovery.model import (
@@ -61,7 +68,7 @@ from provcheck.discovery.model import (
     TrustLevel,
 )
 from provcheck.discovery.options import DiscoveryOptions
-from provcheck.errors import ManifestError, NotFoundError, ProvcheckError
+from provcheck.errors import ManifestError, NotFoundError, ProvcheckError, RegistryError
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor, ImageIndex, ImageManifest, load_json, parse_manifest
@@ -105,6 +112,9 @@ class _Envelope:
     keyless: bytes | None = None
     tlog: str = "absent"
     error: str | None = None
+    tlog_evidence: TlogEvidence | None = None
+    raw: bytes | None = None
+    """The envelope bytes as stored (a cosign ``intoto`` entry hashes them)."""
 
 
 @dataclass(slots=True)
@@ -118,6 +128,7 @@ class _SimpleSig:
     payload: bytes
     signature: str
     tlog: str = "absent"
+    tlog_evidence: TlogEvidence = NO_TLOG
 
 
 @dataclass(slots=True)
@@ -140,6 +151,14 @@ class _Found:
     attestations: list[tuple[Digest, AttestationManifest]] = field(default_factory=list)
     """Unsigned in-toto attestation manifests found as referrers, by platform manifest."""
     problems: list[Problem] = field(default_factory=list)
+
+    def sort(self) -> None:
+        """Put everything in an order that does not depend on when responses arrived."""
+        self.envelopes.sort(key=_location)
+        self.signatures.sort(key=_location)
+        self.raw_sboms.sort(key=_location)
+        self.attestations.sort(key=lambda a: (str(a[0]), str(a[1].descriptor.digest)))
+        self.problems.sort(key=lambda p: (p.kind.value, p.message))
 
 
 def _base_type(media_type: str) -> str:
@@ -212,21 +231,27 @@ class _Stores:
         self.found.problems.append(Problem(kind, message, digest))
 
     async def target(self, target: _Target) -> None:
-        """Read the three stores of one target, recording problems instead of raising."""
-        for step in (self._att, self._sig, self._referrers):
-            try:
-                await step(target)
-            except NotFoundError:
-                continue
-            except ProvcheckError as exc:
-                kind = (
-                    ProblemKind.FETCH if "Registry" in type(exc).__name__ else ProblemKind.MALFORMED
-                )
-                self._problem(
-                    kind,
-                    f"signature store of {target.descriptor.digest.short}: {exc.diagnostics()}",
-                    target.descriptor.digest,
-                )
+        """Read the stores of one target concurrently, recording problems instead of raising.
+
+        cosign ``.sig`` tags hold image signatures only: read when the caller wants them.
+        """
+        steps = [self._att, self._referrers]
+        if self.options.image_signatures:
+            steps.append(self._sig)
+        await asyncio.gather(*(self._read(step, target) for step in steps))
+
+    async def _read(self, step: Callable[[_Target], Awaitable[None]], target: _Target) -> None:
+        try:
+            await step(target)
+        except NotFoundError:
+            return
+        except ProvcheckError as exc:
+            kind = ProblemKind.FETCH if isinstance(exc, RegistryError) else ProblemKind.MALFORMED
+            self._problem(
+                kind,
+                f"signature store of {target.descriptor.digest.short}: {exc.diagnostics()}",
+                target.descriptor.digest,
+            )
 
     async def _att(self, target: _Target) -> None:
         got = await self._tagged(_tag(target.descriptor.digest, ".att"))
@@ -254,10 +279,12 @@ class _Stores:
                 mt.PREDICATE_TYPE
             )
             found = _Envelope(origin, form, descriptor, i, layer, target, hint)
-            if has_tlog_bundle(dict(layer.annotations)):
+            found.tlog_evidence = evidence_from_annotations(layer.annotations)
+            if found.tlog_evidence.present:
                 found.tlog = "unverified"
             try:
-                found.envelope = parse_envelope(await self._blob(layer))
+                found.raw = await self._blob(layer)
+                found.envelope = parse_envelope(found.raw)
             except ProvcheckError as exc:
                 found.error = exc.diagnostics()
             self.found.envelopes.append(found)
@@ -281,7 +308,8 @@ class _Stores:
             if layer.media_type != mt.COSIGN_SIMPLESIGNING:
                 continue
             payload = await self._blob(layer)
-            tlog = "unverified" if BUNDLE_ANNOTATION in layer.annotations else "absent"
+            evidence = evidence_from_annotations(layer.annotations)
+            tlog = "unverified" if evidence.present else "absent"
             self.found.signatures.append(
                 _SimpleSig(
                     origin,
@@ -291,6 +319,7 @@ class _Stores:
                     payload,
                     layer.annotations.get(SIGNATURE_ANNOTATION, ""),
                     tlog,
+                    evidence,
                 )
             )
 
@@ -443,7 +472,8 @@ class _Stores:
                 found.error = exc.diagnostics()
                 self.found.envelopes.append(found)
                 continue
-            found.tlog = "unverified" if parsed.tlog_entries else "absent"
+            found.tlog = "unverified" if parsed.tlog.present else "absent"
+            found.tlog_evidence = parsed.tlog
             if parsed.envelope is None:
                 found.error = "message-signature bundles are not supported: not used"
             elif parsed.certificate is not None:
@@ -473,7 +503,12 @@ def _verify(item: _Envelope, trust: TrustConfig | None) -> _Checked:
         checked.rejections.append(item.error or "no envelope")
         return checked
     result = verify_statement_envelope(
-        item.envelope, trust, keyless_bundle=item.keyless, tlog=item.tlog
+        item.envelope,
+        trust,
+        keyless_bundle=item.keyless,
+        tlog=item.tlog,
+        tlog_evidence=None if item.keyless is not None else item.tlog_evidence,
+        raw_envelope=item.raw,
     )
     item.tlog = result.tlog
     checked.statement = result.statement
@@ -541,8 +576,11 @@ async def discover_signed(
                     manifest.descriptor.digest,
                     _Target(manifest.descriptor, "attestation-manifest"),
                 )
+    if not options.image_signatures:
+        targets = {d: t for d, t in targets.items() if t.role != "attestation-manifest"}
     run = _Stores(source, options, found.digest if found.is_index else None)
     await asyncio.gather(*(run.target(t) for t in targets.values()))
+    run.found.sort()  # stores are read concurrently: report in a fixed order, not arrival order
     problems = list(run.found.problems)
     signed: list[SignedObject] = []
 
@@ -572,8 +610,20 @@ async def discover_signed(
                     )
                 if payload.type != SIMPLE_SIGNING_TYPE:
                     rejections.append(f"unexpected simple-signing type {payload.type[:80]!r}")
-            if trust.tlog_required and sig.tlog != "verified":
-                rejections.append(f"no verified transparency-log entry (entry {sig.tlog})")
+                outcome = check_tlog(
+                    sig.tlog_evidence,
+                    trust.log_keys,
+                    MessageMaterial(
+                        sig.payload,
+                        b64decode_any(sig.signature, "cosign signature"),
+                        tuple(k for k in trust.keys if k.key_id in signers),
+                    ),
+                )
+                sig.tlog = outcome.status
+                if outcome.rejection is not None:
+                    rejections.append(outcome.rejection)
+            if trust.tlog_required and sig.tlog != "verified" and not rejections:
+                rejections.append(tlog_required_reason(sig.tlog, trust.log_keys))
         check = SignatureCheck(signers, tuple(rejections), sig.tlog)
         signed.append(
             SignedObject(

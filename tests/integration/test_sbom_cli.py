@@ -120,3 +120,23 @@ def test_inspect_provenance_format_ignores_signature_stores(
     code, out, _ = _run(capsys, "inspect", I_COSIGN, "--format", "provenance")
     expected = (REAL_DIR / "i-cosign" / "inspect.provenance.json").read_text()
     assert code == 0 and out.rstrip("\n") == expected.rstrip("\n")
+
+
+@pytest.mark.parametrize("case", ["sbom-stores/oras-referrers", "sbom-stores/cosign-att"])
+def test_store_reads_give_the_same_bytes_every_time(
+    case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stores are read concurrently; the output must not depend on which answer came first."""
+    ref = f"oci-layout://{REPO_ROOT / 'fixtures' / case}:1"
+    outputs = set()
+    for _ in range(8):
+        code, out, _ = _run(capsys, "inspect", ref, "--format", "json")
+        assert code == 0
+        outputs.add(out)
+    assert len(outputs) == 1
+    origins = {
+        m["origin"]
+        for image in json.loads(outputs.pop())["images"]
+        for m in image["attestationManifests"]
+    }
+    assert origins - {"index"}
