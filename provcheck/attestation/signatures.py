@@ -6,10 +6,13 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from provcheck.attestation.keys import PublicKey
-from provcheck.attestation.tlog import LogKey, load_trusted_root
 from provcheck.errors import UsageError
+
+if TYPE_CHECKING:  # values of these types are made by callers that already imported them
+    from provcheck.attestation.keys import PublicKey
+    from provcheck.attestation.tlog import LogKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,8 @@ class TrustConfig:
             raise UsageError("signature verification needs at least one key or identity")
         if self.trusted_root is not None and not self.log_keys:
             # frozen: set once here, from the user's file (never fetched)
+            from provcheck.attestation.tlog import load_trusted_root
+
             object.__setattr__(self, "log_keys", load_trusted_root(self.trusted_root))
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from provcheck.attestation.signatures import TrustConfig
 from provcheck.predicates import PredicateKind
 from provcheck.source.base import ATTESTATION_MAX_BYTES
+
+if TYPE_CHECKING:
+    from provcheck.attestation.signatures import TrustConfig
 
 
 @dataclass(frozen=True, slots=True)
