@@ -77,9 +77,17 @@ class AttestationReader:
         # In-index statements reached from a digest the user pinned are index-bound.
         self.in_index_trust = TrustLevel.INDEX_BOUND if pinned else TrustLevel.UNSIGNED
         self._limit = asyncio.Semaphore(max(1, options.concurrency))
+        self._known: dict[Digest, bytes] = {}
+
+    def remember(self, descriptor: Descriptor, data: bytes) -> None:
+        """Keep verified manifest bytes (the root) so that they are not fetched twice."""
+        self._known[descriptor.digest] = data
 
     async def fetch_manifest(self, descriptor: Descriptor) -> bytes:
         """Fetch a manifest, with at most ``concurrency`` fetches in flight."""
+        known = self._known.get(descriptor.digest)
+        if known is not None and len(known) == descriptor.size:
+            return known
         async with self._limit:
             return await self.source.fetch_manifest(descriptor)
 
@@ -406,6 +414,7 @@ async def discover(
     options = options or DiscoveryOptions()
     run = AttestationReader(source, options, pinned=pinned)
     descriptor, data = root
+    run.remember(descriptor, data)
     parsed = parse_manifest(data, descriptor.media_type, f"{reference} ({descriptor.digest.short})")
     problems: list[Problem] = []
     if isinstance(parsed, ImageManifest):

@@ -424,3 +424,17 @@ def test_secrets_never_reach_inspect_warnings(run: Run, tmp_path: Path) -> None:
     code, out, err = run("inspect", f"oci-layout://{layout}:1")
     assert code == 3
     assert secret[4:12] not in out + err
+
+
+def test_single_manifest_is_fetched_once(
+    run: Run, real_registry: Any, registry_server: RegistryServer
+) -> None:
+    """A bare manifest has no platform in a descriptor: its config says it (2 requests)."""
+    mark = registry_server.mark()
+    code, out, _ = run("inspect", real_registry.refs["h-no-attest"], "--format", "provenance")
+    requests = registry_server.requests_since(mark)
+    assert (code, out) == (0, "{}\n")
+    assert [(r.method, r.path.split("/")[-2]) for r in requests] == [
+        ("GET", "manifests"),
+        ("GET", "blobs"),
+    ]
