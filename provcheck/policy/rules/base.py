@@ -55,17 +55,25 @@ class Rule(Protocol):
         ...
 
 
+def provenance_error(rule: str, pc: PlatformContext) -> RuleResult | None:
+    """An ``error`` result when the platform's provenance could not be read, else ``None``."""
+    if not pc.errors:
+        return None
+    source, message = pc.errors[0]
+    return RuleResult(
+        rule,
+        Status.ERROR,
+        pc.key,
+        f"provenance could not be read: {message}",
+        (Evidence(source, "/predicate"),),
+    )
+
+
 def missing_provenance(rule: str, pc: PlatformContext) -> RuleResult | None:
     """The result of a rule that needs provenance when the platform has none usable."""
-    if pc.errors:
-        source, message = pc.errors[0]
-        return RuleResult(
-            rule,
-            Status.ERROR,
-            pc.key,
-            f"provenance could not be read: {message}",
-            (Evidence(source, "/predicate"),),
-        )
+    error = provenance_error(rule, pc)
+    if error is not None:
+        return error
     if not pc.provenance:
         return RuleResult(
             rule,

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from provcheck.policy.model import BuildArgsOptions, RuleOptions
-from provcheck.policy.rules.base import EvaluationContext, PlatformContext
+from provcheck.policy.rules.base import EvaluationContext, PlatformContext, provenance_error
 from provcheck.policy.secrets import looks_like_secret
 from provcheck.report.model import Evidence, RuleResult, Status
 
@@ -98,15 +98,9 @@ def _one(pc: PlatformContext, opts: BuildArgsOptions) -> RuleResult:
             + ", ".join(unique),
             tuple(evidence),
         )
-    if pc.errors:
-        source, message = pc.errors[0]
-        return RuleResult(
-            NAME,
-            Status.ERROR,
-            pc.key,
-            f"provenance could not be read: {message}",
-            (Evidence(source, "/predicate"),),
-        )
+    error = provenance_error(NAME, pc)
+    if error is not None:
+        return error
     if not pc.provenance:
         return RuleResult(
             NAME,

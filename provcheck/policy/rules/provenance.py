@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from provcheck.policy.model import ProvenanceOptions, RuleOptions
-from provcheck.policy.rules.base import EvaluationContext, PlatformContext
+from provcheck.policy.rules.base import EvaluationContext, PlatformContext, provenance_error
 from provcheck.report.model import Evidence, RuleResult, Status
 
 NAME = "provenance"
@@ -11,15 +11,9 @@ _MAX_HINT = "build with --provenance=mode=max (or --attest type=provenance,mode=
 
 
 def _one(pc: PlatformContext, opts: ProvenanceOptions, ctx: EvaluationContext) -> RuleResult:
-    if pc.errors:
-        source, message = pc.errors[0]
-        return RuleResult(
-            NAME,
-            Status.ERROR,
-            pc.key,
-            f"provenance could not be read: {message}",
-            (Evidence(source, "/predicate"),),
-        )
+    error = provenance_error(NAME, pc)
+    if error is not None:
+        return error
     if not pc.provenance:
         problems = sum(1 for _ in pc.image.all_problems())
         extra = f" ({problems} unusable attestation problem(s) reported)" if problems else ""
