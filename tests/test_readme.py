@@ -42,11 +42,12 @@ def test_library_example_runs(
     monkeypatch.chdir(REPO_ROOT)
     exec(compile(example, "README.md", "exec"), {})
     lines = capsys.readouterr().out.splitlines()
-    assert lines[:3] == [
-        f"{p} https://slsa.dev/provenance/v0.2 unsigned"
-        for p in ("linux/amd64", "linux/arm64", "linux/arm/v7")
+    assert lines[:4] == [
+        f"{p} {t} unsigned"
+        for p in ("linux/amd64", "linux/arm64")
+        for t in ("https://spdx.dev/Document", "https://slsa.dev/provenance/v0.2")
     ]
-    assert lines[3].startswith("pass [")
+    assert lines[4].startswith("pass [")
 
 
 def test_readme_paths_exist() -> None:
