@@ -11,12 +11,27 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from provcheck.errors import ManifestError
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
 from provcheck.oci.platform import Platform
+
+MAX_DESCRIPTORS: Final = 1000
+"""Most entries an index (or layers a manifest) may list: every entry may cost a request, and a
+hostile registry must not turn one reference into an unbounded number of them. The largest real
+indexes (multi-platform official images with attestations) list a few dozen."""
+
+
+def _descriptors(items: list[Any], where: str, field_name: str) -> tuple[Descriptor, ...]:
+    if len(items) > MAX_DESCRIPTORS:
+        raise ManifestError(
+            f"{where}: {len(items)} {field_name}, more than the {MAX_DESCRIPTORS} provcheck reads"
+        )
+    return tuple(
+        Descriptor.from_dict(x, f"{where} {field_name}[{i}]") for i, x in enumerate(items)
+    )
 
 
 def _empty() -> Mapping[str, str]:
@@ -171,9 +186,7 @@ def parse_manifest(
             raise ManifestError(f"{where}: an index must have a manifests list")
         return ImageIndex(
             media_type=media_type,
-            manifests=tuple(
-                Descriptor.from_dict(c, f"{where} manifests[{i}]") for i, c in enumerate(children)
-            ),
+            manifests=_descriptors(children, where, "manifests"),
             annotations=annotations,
             artifact_type=artifact_type,
             subject=subject_desc,
@@ -185,9 +198,7 @@ def parse_manifest(
         return ImageManifest(
             media_type=media_type,
             config=Descriptor.from_dict(doc.get("config"), f"{where} config"),
-            layers=tuple(
-                Descriptor.from_dict(x, f"{where} layers[{i}]") for i, x in enumerate(layers)
-            ),
+            layers=_descriptors(layers, where, "layers"),
             annotations=annotations,
             artifact_type=artifact_type,
             subject=subject_desc,
