@@ -40,8 +40,8 @@ if [[ ! -x .venv/bin/python ]]; then
   log "creating .venv"
   python3 -m venv .venv
 fi
-log "pip install -e .[test,lint]"
-.venv/bin/pip install -q -e '.[test,lint]'
+log "pip install -e .[test,lint,sigstore]"
+.venv/bin/pip install -q -e '.[test,lint,sigstore]'
 
 # 4. lint, format, types, tests (in that order)
 log "ruff check"

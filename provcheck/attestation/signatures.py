@@ -70,6 +70,14 @@ class TrustConfig:
             object.__setattr__(self, "log_keys", load_trusted_root(self.trusted_root))
 
 
+_KEY_ID = re.compile(r"[0-9a-f]{64}")
+
+
+def signer_label(signer: str) -> str:
+    """A signer for messages: a key id (sha256 hex) shortened to 12 digits, an identity whole."""
+    return signer[:12] if _KEY_ID.fullmatch(signer) else signer
+
+
 class SignedKind(StrEnum):
     """What a signature covers."""
 

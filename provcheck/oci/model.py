@@ -29,9 +29,7 @@ def _descriptors(items: list[Any], where: str, field_name: str) -> tuple[Descrip
         raise ManifestError(
             f"{where}: {len(items)} {field_name}, more than the {MAX_DESCRIPTORS} provcheck reads"
         )
-    return tuple(
-        Descriptor.from_dict(x, f"{where} {field_name}[{i}]") for i, x in enumerate(items)
-    )
+    return tuple(Descriptor.from_dict(x, f"{where} {field_name}[{i}]") for i, x in enumerate(items))
 
 
 def _empty() -> Mapping[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from provcheck.attestation.signatures import signer_label
 from provcheck.discovery.model import AttestationLayer, ImageAttestations
 from provcheck.views.document import sbom_summary
 
@@ -49,7 +50,7 @@ def render_inspect_text(found: ImageAttestations) -> str:
         lines += ["", "Signatures:"]
         for signed in found.signed:
             verdict = (
-                f"verified by {', '.join(k[:12] for k in signed.check.signers)}"
+                f"verified by {', '.join(signer_label(k) for k in signed.check.signers)}"
                 if signed.check.accepted
                 else "; ".join(signed.check.rejections) or "not verified"
             )

@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 
 from provcheck.attestation.keys import load_public_key
-from provcheck.attestation.signatures import SignedKind, SignedObject
+from provcheck.attestation.signatures import SignedKind, SignedObject, signer_label
 from provcheck.discovery.model import TrustLevel
 from provcheck.errors import UsageError
 from provcheck.policy.model import Policy, RuleOptions, SignaturesOptions
@@ -41,7 +41,7 @@ def _image_signatures(signed: tuple[SignedObject, ...]) -> list[Evidence]:
         Evidence(
             s.target,
             "",
-            f"image signature by {', '.join(k[:12] for k in s.check.signers)} verified "
+            f"image signature by {', '.join(signer_label(k) for k in s.check.signers)} verified "
             "(proves who pushed, not what an attestation says)",
             None,
         )
@@ -64,7 +64,7 @@ def _one(pc: PlatformContext, opts: SignaturesOptions, ctx: EvaluationContext) -
             obj = by_location.get(usable.source)
             signers = usable.layer.signature.signers if usable.layer.signature else ()
             scope = " (index-scoped)" if obj is not None and obj.index_scoped else ""
-            who = ", ".join(k[:12] for k in signers) or "a signed attestation manifest"
+            who = ", ".join(signer_label(k) for k in signers) or "a signed attestation manifest"
             found.append(
                 Evidence(
                     usable.source,
