@@ -551,15 +551,11 @@ def _location(item: _Envelope | _SimpleSig | _RawSbom) -> str:
     return f"{item.manifest.digest}#layers/{item.index}"
 
 
-async def discover_signed(
-    source: Source, found: ImageAttestations, options: DiscoveryOptions
-) -> ImageAttestations:
-    """Add what the signature stores hold to ``found`` (see the module docstring).
-
-    Problems are recorded, never raised, except :class:`ProvcheckError` subclasses that say the
-    source itself is unusable mid-way (none are expected: store reads are best effort).
-    """
-    trust = options.trust
+def _targets(
+    found: ImageAttestations, options: DiscoveryOptions
+) -> tuple[dict[Digest, _Target], set[Digest]]:
+    """Whose stores to read (the root, each platform manifest, each in-index attestation
+    manifest when signatures over them are wanted), and the in-index attestation manifests."""
     root_platform = found.images[0].platform if found.images and not found.is_index else None
     targets: dict[Digest, _Target] = {
         found.digest: _Target(found.descriptor, "root", root_platform)
@@ -572,77 +568,118 @@ async def discover_signed(
         for manifest in image.attestations:
             if manifest.origin is AttestationOrigin.INDEX:
                 in_index.add(manifest.descriptor.digest)
-                targets.setdefault(
-                    manifest.descriptor.digest,
-                    _Target(manifest.descriptor, "attestation-manifest"),
-                )
-    if not options.image_signatures:
-        targets = {d: t for d, t in targets.items() if t.role != "attestation-manifest"}
-    run = _Stores(source, options, found.digest if found.is_index else None)
-    await asyncio.gather(*(run.target(t) for t in targets.values()))
-    run.found.sort()  # stores are read concurrently: report in a fixed order, not arrival order
-    problems = list(run.found.problems)
-    signed: list[SignedObject] = []
+                if options.image_signatures:
+                    targets.setdefault(
+                        manifest.descriptor.digest,
+                        _Target(manifest.descriptor, "attestation-manifest"),
+                    )
+    return targets, in_index
 
-    # Image signatures and attestation-manifest signatures.
-    signed_digests: set[Digest] = set()
-    for sig in run.found.signatures:
-        role = sig.target.role
+
+def _check_signature(sig: _SimpleSig, trust: TrustConfig | None) -> SignatureCheck:
+    """Verify one simple-signing signature (cosign ``.sig``) over its target's digest."""
+    rejections: list[str] = []
+    signers: tuple[str, ...] = ()
+    if trust is None:
+        return SignatureCheck((), ("not verified: no trusted key configured",), sig.tlog)
+    try:
+        payload, signers = verify_simple_signing(sig.payload, sig.signature, trust.keys)
+    except ProvcheckError as exc:
+        rejections.append(exc.diagnostics())
+    else:
+        if payload.manifest_digest != str(sig.target.descriptor.digest):
+            rejections.append(
+                f"signed payload names {payload.manifest_digest[:80]}, not "
+                f"{sig.target.descriptor.digest.short}: bound to another image"
+            )
+        if payload.type != SIMPLE_SIGNING_TYPE:
+            rejections.append(f"unexpected simple-signing type {payload.type[:80]!r}")
+        outcome = check_tlog(
+            sig.tlog_evidence,
+            trust.log_keys,
+            MessageMaterial(
+                sig.payload,
+                b64decode_any(sig.signature, "cosign signature"),
+                tuple(k for k in trust.keys if k.key_id in signers),
+            ),
+        )
+        sig.tlog = outcome.status
+        if outcome.rejection is not None:
+            rejections.append(outcome.rejection)
+    if trust.tlog_required and sig.tlog != "verified" and not rejections:
+        rejections.append(tlog_required_reason(sig.tlog, trust.log_keys))
+    return SignatureCheck(signers, tuple(rejections), sig.tlog)
+
+
+def _image_signatures(
+    signatures: list[_SimpleSig], trust: TrustConfig | None
+) -> tuple[list[SignedObject], set[Digest], list[Problem]]:
+    """Image signatures and signatures over attestation manifests: what they prove (who
+    pushed), which digests they cover, and why each rejected one was rejected."""
+    signed: list[SignedObject] = []
+    covered: set[Digest] = set()
+    problems: list[Problem] = []
+    for sig in signatures:
         kind = (
             SignedKind.ATTESTATION_MANIFEST
-            if role == "attestation-manifest"
+            if sig.target.role == "attestation-manifest"
             else SignedKind.IMAGE_SIGNATURE
         )
-        rejections: list[str] = []
-        signers: tuple[str, ...] = ()
-        if trust is None:
-            rejections.append("not verified: no trusted key configured")
-        else:
-            try:
-                payload, signers = verify_simple_signing(sig.payload, sig.signature, trust.keys)
-            except ProvcheckError as exc:
-                rejections.append(exc.diagnostics())
-            else:
-                if payload.manifest_digest != str(sig.target.descriptor.digest):
-                    rejections.append(
-                        f"signed payload names {payload.manifest_digest[:80]}, not "
-                        f"{sig.target.descriptor.digest.short}: bound to another image"
-                    )
-                if payload.type != SIMPLE_SIGNING_TYPE:
-                    rejections.append(f"unexpected simple-signing type {payload.type[:80]!r}")
-                outcome = check_tlog(
-                    sig.tlog_evidence,
-                    trust.log_keys,
-                    MessageMaterial(
-                        sig.payload,
-                        b64decode_any(sig.signature, "cosign signature"),
-                        tuple(k for k in trust.keys if k.key_id in signers),
-                    ),
-                )
-                sig.tlog = outcome.status
-                if outcome.rejection is not None:
-                    rejections.append(outcome.rejection)
-            if trust.tlog_required and sig.tlog != "verified" and not rejections:
-                rejections.append(tlog_required_reason(sig.tlog, trust.log_keys))
-        check = SignatureCheck(signers, tuple(rejections), sig.tlog)
+        check = _check_signature(sig, trust)
         signed.append(
             SignedObject(
                 kind, sig.origin.value, _location(sig), str(sig.target.descriptor.digest), check
             )
         )
         if check.accepted:
-            signed_digests.add(sig.target.descriptor.digest)
+            covered.add(sig.target.descriptor.digest)
         elif trust is not None:
             problems.append(
                 Problem(
                     ProblemKind.SIGNATURE,
-                    f"{kind} {_location(sig)}: {'; '.join(rejections)}: not used",
+                    f"{kind} {_location(sig)}: {'; '.join(check.rejections)}: not used",
                     sig.manifest.digest,
                 )
             )
+    return signed, covered, problems
 
-    # Signed attestations.
-    checked = [_verify(item, trust) for item in run.found.envelopes]
+
+def _apply_threshold(checked: list[_Checked], trust: TrustConfig) -> None:
+    """Reject statements signed by fewer distinct trusted signers than ``threshold`` (the
+    signers of every envelope carrying the same payload count together)."""
+    groups: dict[str, set[str]] = {}
+    for c in checked:
+        if not c.rejections and c.payload_digest is not None:
+            groups.setdefault(c.payload_digest, set()).update(c.signers)
+    for c in checked:
+        if c.rejections or c.payload_digest is None:
+            continue
+        count = len(groups[c.payload_digest])
+        if count < trust.threshold:
+            c.rejections.append(
+                f"signed by {count} distinct trusted signer(s), threshold is {trust.threshold}"
+            )
+
+
+def _index_scoped(c: _Checked) -> bool:
+    """True when the statement binds to the platforms through the index, not one manifest."""
+    if c.statement is None or not c.platforms:
+        return False
+    return all(
+        not any(
+            s.digest.get(im.descriptor.digest.algorithm) == im.descriptor.digest.hex
+            for s in c.statement.subjects
+        )
+        for im in c.platforms
+    )
+
+
+def _signed_attestations(
+    envelopes: list[_Envelope], found: ImageAttestations, trust: TrustConfig | None
+) -> tuple[list[SignedObject], dict[Digest, list[AttestationManifest]], list[Problem]]:
+    """Verify, bind and threshold every envelope; accepted statements become attestation
+    manifests of the platforms they bind to, rejected ones problems."""
+    checked = [_verify(item, trust) for item in envelopes]
     for c in checked:
         if c.statement is not None and not c.rejections:
             reasons = _bind(c, found)
@@ -651,32 +688,12 @@ async def discover_signed(
                     f"its statement is bound to another image ({'; '.join(reasons)})"
                 )
     if trust is not None:
-        groups: dict[str, set[str]] = {}
-        for c in checked:
-            if not c.rejections and c.payload_digest is not None:
-                groups.setdefault(c.payload_digest, set()).update(c.signers)
-        for c in checked:
-            if c.rejections or c.payload_digest is None:
-                continue
-            count = len(groups[c.payload_digest])
-            if count < trust.threshold:
-                c.rejections.append(
-                    f"signed by {count} distinct trusted signer(s), threshold is {trust.threshold}"
-                )
+        _apply_threshold(checked, trust)
+    signed: list[SignedObject] = []
     additions: dict[Digest, list[AttestationManifest]] = {}
+    problems: list[Problem] = []
     for c in checked:
         item = c.item
-        index_scoped = (
-            c.statement is not None
-            and all(
-                not any(
-                    s.digest.get(im.descriptor.digest.algorithm) == im.descriptor.digest.hex
-                    for s in c.statement.subjects
-                )
-                for im in c.platforms
-            )
-            and bool(c.platforms)
-        )
         check = SignatureCheck(c.signers, tuple(c.rejections), item.tlog)
         signed.append(
             SignedObject(
@@ -687,7 +704,7 @@ async def discover_signed(
                 check,
                 c.statement.predicate_type if c.statement else item.hint,
                 c.payload_digest,
-                index_scoped,
+                _index_scoped(c),
                 tuple(p.platform.key for p in c.platforms) if not c.rejections else (),
             )
         )
@@ -721,12 +738,33 @@ async def discover_signed(
             additions.setdefault(image.descriptor.digest, []).append(
                 AttestationManifest(item.manifest, item.form, item.origin, (layer,))
             )
+    return signed, additions, problems
 
+
+async def discover_signed(
+    source: Source, found: ImageAttestations, options: DiscoveryOptions
+) -> ImageAttestations:
+    """Add what the signature stores hold to ``found`` (see the module docstring).
+
+    Problems are recorded, never raised: store reads are best effort, and what could not be
+    read or verified is reported and never used.
+    """
+    targets, in_index = _targets(found, options)
+    run = _Stores(source, options, found.digest if found.is_index else None)
+    await asyncio.gather(*(run.target(t) for t in targets.values()))
+    run.found.sort()  # stores are read concurrently: report in a fixed order, not arrival order
+
+    signatures, signed_digests, signature_problems = _image_signatures(
+        run.found.signatures, options.trust
+    )
+    attestations, additions, attestation_problems = _signed_attestations(
+        run.found.envelopes, found, options.trust
+    )
     # Unsigned attestation manifests found as referrers (not those the index already lists).
     for platform_digest, manifest in run.found.attestations:
         if manifest.descriptor.digest not in in_index:
             additions.setdefault(platform_digest, []).append(manifest)
-    problems.extend(_add_raw_sboms(run.found.raw_sboms, found, additions))
+    sbom_problems = _add_raw_sboms(run.found.raw_sboms, found, additions)
 
     images = tuple(
         _upgrade(image, additions.get(image.descriptor.digest, ()), signed_digests, found)
@@ -735,8 +773,14 @@ async def discover_signed(
     return dataclasses.replace(
         found,
         images=images,
-        problems=(*found.problems, *problems),
-        signed=(*found.signed, *signed),
+        problems=(
+            *found.problems,
+            *run.found.problems,
+            *signature_problems,
+            *attestation_problems,
+            *sbom_problems,
+        ),
+        signed=(*found.signed, *signatures, *attestations),
     )
 
 
