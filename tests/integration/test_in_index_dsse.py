@@ -213,6 +213,10 @@ def test_policy_fails_under_another_key_and_says_why(tmp_path: Path) -> None:
         ("provenance", Status.FAIL),
     }
     assert all("does not verify under any of the 1 trusted key(s)" in p for p in report.problems)
+    for result in report.results:
+        if result.rule == "signatures":
+            assert "rejected: " in result.message
+            assert "does not verify under any of the 1 trusted key(s)" in result.message
 
 
 def test_index_bound_min_trust_needs_a_pinned_reference(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from provcheck.attestation.keys import load_public_key
 from provcheck.attestation.signatures import SignedKind, SignedObject, signer_label
-from provcheck.discovery.model import TrustLevel
+from provcheck.discovery.model import ProblemKind, TrustLevel
 from provcheck.errors import UsageError
 from provcheck.policy.model import Policy, RuleOptions, SignaturesOptions
 from provcheck.policy.rules.base import EvaluationContext, PlatformContext
@@ -92,10 +92,15 @@ def _one(pc: PlatformContext, opts: SignaturesOptions, ctx: EvaluationContext) -
     reasons = "; ".join(e.value or "" for e in rejected)
     message = f"no {', '.join(missing)} attestation bound to this platform is signed by a trusted "
     message += "key or identity"
-    if reasons:
-        message += f"; rejected: {reasons}"
+    # Signed envelopes inside the index are rejected during discovery: their reasons are
+    # problems of this platform rather than signed objects of the stores.
+    in_index = "; ".join(
+        p.message for p in pc.image.all_problems() if p.kind is ProblemKind.SIGNATURE
+    )
+    if reasons or in_index:
+        message += f"; rejected: {'; '.join(r for r in (reasons, in_index) if r)}"
     elif not signed:
-        message += "; no signature was found (cosign .att/.sig tags, referrers)"
+        message += "; no signature was found (cosign .att/.sig tags, referrers, index)"
     images = _image_signatures(signed)
     if images:
         message += "; an image signature alone does not satisfy this rule"
