@@ -717,7 +717,8 @@ def _signed_attestations(
             problems.append(
                 Problem(
                     problem_kind,
-                    f"signed attestation {_location(item)}: {'; '.join(c.rejections)}: not used",
+                    f"{'signed attestation' if trust is not None else 'attestation envelope'} "
+                    f"{_location(item)}: {'; '.join(c.rejections)}: not used",
                     item.manifest.digest,
                 )
             )
