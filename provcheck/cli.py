@@ -97,7 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"provcheck {__version__}")
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="log progress; -vv adds tracebacks"
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-v: retries; -vv: every request, tracebacks",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -331,10 +335,15 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     args = _parser().parse_args(argv)
+    levels = {0: logging.WARNING, 1: logging.INFO}
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=levels.get(args.verbose, logging.DEBUG),
         format="provcheck: %(levelname)s: %(message)s",
     )
+    # httpx and httpcore log whole URLs (presigned redirects carry credentials in the query):
+    # only provcheck's own records, which leave the query out, are shown.
+    for noisy in ("httpx", "httpcore", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return _COMMANDS[args.command](args)
     except ProvcheckError as exc:

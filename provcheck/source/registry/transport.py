@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import logging
 import random
 import ssl
 import time
@@ -28,6 +29,8 @@ from provcheck.errors import (
 )
 from provcheck.source.registry.auth import RegistryAuth, plain_http_allowed
 from provcheck.source.registry.options import RegistryOptions
+
+_log = logging.getLogger("provcheck.registry")
 
 RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
 ERROR_BODY_MAX_BYTES: Final = 64 * 1024
@@ -229,6 +232,8 @@ async def fetch(
         try:
             async with client.stream("GET", url, headers=headers, auth=auth) as response:
                 status = response.status_code
+                # The final URL without its query: presigned redirect targets carry secrets there.
+                _log.debug("GET %s -> %d", response.url.copy_with(query=None), status)
                 if status == 200:
                     body = await _read_capped(response, limit, over_limit)
                     link = response.links.get("next", {}).get("url")
@@ -272,4 +277,5 @@ async def fetch(
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise RegistryError(f"cannot fetch {what} from {where}: {exc}") from exc
         attempt += 1
+        _log.info("retrying %s from %s in %.1f s (try %d)", what, where, delay, attempt + 1)
         await asyncio.sleep(delay)

@@ -590,6 +590,26 @@ async def test_blob_redirect_to_another_host_drops_authorization(
     assert "Authorization" not in other_server.log[0][0].headers
 
 
+async def test_debug_log_names_requests_without_queries_or_tokens(
+    httpserver: HTTPServer,
+    other_server: HTTPServer,
+    options: RegistryOptions,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Presigned redirect targets carry credentials in their query: never logged."""
+    location = other_server.url_for("/storage/blob?X-Amz-Signature=SECRETSIG")
+    httpserver.expect_request(blob_path(BLOB_DESC.digest)).respond_with_data(
+        "", status=307, headers={"Location": location}
+    )
+    other_server.expect_request("/storage/blob").respond_with_data(BLOB)
+    caplog.set_level("DEBUG", logger="provcheck")
+    async with RegistryClient(options) as client:
+        assert await client.source(reference(httpserver)).fetch_blob(BLOB_DESC, 1 << 20) == BLOB
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("provcheck"))
+    assert "GET http://" in ours and "/storage/blob -> 200" in ours
+    assert "SECRETSIG" not in ours
+
+
 async def test_401_from_redirect_target_is_not_answered(
     httpserver: HTTPServer, other_server: HTTPServer, options: RegistryOptions, docker_config: Path
 ) -> None:
