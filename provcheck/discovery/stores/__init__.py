@@ -1,0 +1,89 @@
+"""Signature stores: cosign ``.att``/``.sig`` tags and OCI 1.1 referrers (formats.md §8).
+
+:func:`discover_signed` looks up, for the root, every platform manifest and every in-index
+attestation manifest: ``sha256-<hex>.att``, ``sha256-<hex>.sig`` and the referrers (API, then
+the ``sha256-<hex>`` fallback tag). Signed statements that verify under the trusted keys and bind
+to a platform are added to it as attestation manifests (trust ``signed``); with no trust
+configured they are added as ``unsigned``. Everything rejected is a :class:`Problem` and a
+:class:`SignedObject` with its reasons, and is never used as evidence.
+
+Referrers that are not signatures are read too (formats.md §4.5, §8.5): raw SBOM documents
+(``oras attach --artifact-type application/spdx+json`` or ``application/vnd.cyclonedx+json``)
+become synthesised SBOM statements, and unsigned in-toto attestation manifests (BuildKit's
+``application/vnd.docker.attestation.manifest.v1+json`` found as a referrer of a platform manifest,
+or ``application/vnd.in-toto+json`` artifacts) are read with BuildKit's layer logic. Both are
+``unsigned``: whoever can push to the repository can add a referrer. A referrer whose ``subject``
+is not exactly (digest, size, media type) the manifest it was listed for is never used; a referrer
+of an unknown artifact type is reported (``suspicious``) and ignored.
+
+Layout: :mod:`.found` holds the plain records of what was found, :mod:`.reading` reads the stores
+of one target (:class:`~.reading.StoreReader`), :mod:`.trusting` verifies, thresholds and binds;
+:func:`discover_signed` here runs the three in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from provcheck.discovery.model import ImageAttestations
+from provcheck.discovery.options import DiscoveryOptions
+from provcheck.discovery.stores.reading import (
+    RAW_SBOM_TYPES,
+    StoreReader,
+    store_targets,
+    synthesise_sbom_statement,
+)
+from provcheck.discovery.stores.trusting import (
+    add_raw_sboms,
+    image_signatures,
+    signed_attestations,
+    upgrade_image,
+)
+from provcheck.source.base import Source
+
+
+async def discover_signed(
+    source: Source, found: ImageAttestations, options: DiscoveryOptions
+) -> ImageAttestations:
+    """Add what the signature stores hold to ``found`` (see the module docstring).
+
+    Problems are recorded, never raised: store reads are best effort, and what could not be
+    read or verified is reported and never used.
+    """
+    targets, in_index = store_targets(found, options)
+    run = StoreReader(source, options, found.digest if found.is_index else None)
+    await asyncio.gather(*(run.target(t) for t in targets.values()))
+    run.found.sort()  # stores are read concurrently: report in a fixed order, not arrival order
+
+    signatures, signed_digests, signature_problems = image_signatures(
+        run.found.signatures, options.trust
+    )
+    attestations, additions, attestation_problems = signed_attestations(
+        run.found.envelopes, found, options.trust
+    )
+    # Unsigned attestation manifests found as referrers (not those the index already lists).
+    for platform_digest, manifest in run.found.attestations:
+        if manifest.descriptor.digest not in in_index:
+            additions.setdefault(platform_digest, []).append(manifest)
+    sbom_problems = add_raw_sboms(run.found.raw_sboms, found, additions)
+
+    images = tuple(
+        upgrade_image(image, additions.get(image.descriptor.digest, ()), signed_digests, found)
+        for image in found.images
+    )
+    return dataclasses.replace(
+        found,
+        images=images,
+        problems=(
+            *found.problems,
+            *run.found.problems,
+            *signature_problems,
+            *attestation_problems,
+            *sbom_problems,
+        ),
+        signed=(*found.signed, *signatures, *attestations),
+    )
+
+
+__all__ = ["RAW_SBOM_TYPES", "discover_signed", "synthesise_sbom_statement"]

@@ -1,0 +1,117 @@
+"""Plain records of what the signature stores hold, before anything is verified or bound.
+
+Package-internal: :mod:`.reading` fills a :class:`Found`, :mod:`.trusting` verifies and binds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from provcheck.attestation.dsse import Envelope
+from provcheck.attestation.statement import Statement
+from provcheck.attestation.tlog import NO_TLOG, TlogEvidence
+from provcheck.discovery.model import (
+    AttestationForm,
+    AttestationManifest,
+    AttestationOrigin,
+    Problem,
+)
+from provcheck.oci.digest import Digest
+from provcheck.oci.model import Descriptor
+from provcheck.oci.platform import Platform
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A digest whose signature stores are read, and what it is."""
+
+    descriptor: Descriptor
+    role: str  # "root", "platform" or "attestation-manifest"
+    platform: Platform | None = None
+    """The platform of a platform manifest (also of a root that is a single manifest)."""
+
+
+@dataclass(slots=True)
+class StoredEnvelope:
+    """A DSSE envelope found in a store, before verification."""
+
+    origin: AttestationOrigin
+    form: AttestationForm
+    manifest: Descriptor
+    index: int
+    layer: Descriptor
+    target: Target
+    hint: str | None
+    envelope: Envelope | None = None
+    keyless: bytes | None = None
+    tlog: str = "absent"
+    error: str | None = None
+    tlog_evidence: TlogEvidence | None = None
+    raw: bytes | None = None
+    """The envelope bytes as stored (a cosign ``intoto`` entry hashes them)."""
+
+
+@dataclass(slots=True)
+class SimpleSig:
+    """A simple-signing signature found in a store."""
+
+    origin: AttestationOrigin
+    manifest: Descriptor
+    index: int
+    target: Target
+    payload: bytes
+    signature: str
+    tlog: str = "absent"
+    tlog_evidence: TlogEvidence = NO_TLOG
+
+
+@dataclass(slots=True)
+class RawSbom:
+    """A raw SBOM document found as a referrer, and the statement synthesised from it."""
+
+    origin: AttestationOrigin
+    manifest: Descriptor
+    index: int
+    layer: Descriptor
+    target: Target
+    statement: Statement
+
+
+@dataclass(slots=True)
+class Found:
+    """Everything read from the stores of all targets, and the problems met reading them."""
+
+    envelopes: list[StoredEnvelope] = field(default_factory=list)
+    signatures: list[SimpleSig] = field(default_factory=list)
+    raw_sboms: list[RawSbom] = field(default_factory=list)
+    attestations: list[tuple[Digest, AttestationManifest]] = field(default_factory=list)
+    """Unsigned in-toto attestation manifests found as referrers, by platform manifest."""
+    problems: list[Problem] = field(default_factory=list)
+
+    def sort(self) -> None:
+        """Put everything in an order that does not depend on when responses arrived."""
+        self.envelopes.sort(key=location)
+        self.signatures.sort(key=location)
+        self.raw_sboms.sort(key=location)
+        self.attestations.sort(key=lambda a: (str(a[0]), str(a[1].descriptor.digest)))
+        self.problems.sort(key=lambda p: (p.kind.value, p.message))
+
+
+def base_media_type(media_type: str) -> str:
+    """``application/vnd.cyclonedx+json; version=1.5`` -> ``application/vnd.cyclonedx+json``."""
+    return media_type.split(";", 1)[0].strip().lower()
+
+
+def same_descriptor(a: Descriptor, b: Descriptor) -> bool:
+    """True when ``a`` and ``b`` have the same digest, size and media type."""
+    return (a.digest, a.size, a.media_type) == (b.digest, b.size, b.media_type)
+
+
+def store_tag(digest: Digest, suffix: str = "") -> str:
+    """The store tag of ``digest``: ``sha256-<hex>`` followed by ``suffix`` (``.att``, ``.sig``)."""
+    return f"{digest.algorithm}-{digest.hex}{suffix}"
+
+
+def location(item: StoredEnvelope | SimpleSig | RawSbom) -> str:
+    """Where ``item`` was found: ``<manifest digest>#layers/<index>``."""
+    return f"{item.manifest.digest}#layers/{item.index}"
