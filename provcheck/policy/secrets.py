@@ -19,13 +19,28 @@ _NAME_WORDS: Final = (
     "APIKEY",
     "PRIVATE_KEY",
     "ACCESS_KEY",
-    "AUTH",
+    "AUTHORIZATION",
 )
-_NAME_PARTS: Final = frozenset({"KEY", "PWD", "PASS", "PAT", "SIGNATURE", "CERT", "DSN"})
+"""Words that make a name secret wherever they stand in it (``NPM_TOKEN``, ``DBPASSWORD``)."""
+_NAME_PARTS: Final = frozenset(
+    {"KEY", "PWD", "PASS", "PAT", "SIGNATURE", "CERT", "DSN", "AUTH", "OAUTH"}
+)
+"""Short words that make a name secret only as a whole part (``NPM_AUTH``, not ``AUTHOR``)."""
 _HARMLESS_NAMES: Final = frozenset(
     {"PATH", "HOME", "HOSTNAME", "TERM", "SSH_AUTH_SOCK", "GPG_KEY", "KEYRING", "PUBLIC_KEY"}
 )
-_HARMLESS_NAME_SUFFIXES: Final = ("_PUBLIC_KEY", "_KEY_ID", "_KEY_FILE", "_TOKEN_FILE", "_FILE")
+_HARMLESS_NAME_SUFFIXES: Final = (
+    "_PUBLIC_KEY",
+    "_KEY_ID",
+    "_KEY_FILE",
+    "_TOKEN_FILE",
+    "_FILE",
+    "_URL",
+    "_URI",
+    "_ENDPOINT",
+)
+"""Names that point at a secret rather than hold one. Their values are still checked: a URL
+with a password or a token in a known format is reported whatever the name."""
 
 _VALUE_PATTERNS: Final = (
     ("GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")),

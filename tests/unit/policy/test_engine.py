@@ -360,6 +360,12 @@ def test_history_assignments(created_by: str, pairs: list[tuple[str, str]]) -> N
         ("X", "q8Zr4LmN2vXp7TsK9wYb3HcJ6dFg1", True),
         ("GIT_SHA", "3f2c1a9d8e7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d", False),
         ("DB_PASSWORD", "", False),
+        ("NPM_AUTH", "dXNlcjpwYXNz", True),
+        ("AUTHOR", "Jane Doe", False),
+        ("AUTHORIZATION", "Bearer abc", True),
+        ("TOKEN_URL", "https://auth.example.com/token", False),
+        ("TOKEN_URL", "https://user:hunter2@auth.example.com/token", True),
+        ("OIDC_TOKEN_ENDPOINT", "https://issuer.example.com/oauth/token", False),
     ],
 )
 def test_secret_detection(name: str, value: str, secret: bool) -> None:
