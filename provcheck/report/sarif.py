@@ -50,7 +50,11 @@ def _result(r: RuleResult, report: Report) -> dict[str, Any]:
         "message": {"text": f"[{r.platform or 'image'}] {r.message}"},
         "locations": [
             {
-                "physicalLocation": {"artifactLocation": {"uri": _uri(report.reference)}},
+                # GitHub shows a result only with a region; an image has no lines, so line 1.
+                "physicalLocation": {
+                    "artifactLocation": {"uri": _uri(report.reference)},
+                    "region": {"startLine": 1},
+                },
                 "logicalLocations": [
                     {
                         "name": r.platform or "image",
@@ -93,7 +97,6 @@ def render_sarif(report: Report) -> str:
                     "driver": {
                         "name": "provcheck",
                         "version": __version__,
-                        "informationUri": "https://github.com/provcheck/provcheck",
                         "rules": [
                             {
                                 "id": rid,

@@ -158,7 +158,10 @@ def test_sarif_and_junit_are_well_formed(policy: Path, capsys: pytest.CaptureFix
     assert sarif["version"] == "2.1.0"
     results = sarif["runs"][0]["results"]
     assert [r["ruleId"] for r in results if r["level"] == "error"] == ["frontend"]
-    assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results)
+    for result in results:
+        location = result["locations"][0]["physicalLocation"]
+        assert location["artifactLocation"]["uri"] and location["region"]["startLine"] == 1
+        assert result["partialFingerprints"]
     code, out, _ = _verify(ref, "--policy", str(policy), "--format", "junit", capsys=capsys)
     suite = ET.fromstring(out)
     failures = [
