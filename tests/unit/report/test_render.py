@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from jsonschema import Draft202012Validator
 import provcheck.report
 from provcheck.policy import evaluate, parse_policy
 from provcheck.report import Report, ReportFormat, redact, render
-from tests.paths import REAL_CASES
+from tests.paths import REAL_CASES, real_case
 from tests.unit.policy.realdata import load_case
 from tests.unit.policy.test_engine import ACCEPTANCE
 
@@ -90,6 +91,12 @@ def test_sarif_shape() -> None:
     (res,) = run["results"]
     assert res["ruleId"] == "frontend" and res["level"] == "error"
     assert res["message"]["text"].startswith("[linux/amd64]")
+    loc = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert loc == f"oci-layout://{real_case('e3-syntax-evil') / 'oci-layout'}:1"
+    pushed = dataclasses.replace(
+        _report("e3-syntax-evil"), reference="localhost:5000/lab/e3-syntax-evil:1"
+    )
+    (res,) = json.loads(render(pushed, ReportFormat.SARIF))["runs"][0]["results"]
     loc = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert loc == "oci://localhost:5000/lab/e3-syntax-evil:1"
     assert res["properties"]["status"] == "fail" and res["properties"]["evidence"][0]["pointer"]
