@@ -71,14 +71,16 @@ def verify_keyless_dsse(
         raise VerificationError(f"cannot load the sigstore bundle: {exc}") from exc
     reasons = []
     for identity in identities:
+        subject = _SubjectPolicy(identity)
         try:
             payload_type, payload = verifier.verify_dsse(
-                parsed, AllOf([_IssuerPolicy(identity.issuer), _SubjectPolicy(identity)])
+                parsed, AllOf([_IssuerPolicy(identity.issuer), subject])
             )
         except Exception as exc:  # sigstore.errors.VerificationError and friends
             reasons.append(f"identity {identity}: {exc}")
             continue
-        return payload_type, payload, str(identity)
+        # Who signed, as the certificate says (what an auditor needs), not the policy pattern.
+        return payload_type, payload, f"{subject.matched} (issuer {identity.issuer})"
     raise VerificationError("; ".join(reasons)[:1500])
 
 
@@ -154,6 +156,8 @@ class _SubjectPolicy:
 
     def __init__(self, identity: Identity) -> None:
         self._identity = identity
+        self.matched = ""
+        """The certificate SAN that matched, once :meth:`verify` passed."""
 
     def verify(self, cert: Certificate) -> None:
         from cryptography.x509 import (
@@ -169,7 +173,10 @@ class _SubjectPolicy:
             raise VerificationError("certificate has no subject alternative name") from exc
         names = [*san.get_values_for_type(UniformResourceIdentifier)]
         names += san.get_values_for_type(RFC822Name)
-        if not any(self._identity.matches(self._identity.issuer, n) for n in names):
+        matched = [n for n in names if self._identity.matches(self._identity.issuer, n)]
+        if matched:
+            self.matched = matched[0]
+        else:
             raise VerificationError(
                 f"certificate subject {', '.join(names)[:300]!r} does not match "
                 f"{self._identity.subject_regexp!r}"

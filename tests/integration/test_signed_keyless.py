@@ -138,6 +138,9 @@ def test_committed_fixture_verifies_offline(
         ("linux/arm64", "pass", "signed"),
     ]
     assert all("trusted identity" in r["message"] for r in results)
+    # The evidence names who signed, from the certificate, not the policy's pattern.
+    signer = f"signed by {gen.SUBJECT} (issuer {gen.ISSUER})"
+    assert all(any(signer in (e["value"] or "") for e in r["evidence"]) for r in results)
     assert attempts == []
 
 
