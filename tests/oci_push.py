@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -200,4 +201,65 @@ def push_layout(
             result[tag] = push_manifest(
                 registry_url, repository, tag, body, entry["mediaType"], client=c
             )
+    return result
+
+
+def pull_layout(
+    registry_url: str, repository: str, dest: Path, *, client: httpx.Client | None = None
+) -> dict[str, str]:
+    """Copy every tag of ``repository`` into the OCI image layout ``dest``, digests preserved;
+    return ``{tag: root digest}``. The inverse of :func:`push_layout`.
+
+    Each tag is fetched once, then every child manifest and blob by digest (skopeo refuses
+    cosign's referrers fallback index with ``--preserve-digests``, hence this copier).
+    ``dest`` is replaced.
+
+    Raises:
+        PushError: the registry refused a request.
+        ValueError: a blob's bytes do not hash to its digest.
+    """
+    shutil.rmtree(dest, ignore_errors=True)
+    (dest / "blobs" / "sha256").mkdir(parents=True)
+    (dest / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    entries: list[dict[str, Any]] = []
+    with _client(registry_url, client) as c:
+
+        def save(data: bytes, expected: str | None = None) -> str:
+            digest = sha256_digest(data)
+            if expected is not None and digest != expected:
+                raise ValueError(f"{expected} served bytes hashing to {digest}")
+            (dest / "blobs" / "sha256" / digest[7:]).write_bytes(data)
+            return digest
+
+        def manifest(reference: str) -> tuple[str, bytes]:
+            url = _url(registry_url, f"/v2/{repository}/manifests/{reference}")
+            response = _check(c.get(url, headers={"Accept": ACCEPT_ALL}), 200)
+            return response.headers["Content-Type"], response.content
+
+        def tree(data: bytes, expected: str | None = None) -> str:
+            digest = save(data, expected)
+            document = json.loads(data)
+            for child in document.get("manifests", []):
+                tree(manifest(child["digest"])[1], child["digest"])
+            if "config" in document:
+                for blob in [document["config"], *document.get("layers", [])]:
+                    url = _url(registry_url, f"/v2/{repository}/blobs/{blob['digest']}")
+                    save(_check(c.get(url), 200).content, blob["digest"])
+            return digest
+
+        tags_url = _url(registry_url, f"/v2/{repository}/tags/list")
+        result: dict[str, str] = {}
+        for tag in sorted(_check(c.get(tags_url), 200).json()["tags"] or []):
+            media_type, data = manifest(tag)
+            result[tag] = tree(data)
+            entries.append(
+                {
+                    "mediaType": media_type,
+                    "digest": result[tag],
+                    "size": len(data),
+                    "annotations": {REF_NAME: tag},
+                }
+            )
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
+    (dest / "index.json").write_text(json.dumps(index, indent=2) + "\n")
     return result

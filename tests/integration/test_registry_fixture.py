@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.oci_push import ACCEPT_ALL, INDEX_TYPES, OCI_INDEX, push_blob
-from tests.paths import REAL_CASES, real_case
+from tests.oci_push import ACCEPT_ALL, INDEX_TYPES, OCI_INDEX, pull_layout, push_blob, push_layout
+from tests.paths import REAL_CASES, REAL_DIR, real_case
 from tests.registry import AccessLogEntry, RealRegistry, RegistryServer, parse_access_log_line
 
 
@@ -151,3 +151,18 @@ def test_server_context_manager_and_stop(tmp_path: Path) -> None:
         url = server.url
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/v2/", timeout=1.0)
+
+
+def test_pull_layout_is_the_inverse_of_push_layout(
+    registry_server: RegistryServer, unique_repository: str, tmp_path: Path
+) -> None:
+    """The fixture generators copy what real tools pushed back into layouts with pull_layout."""
+    source = REAL_DIR / "i-cosign" / "oci-layout"
+    pushed = push_layout(registry_server.url, source, unique_repository)
+    pulled = pull_layout(registry_server.url, unique_repository, tmp_path / "copy")
+    assert pulled == pushed
+    original = {p.name: p.read_bytes() for p in (source / "blobs" / "sha256").iterdir()}
+    copied = {p.name: p.read_bytes() for p in (tmp_path / "copy" / "blobs" / "sha256").iterdir()}
+    assert copied == original
+    entries = json.loads((tmp_path / "copy" / "index.json").read_text())["manifests"]
+    assert {e["annotations"]["org.opencontainers.image.ref.name"] for e in entries} == set(pushed)
