@@ -62,6 +62,8 @@ def _size(text: str) -> int:
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    """The image to read and how to reach it: shared by inspect, verify and sbom."""
+    parser.add_argument("reference", help="IMAGE[:TAG][@DIGEST] or oci-layout://PATH[:TAG]")
     group = parser.add_argument_group("registry access")
     group.add_argument(
         "--insecure-registry",
@@ -112,7 +114,6 @@ def _parser() -> argparse.ArgumentParser:
         "what `docker buildx imagetools inspect --format '{{json .Provenance}}'` "
         "(or .SBOM) prints, from verified and bound statements only.",
     )
-    inspect.add_argument("reference", help="IMAGE[:TAG][@DIGEST] or oci-layout://PATH[:TAG]")
     inspect.add_argument("--format", choices=INSPECT_FORMATS, default="text")
     inspect.add_argument(
         "--key",
@@ -130,7 +131,6 @@ def _parser() -> argparse.ArgumentParser:
         description="Verify an image against a policy. Exit codes: 0 pass, 1 policy "
         "violation, 2 usage or policy error, 3 fetch or verification error.",
     )
-    verify.add_argument("reference", help="IMAGE[:TAG][@DIGEST] or oci-layout://PATH[:TAG]")
     verify.add_argument("--policy", required=True, type=Path, help="policy file (YAML)")
     verify.add_argument("--format", choices=REPORT_FORMATS, default="text")
     verify.add_argument("--output", type=Path, help="write the report here instead of stdout")
@@ -156,7 +156,6 @@ def _parser() -> argparse.ArgumentParser:
         description="Export the components of every SBOM bound to the image (in the index, "
         "in cosign attestations, in OCI referrers), or the original document.",
     )
-    sbom.add_argument("reference", help="IMAGE[:TAG][@DIGEST] or oci-layout://PATH[:TAG]")
     sbom.add_argument("--format", choices=SBOM_FORMATS, default="json")
     sbom.add_argument("--output", type=Path, help="write the export here instead of stdout")
     _add_source_options(sbom)
