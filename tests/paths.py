@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Final
 
 REPO_ROOT: Final = Path(__file__).parent.parent.resolve()
@@ -50,3 +53,16 @@ def recorded_tag(name: str) -> str:
     reference = tree["reference"]
     assert isinstance(reference, str)
     return reference
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """Import a Python file that is not in a package (a fixture generator, the Rekor simulator)
+    once, under ``name``: every later call returns the same module."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

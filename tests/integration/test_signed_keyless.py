@@ -17,32 +17,19 @@ import shutil
 import socket
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from provcheck.attestation.signatures import Identity
 from provcheck.cli import main
-from tests.paths import FIXTURES_DIR
+from tests.paths import FIXTURES_DIR, load_script
 
 KEYLESS_DIR = FIXTURES_DIR / "signed" / "keyless"
 GOOD_LAYOUT = KEYLESS_DIR / "layout"
 
 
-def _load_generator() -> ModuleType:
-    name = "keyless_generate"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, KEYLESS_DIR / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_generator()
+gen = load_script(KEYLESS_DIR / "generate.py", "keyless_generate")
 
 
 @pytest.fixture

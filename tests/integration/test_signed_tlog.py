@@ -10,14 +10,11 @@ No real cosign artifact with a Rekor entry exists in the fixtures: fixtures/sign
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -33,7 +30,7 @@ from provcheck.policy.loader import load_policy
 from provcheck.report.model import Report, Status, Verdict
 from tests.oci_builder import ImageBuilder, provenance_statement
 from tests.oci_push import push_layout
-from tests.paths import FIXTURES_DIR
+from tests.paths import FIXTURES_DIR, load_script
 from tests.reference_tools import reference_tool
 from tests.registry import RegistryServer
 
@@ -45,19 +42,7 @@ SLSA02 = "https://slsa.dev/provenance/v0.2"
 REPO = "example.test/app"
 
 
-def load_sim() -> ModuleType:
-    """fixtures/signed/tlog/rekor_sim.py, loaded by path (fixtures is not a package)."""
-    if "rekor_sim" in sys.modules:
-        return sys.modules["rekor_sim"]
-    spec = importlib.util.spec_from_file_location("rekor_sim", SIM_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["rekor_sim"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sim = load_sim()
+sim = load_script(SIM_PATH, "rekor_sim")
 
 
 def _write_blob(layout: Path, data: bytes) -> dict[str, Any]:
