@@ -16,7 +16,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 from provcheck.errors import SbomError
-from provcheck.sbom._common import expect_list, expect_object, hash_algorithm, optional_str
+from provcheck.sbom._common import expect_list, expect_object, hash_pairs, optional_str
 from provcheck.sbom.model import MAX_COMPONENTS, Component, Sbom, SbomFormat
 
 if TYPE_CHECKING:
@@ -45,19 +45,6 @@ def _licenses(item: Mapping[str, Any], where: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _hashes(item: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
-    out: list[tuple[str, str]] = []
-    for i, raw in enumerate(expect_list(item.get("hashes"), f"{where}/hashes")):
-        at = f"{where}/hashes/{i}"
-        entry = expect_object(raw, at)
-        alg = optional_str(entry.get("alg"), f"{at}/alg")
-        content = optional_str(entry.get("content"), f"{at}/content")
-        if alg is None or content is None:
-            raise SbomError(f"{at} needs an alg and a content")
-        out.append((hash_algorithm(alg), content.lower()))
-    return tuple(out)
-
-
 def _supplier(item: Mapping[str, Any], where: str) -> str | None:
     raw = item.get("supplier")
     if raw is None:
@@ -76,7 +63,7 @@ def _component(item: dict[str, Any], where: str) -> Component:
         licenses=_licenses(item, where),
         supplier=_supplier(item, where),
         type=optional_str(item.get("type"), f"{where}/type") or "library",
-        hashes=_hashes(item, where),
+        hashes=hash_pairs(item, where, "hashes", "alg", "content"),
         pointer=where,
     )
 

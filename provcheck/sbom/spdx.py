@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from provcheck.errors import SbomError
-from provcheck.sbom._common import expect_list, expect_object, hash_algorithm, optional_str
+from provcheck.sbom._common import expect_list, expect_object, hash_pairs, optional_str
 from provcheck.sbom.model import MAX_COMPONENTS, NO_ASSERTION, Component, Sbom, SbomFormat
 
 SPDX_VERSIONS: Final = frozenset({"SPDX-2.2", "SPDX-2.3"})
@@ -48,19 +48,6 @@ def _supplier(item: Mapping[str, Any], where: str) -> str | None:
     return name.strip() if sep and kind.strip() in ("Organization", "Person") else value.strip()
 
 
-def _hashes(item: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
-    out: list[tuple[str, str]] = []
-    for i, raw in enumerate(expect_list(item.get("checksums"), f"{where}/checksums")):
-        at = f"{where}/checksums/{i}"
-        checksum = expect_object(raw, at)
-        algorithm = optional_str(checksum.get("algorithm"), f"{at}/algorithm")
-        value = optional_str(checksum.get("checksumValue"), f"{at}/checksumValue")
-        if algorithm is None or value is None:
-            raise SbomError(f"{at} needs an algorithm and a checksumValue")
-        out.append((hash_algorithm(algorithm), value.lower()))
-    return tuple(out)
-
-
 def _purl(item: Mapping[str, Any], where: str) -> str | None:
     for i, raw in enumerate(expect_list(item.get("externalRefs"), f"{where}/externalRefs")):
         ref = expect_object(raw, f"{where}/externalRefs/{i}")
@@ -82,7 +69,7 @@ def _package(raw: object, where: str) -> Component:
         licenses=_licenses(item, where),
         supplier=_supplier(item, where),
         type=_PURPOSES.get((purpose or "LIBRARY").upper().replace("_", "-"), "other"),
-        hashes=_hashes(item, where),
+        hashes=hash_pairs(item, where, "checksums", "algorithm", "checksumValue"),
         pointer=where,
     )
 
@@ -99,7 +86,7 @@ def _file(raw: object, where: str) -> Component:
         licenses=_licenses(item, where),
         supplier=None,
         type="file",
-        hashes=_hashes(item, where),
+        hashes=hash_pairs(item, where, "checksums", "algorithm", "checksumValue"),
         pointer=where,
     )
 
