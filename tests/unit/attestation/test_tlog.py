@@ -33,9 +33,9 @@ from provcheck.attestation.tlog import (
     verify_entry,
 )
 from provcheck.errors import UsageError
-from tests.integration.test_signed_tlog import load_sim
+from tests.paths import FIXTURES_DIR, load_script
 
-sim = load_sim()
+sim = load_script(FIXTURES_DIR / "signed" / "tlog" / "rekor_sim.py", "rekor_sim")
 
 
 def _setup() -> tuple[Any, Any, bytes, tuple[LogKey, ...]]:
