@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
 from provcheck.errors import UsageError, VerificationError
+from provcheck.files import read_capped
 
 MAX_KEY_FILE_BYTES: Final = 64 * 1024
 _MIN_RSA_BITS: Final = 2048
@@ -135,11 +136,4 @@ def parse_public_key(pem: bytes, source: str = "<key>") -> PublicKey:
 
 def load_public_key(path: Path) -> PublicKey:
     """Read a PEM public key file. Raises :class:`UsageError` when unreadable or unsupported."""
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_KEY_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the key file: {exc.strerror or exc}") from exc
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise UsageError(f"{path}: key file is larger than {MAX_KEY_FILE_BYTES} bytes")
-    return parse_public_key(data, str(path))
+    return parse_public_key(read_capped(path, MAX_KEY_FILE_BYTES, "key file"), str(path))

@@ -47,6 +47,7 @@ from provcheck.attestation.cosign import BUNDLE_ANNOTATION
 from provcheck.attestation.dsse import Envelope, EnvelopeError, b64decode_any, pae
 from provcheck.attestation.keys import PublicKey, parse_public_key
 from provcheck.errors import UsageError, VerificationError
+from provcheck.files import read_capped
 
 MAX_TRUSTED_ROOT_BYTES: Final = 1024 * 1024
 MAX_ENTRIES: Final = 16
@@ -150,13 +151,7 @@ def parse_trusted_root(data: bytes, source: str = "<trusted root>") -> tuple[Log
 
 def load_trusted_root(path: Path) -> tuple[LogKey, ...]:
     """Read a trusted root file (never fetched). Raises :class:`UsageError`."""
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_TRUSTED_ROOT_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the trusted root: {exc.strerror or exc}") from exc
-    if len(data) > MAX_TRUSTED_ROOT_BYTES:
-        raise UsageError(f"{path}: trusted root is larger than {MAX_TRUSTED_ROOT_BYTES} bytes")
+    data = read_capped(path, MAX_TRUSTED_ROOT_BYTES, "trusted root")
     return parse_trusted_root(data, str(path))
 
 

@@ -15,6 +15,7 @@ import yaml
 
 from provcheck.discovery.model import TrustLevel
 from provcheck.errors import PolicyError, SbomError
+from provcheck.files import read_capped
 from provcheck.oci.platform import Platform
 from provcheck.policy.model import (
     DEFAULT_SBOM_GENERATORS,
@@ -336,11 +337,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
 
 def load_policy(path: Path) -> Policy:
     """Read and parse a policy file. Raises :class:`PolicyError` (also when unreadable)."""
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_POLICY_BYTES + 1)
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read the policy file: {exc.strerror or exc}") from exc
+    raw = read_capped(path, MAX_POLICY_BYTES, "policy file", PolicyError)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
