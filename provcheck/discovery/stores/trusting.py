@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from provcheck.attestation.binding import bind_statement
+from provcheck.attestation.binding import Binding, BindingStatus, bind_statement
 from provcheck.attestation.cosign import SIMPLE_SIGNING_TYPE, verify_simple_signing
 from provcheck.attestation.dsse import b64decode_any
 from provcheck.attestation.signatures import (
@@ -46,7 +46,8 @@ class _Checked:
     signers: tuple[str, ...]
     rejections: list[str]
     payload_digest: str | None
-    platforms: list[PlatformImage]
+    bound: list[tuple[PlatformImage, Binding]]
+    """The platforms the statement binds to, each with its binding (computed once)."""
 
 
 def _verify(item: StoredEnvelope, trust: TrustConfig | None) -> _Checked:
@@ -87,10 +88,10 @@ def _bind(checked: _Checked, found: ImageAttestations) -> list[str]:
             predicate_type_hint=checked.item.hint,
         )
         if binding.usable:
-            checked.platforms.append(image)
+            checked.bound.append((image, binding))
         elif any("subjects" not in r for r in binding.reasons):
             reasons.extend(r for r in binding.reasons if r not in reasons and "subjects" not in r)
-    if not checked.platforms:
+    if not checked.bound:
         reasons.insert(
             0,
             f"subjects name {subjects[:200] or 'nothing'}, not {found.digest.short} "
@@ -186,15 +187,7 @@ def _apply_threshold(checked: list[_Checked], trust: TrustConfig) -> None:
 
 def _index_scoped(c: _Checked) -> bool:
     """True when the statement binds to the platforms through the index, not one manifest."""
-    if c.statement is None or not c.platforms:
-        return False
-    return all(
-        not any(
-            s.digest.get(im.descriptor.digest.algorithm) == im.descriptor.digest.hex
-            for s in c.statement.subjects
-        )
-        for im in c.platforms
-    )
+    return bool(c.bound) and all(b.status is BindingStatus.INDEX for _, b in c.bound)
 
 
 def signed_attestations(
@@ -206,7 +199,7 @@ def signed_attestations(
     for c in checked:
         if c.statement is not None and not c.rejections:
             reasons = _bind(c, found)
-            if not c.platforms:
+            if not c.bound:
                 c.rejections.append(
                     f"its statement is bound to another image ({'; '.join(reasons)})"
                 )
@@ -228,7 +221,7 @@ def signed_attestations(
                 c.statement.predicate_type if c.statement else item.hint,
                 c.payload_digest,
                 _index_scoped(c),
-                tuple(p.platform.key for p in c.platforms) if not c.rejections else (),
+                tuple(image.platform.key for image, _ in c.bound) if not c.rejections else (),
             )
         )
         if c.rejections:
@@ -248,14 +241,7 @@ def signed_attestations(
             continue
         assert c.statement is not None
         level = TrustLevel.SIGNED if trust is not None else TrustLevel.UNSIGNED
-        for image in c.platforms:
-            binding = bind_statement(
-                c.statement,
-                manifest=image.descriptor.digest,
-                platform=image.platform,
-                index=found.digest if found.is_index else None,
-                predicate_type_hint=item.hint,
-            )
+        for image, binding in c.bound:
             layer = AttestationLayer(
                 item.layer, item.index, item.hint, c.statement, binding, (), level, check
             )
