@@ -180,12 +180,15 @@ def _check_image(
             (Evidence(rec.source, pointer, shown, hint), *more),
         )
     if opts.pinned and ref.digest is None:
+        pin = (
+            "docker-image://<image>@sha256:<digest>" if via else "# syntax=<image>@sha256:<digest>"
+        )
         return RuleResult(
             NAME,
             Status.FAIL,
             platform,
             f"{what} is not pinned by digest",
-            (Evidence(rec.source, pointer, shown, "pin it: '# syntax=<image>@sha256:<digest>'"),),
+            (Evidence(rec.source, pointer, shown, f"pin it: '{pin}'"),),
         )
     evidence = (Evidence(rec.source, pointer, shown), *more)
     if recorded is None:
