@@ -21,6 +21,7 @@ import pytest
 
 from provcheck.discovery.model import ImageAttestations
 from provcheck.policy import evaluate, parse_policy
+from provcheck.predicates.slsa import Arg, ContextKind, NamedContext
 from provcheck.report import Report, Status
 from tests.unit.policy.realdata import load_case
 from tests.unit.policy.variants import with_predicates
@@ -308,3 +309,35 @@ def test_empty_builder_id_fails_even_with_a_star(case: str) -> None:
 
     report = _evaluate(case, named, "  builder:\n    allow: ['*']\n")
     assert _statuses(report, "builder") == {Status.PASS}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        (
+            "context:docker/dockerfile:1::linux/arm64",
+            "docker-image://evil/x:1",
+            ("docker/dockerfile:1", "linux/arm64", ContextKind.DOCKER_IMAGE, "evil/x:1"),
+        ),
+        (
+            "context:base",
+            "oci-layout://mylayout@" + LAYOUT_DIGEST,
+            ("base", None, ContextKind.OCI_LAYOUT, "mylayout@" + LAYOUT_DIGEST),
+        ),
+        ("context:src", "local:src", ("src", None, ContextKind.LOCAL, "src")),
+        (
+            "context:g",
+            "git@github.com:o/r.git",
+            ("g", None, ContextKind.GIT, "git@github.com:o/r.git"),
+        ),
+        ("context:i", "input:i", ("i", None, ContextKind.INPUT, "i")),
+        ("context:x", "nonsense", ("x", None, None, "")),
+    ],
+)
+def test_named_context_args_are_read_as_buildkit_splits_them(
+    key: str, value: str, expected: tuple[str, str | None, ContextKind | None, str]
+) -> None:
+    context = NamedContext.from_arg(Arg(key, value, "/p"))
+    assert context is not None
+    assert (context.name, context.platform, context.kind, context.target) == expected
+    assert NamedContext.from_arg(Arg("source", value, "/p")) is None
