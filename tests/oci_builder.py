@@ -175,6 +175,7 @@ def provenance_statement(
     build_args: Mapping[str, str] | None = None,
     frontend: str = "dockerfile.v0",
     source: str | None = None,
+    contexts: Mapping[str, str] | None = None,
     materials: Sequence[Mapping[str, Any]] = (),
     secrets: Sequence[Mapping[str, Any]] = (),
     builder_platform: str = "linux/amd64",
@@ -183,7 +184,8 @@ def provenance_statement(
     """A BuildKit SLSA provenance statement shaped like the real ones in fixtures/real.
 
     ``build_args`` are names without the ``build-arg:`` prefix. ``source`` (a ``# syntax=`` image)
-    switches the frontend to ``gateway.v0`` with ``args.source`` = ``args.cmdline``. min mode
+    switches the frontend to ``gateway.v0`` with ``args.source`` = ``args.cmdline``. ``contexts``
+    maps a named context to its value (``context:NAME`` args, kept in both modes). min mode
     drops build args and secrets (``completeness`` false when args were dropped) and buildConfig.
     """
     args: dict[str, str] = {}
@@ -192,6 +194,7 @@ def provenance_statement(
     if source is not None:
         frontend = "gateway.v0"
         args.update({"source": source, "cmdline": source})
+    args.update({f"context:{name}": value for name, value in (contexts or {}).items()})
     args = dict(sorted(args.items()))
     complete = mode == "max" or not build_args
     request: dict[str, Any] = {"frontend": frontend}

@@ -13,6 +13,7 @@ import binascii
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -25,6 +26,9 @@ BUILTIN_DOCKERFILE_FRONTEND: Final = "dockerfile.v0"
 GATEWAY_FRONTEND: Final = "gateway.v0"
 BUILD_ARG_PREFIX: Final = "build-arg:"
 LABEL_PREFIX: Final = "label:"
+CONTEXT_PREFIX: Final = "context:"
+DOCKER_IMAGE_SCHEME: Final = "docker-image://"
+OCI_LAYOUT_SCHEME: Final = "oci-layout://"
 BUILDKIT_METADATA_V02: Final = "https://mobyproject.org/buildkit@v1#metadata"
 BUILDKIT_HERMETIC_V02: Final = "https://mobyproject.org/buildkit@v1#hermetic"
 
@@ -185,10 +189,68 @@ class Material:
             return None
 
     @property
+    def local_layout(self) -> bool:
+        """A ``pkg:oci`` image: loaded from a local OCI layout (a named context), not a registry."""
+        return self.purl_type == "oci"
+
+    @property
+    def pinned_digest(self) -> str | None:
+        """The purl's ``digest=`` qualifier (the image was asked for by digest), lower-cased."""
+        if self.purl_type not in ("docker", "oci"):
+            return None
+        from packageurl import PackageURL
+
+        try:
+            qualifiers = PackageURL.from_string(self.uri).qualifiers
+        except ValueError:
+            return None
+        return qualifiers.get("digest", "").lower() or None
+
+    @property
     def sha256(self) -> str | None:
         """``sha256:<hex>`` when recorded."""
         value = self.digest.get("sha256")
         return f"sha256:{value.lower()}" if value else None
+
+
+class ContextKind(StrEnum):
+    """What a named context (``context:NAME`` = ``<kind>:<target>``) loads, as BuildKit reads it."""
+
+    DOCKER_IMAGE = "docker-image"
+    OCI_LAYOUT = "oci-layout"
+    LOCAL = "local"
+    GIT = "git"
+    HTTP = "http"
+    HTTPS = "https"
+    INPUT = "input"
+
+
+@dataclass(frozen=True, slots=True)
+class NamedContext:
+    """A ``context:NAME[::PLATFORM]`` request arg: BuildKit loads it wherever ``NAME`` is used
+    (a ``FROM``, a stage, or the frontend image ``args.source``) instead of ``NAME`` itself."""
+
+    name: str
+    platform: str | None
+    """``PLATFORM`` of ``context:NAME::PLATFORM`` (the context applies only there)."""
+    kind: ContextKind | None
+    """``None`` for a scheme BuildKit does not know (the build would have failed)."""
+    target: str
+    """The value after ``<kind>:`` without a leading ``//``."""
+    arg: Arg
+
+    @classmethod
+    def from_arg(cls, arg: Arg) -> NamedContext | None:
+        """The named context ``arg`` declares, or ``None`` when it is no ``context:`` arg."""
+        if not arg.key.startswith(CONTEXT_PREFIX):
+            return None
+        name, sep, platform = arg.key[len(CONTEXT_PREFIX) :].partition("::")
+        scheme, _, target = arg.value.partition(":")
+        if scheme.startswith("git@"):  # BuildKit accepts SSH URLs without a scheme
+            scheme, target = ContextKind.GIT, arg.value
+        kind = next((k for k in ContextKind if k.value == scheme), None)
+        target = target.removeprefix("//")
+        return cls(name, platform if sep else None, kind, target, arg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +301,9 @@ class Provenance:
     llb_env: tuple[EnvEntry, ...]
     llb_image_sources: tuple[str, ...]
     """``docker-image://`` identifiers of the LLB source ops (max mode)."""
+    llb_layout_sources: tuple[str, ...]
+    """``oci-layout://`` identifiers of the LLB source ops (max mode): images from named
+    contexts that point at a local OCI layout (their materials are ``pkg:oci``)."""
     pointers: Mapping[str, str] = field(hash=False, compare=False)
     raw: Mapping[str, Any] = field(hash=False, compare=False, repr=False)
 
@@ -256,6 +321,12 @@ class Provenance:
         """``args.source``: the frontend image that ran (``# syntax`` or ``BUILDKIT_SYNTAX``)."""
         arg = self.arg("source")
         return arg.value if arg else None
+
+    @property
+    def named_contexts(self) -> tuple[NamedContext, ...]:
+        """The top-level ``context:*`` args (``--build-context``; they survive min mode)."""
+        found = (NamedContext.from_arg(a) for a in self.args)
+        return tuple(c for c in found if c is not None)
 
     @property
     def build_args(self) -> dict[str, str]:
@@ -340,9 +411,12 @@ def _materials(items: list[Any], pointer: str) -> tuple[Material, ...]:
     return tuple(out)
 
 
-def _build_config(config: Mapping[str, Any], pointer: str) -> tuple[list[EnvEntry], list[str]]:
+def _build_config(
+    config: Mapping[str, Any], pointer: str
+) -> tuple[list[EnvEntry], list[str], list[str]]:
     env: list[EnvEntry] = []
     sources: list[str] = []
+    layouts: list[str] = []
     steps = _list(config, "llbDefinition", pointer_join(pointer, "llbDefinition"))
     for i, step in enumerate(steps):
         sp = pointer_join(pointer, "llbDefinition", i)
@@ -351,8 +425,10 @@ def _build_config(config: Mapping[str, Any], pointer: str) -> tuple[list[EnvEntr
         op = _obj(_obj(step, "op", pointer_join(sp, "op")), "Op", pointer_join(sp, "op", "Op"))
         source = _obj(op, "source", pointer_join(sp, "op", "Op", "source"))
         ident = _str(source, "identifier", pointer_join(sp, "op", "Op", "source", "identifier"))
-        if ident and ident.startswith("docker-image://"):
-            sources.append(ident[len("docker-image://") :])
+        if ident and ident.startswith(DOCKER_IMAGE_SCHEME):
+            sources.append(ident[len(DOCKER_IMAGE_SCHEME) :])
+        elif ident and ident.startswith(OCI_LAYOUT_SCHEME):
+            layouts.append(ident[len(OCI_LAYOUT_SCHEME) :])
         exec_ptr = pointer_join(sp, "op", "Op", "exec")
         meta_ptr = pointer_join(exec_ptr, "meta")
         meta = _obj(_obj(op, "exec", exec_ptr), "meta", meta_ptr)
@@ -362,7 +438,7 @@ def _build_config(config: Mapping[str, Any], pointer: str) -> tuple[list[EnvEntr
                 raise AttestationError(f"provenance field {ep} must be a string")
             name, _, value = entry.partition("=")
             env.append(EnvEntry(name, value, ep))
-    return env, sources
+    return env, sources, layouts
 
 
 def _dockerfile(source: Mapping[str, Any]) -> str | None:
@@ -411,7 +487,7 @@ def _parse_v02(pred: Mapping[str, Any], predicate_type: str) -> ProvenanceV02:
     bk_meta = _obj(meta, BUILDKIT_METADATA_V02, pointer_join(meta_ptr, BUILDKIT_METADATA_V02))
     bc_ptr = pointer_join(base, "buildConfig")
     build_config = _obj(pred, "buildConfig", bc_ptr)
-    llb_env, llb_sources = _build_config(build_config, bc_ptr)
+    llb_env, llb_sources, llb_layouts = _build_config(build_config, bc_ptr)
     vcs_source, vcs_revision = _vcs(bk_meta)
     platform = env.get("platform")
     return ProvenanceV02(
@@ -464,6 +540,7 @@ def _parse_v02(pred: Mapping[str, Any], predicate_type: str) -> ProvenanceV02:
         builder_platform=platform if isinstance(platform, str) else None,
         llb_env=tuple(llb_env),
         llb_image_sources=tuple(llb_sources),
+        llb_layout_sources=tuple(llb_layouts),
         pointers=MappingProxyType(
             {
                 "builder": pointer_join(base, "builder", "id"),
@@ -494,7 +571,7 @@ def _parse_v1(pred: Mapping[str, Any], predicate_type: str) -> ProvenanceV1:
     internal = _obj(bd, "internalParameters", int_ptr)
     bc_ptr = pointer_join(int_ptr, "buildConfig")
     build_config = _obj(internal, "buildConfig", bc_ptr)
-    llb_env, llb_sources = _build_config(build_config, bc_ptr)
+    llb_env, llb_sources, llb_layouts = _build_config(build_config, bc_ptr)
     rd_ptr = pointer_join(base, "runDetails")
     run = _obj(pred, "runDetails", rd_ptr)
     builder = _obj(run, "builder", pointer_join(rd_ptr, "builder"))
@@ -551,6 +628,7 @@ def _parse_v1(pred: Mapping[str, Any], predicate_type: str) -> ProvenanceV1:
         builder_platform=platform if isinstance(platform, str) else None,
         llb_env=tuple(llb_env),
         llb_image_sources=tuple(llb_sources),
+        llb_layout_sources=tuple(llb_layouts),
         pointers=MappingProxyType(
             {
                 "builder": pointer_join(rd_ptr, "builder", "id"),

@@ -1,4 +1,7 @@
-"""``builder``: the builder id is in an allow-list (an unverified hint, formats.md §6.7)."""
+"""``builder``: the builder id is in an allow-list (an unverified hint, formats.md §6.7).
+
+An empty id (BuildKit's default without ``builder-id``) fails whatever the allow-list says.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ class BuilderRule:
             bad = [
                 r
                 for r in pc.provenance
-                if not any(text_matches(e, r.provenance.builder_id) for e in options.allow)
+                if not r.provenance.builder_id
+                or not any(text_matches(e, r.provenance.builder_id) for e in options.allow)
             ]
             evidence = tuple(
                 Evidence(

@@ -232,6 +232,15 @@ def test_frontend_pinned() -> None:
     assert _status(_run("b-multi-max", text), "frontend") is Status.PASS  # built-in
     pinned = "localhost:5000/docker/dockerfile:1.7@sha256:" + "d" * 64
     img = with_predicates(load_case("e1-syntax-tag"), _set_source(pinned))
+    # what ran is only ever read from the materials, never from the digest in args.source
+    assert _status(evaluate(img, _policy(text), now=NOW), "frontend") is Status.INCOMPLETE
+
+    def pinned_material(p: dict[str, Any]) -> None:  # BuildKit adds one with digest=
+        _set_source(pinned)(p)
+        uri = "pkg:docker/localhost%3A5000/docker/dockerfile@1.7?digest=sha256%3A" + "d" * 64
+        p["materials"].insert(0, {"digest": {"sha256": "d" * 64}, "uri": uri})
+
+    img = with_predicates(load_case("e1-syntax-tag"), pinned_material)
     assert _status(evaluate(img, _policy(text), now=NOW), "frontend") is Status.PASS
 
 

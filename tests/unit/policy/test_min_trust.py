@@ -223,10 +223,10 @@ def test_provenance_readers_become_incomplete_and_say_why(rule: str, body: str) 
 
 def test_only_the_rule_with_min_trust_is_filtered() -> None:
     image = load_case("b-multi-max")
-    text = HEAD + "  provenance: {min-trust: index-bound}\n  builder: {allow: ['*']}\n"
+    text = HEAD + "  provenance: {min-trust: index-bound}\n  frontend: {allow: [dockerfile.v0]}\n"
     report = evaluate(image, parse_policy(text), now=NOW)
     assert {s for s, _, _ in _results(report, "provenance")} == {Status.FAIL}
-    assert {s for s, _, _ in _results(report, "builder")} == {Status.PASS}
+    assert {s for s, _, _ in _results(report, "frontend")} == {Status.PASS}
 
 
 def test_sbom_min_trust() -> None:
@@ -275,7 +275,7 @@ def _cosign_policy(tmp_path: Path, key: Path) -> Path:
         + "  signatures:\n    required: true\n"
         + f"    keys: [{os.path.relpath(key, tmp_path)}]\n"
         + "  provenance:\n    required: true\n    min-trust: signed\n"
-        + "  builder:\n    allow: ['*']\n    min-trust: signed\n"
+        + "  frontend:\n    allow: [dockerfile.v0]\n    min-trust: signed\n"
     )
     return path
 
@@ -284,7 +284,7 @@ def test_i_cosign_reads_the_signed_statement_with_its_key(tmp_path: Path) -> Non
     policy = load_policy(_cosign_policy(tmp_path, I_COSIGN / "cosign.pub"))
     report = verify_image(f"oci-layout://{I_COSIGN / 'oci-layout'}:1", policy, now=NOW)
     assert report.verdict is Verdict.PASS, [(r.rule, r.message) for r in report.results]
-    for rule in ("provenance", "builder"):
+    for rule in ("provenance", "frontend"):
         results = [r for r in report.results if r.rule == rule]
         assert {r.platform for r in results} == {"linux/amd64", "linux/arm64"}
         for r in results:
