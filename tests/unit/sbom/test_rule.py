@@ -186,6 +186,20 @@ def test_a_range_on_an_ecosystem_without_an_ordering_is_incomplete(tmp_path: Pat
     assert "cannot compare versions of pkg:generic" in (result.evidence[0].remediation or "")
 
 
+def test_deprecated_license_ids_match_their_current_ids(tmp_path: Path) -> None:
+    cdx = cyclonedx_document(
+        [{"name": "jdk-lib", "licenses": [{"license": {"id": "GPL-2.0-with-classpath-exception"}}]}]
+    )
+    spdx = spdx_document([{"name": "old-lgpl", "license": "LGPL-2.1+"}])
+    deny = "    deny-licenses: [GPL-2.0-only, LGPL-2.1-or-later]"
+    result = _only(_verify(_image(tmp_path / "deny", [cdx, spdx]), deny))
+    assert result.status is Status.FAIL
+    assert result.message.startswith("denied license: 2 ")
+    allow = '    allow-licenses: ["GPL-2.0-only WITH Classpath-exception-2.0", LGPL-2.1-or-later]'
+    result = _only(_verify(_image(tmp_path / "allow", [cdx, spdx]), allow))
+    assert result.status is Status.PASS, result
+
+
 def test_license_rules(tmp_path: Path) -> None:
     doc = cyclonedx_document(
         [

@@ -427,3 +427,16 @@ def test_debian_is_a_total_order(a: str, b: str, c: str) -> None:
 def test_pattern_parsing_never_raises_anything_but_sbom_error(text: str) -> None:
     with contextlib.suppress(SbomError):
         parse_purl_pattern(text)
+
+
+_VERSIONISH = st.text(alphabet="0123456789.-_~^+:abcdeprlstvRCP ", max_size=30)
+
+
+@given(st.sampled_from(sorted({t for t, _, _ in REAL_ORDER})), _VERSIONISH, _VERSIONISH)
+def test_every_ordering_answers_or_says_not_comparable(kind: str, a: str, b: str) -> None:
+    try:
+        c = compare_versions(kind, a, b)
+    except VersionUnknownError as exc:
+        assert exc.problem is VersionProblem.UNREADABLE
+    else:
+        assert c == -compare_versions(kind, b, a)
