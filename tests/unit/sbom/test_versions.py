@@ -222,7 +222,14 @@ def test_unreadable_versions_of_univers_ecosystems_are_not_comparable() -> None:
 
 
 # provcheck's own orderings, with univers as the oracle (same ecosystems, independent code)
-_ORACLE_CLASSES = {"pypi": "PypiVersion", "npm": "SemverVersion", "deb": "DebianVersion"}
+_ORACLE_CLASSES = {
+    "pypi": "PypiVersion",
+    "npm": "SemverVersion",
+    "cargo": "SemverVersion",
+    "hex": "SemverVersion",
+    "golang": "GolangVersion",
+    "deb": "DebianVersion",
+}
 
 
 def _oracle(purl_type: str, a: str, b: str) -> int:
@@ -243,6 +250,10 @@ def _oracle(purl_type: str, a: str, b: str) -> int:
         ("npm", "1.0.0-alpha", "1.0.0-alpha.1"),
         ("npm", "1.0.0-alpha.1", "1.0.0-alpha.beta"),
         ("npm", "1.0.0-beta.2", "1.0.0-beta.11"),
+        ("golang", "v0.0.0-20191109021931-daa7c04131f5", "v0.0.0-20200101000000-aaaaaaaaaaaa"),
+        ("golang", "v1.2.3", "v1.2.4-0.20200101000000-abcdefabcdef"),
+        ("golang", "v1.2.4-0.20200101000000-abcdefabcdef", "v1.2.4"),
+        ("cargo", "1.0.0-alpha.1", "1.0.0-alpha.beta"),
         ("deb", "2.36-9+deb12u4", "2.36-9+deb12u10"),
         ("deb", "1.0~~", "1.0~"),
         ("deb", "1.0a", "1.0+"),
@@ -440,3 +451,13 @@ def test_every_ordering_answers_or_says_not_comparable(kind: str, a: str, b: str
         assert exc.problem is VersionProblem.UNREADABLE
     else:
         assert c == -compare_versions(kind, b, a)
+
+
+@given(_SEMVERS, _SEMVERS)
+def test_semver_agrees_with_univers(a: str, b: str) -> None:
+    assert compare_semver(a, b) == _oracle("npm", a, b)
+
+
+@given(_DEBS, _DEBS)
+def test_debian_agrees_with_univers(a: str, b: str) -> None:
+    assert compare_debian(a, b) == _oracle("deb", a, b)
