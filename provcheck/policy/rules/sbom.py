@@ -156,29 +156,34 @@ def _denied_packages(parsed: _Parsed, sbom: Sbom, opts: SbomOptions) -> Iterator
                 Evidence(source, component.pointer, purl_text[:200], exc.diagnostics()),
             )
             continue
+        undecided: VersionUnknownError | None = None
         for pattern in opts.deny_packages:
             try:
-                if pattern.matches(purl):
-                    yield _Finding(
-                        Status.FAIL,
-                        FindingKind.DENIED_PACKAGE,
-                        Evidence(
-                            source,
-                            component.pointer,
-                            purl_text,
-                            f"denied by {pattern.text}: remove or upgrade it",
-                        ),
-                    )
-                    break
-            except VersionUnknownError as exc:
-                ordering = f"pkg:{purl.type}" if exc.problem is VersionProblem.NO_ORDERING else None
+                matched = pattern.matches(purl)
+            except VersionUnknownError as exc:  # another pattern may still deny it outright
+                undecided = undecided or exc
+                continue
+            if matched:
                 yield _Finding(
-                    Status.INCOMPLETE,
-                    _VERSION_KINDS[exc.problem],
-                    Evidence(source, component.pointer, purl_text, exc.diagnostics()),
-                    ordering,
+                    Status.FAIL,
+                    FindingKind.DENIED_PACKAGE,
+                    Evidence(
+                        source,
+                        component.pointer,
+                        purl_text,
+                        f"denied by {pattern.text}: remove or upgrade it",
+                    ),
                 )
                 break
+        else:
+            if undecided is not None:
+                problem = undecided.problem
+                yield _Finding(
+                    Status.INCOMPLETE,
+                    _VERSION_KINDS[problem],
+                    Evidence(source, component.pointer, purl_text, undecided.diagnostics()),
+                    f"pkg:{purl.type}" if problem is VersionProblem.NO_ORDERING else None,
+                )
 
 
 def _license_findings(parsed: _Parsed, sbom: Sbom, rules: LicenseRules) -> Iterator[_Finding]:

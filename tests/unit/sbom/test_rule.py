@@ -184,6 +184,11 @@ def test_a_range_on_an_ecosystem_without_an_ordering_is_incomplete(tmp_path: Pat
     assert result.status is Status.INCOMPLETE
     assert "cannot compare versions (pkg:generic): 1 " in result.message
     assert "cannot compare versions of pkg:generic" in (result.evidence[0].remediation or "")
+    # a pattern that denies the package outright wins over one that cannot decide
+    body = '    deny-packages: ["pkg:generic/openssl@<3.0.8", "pkg:generic/openssl"]'
+    result = _only(_verify(_image(tmp_path / "both", [spdx_document(packages)]), body))
+    assert result.status is Status.FAIL
+    assert result.message.startswith("denied package: 1 ")
 
 
 def test_deprecated_license_ids_match_their_current_ids(tmp_path: Path) -> None:
