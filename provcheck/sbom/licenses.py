@@ -3,15 +3,17 @@
 ``MIT OR GPL-3.0-only`` is acceptable when one branch is; ``A AND B`` needs both;
 ``GPL-2.0-only WITH Classpath-exception-2.0`` is matched by its license (``GPL-2.0-only``) or by
 the whole ``… WITH …`` term, and an exact ``… WITH …`` entry in the allow list wins over its
-license in the deny list. Identifiers compare case-insensitively; deprecated GNU identifiers are
-normalised (``GPL-2.0`` is ``GPL-2.0-only``, ``GPL-2.0+`` is ``GPL-2.0-or-later``); another
-``X+`` matches an entry ``X+`` or ``X``.
+license in the deny list. Identifiers compare case-insensitively; identifiers deprecated by SPDX
+are read as their current equivalent (:data:`DEPRECATED_LICENSES`: ``GPL-2.0`` is
+``GPL-2.0-only``, ``GPL-2.0+`` is ``GPL-2.0-or-later``, ``GPL-2.0-with-classpath-exception`` is
+``GPL-2.0-only WITH Classpath-exception-2.0``), in SBOMs and in allow and deny lists alike;
+another ``X+`` matches an entry ``X+`` or ``X``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -22,26 +24,55 @@ from provcheck.sbom.model import NO_ASSERTION
 
 MAX_EXPRESSION_LENGTH: Final = 4096
 _TOKEN: Final = re.compile(r"\s*(?:(\()|(\))|([A-Za-z0-9][A-Za-z0-9.\-:+]*))")
-_GNU_DEPRECATED: Final = frozenset(
-    f"{name}-{version}"
-    for name, versions in (
-        ("GPL", ("1.0", "2.0", "3.0")),
-        ("LGPL", ("2.0", "2.1", "3.0")),
-        ("AGPL", ("1.0", "3.0")),
-        ("GFDL", ("1.1", "1.2", "1.3")),
-    )
-    for version in versions
-)
-_GNU_KEYS: Final = frozenset(n.casefold() for n in _GNU_DEPRECATED)
+# Source: the SPDX License List (github.com/spdx/license-list-data, json/licenses.json: the ids
+# with "isDeprecatedLicenseId": true; json/details/<id>.json "licenseComments" names the
+# replacement, e.g. "DEPRECATED: Use license expression including main license, "WITH" operator,
+# and identifier: Classpath-exception-2.0"). The GNU ids without -only/-or-later were deprecated
+# in list 3.0 (a bare id meant "only", "+" "or later"); the "+" forms of AGPL and GFDL are the
+# "+" operator on those ids. Only ids with one current equivalent are here: wxWindows (its main
+# license is not named), Nunit and the other deprecated ids without a named replacement are not.
+DEPRECATED_LICENSES: Final[Mapping[str, tuple[str, str | None]]] = {
+    "AGPL-1.0": ("AGPL-1.0-only", None),
+    "AGPL-1.0+": ("AGPL-1.0-or-later", None),
+    "AGPL-3.0": ("AGPL-3.0-only", None),
+    "AGPL-3.0+": ("AGPL-3.0-or-later", None),
+    "GFDL-1.1": ("GFDL-1.1-only", None),
+    "GFDL-1.1+": ("GFDL-1.1-or-later", None),
+    "GFDL-1.2": ("GFDL-1.2-only", None),
+    "GFDL-1.2+": ("GFDL-1.2-or-later", None),
+    "GFDL-1.3": ("GFDL-1.3-only", None),
+    "GFDL-1.3+": ("GFDL-1.3-or-later", None),
+    "GPL-1.0": ("GPL-1.0-only", None),
+    "GPL-1.0+": ("GPL-1.0-or-later", None),
+    "GPL-2.0": ("GPL-2.0-only", None),
+    "GPL-2.0+": ("GPL-2.0-or-later", None),
+    "GPL-3.0": ("GPL-3.0-only", None),
+    "GPL-3.0+": ("GPL-3.0-or-later", None),
+    "LGPL-2.0": ("LGPL-2.0-only", None),
+    "LGPL-2.0+": ("LGPL-2.0-or-later", None),
+    "LGPL-2.1": ("LGPL-2.1-only", None),
+    "LGPL-2.1+": ("LGPL-2.1-or-later", None),
+    "LGPL-3.0": ("LGPL-3.0-only", None),
+    "LGPL-3.0+": ("LGPL-3.0-or-later", None),
+    "GPL-2.0-with-autoconf-exception": ("GPL-2.0-only", "Autoconf-exception-2.0"),
+    "GPL-2.0-with-bison-exception": ("GPL-2.0-only", "Bison-exception-2.2"),
+    "GPL-2.0-with-classpath-exception": ("GPL-2.0-only", "Classpath-exception-2.0"),
+    "GPL-2.0-with-font-exception": ("GPL-2.0-only", "Font-exception-2.0"),
+    "GPL-2.0-with-GCC-exception": ("GPL-2.0-only", "GCC-exception-2.0"),
+    "GPL-3.0-with-autoconf-exception": ("GPL-3.0-only", "Autoconf-exception-3.0"),
+    "GPL-3.0-with-GCC-exception": ("GPL-3.0-only", "GCC-exception-3.1"),
+    "eCos-2.0": ("GPL-2.0-or-later", "eCos-exception-2.0"),
+    "BSD-2-Clause-NetBSD": ("BSD-2-Clause", None),
+    "bzip2-1.0.5": ("bzip2-1.0.6", None),
+    "StandardML-NJ": ("SMLNJ", None),
+}
+"""Deprecated SPDX license id → (current license id, exception or ``None``)."""
+_DEPRECATED_KEYS: Final = {k.casefold(): v for k, v in DEPRECATED_LICENSES.items()}
 
 
-def normalise_license_id(text: str) -> str:
-    """The canonical spelling of one license identifier (deprecated GNU ids, ``+``)."""
-    plus = text.endswith("+")
-    base = text[:-1] if plus else text
-    if base.casefold() in _GNU_KEYS:
-        return base + ("-or-later" if plus else "-only")
-    return text
+def current_license(text: str) -> tuple[str, str | None]:
+    """The current form of one license id: ``(license, exception)`` (deprecated ids replaced)."""
+    return _DEPRECATED_KEYS.get(text.casefold(), (text, None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,14 +188,16 @@ class _Parser:
             return node
         if token == ")" or token.upper() in ("AND", "OR", "WITH"):
             raise self.error(f"unexpected {token!r}")
-        license_id = normalise_license_id(token)
+        license_id, included = current_license(token)
         if (nxt := self.peek()) is not None and nxt.upper() == "WITH":
+            if included is not None:
+                raise self.error(f"{token!r} already includes an exception")
             self.pos += 1
             exception = self.take()
             if exception in ("(", ")") or exception.upper() in ("AND", "OR", "WITH"):
                 raise self.error(f"WITH needs an exception identifier, not {exception!r}")
             return LicenseTerm(license_id, exception)
-        return LicenseTerm(license_id)
+        return LicenseTerm(license_id, included)
 
 
 @lru_cache(maxsize=4096)

@@ -6,14 +6,16 @@ be used (too large, tampered, unbound) makes the checks ``incomplete`` (or, when
 one, fails ``required``). License checks skip ``file`` and ``container`` components (the image
 itself and its files are not licensed packages). Under ``allow-licenses`` a component without
 license information (none, or ``NOASSERTION``) is ``incomplete``; ``NONE`` passes only when
-listed. ``deny-packages`` matches components with a purl; a name match whose version cannot be
-compared is ``incomplete``.
+listed. ``deny-packages`` matches components with a purl (read as the purl spec says:
+``pkg://npm/x`` is ``pkg:npm/x``); a name match whose range cannot be decided (no version, one the
+ecosystem cannot read, a purl type without a version ordering) is ``incomplete``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
 from provcheck.attestation.binding import BindingStatus
@@ -26,7 +28,13 @@ from provcheck.report.model import Evidence, RuleResult, Status
 from provcheck.sbom import Sbom, parse_sbom
 from provcheck.sbom.licenses import LicenseRules, LicenseVerdict
 from provcheck.sbom.model import Component
-from provcheck.sbom.versions import Purl, VersionUnknownError, parse_purl
+from provcheck.sbom.versions import (
+    Purl,
+    VersionProblem,
+    VersionUnknownError,
+    parse_purl,
+    purl_type,
+)
 
 NAME = "sbom"
 MAX_EVIDENCE: Final = 50
@@ -35,11 +43,40 @@ _ORDER: Final = (Status.FAIL, Status.ERROR, Status.INCOMPLETE, Status.PASS)
 _REMEDIATION: Final = "build with --sbom=true (or --attest type=sbom) and push the whole index"
 
 
+class FindingKind(StrEnum):
+    """What one finding of the rule is about (its value labels it in the summary)."""
+
+    DENIED_PACKAGE = "denied package"
+    UNREADABLE_PURL = "unreadable purl"
+    VERSION_MISSING = "package version missing"
+    VERSION_NOT_COMPARABLE = "package version not comparable"
+    NO_VERSION_ORDERING = "cannot compare versions"
+    DENIED_LICENSE = "denied license"
+    LICENSE_NOT_ALLOWED = "license not allowed"
+    LICENSE_INVALID = "license not an SPDX expression"
+    LICENSE_UNKNOWN = "no license information"
+    UNREADABLE_SBOM = "unreadable SBOM"
+    UNUSABLE_LAYER = "SBOM layer not usable"
+
+
+_VERSION_KINDS: Final = {
+    VersionProblem.MISSING: FindingKind.VERSION_MISSING,
+    VersionProblem.UNREADABLE: FindingKind.VERSION_NOT_COMPARABLE,
+    VersionProblem.NO_ORDERING: FindingKind.NO_VERSION_ORDERING,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class _Finding:
     status: Status
-    kind: str
+    kind: FindingKind
     evidence: Evidence
+    detail: str | None = None
+    """Shown beside the kind in the summary (``unreadable SBOM (why)``)."""
+
+    @property
+    def label(self) -> str:
+        return self.kind.value if self.detail is None else f"{self.kind.value} ({self.detail})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,42 +142,48 @@ def _sbom_problems(image: PlatformImage) -> list[Problem]:
 
 def _denied_packages(parsed: _Parsed, sbom: Sbom, opts: SbomOptions) -> Iterator[_Finding]:
     types = {p.type for p in opts.deny_packages}
-    prefixes = tuple(f"pkg:{t}/" for t in types)
     source = parsed.usable.source
     for component in sbom.components:
         purl_text = component.purl
-        if purl_text is None or not purl_text[:40].lower().startswith(prefixes):
+        if purl_text is None or purl_type(purl_text[:200]) not in types:
             continue
         try:
             purl: Purl = parse_purl(purl_text)
         except SbomError as exc:
             yield _Finding(
                 Status.INCOMPLETE,
-                "unreadable purl",
+                FindingKind.UNREADABLE_PURL,
                 Evidence(source, component.pointer, purl_text[:200], exc.diagnostics()),
             )
             continue
+        undecided: VersionUnknownError | None = None
         for pattern in opts.deny_packages:
             try:
-                if pattern.matches(purl):
-                    yield _Finding(
-                        Status.FAIL,
-                        "denied package",
-                        Evidence(
-                            source,
-                            component.pointer,
-                            purl_text,
-                            f"denied by {pattern.text}: remove or upgrade it",
-                        ),
-                    )
-                    break
-            except VersionUnknownError as exc:
+                matched = pattern.matches(purl)
+            except VersionUnknownError as exc:  # another pattern may still deny it outright
+                undecided = undecided or exc
+                continue
+            if matched:
                 yield _Finding(
-                    Status.INCOMPLETE,
-                    "package version not comparable",
-                    Evidence(source, component.pointer, purl_text, exc.diagnostics()),
+                    Status.FAIL,
+                    FindingKind.DENIED_PACKAGE,
+                    Evidence(
+                        source,
+                        component.pointer,
+                        purl_text,
+                        f"denied by {pattern.text}: remove or upgrade it",
+                    ),
                 )
                 break
+        else:
+            if undecided is not None:
+                problem = undecided.problem
+                yield _Finding(
+                    Status.INCOMPLETE,
+                    _VERSION_KINDS[problem],
+                    Evidence(source, component.pointer, purl_text, undecided.diagnostics()),
+                    f"pkg:{purl.type}" if problem is VersionProblem.NO_ORDERING else None,
+                )
 
 
 def _license_findings(parsed: _Parsed, sbom: Sbom, rules: LicenseRules) -> Iterator[_Finding]:
@@ -165,25 +208,25 @@ def _license_finding(
     if verdict is LicenseVerdict.DENIED:
         yield _Finding(
             Status.FAIL,
-            "denied license",
+            FindingKind.DENIED_LICENSE,
             Evidence(source, where, f"{c.display}: {expression}", "every choice is denied"),
         )
     elif verdict is LicenseVerdict.NOT_ALLOWED:
         yield _Finding(
             Status.FAIL,
-            "license not allowed",
+            FindingKind.LICENSE_NOT_ALLOWED,
             Evidence(source, where, f"{c.display}: {expression}", "not in allow-licenses"),
         )
     elif verdict is LicenseVerdict.INVALID:
         yield _Finding(
             Status.INCOMPLETE,
-            "license not an SPDX expression",
+            FindingKind.LICENSE_INVALID,
             Evidence(source, where, f"{c.display}: {expression[:200]}", None),
         )
     elif verdict is LicenseVerdict.UNKNOWN and rules.allow is not None:
         yield _Finding(
             Status.INCOMPLETE,
-            "no license information",
+            FindingKind.LICENSE_UNKNOWN,
             Evidence(
                 source,
                 where,
@@ -196,7 +239,7 @@ def _license_finding(
 def _summary(findings: list[_Finding]) -> str:
     counts: dict[str, int] = {}
     for f in findings:
-        counts[f.kind] = counts.get(f.kind, 0) + 1
+        counts[f.label] = counts.get(f.label, 0) + 1
     return ", ".join(f"{kind}: {n}" for kind, n in counts.items())
 
 
@@ -225,8 +268,9 @@ def _one(
             findings.append(
                 _Finding(
                     Status.ERROR,
-                    f"unreadable SBOM ({parsed.error})",
+                    FindingKind.UNREADABLE_SBOM,
                     Evidence(usable.source, "/predicate", None, None),
+                    parsed.error,
                 )
             )
         elif parsed.sbom.format in opts.formats:
@@ -242,8 +286,9 @@ def _one(
         findings.append(
             _Finding(
                 Status.INCOMPLETE,
-                f"SBOM layer not usable ({unusable})",
+                FindingKind.UNUSABLE_LAYER,
                 Evidence(str(pc.image.descriptor.digest), "", None, None),
+                unusable,
             )
         )
     licensed = opts.licenses.allow is not None or bool(opts.licenses.deny)

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from provcheck.errors import SbomError
 from provcheck.sbom.licenses import (
+    DEPRECATED_LICENSES,
     LicenseAll,
     LicenseAny,
     LicenseRules,
@@ -49,9 +50,70 @@ def test_parse_with_and_deprecated_ids() -> None:
 
 
 @pytest.mark.parametrize(
+    ("deprecated", "current"),
+    [
+        ("GPL-2.0-with-classpath-exception", "GPL-2.0-only WITH Classpath-exception-2.0"),
+        ("gpl-2.0-WITH-Classpath-Exception", "GPL-2.0-only WITH Classpath-exception-2.0"),
+        ("GPL-2.0-with-GCC-exception", "GPL-2.0-only WITH GCC-exception-2.0"),
+        ("GPL-3.0-with-GCC-exception", "GPL-3.0-only WITH GCC-exception-3.1"),
+        ("GPL-2.0-with-bison-exception", "GPL-2.0-only WITH Bison-exception-2.2"),
+        ("GPL-3.0-with-autoconf-exception", "GPL-3.0-only WITH Autoconf-exception-3.0"),
+        ("eCos-2.0", "GPL-2.0-or-later WITH eCos-exception-2.0"),
+        ("GPL-2.0+", "GPL-2.0-or-later"),
+        ("LGPL-2.1", "LGPL-2.1-only"),
+        ("LGPL-2.1+", "LGPL-2.1-or-later"),
+        ("GFDL-1.3", "GFDL-1.3-only"),
+        ("StandardML-NJ", "SMLNJ"),
+        ("BSD-2-Clause-NetBSD", "BSD-2-Clause"),
+        ("bzip2-1.0.5", "bzip2-1.0.6"),
+    ],
+)
+def test_deprecated_ids_are_read_as_their_current_form(deprecated: str, current: str) -> None:
+    assert parse_license_expression(deprecated) == parse_license_expression(current)
+    assert str(parse_license_expression(f"MIT OR {deprecated}")) == f"MIT OR {current}"
+
+
+def test_every_replacement_is_current() -> None:
+    for deprecated, (license_id, exception) in DEPRECATED_LICENSES.items():
+        term = parse_license_expression(deprecated)
+        assert term == LicenseTerm(license_id, exception)
+        assert license_id.casefold() not in {k.casefold() for k in DEPRECATED_LICENSES}
+
+
+@pytest.mark.parametrize(
+    ("allow", "deny", "licenses", "verdict"),
+    [
+        # a deprecated id in the SBOM matches the current id in a list, and the other way round
+        (
+            ["GPL-2.0-only WITH Classpath-exception-2.0"],
+            [],
+            ("GPL-2.0-with-classpath-exception",),
+            OK,
+        ),
+        (
+            ["GPL-2.0-with-classpath-exception"],
+            [],
+            ("GPL-2.0-only WITH Classpath-exception-2.0",),
+            OK,
+        ),
+        (None, ["GPL-2.0-only"], ("GPL-2.0-with-classpath-exception",), DENIED),
+        (None, ["LGPL-2.1-only"], ("LGPL-2.1",), DENIED),
+        (None, ["LGPL-2.1-or-later"], ("LGPL-2.1+",), DENIED),
+        (["GPL-2.0-only"], [], ("GPL-2.0-with-font-exception",), OK),
+        (["MIT"], [], ("GPL-2.0-with-classpath-exception",), NOT_ALLOWED),
+    ],
+)
+def test_deprecated_ids_in_rules(
+    allow: list[str] | None, deny: list[str], licenses: tuple[str, ...], verdict: LicenseVerdict
+) -> None:
+    assert LicenseRules.from_lists(allow, deny).check(licenses)[0] is verdict
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "",
+        "GPL-2.0-with-classpath-exception WITH Classpath-exception-2.0",
         "MIT OR",
         "(MIT",
         "MIT)",

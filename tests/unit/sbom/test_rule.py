@@ -144,6 +144,67 @@ def test_uncomparable_version_is_incomplete_not_a_pass(tmp_path: Path) -> None:
     assert "package version not comparable" in result.message
 
 
+def test_prereleases_of_maven_apk_and_gem_are_denied(tmp_path: Path) -> None:
+    body = """\
+    deny-packages:
+      - "pkg:maven/org.apache.logging.log4j/log4j-core@<2.15.0"
+      - "pkg:apk/alpine/openssl@<3.0.8-r0"
+      - "pkg:gem/actionpack@<7.0.4"
+"""
+    packages = [
+        {"name": "log4j", "purl": "pkg:maven/org.apache.logging.log4j/log4j-core@2.15.0-rc1"},
+        {"name": "openssl", "purl": "pkg:apk/alpine/openssl@3.0.8_rc1-r0?arch=x86_64"},
+        {"name": "actionpack", "purl": "pkg:gem/actionpack@7.0.4.rc1"},
+        {"name": "fixed", "purl": "pkg:maven/org.apache.logging.log4j/log4j-core@2.17.1"},
+    ]
+    result = _only(_verify(_image(tmp_path, [spdx_document(packages)]), body))
+    assert result.status is Status.FAIL
+    assert result.message.startswith("denied package: 3 (4 components in 1 SBOM)")
+    assert [e.pointer for e in result.evidence] == [f"/predicate/packages/{i}" for i in range(3)]
+
+
+def test_a_purl_with_slashes_after_the_scheme_is_still_denied(tmp_path: Path) -> None:
+    packages = [
+        {"name": "event-stream", "purl": "pkg://npm/event-stream@3.3.6"},
+        {"name": "PyYAML", "purl": "pkg:/pypi/PyYAML@5.3.1"},
+    ]
+    result = _only(_verify(_image(tmp_path, [spdx_document(packages)]), DENY))
+    assert result.status is Status.FAIL
+    assert result.message.startswith("denied package: 2 ")
+    assert result.evidence[0].value == "pkg://npm/event-stream@3.3.6"
+
+
+def test_a_range_on_an_ecosystem_without_an_ordering_is_incomplete(tmp_path: Path) -> None:
+    body = '    deny-packages: ["pkg:generic/openssl@<3.0.8"]'
+    packages = [
+        {"name": "openssl", "purl": "pkg:generic/openssl@3.0.7"},
+        {"name": "zlib", "purl": "pkg:generic/zlib@1.3"},
+    ]
+    result = _only(_verify(_image(tmp_path, [spdx_document(packages)]), body))
+    assert result.status is Status.INCOMPLETE
+    assert "cannot compare versions (pkg:generic): 1 " in result.message
+    assert "cannot compare versions of pkg:generic" in (result.evidence[0].remediation or "")
+    # a pattern that denies the package outright wins over one that cannot decide
+    body = '    deny-packages: ["pkg:generic/openssl@<3.0.8", "pkg:generic/openssl"]'
+    result = _only(_verify(_image(tmp_path / "both", [spdx_document(packages)]), body))
+    assert result.status is Status.FAIL
+    assert result.message.startswith("denied package: 1 ")
+
+
+def test_deprecated_license_ids_match_their_current_ids(tmp_path: Path) -> None:
+    cdx = cyclonedx_document(
+        [{"name": "jdk-lib", "licenses": [{"license": {"id": "GPL-2.0-with-classpath-exception"}}]}]
+    )
+    spdx = spdx_document([{"name": "old-lgpl", "license": "LGPL-2.1+"}])
+    deny = "    deny-licenses: [GPL-2.0-only, LGPL-2.1-or-later]"
+    result = _only(_verify(_image(tmp_path / "deny", [cdx, spdx]), deny))
+    assert result.status is Status.FAIL
+    assert result.message.startswith("denied license: 2 ")
+    allow = '    allow-licenses: ["GPL-2.0-only WITH Classpath-exception-2.0", LGPL-2.1-or-later]'
+    result = _only(_verify(_image(tmp_path / "allow", [cdx, spdx]), allow))
+    assert result.status is Status.PASS, result
+
+
 def test_license_rules(tmp_path: Path) -> None:
     doc = cyclonedx_document(
         [

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
@@ -8,14 +10,18 @@ from hypothesis import strategies as st
 
 from provcheck.errors import SbomError
 from provcheck.sbom.versions import (
+    Ordering,
+    VersionProblem,
     VersionUnknownError,
+    compare_composer,
     compare_debian,
-    compare_generic,
     compare_pep440,
     compare_semver,
     compare_versions,
+    ordering_for,
     parse_purl,
     parse_purl_pattern,
+    purl_type,
 )
 
 
@@ -86,9 +92,175 @@ def test_debian_equal_and_invalid() -> None:
         compare_debian("abc", "1.0")
 
 
-def test_generic_ordering_is_numeric_aware() -> None:
-    assert compare_generic("1.10", "1.9") > 0
-    assert compare_generic("3.18.4-r0", "3.18.10-r0") < 0
+# (type, lower, higher): real versions of each ecosystem. Where a reference implementation was
+# at hand its answer was checked: dpkg --compare-versions (deb), rpm.vercmp of rpm 4.18 (rpm),
+# Ruby 3.1 Gem::Version (gem), PHP 8.2 version_compare of Composer-normalised versions
+# (composer); the others follow the ecosystem's documented ordering.
+REAL_ORDER = [
+    # maven (Maven ComparableVersion): qualifiers alpha < beta < milestone < rc < snapshot < "" < sp
+    ("maven", "2.15.0-rc1", "2.15.0"),
+    ("maven", "2.15.0-rc1", "2.15.0-RC2"),
+    ("maven", "2.14.1", "2.15.0-rc1"),
+    ("maven", "1.0-alpha", "1.0"),
+    ("maven", "1.0-alpha-1", "1.0-beta"),
+    ("maven", "1.0-beta", "1.0-m1"),
+    ("maven", "1.0-m1", "1.0-rc1"),
+    ("maven", "1.0-rc1", "1.0-SNAPSHOT"),
+    ("maven", "1.0-SNAPSHOT", "1.0"),
+    ("maven", "1.0", "1.0-sp1"),
+    ("maven", "2.0-beta9", "2.0"),
+    ("maven", "5.3.0.RELEASE", "5.3.1.RELEASE"),
+    ("maven", "1.9", "1.10"),
+    # apk (apk-tools): _alpha < _beta < _pre < _rc < release < _p; -rN revisions
+    ("apk", "3.0.8_rc1-r0", "3.0.8-r0"),
+    ("apk", "3.0.8-r0", "3.0.8-r1"),
+    ("apk", "3.18.4-r0", "3.18.10-r0"),
+    ("apk", "1.2.3_alpha", "1.2.3_beta"),
+    ("apk", "1.2.3_pre1", "1.2.3_rc1"),
+    ("apk", "1.2.3", "1.2.3_p1"),
+    ("apk", "2024a-r0", "2024b-r0"),
+    # gem (Gem::Version): a letter segment is a pre-release; "-" means ".pre."
+    ("gem", "1.0.0.pre", "1.0.0"),
+    ("gem", "1.0.0.pre", "1.0.0.pre.1"),
+    ("gem", "1.0.0.rc1", "1.0.0"),
+    ("gem", "1.0.0-rc1", "1.0.0"),
+    ("gem", "1.0.0.a", "1.0.0.b"),
+    ("gem", "2.0.0.beta2", "2.0.0.beta10"),
+    ("gem", "3.2.0.rc2", "3.2.0"),
+    ("gem", "1.9", "1.10"),
+    ("gem", "7.0.8", "7.0.8.1"),
+    # rpm (rpmvercmp): epoch first; ~ sorts before and ^ after the release
+    ("rpm", "2.0", "1:1.0"),
+    ("rpm", "1.0-1.el8", "1.0-2.el8"),
+    ("rpm", "1.0~rc1", "1.0"),
+    ("rpm", "1.0", "1.0^git1"),
+    ("rpm", "3.0.7-16.el9", "3.0.7-27.el9"),
+    ("rpm", "1.0.1", "1.0.10"),
+    # alpm (pacman vercmp): epoch, then rpmvercmp, then pkgrel
+    ("alpm", "2.0-1", "1:1.0-1"),
+    ("alpm", "1.0rc1-1", "1.0-1"),
+    ("alpm", "1.0-1", "1.0-2"),
+    # nuget: four parts, labels compared case-insensitively
+    ("nuget", "1.0.0-beta", "1.0.0"),
+    ("nuget", "1.0.0-alpha.2", "1.0.0-alpha.10"),
+    ("nuget", "1.0.0-beta1", "1.0.0-RC1"),
+    ("nuget", "1.0.0.1", "1.0.1"),
+    ("nuget", "6.0.0-preview.7.21377.19", "6.0.0-rc.1.21451.13"),
+    # composer (VersionParser::normalize + version_compare): dev < alpha < beta < RC < "" < patch
+    ("composer", "1.0.0-beta1", "1.0.0"),
+    ("composer", "1.0.0-beta1", "1.0.0-RC1"),
+    ("composer", "1.0.0-RC1", "1.0.0"),
+    ("composer", "1.0.0", "1.0.0-patch1"),
+    ("composer", "1.0.0-p1", "1.0.1"),
+    ("composer", "1.0.0-dev", "1.0.0-alpha1"),
+    ("composer", "1.0.0-alpha2", "1.0.0-alpha10"),
+    ("composer", "v5.4.9", "5.4.10"),
+    ("composer", "2.3", "2.3.0.1"),
+    # conan
+    ("conan", "1.0.0-rc1", "1.0.0"),
+    ("conan", "1.2.9", "1.2.10"),
+    # hex, pub, swift: semver 2.0
+    ("hex", "1.0.0-rc.1", "1.0.0"),
+    ("pub", "2.0.0-dev.1", "2.0.0"),
+    ("swift", "5.9.0-beta.1", "5.9.0"),
+    # deb (dpkg)
+    ("deb", "5.6.0~rc1-1", "5.6.0-1"),
+    ("deb", "1.0-1", "1:0.9-1"),
+    ("deb", "3.0.11-1~deb12u2", "3.0.11-1"),
+    # pypi, npm, golang, cargo
+    ("pypi", "5.4rc1", "5.4"),
+    ("pypi", "2.0", "1!0.1"),
+    ("npm", "2.0.0-rc.1", "2.0.0"),
+    ("golang", "v0.0.0-20191109021931-daa7c04131f5", "v0.17.0"),
+    ("cargo", "1.0.0-alpha", "1.0.0"),
+]
+REAL_EQUAL = [
+    ("maven", "1.0", "1.0.0"),
+    ("maven", "1.0-RC1", "1.0-rc1"),
+    ("maven", "1.0.Final", "1.0"),
+    ("gem", "1.0", "1.0.0"),
+    ("rpm", "0:1.0", "1.0"),
+    ("nuget", "1.0", "1.0.0.0"),
+    ("nuget", "1.0.0-BETA", "1.0.0-beta"),
+    ("composer", "v2.3", "2.3.0.0"),
+    ("composer", "1.0.0+build.5", "1.0.0"),
+    ("deb", "0:1.0-1", "1.0-1"),
+]
+
+
+@pytest.mark.parametrize(("purl_type", "lower", "higher"), REAL_ORDER)
+def test_each_ecosystem_in_its_own_ordering(purl_type: str, lower: str, higher: str) -> None:
+    assert compare_versions(purl_type, lower, higher) < 0
+    assert compare_versions(purl_type, higher, lower) > 0
+
+
+@pytest.mark.parametrize(("purl_type", "a", "b"), REAL_EQUAL)
+def test_equal_spellings(purl_type: str, a: str, b: str) -> None:
+    assert compare_versions(purl_type, a, b) == 0
+
+
+def test_composer_branches_and_garbage_have_no_order() -> None:
+    for text in ("dev-main", "1.x-dev", "banana"):
+        with pytest.raises(ValueError):
+            compare_composer(text, "1.0.0")
+
+
+@pytest.mark.parametrize("purl_type", ["generic", "github", "oci", "docker", "swid", "nonsense"])
+def test_types_without_an_ordering_are_never_compared(purl_type: str) -> None:
+    assert ordering_for(purl_type) is None
+    with pytest.raises(VersionUnknownError, match=f"cannot compare versions of pkg:{purl_type}"):
+        compare_versions(purl_type, "1.0", "2.0")
+
+
+def test_unreadable_versions_of_univers_ecosystems_are_not_comparable() -> None:
+    for kind, text in [("gem", "not a version!"), ("apk", "x.y"), ("nuget", "banana")]:
+        with pytest.raises(VersionUnknownError) as info:
+            compare_versions(kind, text, "1.0")
+        assert info.value.problem is VersionProblem.UNREADABLE
+    with pytest.raises(VersionUnknownError):
+        compare_versions("maven", "1." * 200, "1.0")  # over the length cap
+
+
+# provcheck's own orderings, with univers as the oracle (same ecosystems, independent code)
+_ORACLE_CLASSES = {
+    "pypi": "PypiVersion",
+    "npm": "SemverVersion",
+    "cargo": "SemverVersion",
+    "hex": "SemverVersion",
+    "golang": "GolangVersion",
+    "deb": "DebianVersion",
+}
+
+
+def _oracle(purl_type: str, a: str, b: str) -> int:
+    from univers import versions
+
+    cls = getattr(versions, _ORACLE_CLASSES[purl_type])
+    va, vb = cls(a), cls(b)
+    return int(va > vb) - int(va < vb)
+
+
+@pytest.mark.parametrize(
+    ("purl_type", "lower", "higher"),
+    [c for c in REAL_ORDER if c[0] in _ORACLE_CLASSES]
+    + [
+        ("pypi", "5.3.1", "5.4"),
+        ("pypi", "5.4.dev0", "5.4a1"),
+        ("pypi", "5.4", "5.4.post1"),
+        ("npm", "1.0.0-alpha", "1.0.0-alpha.1"),
+        ("npm", "1.0.0-alpha.1", "1.0.0-alpha.beta"),
+        ("npm", "1.0.0-beta.2", "1.0.0-beta.11"),
+        ("golang", "v0.0.0-20191109021931-daa7c04131f5", "v0.0.0-20200101000000-aaaaaaaaaaaa"),
+        ("golang", "v1.2.3", "v1.2.4-0.20200101000000-abcdefabcdef"),
+        ("golang", "v1.2.4-0.20200101000000-abcdefabcdef", "v1.2.4"),
+        ("cargo", "1.0.0-alpha.1", "1.0.0-alpha.beta"),
+        ("deb", "2.36-9+deb12u4", "2.36-9+deb12u10"),
+        ("deb", "1.0~~", "1.0~"),
+        ("deb", "1.0a", "1.0+"),
+    ],
+)
+def test_own_orderings_agree_with_univers(purl_type: str, lower: str, higher: str) -> None:
+    assert compare_versions(purl_type, lower, higher) == _oracle(purl_type, lower, higher) == -1
 
 
 def test_compare_versions_names_the_ordering_when_it_cannot() -> None:
@@ -146,6 +318,28 @@ def test_parse_purl_decodes_and_normalises() -> None:
             "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
             True,
         ),
+        # pre-releases outside pypi/npm/golang/cargo/deb (a generic ordering missed these)
+        (
+            "pkg:maven/org.apache.logging.log4j/log4j-core@<2.15.0",
+            "pkg:maven/org.apache.logging.log4j/log4j-core@2.15.0-rc1",
+            True,
+        ),
+        (
+            "pkg:maven/org.apache.logging.log4j/log4j-core@<2.15.0",
+            "pkg:maven/org.apache.logging.log4j/log4j-core@2.15.0",
+            False,
+        ),
+        ("pkg:apk/alpine/openssl@<3.0.8-r0", "pkg:apk/alpine/openssl@3.0.8_rc1-r0", True),
+        ("pkg:apk/alpine/openssl@<3.0.8-r0", "pkg:apk/alpine/openssl@3.0.8-r0", False),
+        ("pkg:gem/rails@<7.0.0", "pkg:gem/rails@7.0.0.rc1", True),
+        ("pkg:gem/rails@<7.0.0", "pkg:gem/rails@7.0.0", False),
+        ("pkg:rpm/redhat/openssl@<2.0", "pkg:rpm/redhat/openssl@1:1.0", False),
+        ("pkg:rpm/redhat/openssl@<1:1.0", "pkg:rpm/redhat/openssl@2.0", True),
+        ("pkg:composer/laravel/framework@<9.0.0", "pkg:composer/laravel/framework@9.0.0-RC1", True),
+        ("pkg:nuget/Newtonsoft.Json@<13.0.1", "pkg:nuget/Newtonsoft.Json@13.0.1-BETA1", True),
+        # slashes after the scheme are ignored, in purls and in patterns (purl spec)
+        ("pkg:npm/event-stream", "pkg://npm/event-stream@3.3.6", True),
+        ("pkg:/maven/org.example/app@<2.0", "pkg:maven/org.example/app@1.0", True),
         ("pkg:npm/left-pad@=1.0.0", "pkg:npm/left-pad@1.0.0", True),
         ("pkg:npm/left-pad@!=1.0.0", "pkg:npm/left-pad@1.0.0", False),
         ("pkg:npm/left-pad@1.0.0", "pkg:npm/left-pad@1.0.1", False),
@@ -159,9 +353,46 @@ def test_pattern_match_with_unreadable_version_is_unknown_not_a_miss() -> None:
     pattern = parse_purl_pattern("pkg:pypi/pyyaml@<5.4")
     with pytest.raises(VersionUnknownError, match="pep440"):
         pattern.matches(parse_purl("pkg:pypi/pyyaml@weird version"))
-    with pytest.raises(VersionUnknownError, match="no version"):
+    with pytest.raises(VersionUnknownError, match="no version") as info:
         pattern.matches(parse_purl("pkg:pypi/pyyaml"))
+    assert info.value.problem is VersionProblem.MISSING
     assert pattern.matches(parse_purl("pkg:pypi/other@weird version")) is False
+
+
+def test_a_range_on_a_type_without_an_ordering_is_never_decided() -> None:
+    pattern = parse_purl_pattern("pkg:generic/openssl@<3.0.8")
+    with pytest.raises(VersionUnknownError, match="cannot compare versions of pkg:generic") as info:
+        pattern.matches(parse_purl("pkg:generic/openssl@3.0.7"))
+    assert info.value.problem is VersionProblem.NO_ORDERING
+    assert parse_purl_pattern("pkg:generic/openssl").matches(parse_purl("pkg:generic/openssl@1"))
+    assert pattern.matches(parse_purl("pkg:generic/zlib@1.0")) is False
+
+
+def test_purl_type_reads_what_the_spec_accepts() -> None:
+    assert purl_type("pkg://npm/x@1") == "npm"
+    assert purl_type("pkg:/Maven/g/a@1") == "maven"
+    assert purl_type("PKG:npm/x") == "npm"
+    assert purl_type(" pkg:npm/x") == "npm"
+    assert purl_type("npm/x") is None
+    assert purl_type("pkg:npm") is None
+    assert parse_purl("pkg://npm/%40scope/x@1.0") == parse_purl("pkg:npm/@scope/x@1.0")
+
+
+def test_univers_is_imported_only_for_its_ecosystems() -> None:
+    code = (
+        "import sys, provcheck.cli; from provcheck.sbom.versions import parse_purl_pattern as p; "
+        "p('pkg:pypi/a@<1'); p('pkg:npm/a@<1.0.0'); p('pkg:deb/d/a@<1'); p('pkg:composer/a/b@<1');"
+        " print('univers' in sys.modules); p('pkg:maven/g/a@<1'); print('univers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+    assert {ordering_for(t) for t in ("maven", "gem", "rpm", "apk", "nuget")} == {
+        Ordering.MAVEN,
+        Ordering.RUBYGEMS,
+        Ordering.RPM,
+        Ordering.ALPINE,
+        Ordering.NUGET,
+    }
 
 
 @pytest.mark.parametrize(
@@ -207,3 +438,26 @@ def test_debian_is_a_total_order(a: str, b: str, c: str) -> None:
 def test_pattern_parsing_never_raises_anything_but_sbom_error(text: str) -> None:
     with contextlib.suppress(SbomError):
         parse_purl_pattern(text)
+
+
+_VERSIONISH = st.text(alphabet="0123456789.-_~^+:abcdeprlstvRCP ", max_size=30)
+
+
+@given(st.sampled_from(sorted({t for t, _, _ in REAL_ORDER})), _VERSIONISH, _VERSIONISH)
+def test_every_ordering_answers_or_says_not_comparable(kind: str, a: str, b: str) -> None:
+    try:
+        c = compare_versions(kind, a, b)
+    except VersionUnknownError as exc:
+        assert exc.problem is VersionProblem.UNREADABLE
+    else:
+        assert c == -compare_versions(kind, b, a)
+
+
+@given(_SEMVERS, _SEMVERS)
+def test_semver_agrees_with_univers(a: str, b: str) -> None:
+    assert compare_semver(a, b) == _oracle("npm", a, b)
+
+
+@given(_DEBS, _DEBS)
+def test_debian_agrees_with_univers(a: str, b: str) -> None:
+    assert compare_debian(a, b) == _oracle("deb", a, b)
