@@ -29,7 +29,7 @@ def _rejections(signed: tuple[SignedObject, ...]) -> list[Evidence]:
             Evidence(
                 s.location.split("#", 1)[0],
                 "/" + s.location.split("#", 1)[1] if "#" in s.location else "",
-                f"rejected ({s.origin}): {'; '.join(s.check.rejections)}"[:1000],
+                f"rejected ({s.origin}): {'; '.join(s.check.messages)}"[:1000],
                 None,
             )
         )
