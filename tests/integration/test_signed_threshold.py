@@ -402,3 +402,33 @@ def test_cosign_attestations_by_two_keys_over_one_statement(
     for status, message in signatures(three).values():
         assert status is Status.FAIL
         assert "signed by 2 of 3 required" in message
+
+
+def test_a_dsse_signature_and_a_signature_over_its_manifest_count_together(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    cosign: Cosign,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An in-index DSSE envelope signed by one key, and a cosign ``.sig`` by another over the
+    attestation manifest that holds it: both cover bytes that chain to the statement."""
+    builder = ImageBuilder("threshold")
+    attestations = {}
+    for platform in ("linux/amd64", "linux/arm64"):
+        entry = builder.add_platform(platform)
+        statement = provenance_statement(entry.digest, platform=platform)
+        envelope = dsse_envelope(statement, [ONE.sign])
+        attestations[platform] = builder.attest_envelopes(entry, [envelope], form="oci-artifact")
+    image = builder.build()
+    image.push(registry_server.url, unique_repository, "1")
+    repo = f"{registry_server.host}/{unique_repository}"
+    amd64 = attestations["linux/amd64"].digest
+    cosign("sign", "--key", str(cosign.key("k1")), *NO_TLOG, f"{repo}@{amd64}")
+    keys = [pem(ONE), cosign.public("k1")]
+    code, out = run_cli(f"{repo}@{image.root_digest}", policy(tmp_path, keys, 2), capsys)
+    results = cli_signatures(out)
+    assert results["linux/amd64"][0] == "pass", results
+    assert results["linux/arm64"][0] == "fail"
+    assert "signed by 1 of 2 required" in results["linux/arm64"][1]
+    assert code == 1
