@@ -184,8 +184,8 @@ class SignedObject:
     """One signature or signed attestation found in a signature store, accepted or not.
 
     ``location``: ``<manifest digest>#layers/<n>`` (what evidence cites). ``target``: the digest
-    whose store it was found in. ``payload_digest``: sha256 of the verified payload (threshold
-    grouping). ``platforms``: platforms it was bound to (empty when it bound to none).
+    whose store it was found in. ``payload_digest``: sha256 hex of the verified payload (the bytes
+    its signers count for). ``platforms``: platforms it was bound to (empty when it bound to none).
     """
 
     kind: SignedKind
