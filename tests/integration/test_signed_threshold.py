@@ -281,8 +281,8 @@ def test_cosign_one_key_sig_over_the_attestation_manifest_fails_threshold_two(
     status, message = cli_signatures(out)["linux/amd64"]
     assert status == "fail"
     assert "attestation-manifest" in message and "signed by 1 of 2 required" in message
-    code, _ = run_cli(f"{pushed.repo}@{pushed.index}", policy(tmp_path / "one", keys, 1), capsys)
-    assert cli_signatures(_)["linux/amd64"][0] == "pass"
+    _, one = run_cli(f"{pushed.repo}@{pushed.index}", policy(tmp_path / "one", keys, 1), capsys)
+    assert cli_signatures(one)["linux/amd64"][0] == "pass"
 
 
 def test_cosign_two_keys_over_the_attestation_manifest_meet_threshold_two(
