@@ -73,7 +73,8 @@ async def inspect_image_async(
         found = await discover(
             source, root, reference=str(ref), options=options, pinned=_pinned(ref)
         )
-        if options is not None and options.signature_stores:
+        if options is not None and (options.signature_stores or options.trust is not None):
+            # Trust is decided there, once, also for signed layers of the index.
             from provcheck.discovery.stores import discover_signed
 
             found = await discover_signed(source, found, options)

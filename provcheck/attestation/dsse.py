@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from provcheck.attestation.keys import PublicKey
+from provcheck.attestation.signatures import threshold_rejection
 from provcheck.errors import AttestationError, VerificationError
 
 IN_TOTO_PAYLOAD_TYPE: Final = "application/vnd.in-toto+json"
@@ -141,7 +142,8 @@ def verify_envelope(
     threshold: int = 1,
     payload_type: str = IN_TOTO_PAYLOAD_TYPE,
 ) -> bytes:
-    """Return the payload once ``threshold`` distinct trusted keys have signed it.
+    """Return the payload once ``threshold`` distinct trusted keys have signed it (one envelope
+    on its own; :class:`provcheck.attestation.verify.SignerPool` counts across envelopes).
 
     Raises :class:`VerificationError` for a threshold below 1, an unexpected payload type, or
     fewer distinct verifying keys than the threshold.
@@ -152,10 +154,7 @@ def verify_envelope(
         raise VerificationError(
             f"payload type is {envelope.payload_type[:100]!r}, expected {payload_type!r}"
         )
-    check = check_envelope(envelope, keys)
-    if len(check.key_ids) < threshold:
-        raise VerificationError(
-            f"{len(check.key_ids)} distinct trusted key(s) signed the envelope, "
-            f"{threshold} required"
-        )
+    rejection = threshold_rejection(check_envelope(envelope, keys).key_ids, threshold, "envelope")
+    if rejection is not None:
+        raise VerificationError(rejection.message)
     return envelope.payload

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -43,7 +44,8 @@ class Identity:
 class TrustConfig:
     """Who is trusted to sign, how many must, and whether a transparency-log entry is required.
 
-    ``threshold`` distinct keys or identities must sign one statement. Keyless verification
+    ``threshold``: how many distinct trusted keys or identities must have validly signed the
+    bytes that chain to a statement (see :func:`threshold_rejection`). Keyless verification
     (``identities``) always requires a transparency-log entry and needs ``trusted_root``.
     ``log_keys``: the Rekor keys (``tlogs[]``) of ``trusted_root``, read from that file when not
     given; with keys, entries are checked against them when present, and required only when
@@ -89,23 +91,92 @@ class SignedKind(StrEnum):
     """A signature over an in-index attestation manifest (formats.md §8.4)."""
 
 
+class RejectionReason(StrEnum):
+    """Why a signature or signed statement is not accepted: decisions read this, never text."""
+
+    NOT_VERIFIED = "not-verified"
+    """No trusted key or identity was configured: nothing was checked."""
+    UNREADABLE = "unreadable"
+    """The envelope, bundle or signature could not be read or parsed."""
+    PAYLOAD_TYPE = "payload-type"
+    """The DSSE payload type is not an in-toto statement."""
+    UNTRUSTED = "untrusted"
+    """No trusted key or identity verified the signature."""
+    TLOG = "tlog"
+    """A transparency-log entry is present and does not verify."""
+    TLOG_REQUIRED = "tlog-required"
+    """The policy requires a verified transparency-log entry and there is none."""
+    MALFORMED = "malformed"
+    """The signed payload is not a statement or simple-signing payload of the expected type."""
+    BOUND_ELSEWHERE = "bound-elsewhere"
+    """What was signed describes another image than the one it was found for."""
+    THRESHOLD = "threshold"
+    """Fewer distinct trusted signers than the threshold signed the bytes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One reason, typed, with its message for people."""
+
+    reason: RejectionReason
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def threshold_rejection(signers: Iterable[str], threshold: int, what: str) -> Rejection | None:
+    """The threshold, defined once: ``None`` when at least ``threshold`` distinct signers
+    (key ids or identities; one signer counted once however often it signed) signed ``what``.
+
+    ``signers`` must be those whose signatures verified over exactly the bytes that chain to
+    the statement. Otherwise a :class:`RejectionReason.THRESHOLD` rejection saying k of n.
+    """
+    count = len(set(signers))
+    if count >= threshold and count > 0:
+        return None
+    return Rejection(
+        RejectionReason.THRESHOLD,
+        f"{what} signed by {count} of {threshold} required distinct trusted signer(s) "
+        f"(threshold is {threshold})",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SignatureCheck:
     """The outcome of verifying one signed object.
 
     ``signers``: key ids (``sha256`` hex of the SPKI) or identities that verified.
     ``rejections``: why it is not accepted (empty when accepted). ``tlog``: ``verified``,
-    ``unverified`` (present but not checked) or ``absent``.
+    ``unverified`` (present but not checked) or ``absent``. ``covers``: ``sha256:<hex>`` of the
+    exact bytes the signatures cover (a DSSE payload; the manifest a simple signature names).
     """
 
     signers: tuple[str, ...] = ()
-    rejections: tuple[str, ...] = ()
+    rejections: tuple[Rejection, ...] = ()
     tlog: str = "absent"
+    covers: str | None = None
 
     @property
     def accepted(self) -> bool:
         """True when a trusted signer verified it and nothing rejected it."""
         return bool(self.signers) and not self.rejections
+
+    @property
+    def valid(self) -> bool:
+        """True when a trusted signer verified it and only the threshold may be unmet."""
+        return bool(self.signers) and all(
+            r.reason is RejectionReason.THRESHOLD for r in self.rejections
+        )
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        """The rejection messages, in order."""
+        return tuple(r.message for r in self.rejections)
+
+    def rejected_for(self, reason: RejectionReason) -> bool:
+        """True when one of the rejections has ``reason``."""
+        return any(r.reason is reason for r in self.rejections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +184,8 @@ class SignedObject:
     """One signature or signed attestation found in a signature store, accepted or not.
 
     ``location``: ``<manifest digest>#layers/<n>`` (what evidence cites). ``target``: the digest
-    whose store it was found in. ``payload_digest``: sha256 of the verified payload (threshold
-    grouping). ``platforms``: platforms it was bound to (empty when it bound to none).
+    whose store it was found in. ``payload_digest``: sha256 hex of the verified payload (the bytes
+    its signers count for). ``platforms``: platforms it was bound to (empty when it bound to none).
     """
 
     kind: SignedKind

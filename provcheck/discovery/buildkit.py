@@ -315,16 +315,19 @@ class AttestationReader:
 
     def _open_envelope(
         self, raw: bytes, descriptor: Descriptor, where: str
-    ) -> tuple[Statement, TrustLevel, SignatureCheck] | Problem:
+    ) -> tuple[Statement, TrustLevel, SignatureCheck | None] | Problem:
         """The statement of a DSSE-enveloped layer in the index (docker/attest, Docker Hardened
         Images), with its trust, or the problem that rejects it.
 
         With trusted keys or identities (``options.trust``) the envelope must verify like a
-        signed attestation from a signature store (payload type, ``threshold`` distinct
-        trusted signers of this envelope, transparency log when required), and exactly the
-        verified payload is the statement: trust ``signed``. Without trust material the
-        payload is decoded unverified, as buildx does, and is as trustworthy as the index that
-        lists it (``unsigned``, or ``index-bound`` when the index was pinned by digest).
+        signed attestation from a signature store (payload type, trusted signers, transparency
+        log when required), and exactly the verified payload is the statement. Its trust stays
+        that of the index here, with the verified signers in the :class:`SignatureCheck`: the
+        threshold is applied later, once, over every signature of the same bytes
+        (:func:`provcheck.discovery.stores.trusting.settle`), which raises it to ``signed`` or
+        rejects it. Without trust material the payload is decoded unverified, as buildx does,
+        and is as trustworthy as the index that lists it (``unsigned``, or ``index-bound`` when
+        the index was pinned by digest).
         """
         # Imported here: inspect without signed layers needs no cryptography.
         from provcheck.attestation.cosign import has_tlog_bundle
@@ -349,21 +352,15 @@ class AttestationReader:
             tlog_evidence=evidence_from_annotations(descriptor.annotations),
             raw_envelope=raw,
         )
-        rejections = list(checked.rejections)
-        if trust is not None and not rejections and len(set(checked.signers)) < trust.threshold:
-            rejections.append(
-                f"signed by {len(set(checked.signers))} distinct trusted signer(s), "
-                f"threshold is {trust.threshold}"
-            )
-        if rejections or checked.statement is None:
+        if checked.rejections or checked.statement is None:
             # Without trust material only the payload type or the statement can be wrong.
             kind = ProblemKind.SIGNATURE if trust is not None else ProblemKind.MALFORMED
-            reasons = "; ".join(rejections) or "no statement"
+            reasons = "; ".join(r.message for r in checked.rejections) or "no statement"
             return Problem(
                 kind, f"{where}: signed envelope rejected: {reasons}: not used", descriptor.digest
             )
-        level = TrustLevel.SIGNED if trust is not None else self.in_index_trust
-        return checked.statement, level, SignatureCheck(checked.signers, (), checked.tlog)
+        signature = checked.check if trust is not None else None
+        return checked.statement, self.in_index_trust, signature
 
     async def image(
         self,

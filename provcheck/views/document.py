@@ -84,7 +84,7 @@ def _signed(signed: SignedObject) -> dict[str, Any]:
         "platforms": list(signed.platforms),
         "accepted": signed.check.accepted,
         "signers": list(signed.check.signers),
-        "rejections": list(signed.check.rejections),
+        "rejections": list(signed.check.messages),
         "tlog": signed.check.tlog,
     }
 

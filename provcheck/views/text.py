@@ -52,7 +52,7 @@ def render_inspect_text(found: ImageAttestations) -> str:
             verdict = (
                 f"verified by {', '.join(signer_label(k) for k in signed.check.signers)}"
                 if signed.check.accepted
-                else "; ".join(signed.check.rejections) or "not verified"
+                else "; ".join(signed.check.messages) or "not verified"
             )
             what = signed.predicate_type or signed.kind.value
             lines.append(f"  {signed.origin:<13} {what}  [{verdict}]")

@@ -278,7 +278,7 @@ def test_a_bad_entry_rejects_the_signature_whatever_the_policy(
     rejected = [s for s in _signed(case, root=True) if not s.check.accepted]
     assert len(rejected) == origins, [s.check for s in _signed(case, root=True)]
     for obj in rejected:
-        reasons = "; ".join(obj.check.rejections)
+        reasons = "; ".join(obj.check.messages)
         assert "transparency-log entry does not verify" in reasons, reasons
         assert why in reasons, reasons
     if origins == 3:  # nothing left to satisfy the rule, even with `tlog: optional`
@@ -297,7 +297,7 @@ def test_integrated_time_outside_the_key_validity(tmp_path: Path) -> None:
     )
     for obj in _signed(case, root=True):
         assert not obj.check.accepted
-        assert "is outside the validity of log key" in "; ".join(obj.check.rejections)
+        assert "is outside the validity of log key" in "; ".join(obj.check.messages)
     report = _verify(case, "optional", root=True)
     assert [r.status for r in report.results if r.rule == "signatures"] == [Status.FAIL]
 

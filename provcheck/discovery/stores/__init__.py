@@ -17,14 +17,14 @@ is not exactly (digest, size, media type) the manifest it was listed for is neve
 of an unknown artifact type is reported (``suspicious``) and ignored.
 
 Layout: :mod:`.found` holds the plain records of what was found, :mod:`.reading` reads the stores
-of one target (:class:`~.reading.StoreReader`), :mod:`.trusting` verifies, thresholds and binds;
-:func:`discover_signed` here runs the three in turn.
+of one target (:class:`~.reading.StoreReader`), :mod:`.trusting` verifies, binds
+and applies the threshold (through :mod:`provcheck.attestation.verify`); :func:`discover_signed`
+here runs them in turn.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 from provcheck.discovery.model import ImageAttestations
 from provcheck.discovery.options import DiscoveryOptions
@@ -34,56 +34,27 @@ from provcheck.discovery.stores.reading import (
     store_targets,
     synthesise_sbom_statement,
 )
-from provcheck.discovery.stores.trusting import (
-    add_raw_sboms,
-    image_signatures,
-    signed_attestations,
-    upgrade_image,
-)
+from provcheck.discovery.stores.trusting import settle
+from provcheck.oci.digest import Digest
 from provcheck.source.base import Source
 
 
 async def discover_signed(
     source: Source, found: ImageAttestations, options: DiscoveryOptions
 ) -> ImageAttestations:
-    """Add what the signature stores hold to ``found`` (see the module docstring).
+    """Add what the signature stores hold to ``found`` and decide every statement's trust.
 
-    Problems are recorded, never raised: store reads are best effort, and what could not be
-    read or verified is reported and never used.
+    The stores are read when ``options.signature_stores`` (otherwise only the signed layers of
+    the index are decided, under ``options.trust``). Problems are recorded, never raised: store
+    reads are best effort, and what could not be read or verified is reported and never used.
     """
-    targets, in_index = store_targets(found, options)
     run = StoreReader(source, options, found.digest if found.is_index else None)
-    await asyncio.gather(*(run.target(t) for t in targets.values()))
-    run.found.sort()  # stores are read concurrently: report in a fixed order, not arrival order
-
-    signatures, signed_digests, signature_problems = image_signatures(
-        run.found.signatures, options.trust
-    )
-    attestations, additions, attestation_problems = signed_attestations(
-        run.found.envelopes, found, options.trust
-    )
-    # Unsigned attestation manifests found as referrers (not those the index already lists).
-    for platform_digest, manifest in run.found.attestations:
-        if manifest.descriptor.digest not in in_index:
-            additions.setdefault(platform_digest, []).append(manifest)
-    sbom_problems = add_raw_sboms(run.found.raw_sboms, found, additions)
-
-    images = tuple(
-        upgrade_image(image, additions.get(image.descriptor.digest, ()), signed_digests, found)
-        for image in found.images
-    )
-    return dataclasses.replace(
-        found,
-        images=images,
-        problems=(
-            *found.problems,
-            *run.found.problems,
-            *signature_problems,
-            *attestation_problems,
-            *sbom_problems,
-        ),
-        signed=(*found.signed, *signatures, *attestations),
-    )
+    in_index: set[Digest] = set()
+    if options.signature_stores:
+        targets, in_index = store_targets(found, options)
+        await asyncio.gather(*(run.target(t) for t in targets.values()))
+        run.found.sort()  # read concurrently: report in a fixed order, not arrival order
+    return settle(found, run.found, in_index, options.trust)
 
 
 __all__ = ["RAW_SBOM_TYPES", "discover_signed", "synthesise_sbom_statement"]

@@ -1,8 +1,17 @@
-"""Verifying, thresholding and binding what the signature stores hold.
+"""Applying the one verifier to what discovery found: every signature, then the threshold.
 
-Signatures and statements that verify under the trusted keys and bind to a platform become
-evidence; everything rejected becomes a :class:`Problem` and a :class:`SignedObject` with its
-reasons.
+:func:`settle` verifies each signature and signed envelope found in the signature stores and in
+the index (:mod:`provcheck.attestation.verify`), pools what every valid one covers in one
+:class:`~provcheck.attestation.verify.SignerPool`, and decides, per statement, once:
+
+* ``signed``: the statement's own bytes (a DSSE payload, or the in-toto layer) and, for a
+  statement in an attestation manifest of the index, that manifest, are covered by valid
+  signatures of at least ``threshold`` distinct trusted keys or identities;
+* ``index-bound`` (in-index statements): the index is covered so (or was pinned by digest);
+* otherwise the trust discovery gave it; a signed envelope below the threshold is rejected.
+
+Everything rejected becomes a :class:`Problem` and, for store content, a :class:`SignedObject`
+with typed reasons.
 """
 
 from __future__ import annotations
@@ -12,17 +21,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from provcheck.attestation.binding import Binding, BindingStatus, bind_statement
-from provcheck.attestation.cosign import SIMPLE_SIGNING_TYPE, verify_simple_signing
-from provcheck.attestation.dsse import b64decode_any
 from provcheck.attestation.signatures import (
+    Rejection,
+    RejectionReason,
     SignatureCheck,
     SignedKind,
     SignedObject,
     TrustConfig,
 )
 from provcheck.attestation.statement import Statement
-from provcheck.attestation.tlog import MessageMaterial, check_tlog, tlog_required_reason
-from provcheck.attestation.verify import verify_statement_envelope
+from provcheck.attestation.verify import (
+    SignerPool,
+    Tally,
+    verify_simple_signature,
+    verify_statement_envelope,
+)
 from provcheck.discovery.model import (
     AttestationForm,
     AttestationLayer,
@@ -34,8 +47,7 @@ from provcheck.discovery.model import (
     ProblemKind,
     TrustLevel,
 )
-from provcheck.discovery.stores.found import RawSbom, SimpleSig, StoredEnvelope, location
-from provcheck.errors import ProvcheckError
+from provcheck.discovery.stores.found import Found, RawSbom, SimpleSig, StoredEnvelope, location
 from provcheck.oci.digest import Digest
 
 
@@ -44,16 +56,23 @@ class _Checked:
     item: StoredEnvelope
     statement: Statement | None
     signers: tuple[str, ...]
-    rejections: list[str]
+    rejections: list[Rejection]
     payload_digest: str | None
     bound: list[tuple[PlatformImage, Binding]]
     """The platforms the statement binds to, each with its binding (computed once)."""
+
+    @property
+    def check(self) -> SignatureCheck:
+        covers = f"sha256:{self.payload_digest}" if self.payload_digest else None
+        return SignatureCheck(self.signers, tuple(self.rejections), self.item.tlog, covers)
 
 
 def _verify(item: StoredEnvelope, trust: TrustConfig | None) -> _Checked:
     checked = _Checked(item, None, (), [], None, [])
     if item.error is not None or item.envelope is None:
-        checked.rejections.append(item.error or "no envelope")
+        checked.rejections.append(
+            Rejection(RejectionReason.UNREADABLE, item.error or "no envelope")
+        )
         return checked
     result = verify_statement_envelope(
         item.envelope,
@@ -100,89 +119,68 @@ def _bind(checked: _Checked, found: ImageAttestations) -> list[str]:
     return reasons
 
 
-def _check_signature(sig: SimpleSig, trust: TrustConfig | None) -> SignatureCheck:
-    """Verify one simple-signing signature (cosign ``.sig``) over its target's digest."""
-    rejections: list[str] = []
-    signers: tuple[str, ...] = ()
-    if trust is None:
-        return SignatureCheck((), ("not verified: no trusted key configured",), sig.tlog)
-    try:
-        payload, signers = verify_simple_signing(sig.payload, sig.signature, trust.keys)
-    except ProvcheckError as exc:
-        rejections.append(exc.diagnostics())
-    else:
-        if payload.manifest_digest != str(sig.target.descriptor.digest):
-            rejections.append(
-                f"signed payload names {payload.manifest_digest[:80]}, not "
-                f"{sig.target.descriptor.digest.short}: bound to another image"
-            )
-        if payload.type != SIMPLE_SIGNING_TYPE:
-            rejections.append(f"unexpected simple-signing type {payload.type[:80]!r}")
-        outcome = check_tlog(
-            sig.tlog_evidence,
-            trust.log_keys,
-            MessageMaterial(
-                sig.payload,
-                b64decode_any(sig.signature, "cosign signature"),
-                tuple(k for k in trust.keys if k.key_id in signers),
-            ),
+def _signature_kind(sig: SimpleSig) -> SignedKind:
+    if sig.target.role == "attestation-manifest":
+        return SignedKind.ATTESTATION_MANIFEST
+    return SignedKind.IMAGE_SIGNATURE
+
+
+def _chains_to_statements(sig: SimpleSig, found: ImageAttestations) -> bool:
+    """True when what ``sig`` signs chains to statements: an in-index attestation manifest, or
+    the index (a signature over a platform manifest only says who pushed)."""
+    return sig.target.role == "attestation-manifest" or (
+        sig.target.role == "root" and found.is_index
+    )
+
+
+def _with(check: SignatureCheck, tally: Tally) -> SignatureCheck:
+    """``check`` with the threshold's rejection, when it is valid and the threshold unmet."""
+    if tally.rejection is None or not check.valid:
+        return check
+    return dataclasses.replace(check, rejections=(*check.rejections, tally.rejection))
+
+
+def _image_signatures(
+    signatures: list[SimpleSig],
+    found: ImageAttestations,
+    trust: TrustConfig | None,
+    pool: SignerPool | None,
+) -> tuple[list[SignedObject], list[Problem]]:
+    """Simple signatures: what each proves, with the threshold over the manifest or index it
+    covers when that chains to statements, and why each rejected one was rejected."""
+    checks = [
+        verify_simple_signature(
+            sig.payload,
+            sig.signature,
+            sig.target.descriptor.digest,
+            trust,
+            tlog=sig.tlog,
+            tlog_evidence=sig.tlog_evidence,
         )
-        sig.tlog = outcome.status
-        if outcome.rejection is not None:
-            rejections.append(outcome.rejection)
-    if trust.tlog_required and sig.tlog != "verified" and not rejections:
-        rejections.append(tlog_required_reason(sig.tlog, trust.log_keys))
-    return SignatureCheck(signers, tuple(rejections), sig.tlog)
-
-
-def image_signatures(
-    signatures: list[SimpleSig], trust: TrustConfig | None
-) -> tuple[list[SignedObject], set[Digest], list[Problem]]:
-    """Image signatures and signatures over attestation manifests: what they prove (who
-    pushed), which digests they cover, and why each rejected one was rejected."""
+        for sig in signatures
+    ]
+    if pool is not None:
+        for check in checks:
+            pool.add(check)
     signed: list[SignedObject] = []
-    covered: set[Digest] = set()
     problems: list[Problem] = []
-    for sig in signatures:
-        kind = (
-            SignedKind.ATTESTATION_MANIFEST
-            if sig.target.role == "attestation-manifest"
-            else SignedKind.IMAGE_SIGNATURE
-        )
-        check = _check_signature(sig, trust)
-        signed.append(
-            SignedObject(
-                kind, sig.origin.value, location(sig), str(sig.target.descriptor.digest), check
-            )
-        )
-        if check.accepted:
-            covered.add(sig.target.descriptor.digest)
-        elif trust is not None:
+    for sig, check in zip(signatures, checks, strict=True):
+        kind = _signature_kind(sig)
+        target = sig.target.descriptor.digest
+        if pool is not None and _chains_to_statements(sig, found):
+            check = _with(check, pool.tally((str(target),), f"{kind} {target.short}"))
+        sig.tlog = check.tlog
+        signed.append(SignedObject(kind, sig.origin.value, location(sig), str(target), check))
+        if not check.accepted and trust is not None:
+            tail = "" if check.valid else ": not used"
             problems.append(
                 Problem(
                     ProblemKind.SIGNATURE,
-                    f"{kind} {location(sig)}: {'; '.join(check.rejections)}: not used",
+                    f"{kind} {location(sig)}: {'; '.join(check.messages)}{tail}",
                     sig.manifest.digest,
                 )
             )
-    return signed, covered, problems
-
-
-def _apply_threshold(checked: list[_Checked], trust: TrustConfig) -> None:
-    """Reject statements signed by fewer distinct trusted signers than ``threshold`` (the
-    signers of every envelope carrying the same payload count together)."""
-    groups: dict[str, set[str]] = {}
-    for c in checked:
-        if not c.rejections and c.payload_digest is not None:
-            groups.setdefault(c.payload_digest, set()).update(c.signers)
-    for c in checked:
-        if c.rejections or c.payload_digest is None:
-            continue
-        count = len(groups[c.payload_digest])
-        if count < trust.threshold:
-            c.rejections.append(
-                f"signed by {count} distinct trusted signer(s), threshold is {trust.threshold}"
-            )
+    return signed, problems
 
 
 def _index_scoped(c: _Checked) -> bool:
@@ -190,27 +188,27 @@ def _index_scoped(c: _Checked) -> bool:
     return bool(c.bound) and all(b.status is BindingStatus.INDEX for _, b in c.bound)
 
 
-def signed_attestations(
-    envelopes: list[StoredEnvelope], found: ImageAttestations, trust: TrustConfig | None
+def _signed_attestations(
+    checked: list[_Checked],
+    found: ImageAttestations,
+    trust: TrustConfig | None,
+    pool: SignerPool | None,
 ) -> tuple[list[SignedObject], dict[Digest, list[AttestationManifest]], list[Problem]]:
-    """Verify, bind and threshold every envelope; accepted statements become attestation
-    manifests of the platforms they bind to, rejected ones problems."""
-    checked = [_verify(item, trust) for item in envelopes]
-    for c in checked:
-        if c.statement is not None and not c.rejections:
-            reasons = _bind(c, found)
-            if not c.bound:
-                c.rejections.append(
-                    f"its statement is bound to another image ({'; '.join(reasons)})"
-                )
-    if trust is not None:
-        _apply_threshold(checked, trust)
+    """Bound and thresholded envelopes: accepted statements become attestation manifests of
+    the platforms they bind to, rejected ones problems."""
+    if pool is not None:
+        for c in checked:
+            if c.rejections or c.statement is None:
+                continue
+            tally = pool.tally((c.check.covers or "",), f"statement {c.item.manifest.digest.short}")
+            if tally.rejection is not None:
+                c.rejections.append(tally.rejection)
     signed: list[SignedObject] = []
     additions: dict[Digest, list[AttestationManifest]] = {}
     problems: list[Problem] = []
     for c in checked:
         item = c.item
-        check = SignatureCheck(c.signers, tuple(c.rejections), item.tlog)
+        check = c.check
         signed.append(
             SignedObject(
                 SignedKind.ATTESTATION,
@@ -227,14 +225,14 @@ def signed_attestations(
         if c.rejections:
             problem_kind = (
                 ProblemKind.BINDING
-                if any("bound to another image" in r for r in c.rejections)
+                if check.rejected_for(RejectionReason.BOUND_ELSEWHERE)
                 else ProblemKind.SIGNATURE
             )
             problems.append(
                 Problem(
                     problem_kind,
                     f"{'signed attestation' if trust is not None else 'attestation envelope'} "
-                    f"{location(item)}: {'; '.join(c.rejections)}: not used",
+                    f"{location(item)}: {'; '.join(check.messages)}: not used",
                     item.manifest.digest,
                 )
             )
@@ -251,7 +249,7 @@ def signed_attestations(
     return signed, additions, problems
 
 
-def add_raw_sboms(
+def _raw_sboms(
     raw_sboms: list[RawSbom],
     found: ImageAttestations,
     additions: dict[Digest, list[AttestationManifest]],
@@ -300,38 +298,122 @@ def add_raw_sboms(
     return problems
 
 
-def upgrade_image(
-    image: PlatformImage,
-    added: Iterable[AttestationManifest],
-    signed_digests: set[Digest],
-    found: ImageAttestations,
-) -> PlatformImage:
-    """Raise the trust of in-index layers reached from signed content; append store layers."""
-    manifests: list[AttestationManifest] = []
-    root_signed = found.digest in signed_digests
-    for manifest in image.attestations:
-        if manifest.origin is AttestationOrigin.INDEX:
-            if manifest.descriptor.digest in signed_digests:
-                level = TrustLevel.SIGNED
-            elif root_signed:
-                level = TrustLevel.INDEX_BOUND
-            else:
-                manifests.append(manifest)
-                continue
-            layers = tuple(
-                dataclasses.replace(layer, trust=level)
-                if layer.statement is not None and _weaker(layer.trust, level)
-                else layer
-                for layer in manifest.layers
-            )
-            manifest = dataclasses.replace(manifest, layers=layers)
-        manifests.append(manifest)
-    manifests.extend(added)
-    return dataclasses.replace(image, attestations=tuple(manifests))
+def _pool_layers(pool: SignerPool, manifests: Iterable[AttestationManifest]) -> None:
+    """Add the verified signers of DSSE layers read by BuildKit's layer logic."""
+    for manifest in manifests:
+        for layer in manifest.layers:
+            if layer.signature is not None and not layer.problems:
+                pool.add(layer.signature)
 
 
-_ORDER = (TrustLevel.UNSIGNED, TrustLevel.INDEX_BOUND, TrustLevel.SIGNED)
+def _settle_layer(
+    layer: AttestationLayer,
+    manifest: AttestationManifest,
+    platform: str,
+    pool: SignerPool,
+    index: Tally | None,
+) -> AttestationLayer:
+    """The trust of one statement read by BuildKit's layer logic (see the module docstring)."""
+    if layer.statement is None or layer.problems:
+        return layer
+    signature = layer.signature
+    covers = signature.covers if signature is not None else None
+    chain = [covers or str(layer.descriptor.digest)]
+    if manifest.origin is AttestationOrigin.INDEX:
+        chain.append(str(manifest.descriptor.digest))
+    tally = pool.tally(chain, f"statement {layer.descriptor.digest.short}")
+    if tally.met:
+        tlog = signature.tlog if signature is not None else "absent"
+        check = SignatureCheck(tally.signers, (), tlog, chain[0])
+        return dataclasses.replace(layer, trust=TrustLevel.SIGNED, signature=check)
+    if signature is not None:  # a signed envelope below the threshold is rejected
+        assert tally.rejection is not None
+        where = f"attestation layer {layer.descriptor.digest.short} for {platform}"
+        problem = Problem(
+            ProblemKind.SIGNATURE,
+            f"{where}: signed envelope rejected: {tally.rejection.message}: not used",
+            layer.descriptor.digest,
+        )
+        rejected = dataclasses.replace(signature, rejections=(tally.rejection,))
+        return AttestationLayer(
+            layer.descriptor,
+            layer.index,
+            layer.predicate_type_hint,
+            problems=(problem,),
+            trust=layer.trust,
+            signature=rejected,
+        )
+    if index is not None and index.met and layer.trust is TrustLevel.UNSIGNED:
+        return dataclasses.replace(layer, trust=TrustLevel.INDEX_BOUND)
+    return layer
 
 
-def _weaker(current: TrustLevel, new: TrustLevel) -> bool:
-    return _ORDER.index(current) < _ORDER.index(new)
+def _settle_manifest(
+    manifest: AttestationManifest, platform: str, pool: SignerPool, index: Tally | None
+) -> AttestationManifest:
+    layers = tuple(_settle_layer(x, manifest, platform, pool, index) for x in manifest.layers)
+    return dataclasses.replace(manifest, layers=layers)
+
+
+def settle(
+    found: ImageAttestations, stored: Found, in_index: set[Digest], trust: TrustConfig | None
+) -> ImageAttestations:
+    """Verify what the stores hold (``stored``) and what the index holds (``found``), apply the
+    threshold once per statement, and return ``found`` with the decided trust levels, the
+    accepted store statements added and every rejection reported (see the module docstring).
+
+    ``in_index``: the attestation manifests the index lists (a referrer naming one of them is
+    not added twice).
+    """
+    pool = SignerPool(trust.threshold) if trust is not None else None
+    checked = [_verify(item, trust) for item in stored.envelopes]
+    for c in checked:
+        if c.statement is not None and not c.rejections:
+            reasons = _bind(c, found)
+            if not c.bound:
+                c.rejections.append(
+                    Rejection(
+                        RejectionReason.BOUND_ELSEWHERE,
+                        f"its statement is bound to another image ({'; '.join(reasons)})",
+                    )
+                )
+    referred = [
+        (digest, manifest)
+        for digest, manifest in stored.attestations
+        if manifest.descriptor.digest not in in_index
+    ]
+    if pool is not None:
+        for c in checked:
+            pool.add(c.check)
+        _pool_layers(pool, (m for image in found.images for m in image.attestations))
+        _pool_layers(pool, (m for _, m in referred))
+    signatures, signature_problems = _image_signatures(stored.signatures, found, trust, pool)
+    attestations, additions, attestation_problems = _signed_attestations(
+        checked, found, trust, pool
+    )
+    by_platform = {image.descriptor.digest: image.platform.key for image in found.images}
+    for digest, manifest in referred:
+        if pool is not None:
+            manifest = _settle_manifest(manifest, by_platform.get(digest, ""), pool, None)
+        additions.setdefault(digest, []).append(manifest)
+    sbom_problems = _raw_sboms(stored.raw_sboms, found, additions)
+    index = pool.tally((str(found.digest),), "index") if pool and found.is_index else None
+    images = []
+    for image in found.images:
+        own = image.attestations
+        if pool is not None:
+            own = tuple(_settle_manifest(m, image.platform.key, pool, index) for m in own)
+        added = additions.get(image.descriptor.digest, ())
+        images.append(dataclasses.replace(image, attestations=(*own, *added)))
+    return dataclasses.replace(
+        found,
+        images=tuple(images),
+        problems=(
+            *found.problems,
+            *stored.problems,
+            *signature_problems,
+            *attestation_problems,
+            *sbom_problems,
+        ),
+        signed=(*found.signed, *signatures, *attestations),
+    )

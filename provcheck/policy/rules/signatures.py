@@ -1,5 +1,9 @@
 """``signatures``: an attestation of each required kind, bound to the platform, is signed by
 ``threshold`` trusted keys or identities. Image signatures are reported but do not satisfy it.
+
+The threshold is not counted here: discovery asks :class:`provcheck.attestation.verify.SignerPool`
+once per statement, and only a statement that met it is ``signed``; what fell short is a
+rejection (``signed by k of n required distinct trusted signer(s)``) this rule reports.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ def _rejections(signed: tuple[SignedObject, ...]) -> list[Evidence]:
             Evidence(
                 s.location.split("#", 1)[0],
                 "/" + s.location.split("#", 1)[1] if "#" in s.location else "",
-                f"rejected ({s.origin}): {'; '.join(s.check.rejections)}"[:1000],
+                f"rejected ({s.origin}): {'; '.join(s.check.messages)}"[:1000],
                 None,
             )
         )
