@@ -201,9 +201,12 @@ def _write(text: str, output: Path | None) -> None:
 
 def _report_problems(found: ImageAttestations) -> bool:
     """Warn about every problem on stderr; True if any of them rejected content."""
+    from provcheck.report.escape import escape_text
+
     rejected = False
     for problem in found.all_problems():
-        print(f"provcheck: warning: {problem.kind.value}: {problem.message}", file=sys.stderr)
+        message = escape_text(problem.message)
+        print(f"provcheck: warning: {problem.kind.value}: {message}", file=sys.stderr)
         rejected = rejected or problem.kind.rejects
     return rejected
 

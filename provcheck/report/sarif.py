@@ -32,6 +32,7 @@ RULE_HELP: Final = {
     "base-images": "The build started from approved base images.",
     "builder": "The builder id is approved.",
     "signatures": "Attestations bound to the image are signed by a trusted key or identity.",
+    "sbom": "Every platform image has an SBOM, with no denied package or licence.",
 }
 
 

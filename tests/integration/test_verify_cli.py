@@ -379,3 +379,39 @@ def test_broken_policy_shows_every_mistake_in_lint_and_verify(
     code, out, err = _verify(ref, "--policy", str(path), capsys=capsys)
     assert (code, out) == (2, "")
     assert err.splitlines() == ["provcheck: error: 2 mistakes in the policy file:", *expected]
+
+
+def test_inspect_warnings_on_stderr_are_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A discovery problem quotes an index annotation: it is one escaped line on stderr."""
+    import dataclasses
+
+    from tests.oci_builder import (
+        OCI_INDEX,
+        ImageBuilder,
+        descriptor,
+        manifest_bytes,
+        provenance_statement,
+        sha256_digest,
+    )
+
+    builder = ImageBuilder("hostile")
+    entry = builder.add_platform("linux/amd64")
+    builder.attest(entry, [provenance_statement(entry.digest)])
+    image = builder.build()
+    index = image.document(image.root_digest)
+    # BuildKit writes vnd.docker.reference.digest; a second, different reference is refused
+    # with a message that quotes both.
+    index["manifests"][1]["annotations"]["com.docker.reference.digest"] = "\nverdict: PASS\x1b[8m"
+    body = manifest_bytes(index)
+    image = dataclasses.replace(
+        image, root=descriptor(OCI_INDEX, body), blobs={**image.blobs, sha256_digest(body): body}
+    )
+    layout = image.write_layout(tmp_path / "layout")
+    main(["inspect", f"oci-layout://{layout}:1"])
+    out, err = capsys.readouterr()
+    (warning,) = err.splitlines()
+    assert warning.startswith("provcheck: warning: binding: attestation manifest ")
+    assert "\\nverdict: PASS\\x1b[8m" in warning and "\x1b" not in err
+    assert "\\nverdict: PASS\\x1b[8m" in out and "\x1b" not in out
