@@ -233,9 +233,11 @@ def _inspect(args: argparse.Namespace) -> ExitCode:
     elif args.format == "json":
         import json
 
+        from provcheck.report.escape import escape_surrogates
         from provcheck.views.document import inspect_document
 
-        text = json.dumps(inspect_document(found), indent=2, ensure_ascii=False) + "\n"
+        text = escape_surrogates(json.dumps(inspect_document(found), indent=2, ensure_ascii=False))
+        text += "\n"
     else:
         from provcheck.views.text import render_inspect_text
 

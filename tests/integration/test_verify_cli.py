@@ -280,7 +280,7 @@ UNSAFE = "\x00\x07\x1b\r\x7f\x9b\u2028\u202e\u2066\ud800"
 
 def _hostile_layout(tmp_path: Path) -> str:
     """A BuildKit-shaped max-mode image whose provenance quotes hostile strings everywhere."""
-    from tests.oci_builder import IN_TOTO, ImageBuilder, compact_bytes, provenance_statement
+    from tests.oci_builder import IN_TOTO, ImageBuilder, provenance_statement
 
     builder = ImageBuilder("hostile")
     entry = builder.add_platform("linux/amd64")
@@ -294,8 +294,9 @@ def _hostile_layout(tmp_path: Path) -> str:
     # serialised here rather than by ImageBuilder.attest (which writes raw UTF-8).
     data = json.dumps(statement, separators=(",", ":")).encode()
     assert b"\\ud800" in data
-    other = {**statement, "predicateType": HOSTILE_PREDICATE_TYPE, "predicate": {}}
-    layers = [(data, IN_TOTO, statement["predicateType"]), (compact_bytes(other), IN_TOTO, None)]
+    other = {**statement, "predicateType": HOSTILE_PREDICATE_TYPE + "\ud800", "predicate": {}}
+    other_data = json.dumps(other, separators=(",", ":")).encode()
+    layers = [(data, IN_TOTO, statement["predicateType"]), (other_data, IN_TOTO, None)]
     builder._attestation(entry, layers, [statement, other], form="legacy")
     layout = builder.build().write_layout(tmp_path / "hostile")
     return f"oci-layout://{layout}:1"
@@ -358,6 +359,28 @@ def test_inspect_text_escapes_hostile_strings(
     assert main(["inspect", ref]) == 0
     out = capsys.readouterr().out
     assert not any(c in out for c in UNSAFE), out
+    assert "\\nverdict: PASS (6 pass)\\n\\x1b[8m\\ud800  [bound, unsigned]" in out
+
+
+@pytest.mark.parametrize("fmt", ["json", "provenance"])
+def test_inspect_documents_of_hostile_strings_are_valid_utf8(
+    fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref = _hostile_layout(tmp_path)
+    assert main(["inspect", ref, "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    out.encode("utf-8")  # what a process writes to a pipe; a lone surrogate cannot be encoded
+    doc = json.loads(out)
+    if fmt == "json":  # provcheck's own document keeps the data (as a JSON escape)
+        kinds = [
+            s["predicateType"]
+            for i in doc["images"]
+            for m in i["attestationManifests"]
+            for s in m["statements"]
+        ]
+        assert HOSTILE_PREDICATE_TYPE + "\ud800" in kinds
+    else:  # buildx's document: Go decodes a lone surrogate escape as U+FFFD
+        assert doc["SLSA"]["builder"]["id"] == HOSTILE_BUILDER + "\ufffd"
 
 
 def test_broken_policy_shows_every_mistake_in_lint_and_verify(
@@ -387,14 +410,8 @@ def test_inspect_warnings_on_stderr_are_escaped(
     """A discovery problem quotes an index annotation: it is one escaped line on stderr."""
     import dataclasses
 
-    from tests.oci_builder import (
-        OCI_INDEX,
-        ImageBuilder,
-        descriptor,
-        manifest_bytes,
-        provenance_statement,
-        sha256_digest,
-    )
+    from tests.oci_builder import ImageBuilder, descriptor, manifest_bytes, provenance_statement
+    from tests.oci_push import OCI_INDEX, sha256_digest
 
     builder = ImageBuilder("hostile")
     entry = builder.add_platform("linux/amd64")
