@@ -72,14 +72,15 @@ class _Mistakes:
     def __init__(self, source: str) -> None:
         self.source = source
         self.found: list[tuple[int, str]] = []
+        self.explained: set[int] = set()
+        """Lines whose schema violations a mistake already explains better."""
 
-    def add(self, line: int, message: str) -> None:
-        """Record ``message`` for ``line``."""
+    def add(self, line: int, message: str, *, explains_line: bool = False) -> None:
+        """Record ``message`` for ``line``; ``explains_line``: the schema's own message about
+        this line would only repeat it less clearly (a key read as a boolean, say)."""
         self.found.append((line, f"{self.source}:{line}: {escape_text(message)}"))
-
-    def lines(self) -> set[int]:
-        """The lines that already have a mistake."""
-        return {line for line, _ in self.found}
+        if explains_line:
+            self.explained.add(line)
 
     def error(self) -> PolicyMistakesError:
         """Every mistake found, de-duplicated and sorted by line, as one error."""
@@ -119,6 +120,7 @@ def _walk(
                     line,
                     f"key {str(text)[:60]!r} is not read as a string "
                     "(YAML 1.1 turns on/off/yes/no into booleans); quote it",
+                    explains_line=True,
                 )
                 key = str(text)
             else:
@@ -206,7 +208,6 @@ def _schema_mistakes(data: Any, lines: Mapping[_Path, int], mistakes: _Mistakes)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             path = tuple(error.absolute_path)
             suggested.update((path, close) for _, close in _unknown_keys(error) if close)
-    explained = mistakes.lines()
     found: list[tuple[int, str]] = []
     for error in errors:
         path = tuple(error.absolute_path)
@@ -233,7 +234,7 @@ def _schema_mistakes(data: Any, lines: Mapping[_Path, int], mistakes: _Mistakes)
         else:
             found.append((_line(lines, path), _detail(error, path)))
     for line, message in found:
-        if line not in explained:
+        if line not in mistakes.explained:
             mistakes.add(line, message)
     # An unknown key leaves the known ones valid: only other violations stop a rule's checks.
     return {tuple(e.absolute_path) for e in errors if e.validator != "additionalProperties"}
@@ -388,7 +389,8 @@ def _reject_min_trust(rules: Mapping[str, Any], lines: Mapping[_Path, int], m: _
         if isinstance(raw, Mapping) and "min-trust" in raw and name not in EVIDENCE_KINDS:
             why = _NO_MIN_TRUST.get(name)
             if why is not None:
-                m.add(_line(lines, ["rules", name, "min-trust"]), f"rules.{name}.min-trust: {why}")
+                line = _line(lines, ["rules", name, "min-trust"])
+                m.add(line, f"rules.{name}.min-trust: {why}", explains_line=True)
 
 
 def _signatures_options(

@@ -244,6 +244,13 @@ def test_lint_reports_every_mistake_with_its_line(tmp_path: Path) -> None:
             ],
         ),
         (
+            HEAD + "rules:\n  build-args:\n    secrets: deny\n    secrets: allow\n",
+            [
+                "p.yaml:6: duplicate key 'secrets' (first defined on line 5)",
+                "p.yaml:6: rules.build-args.secrets: 'allow' is not one of ['deny']",
+            ],
+        ),
+        (
             HEAD + "rules:\n  provenance: {}\n  provenance: {}\n  provenance: {}\n",
             [
                 "p.yaml:5: duplicate key 'provenance' (first defined on line 4)",
