@@ -37,6 +37,7 @@ _UNSAFE: Final = (
     0xFFFF,
 )
 _TABLE: Final = {code: _escaped(code) for code in _UNSAFE}
+_ANY_UNSAFE: Final = re.compile("[" + "".join(re.escape(chr(code)) for code in _UNSAFE) + "]")
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
@@ -47,7 +48,8 @@ def escape_text(text: str) -> str:
     marks, lone surrogates and U+FFFE/U+FFFF. The result is one line, valid in XML 1.0 text and
     attributes. Everything else, including other non-ASCII text, is kept as it is.
     """
-    return text.translate(_TABLE)
+    # translate() looks up every character; most text has nothing to escape.
+    return text.translate(_TABLE) if _ANY_UNSAFE.search(text) else text
 
 
 def escape_surrogates(json_text: str) -> str:
