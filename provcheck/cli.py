@@ -201,9 +201,12 @@ def _write(text: str, output: Path | None) -> None:
 
 def _report_problems(found: ImageAttestations) -> bool:
     """Warn about every problem on stderr; True if any of them rejected content."""
+    from provcheck.report.escape import escape_text
+
     rejected = False
     for problem in found.all_problems():
-        print(f"provcheck: warning: {problem.kind.value}: {problem.message}", file=sys.stderr)
+        message = escape_text(problem.message)
+        print(f"provcheck: warning: {problem.kind.value}: {message}", file=sys.stderr)
         rejected = rejected or problem.kind.rejects
     return rejected
 
@@ -230,9 +233,11 @@ def _inspect(args: argparse.Namespace) -> ExitCode:
     elif args.format == "json":
         import json
 
+        from provcheck.report.escape import escape_surrogates
         from provcheck.views.document import inspect_document
 
-        text = json.dumps(inspect_document(found), indent=2, ensure_ascii=False) + "\n"
+        text = escape_surrogates(json.dumps(inspect_document(found), indent=2, ensure_ascii=False))
+        text += "\n"
     else:
         from provcheck.views.text import render_inspect_text
 

@@ -27,6 +27,20 @@ class PolicyError(ProvcheckError):
     """An invalid policy file: syntax, duplicate key, schema, unknown rule (exit code 2)."""
 
 
+class PolicyMistakesError(PolicyError):
+    """A policy file with mistakes, each one line ``file:line: message`` in ``messages``."""
+
+    def __init__(self, messages: tuple[str, ...]) -> None:
+        super().__init__("\n".join(messages))
+        self.messages = messages
+
+    def diagnostics(self) -> str:
+        """The one mistake, or a count followed by every mistake on a line of its own."""
+        if len(self.messages) == 1:
+            return self.messages[0]
+        return f"{len(self.messages)} mistakes in the policy file:\n" + "\n".join(self.messages)
+
+
 class RegistryError(ProvcheckError):
     """Anything that went wrong on the remote side or while talking to it."""
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 import yaml
 
 from provcheck.discovery.model import TrustLevel
-from provcheck.errors import PolicyError, SbomError
+from provcheck.errors import PolicyError, PolicyMistakesError, SbomError
 from provcheck.files import read_capped
 from provcheck.oci.platform import Platform
 from provcheck.policy.model import (
@@ -31,6 +31,7 @@ from provcheck.policy.model import (
     SbomOptions,
     min_trust_problem,
 )
+from provcheck.report.escape import escape_text
 from provcheck.report.model import OnIncomplete
 from provcheck.sbom.licenses import LicenseRules
 from provcheck.sbom.model import SbomFormat
@@ -64,52 +65,99 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def _walk(node: yaml.Node, path: _Path, lines: dict[_Path, int], seen: set[int], src: str) -> None:
-    """Record the line of every key/item, and reject aliases, odd keys and duplicates."""
+class _Mistakes:
+    """The mistakes found in one policy file, each with its line (collected, never raised one by
+    one, so that ``policy lint`` shows them all)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.found: list[tuple[int, str]] = []
+        self.explained: set[int] = set()
+        """Lines whose schema violations a mistake already explains better."""
+
+    def add(self, line: int, message: str, *, explains_line: bool = False) -> None:
+        """Record ``message`` for ``line``; ``explains_line``: the schema's own message about
+        this line would only repeat it less clearly (a key read as a boolean, say)."""
+        self.found.append((line, f"{self.source}:{line}: {escape_text(message)}"))
+        if explains_line:
+            self.explained.add(line)
+
+    def error(self) -> PolicyMistakesError:
+        """Every mistake found, de-duplicated and sorted by line, as one error."""
+        ordered = sorted(set(self.found))
+        return PolicyMistakesError(tuple(dict.fromkeys(message for _, message in ordered)))
+
+    def raise_any(self) -> None:
+        """Raise :meth:`error` when a mistake was found."""
+        if self.found:
+            raise self.error()
+
+
+def _walk(
+    node: yaml.Node, path: _Path, lines: dict[_Path, int], seen: set[int], mistakes: _Mistakes
+) -> bool:
+    """Record the line of every key/item; report aliases, odd keys and duplicates.
+
+    Returns False when the document must not be constructed (aliases or merge keys: a YAML bomb
+    is built only by construction).
+    """
     if id(node) in seen:
-        raise PolicyError(
-            f"{src}:{node.start_mark.line + 1}: YAML anchors and aliases are not allowed"
-        )
+        mistakes.add(node.start_mark.line + 1, "YAML anchors and aliases are not allowed")
+        return False
     seen.add(id(node))
+    ok = True
     if isinstance(node, yaml.MappingNode):
         keys: dict[str, int] = {}
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise PolicyError(f"{src}:{line}: YAML merge keys ('<<') are not allowed")
+                mistakes.add(line, "YAML merge keys ('<<') are not allowed")
+                ok = False
+                continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
                 text = getattr(key_node, "value", "?")
-                raise PolicyError(
-                    f"{src}:{line}: key {str(text)[:60]!r} is not read as a string "
-                    f"(YAML 1.1 turns on/off/yes/no into booleans); quote it"
+                mistakes.add(
+                    line,
+                    f"key {str(text)[:60]!r} is not read as a string "
+                    "(YAML 1.1 turns on/off/yes/no into booleans); quote it",
+                    explains_line=True,
                 )
-            key = key_node.value
+                key = str(text)
+            else:
+                key = key_node.value
             if key in keys:
-                raise PolicyError(
-                    f"{src}:{line}: duplicate key {key!r} (first defined on line {keys[key]})"
-                )
-            keys[key] = line
-            lines[(*path, key)] = line
-            _walk(value_node, (*path, key), lines, seen, src)
+                mistakes.add(line, f"duplicate key {key!r} (first defined on line {keys[key]})")
+            keys.setdefault(key, line)
+            lines[(*path, key)] = line  # the last one wins, in the data too
+            ok = _walk(value_node, (*path, key), lines, seen, mistakes) and ok
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             lines[(*path, i)] = item.start_mark.line + 1
-            _walk(item, (*path, i), lines, seen, src)
+            ok = _walk(item, (*path, i), lines, seen, mistakes) and ok
+    return ok
 
 
-def _load_yaml(text: str, source: str) -> tuple[Any, dict[_Path, int]]:
+def _load_yaml(text: str, mistakes: _Mistakes) -> tuple[Any, dict[_Path, int]]:
+    """The document and the line of every key; structural mistakes are added to ``mistakes``.
+
+    Raises :class:`PolicyError` when there is no document to validate.
+    """
+    source = mistakes.source
     loader = _BaseLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             raise PolicyError(f"{source}: the policy file is empty")
         lines: dict[_Path, int] = {(): node.start_mark.line + 1}
-        _walk(node, (), lines, set(), source)
+        if not _walk(node, (), lines, set(), mistakes):
+            mistakes.raise_any()
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise PolicyError(f"{where}: invalid YAML: {exc.problem or exc.context}") from exc
+        if mark is None:
+            raise PolicyError(f"{source}: invalid YAML: {exc.problem or exc.context}") from exc
+        mistakes.add(mark.line + 1, f"invalid YAML: {exc.problem or exc.context}")
+        raise mistakes.error() from exc
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: invalid YAML: {str(exc)[:200]}") from exc
     except RecursionError as exc:
@@ -133,25 +181,67 @@ def _dotted(path: Sequence[str | int]) -> str:
     return out or "the document"
 
 
-def _message(error: ValidationError, lines: Mapping[_Path, int], source: str) -> str:
-    path = list(error.absolute_path)
-    where = _dotted(path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        schema = error.schema if isinstance(error.schema, Mapping) else {}
-        allowed = sorted(schema.get("properties", {}))
-        extra = sorted(str(k) for k in error.instance if k not in allowed)
-        name = extra[0] if extra else "?"
-        close = difflib.get_close_matches(name, allowed, n=1)
-        hint = (
-            f" (did you mean {close[0]!r}?)"
-            if close
-            else f" (expected one of: {', '.join(allowed)})"
-        )
-        what = "rule" if path == ["rules"] else ("key" if path else "top-level key")
-        in_where = "" if path in ([], ["rules"]) else f" in {where}"
-        line = _line(lines, [*path, name])
-        return f"{source}:{line}: unknown {what} {name!r}{in_where}{hint}"
-    line = _line(lines, path)
+def _unknown_keys(error: ValidationError) -> list[tuple[str, str | None]]:
+    """``(key, closest allowed key or None)`` for each key an ``additionalProperties`` error
+    rejects (keys that are not strings are reported while walking the YAML)."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    allowed = sorted(schema.get("properties", {}))
+    assert isinstance(error.instance, dict)
+    out = []
+    for key in error.instance:
+        if isinstance(key, str) and key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            out.append((key, close[0] if close else None))
+    return out
+
+
+def _schema_mistakes(data: Any, lines: Mapping[_Path, int], mistakes: _Mistakes) -> set[_Path]:
+    """Add every schema violation to ``mistakes``; return the paths of those that make a value
+    unusable (all but unknown keys).
+
+    An unknown key is reported with the closest allowed key, and a required key that it is
+    probably a misspelling of is then not reported as missing (``rulez`` -> ``rules``).
+    """
+    errors = list(_validator().iter_errors(data))
+    suggested: set[tuple[_Path, str]] = set()
+    for error in errors:
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            path = tuple(error.absolute_path)
+            suggested.update((path, close) for _, close in _unknown_keys(error) if close)
+    found: list[tuple[int, str]] = []
+    for error in errors:
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            schema = error.schema if isinstance(error.schema, Mapping) else {}
+            allowed = sorted(schema.get("properties", {}))
+            what = "rule" if path == ("rules",) else "key"
+            in_where = "" if path in ((), ("rules",)) else f" in {_dotted(path)}"
+            for key, close in _unknown_keys(error):
+                hint = (
+                    f" (did you mean {close!r}?)"
+                    if close
+                    else f" (expected one of: {', '.join(allowed)})"
+                )
+                found.append(
+                    (_line(lines, [*path, key]), f"unknown {what} {key!r}{in_where}{hint}")
+                )
+        elif error.validator == "required" and isinstance(error.instance, dict):
+            assert isinstance(error.validator_value, list)
+            for name in error.validator_value:
+                if name not in error.instance and (path, name) not in suggested:
+                    where = _dotted(path)
+                    found.append((_line(lines, path), f"{where}: {name!r} is a required property"))
+        else:
+            found.append((_line(lines, path), _detail(error, path)))
+    for line, message in found:
+        if line not in mistakes.explained:
+            mistakes.add(line, message)
+    # An unknown key leaves the known ones valid: only other violations stop a rule's checks.
+    return {tuple(e.absolute_path) for e in errors if e.validator != "additionalProperties"}
+
+
+def _detail(error: ValidationError, path: _Path) -> str:
+    """``where: what is wrong`` for a schema violation other than an unknown or missing key."""
     instance = error.instance
     shown = repr(instance) if not isinstance(instance, (dict, list)) else type(instance).__name__
     if error.validator == "pattern" and path and path[-1] == "max-age":
@@ -164,33 +254,33 @@ def _message(error: ValidationError, lines: Mapping[_Path, int], source: str) ->
         )
     else:
         detail = error.message[:300]
-    return f"{source}:{line}: {where}: {detail}"
+    return f"{_dotted(path)}: {detail}"
 
 
 def _duration(text: str) -> timedelta:
     return timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
 
 
-def _sbom_options(opts: Mapping[str, Any], source: str, lines: Mapping[_Path, int]) -> SbomOptions:
-    """``rules.sbom``; patterns and license lists are parsed here, so errors name the line."""
+def _sbom_options(opts: Mapping[str, Any], lines: Mapping[_Path, int], m: _Mistakes) -> SbomOptions:
+    """``rules.sbom``; patterns and license lists are parsed here, so mistakes name the line."""
     patterns = []
     for i, text in enumerate(opts.get("deny-packages", ())):
         try:
             patterns.append(parse_purl_pattern(text))
         except SbomError as exc:
-            line = _line(lines, ["rules", "sbom", "deny-packages", i])
-            raise PolicyError(f"{source}:{line}: {exc.diagnostics()}") from exc
+            m.add(_line(lines, ["rules", "sbom", "deny-packages", i]), exc.diagnostics())
     lists: dict[str, list[str]] = {}
     for key in ("allow-licenses", "deny-licenses"):
-        lists[key] = list(opts.get(key, ()))
-        for i, text in enumerate(lists[key]):
+        lists[key] = []
+        for i, text in enumerate(opts.get(key, ())):
             try:
                 LicenseRules.from_lists(None, [text])
+                lists[key].append(text)
             except SbomError as exc:
-                line = _line(lines, ["rules", "sbom", key, i])
-                raise PolicyError(
-                    f"{source}:{line}: rules.sbom.{key}: {exc.diagnostics()}"
-                ) from exc
+                m.add(
+                    _line(lines, ["rules", "sbom", key, i]),
+                    f"rules.sbom.{key}: {exc.diagnostics()}",
+                )
     return SbomOptions(
         required=opts.get("required", True),
         formats=frozenset(SbomFormat(f) for f in opts.get("formats", list(SbomFormat))),
@@ -199,57 +289,88 @@ def _sbom_options(opts: Mapping[str, Any], source: str, lines: Mapping[_Path, in
     )
 
 
-def _build(data: Mapping[str, Any], source: str, lines: Mapping[_Path, int]) -> Policy:
+def _platforms_options(
+    opts: Mapping[str, Any], lines: Mapping[_Path, int], m: _Mistakes
+) -> PlatformsOptions:
+    keys: list[str] = []
+    for i, text in enumerate(opts["required"]):
+        key = Platform.parse(text).key
+        if key in keys:
+            m.add(
+                _line(lines, ["rules", "platforms", "required", i]),
+                f"platform {text!r} is listed twice",
+            )
+        else:
+            keys.append(key)
+    return PlatformsOptions(tuple(keys))
+
+
+def _rule_options(
+    name: str, opts: Mapping[str, Any], lines: Mapping[_Path, int], m: _Mistakes
+) -> RuleOptions | None:
+    """The options of rule ``name`` (schema-valid ``opts``); mistakes are added to ``m``."""
+    if name == "provenance":
+        age = opts.get("max-age")
+        return ProvenanceOptions(
+            required=opts.get("required", True),
+            mode=opts.get("mode"),
+            max_age=_duration(age) if age else None,
+        )
+    if name == "platforms":
+        return _platforms_options(opts, lines, m)
+    if name == "frontend":
+        return FrontendOptions(tuple(opts["allow"]), bool(opts.get("pinned", False)))
+    if name == "build-args":
+        return BuildArgsOptions(opts.get("secrets", "deny"), frozenset(opts.get("allow-names", ())))
+    if name == "base-images":
+        return BaseImagesOptions(
+            tuple(opts["allow"]), tuple(opts.get("sbom-generators", DEFAULT_SBOM_GENERATORS))
+        )
+    if name == "builder":
+        return BuilderOptions(tuple(opts["allow"]))
+    if name == "sbom":
+        return _sbom_options(opts, lines, m)
+    if name == "signatures":
+        return _signatures_options(opts, m.source, lines, m)
+    return None
+
+
+def _build(
+    data: Mapping[str, Any], lines: Mapping[_Path, int], m: _Mistakes, invalid: set[_Path]
+) -> Policy | None:
+    """The policy, or ``None`` when there are mistakes (all of them added to ``m``).
+
+    ``invalid``: the paths of schema violations. The rules without one are still checked, so
+    one run finds the mistakes in every rule.
+    """
+    raw_rules = data.get("rules")
+    if not isinstance(raw_rules, Mapping):
+        return None  # reported by the schema
     rules: dict[str, RuleOptions] = {}
-    for name, raw in data["rules"].items():
-        opts: Mapping[str, Any] = raw or {}
-        if name == "provenance":
-            age = opts.get("max-age")
-            rules[name] = ProvenanceOptions(
-                required=opts.get("required", True),
-                mode=opts.get("mode"),
-                max_age=_duration(age) if age else None,
-            )
-        elif name == "platforms":
-            keys = []
-            for i, text in enumerate(opts["required"]):
-                key = Platform.parse(text).key
-                if key in keys:
-                    line = _line(lines, ["rules", "platforms", "required", i])
-                    raise PolicyError(f"{source}:{line}: platform {text!r} is listed twice")
-                keys.append(key)
-            rules[name] = PlatformsOptions(tuple(keys))
-        elif name == "frontend":
-            rules[name] = FrontendOptions(tuple(opts["allow"]), bool(opts.get("pinned", False)))
-        elif name == "build-args":
-            rules[name] = BuildArgsOptions(
-                opts.get("secrets", "deny"), frozenset(opts.get("allow-names", ()))
-            )
-        elif name == "base-images":
-            rules[name] = BaseImagesOptions(
-                tuple(opts["allow"]),
-                tuple(opts.get("sbom-generators", DEFAULT_SBOM_GENERATORS)),
-            )
-        elif name == "builder":
-            rules[name] = BuilderOptions(tuple(opts["allow"]))
-        elif name == "sbom":
-            rules[name] = _sbom_options(opts, source, lines)
-        elif name == "signatures":
-            rules[name] = _signatures_options(opts, source, lines)
+    for name, raw in raw_rules.items():
+        if not any(p[:2] == ("rules", name) for p in invalid):
+            options = _rule_options(name, raw or {}, lines, m)
+            if options is not None:
+                rules[name] = options
+    if invalid or m.found:
+        return None
     min_trust: dict[str, TrustLevel] = {}
-    for name, raw in data["rules"].items():
+    for name, raw in raw_rules.items():
         if isinstance(raw, Mapping) and "min-trust" in raw:
             level = TrustLevel(raw["min-trust"])
             problem = min_trust_problem(name, level, rules)
             if problem is not None:
-                line = _line(lines, ["rules", name, "min-trust"])
-                raise PolicyError(f"{source}:{line}: rules.{name}.min-trust: {problem}")
+                m.add(
+                    _line(lines, ["rules", name, "min-trust"]), f"rules.{name}.min-trust: {problem}"
+                )
             min_trust[name] = level
+    if m.found:
+        return None
     return Policy(
-        name=data.get("name") or Path(source).stem,
+        name=data.get("name") or Path(m.source).stem,
         rules=rules,
         on_incomplete=OnIncomplete(data.get("on-incomplete", "fail")),
-        source=source,
+        source=m.source,
         min_trust=min_trust,
     )
 
@@ -262,18 +383,18 @@ _NO_MIN_TRUST: Final = {
 }
 
 
-def _reject_min_trust(rules: Mapping[str, Any], source: str, lines: Mapping[_Path, int]) -> None:
-    """``min-trust`` on a rule that reads no attestation: a clear error, not "unknown key"."""
+def _reject_min_trust(rules: Mapping[str, Any], lines: Mapping[_Path, int], m: _Mistakes) -> None:
+    """``min-trust`` on a rule that reads no attestation: a clear mistake, not "unknown key"."""
     for name, raw in rules.items():
         if isinstance(raw, Mapping) and "min-trust" in raw and name not in EVIDENCE_KINDS:
             why = _NO_MIN_TRUST.get(name)
             if why is not None:
                 line = _line(lines, ["rules", name, "min-trust"])
-                raise PolicyError(f"{source}:{line}: rules.{name}.min-trust: {why}")
+                m.add(line, f"rules.{name}.min-trust: {why}", explains_line=True)
 
 
 def _signatures_options(
-    opts: Mapping[str, Any], source: str, lines: Mapping[_Path, int]
+    opts: Mapping[str, Any], source: str, lines: Mapping[_Path, int], m: _Mistakes
 ) -> RuleOptions:
     """``rules.signatures``: load the keys now, paths relative to the policy file."""
     from provcheck.attestation.keys import load_public_key
@@ -287,15 +408,13 @@ def _signatures_options(
         try:
             keys.append(load_public_key(base / text))
         except UsageError as exc:
-            line = _line(lines, ["rules", "signatures", "keys", i])
-            raise PolicyError(f"{source}:{line}: {exc.diagnostics()}") from exc
+            m.add(_line(lines, ["rules", "signatures", "keys", i]), exc.diagnostics())
     identities = []
     for i, raw in enumerate(opts.get("identities", ())):
         try:
             identities.append(Identity(raw["issuer"], raw["subject-regexp"]))
         except UsageError as exc:
-            line = _line(lines, ["rules", "signatures", "identities", i])
-            raise PolicyError(f"{source}:{line}: {exc.diagnostics()}") from exc
+            m.add(_line(lines, ["rules", "signatures", "identities", i]), exc.diagnostics())
     root = opts.get("trusted-root")
     return SignaturesOptions(
         required=opts.get("required", True),
@@ -311,28 +430,29 @@ def _signatures_options(
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """Parse and validate a policy document.
 
-    Raises :class:`PolicyError` naming ``source``, the line and the problem: invalid YAML,
-    duplicate keys, aliases, non-string keys, schema violations, unknown rules (with the
-    closest valid name).
+    Raises :class:`PolicyError` naming ``source``, the line and the problem, and
+    :class:`PolicyMistakesError` (a ``PolicyError``) with every mistake found, each on its line:
+    invalid YAML, duplicate keys, aliases, non-string keys, schema violations, unknown rules and
+    keys (with the closest valid name), bad patterns, keys and licences.
     """
     if len(text) > MAX_POLICY_BYTES:
         raise PolicyError(f"{source}: policy file is larger than {MAX_POLICY_BYTES} bytes")
-    data, lines = _load_yaml(text, source)
+    mistakes = _Mistakes(source)
+    data, lines = _load_yaml(text, mistakes)
     if not isinstance(data, dict):
+        mistakes.raise_any()
         raise PolicyError(f"{source}:1: a policy must be a mapping, not {type(data).__name__}")
     rules = data.get("rules")
     if isinstance(rules, dict):
         for name, value in rules.items():  # `frontend:` with nothing under it means defaults
             if value is None and name in ("provenance", "build-args", "sbom", "signatures"):
                 rules[name] = {}
-        _reject_min_trust(rules, source, lines)
-    errors = sorted(
-        _validator().iter_errors(data),
-        key=lambda e: (_line(lines, list(e.absolute_path)), e.message),
-    )
-    if errors:
-        raise PolicyError(_message(errors[0], lines, source))
-    return _build(data, source, lines)
+        _reject_min_trust(rules, lines, mistakes)
+    invalid = _schema_mistakes(data, lines, mistakes)
+    policy = _build(data, lines, mistakes, invalid)
+    mistakes.raise_any()
+    assert policy is not None  # no mistake, so the policy was built
+    return policy
 
 
 def load_policy(path: Path) -> Policy:
@@ -346,9 +466,12 @@ def load_policy(path: Path) -> Policy:
 
 
 def lint_policy(path: Path) -> list[str]:
-    """Problems of a policy file as ``file:line: message`` lines; empty when it is valid."""
+    """Every mistake of a policy file, each a ``file:line: message`` line, sorted by line;
+    empty when it is valid."""
     try:
         load_policy(path)
+    except PolicyMistakesError as exc:
+        return list(exc.messages)
     except PolicyError as exc:
         return [exc.diagnostics()]
     return []

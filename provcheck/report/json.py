@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from provcheck.report.escape import escape_surrogates
 from provcheck.report.model import SCHEMA_VERSION, Evidence, Report, RuleResult
 
 
@@ -46,5 +47,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report) -> str:
-    """Serialise the report: stable key order, two-space indent, trailing newline."""
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
+    """Serialise the report: stable key order, two-space indent, trailing newline; strings as
+    they are (lone surrogates escaped, so the document is always valid UTF-8)."""
+    return (
+        escape_surrogates(json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)) + "\n"
+    )

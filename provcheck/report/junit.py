@@ -1,63 +1,72 @@
-"""JUnit XML: one testsuite per image, one testcase per (rule, platform)."""
+"""JUnit XML: one testsuite per image, one testcase per (rule, platform).
+
+Elements follow the JUnit XSD order (``properties`` before the test cases). Every string from
+the report passes through :func:`escape_text`: no character XML 1.0 forbids (a NUL from an
+attestation) can make the file unreadable, and CI pages that show it get no control characters.
+"""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from provcheck.report.model import Report, Status
+from provcheck.report.escape import escape_text
+from provcheck.report.model import Report, RuleResult, Status
 
 
-def _details(report: Report, index: int) -> str:
-    r = report.results[index]
-    lines = [r.message]
+def _details(r: RuleResult) -> str:
+    lines = [escape_text(r.message)]
     for e in r.evidence:
-        line = f"- {e.source}{e.pointer}"
+        sep = "" if "#" in e.source or not e.pointer else "#"
+        line = f"- {e.source}{sep}{e.pointer}"
         if e.value is not None:
             line += f" = {e.value}"
         if e.remediation:
             line += f" (fix: {e.remediation})"
-        lines.append(line)
+        lines.append(escape_text(line))
     return "\n".join(lines)
 
 
 def render_junit(report: Report) -> str:
     """JUnit XML; ``fail``/``incomplete`` (under on-incomplete fail) are failures, ``error``
     errors, ``skip`` and tolerated ``incomplete`` are skipped."""
-    suite = ET.Element("testsuite", name=f"{report.reference}", tests=str(len(report.results)))
-    failures = errors = skipped = 0
-    for i, r in enumerate(report.results):
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname=f"provcheck.{r.rule}",
-            name=f"{r.rule} [{r.platform or 'image'}]",
-        )
-        details = _details(report, i)
-        incomplete_fails = r.status is Status.INCOMPLETE and report.on_incomplete.value == "fail"
-        if r.status is Status.FAIL or incomplete_fails:
-            failures += 1
-            el = ET.SubElement(case, "failure", message=r.message, type=r.status.value)
-            el.text = details
-        elif r.status is Status.ERROR:
-            errors += 1
-            el = ET.SubElement(case, "error", message=r.message, type="error")
-            el.text = details
-        elif r.status in (Status.SKIP, Status.INCOMPLETE):
-            skipped += 1
-            ET.SubElement(case, "skipped", message=r.message)
-        else:
-            out = ET.SubElement(case, "system-out")
-            out.text = details
-    suite.set("failures", str(failures))
-    suite.set("errors", str(errors))
-    suite.set("skipped", str(skipped))
+    suite = ET.Element(
+        "testsuite", name=escape_text(report.reference), tests=str(len(report.results))
+    )
     props = ET.SubElement(suite, "properties")
     for name, value in (
         ("digest", report.digest),
         ("policy", report.policy),
         ("verdict", report.verdict.value),
     ):
-        ET.SubElement(props, "property", name=name, value=value)
+        ET.SubElement(props, "property", name=name, value=escape_text(value))
+    failures = errors = skipped = 0
+    for r in report.results:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=escape_text(f"provcheck.{r.rule}"),
+            name=escape_text(f"{r.rule} [{r.platform or 'image'}]"),
+        )
+        details = _details(r)
+        message = escape_text(r.message)
+        incomplete_fails = r.status is Status.INCOMPLETE and report.on_incomplete.value == "fail"
+        if r.status is Status.FAIL or incomplete_fails:
+            failures += 1
+            el = ET.SubElement(case, "failure", message=message, type=r.status.value)
+            el.text = details
+        elif r.status is Status.ERROR:
+            errors += 1
+            el = ET.SubElement(case, "error", message=message, type="error")
+            el.text = details
+        elif r.status in (Status.SKIP, Status.INCOMPLETE):
+            skipped += 1
+            ET.SubElement(case, "skipped", message=message)
+        else:
+            out = ET.SubElement(case, "system-out")
+            out.text = details
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    suite.set("skipped", str(skipped))
     suites = ET.Element("testsuites", name="provcheck")
     suites.append(suite)
     ET.indent(suites)

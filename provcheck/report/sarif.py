@@ -3,7 +3,8 @@
 There is no source file, so each result's location is the image: ``physicalLocation
 .artifactLocation.uri`` = ``oci://<reference>`` (GitHub requires a physical location), plus a
 logical location naming the platform. Only results that are not ``pass`` are emitted;
-``properties`` carry the platform, status and evidence pointers.
+``properties`` carry the platform, status and evidence pointers. What GitHub shows (the message
+and the location names) passes through :func:`escape_text`, as in the text report.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from typing import Any, Final
 
 from provcheck import __version__
+from provcheck.report.escape import escape_surrogates, escape_text
 from provcheck.report.model import Report, RuleResult, Status
 
 SARIF_SCHEMA: Final = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -30,6 +32,7 @@ RULE_HELP: Final = {
     "base-images": "The build started from approved base images.",
     "builder": "The builder id is approved.",
     "signatures": "Attestations bound to the image are signed by a trusted key or identity.",
+    "sbom": "Every platform image has an SBOM, with no denied package or licence.",
 }
 
 
@@ -47,7 +50,7 @@ def _result(r: RuleResult, report: Report) -> dict[str, Any]:
     return {
         "ruleId": r.rule,
         "level": level,
-        "message": {"text": f"[{r.platform or 'image'}] {r.message}"},
+        "message": {"text": escape_text(f"[{where}] {r.message}")},
         "locations": [
             {
                 # GitHub shows a result only with a region; an image has no lines, so line 1.
@@ -57,8 +60,10 @@ def _result(r: RuleResult, report: Report) -> dict[str, Any]:
                 },
                 "logicalLocations": [
                     {
-                        "name": r.platform or "image",
-                        "fullyQualifiedName": f"{report.reference}@{report.digest}#{where}",
+                        "name": escape_text(where),
+                        "fullyQualifiedName": escape_text(
+                            f"{report.reference}@{report.digest}#{where}"
+                        ),
                         "kind": "object",
                     }
                 ],
@@ -120,4 +125,4 @@ def render_sarif(report: Report) -> str:
             }
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return escape_surrogates(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"

@@ -3,12 +3,13 @@
 That is what ``docker buildx imagetools inspect --format '{{json …}}'`` prints: map keys sorted
 at every level (struct fields, marked with :class:`GoStruct`, keep their order), numbers
 round-tripped through float64, ``<``, ``>``, ``&``, U+2028 and U+2029 escaped, other non-ASCII
-kept as UTF-8.
+kept as UTF-8, lone surrogates (which Go's decoder never produces) as U+FFFD.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +24,12 @@ _GO_ESCAPES = str.maketrans(
 _EXACT_FLOAT_INTS = 2**53
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _string(value: str) -> str:
+    # Go decodes a lone surrogate escape ("\ud800") as U+FFFD, so buildx prints that.
+    value = _LONE_SURROGATE.sub("\ufffd", value)
     return json.dumps(value, ensure_ascii=False).translate(_GO_ESCAPES)
 
 

@@ -1,15 +1,29 @@
-"""A readable summary of what ``inspect`` found."""
+"""A readable summary of what ``inspect`` found.
+
+Every string that comes from the image passes through :func:`escape_text`; the labels in
+brackets are explained once, in a legend at the end, for the labels that appear.
+"""
 
 from __future__ import annotations
 
+from typing import Final
+
+from provcheck.attestation.binding import BindingStatus
 from provcheck.attestation.signatures import signer_label
 from provcheck.discovery.model import AttestationLayer, ImageAttestations
+from provcheck.report.escape import escape_text
+from provcheck.report.legend import trust_legend
 from provcheck.views.document import sbom_summary
+
+BINDING_MEANING: Final = {
+    BindingStatus.BOUND: "its subject is this platform's manifest",
+    BindingStatus.INDEX: "its subject is the image index (it covers every platform)",
+}
 
 
 def _layer_line(layer: AttestationLayer) -> str:
     kind = layer.kind.value if layer.kind else "unknown"
-    predicate = (
+    predicate = escape_text(
         layer.statement.predicate_type if layer.statement else layer.predicate_type_hint or "?"
     )
     if layer.usable and layer.binding is not None:
@@ -19,7 +33,7 @@ def _layer_line(layer: AttestationLayer) -> str:
             detail = sbom.get("error") or (
                 f"{sbom['format']} {sbom['specVersion']}, {sbom['components']} components"
             )
-            state += f"; {detail}"
+            state += f"; {escape_text(str(detail))}"
     elif not layer.fetched:
         state = "not fetched"
     else:
@@ -27,17 +41,35 @@ def _layer_line(layer: AttestationLayer) -> str:
     return f"    {kind:<11} {predicate}  [{state}]"
 
 
+def _legend(found: ImageAttestations) -> str | None:
+    """What the ``[binding, trust]`` labels shown mean, each once."""
+    layers = [
+        layer
+        for image in found.images
+        for manifest in image.attestations
+        for layer in manifest.layers
+        if layer.usable and layer.binding is not None
+    ]
+    bindings = {layer.binding.status for layer in layers if layer.binding is not None}
+    parts = [f"{s.value} = {m}" for s, m in BINDING_MEANING.items() if s in bindings]
+    trust = trust_legend(layer.trust.value for layer in layers)
+    if trust is not None:
+        parts.append(trust)
+    return "; ".join(parts) or None
+
+
 def render_inspect_text(found: ImageAttestations) -> str:
     """Render ``found`` as indented text for a person."""
+    platforms = ", ".join(escape_text(i.platform.key) for i in found.images) or "(none)"
     lines = [
-        f"Reference:  {found.reference}",
-        f"Source:     {found.source}",
+        f"Reference:  {escape_text(found.reference)}",
+        f"Source:     {escape_text(found.source)}",
         f"Digest:     {found.digest}",
-        f"MediaType:  {found.descriptor.media_type}",
-        f"Platforms:  {', '.join(i.platform.key for i in found.images) or '(none)'}",
+        f"MediaType:  {escape_text(found.descriptor.media_type)}",
+        f"Platforms:  {platforms}",
     ]
     for image in found.images:
-        lines += ["", f"{image.platform.key}  {image.descriptor.digest}"]
+        lines += ["", f"{escape_text(image.platform.key)}  {image.descriptor.digest}"]
         if not image.attestations:
             lines.append("  no attestations")
         for manifest in image.attestations:
@@ -55,9 +87,14 @@ def render_inspect_text(found: ImageAttestations) -> str:
                 else "; ".join(signed.check.messages) or "not verified"
             )
             what = signed.predicate_type or signed.kind.value
-            lines.append(f"  {signed.origin:<13} {what}  [{verdict}]")
+            lines.append(
+                f"  {escape_text(signed.origin):<13} {escape_text(what)}  [{escape_text(verdict)}]"
+            )
     problems = list(found.all_problems())
     if problems:
         lines += ["", "Problems:"]
-        lines.extend(f"  {p.kind.value}: {p.message}" for p in problems)
+        lines.extend(f"  {p.kind.value}: {escape_text(p.message)}" for p in problems)
+    legend = _legend(found)
+    if legend is not None:
+        lines += ["", f"Labels:     {legend}"]
     return "\n".join(lines) + "\n"

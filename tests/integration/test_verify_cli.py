@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from provcheck.cli import main
+from provcheck.report import Status
 from tests.paths import REAL_CASES, REAL_DIR
 
 # The issue's acceptance policy: provenance, platforms [linux/amd64], frontend and build-args.
@@ -258,3 +259,176 @@ def test_warned_incomplete_is_not_a_clean_pass(
         "verdict: PASS (3 pass, 1 incomplete)\n"
         "warning: 1 result(s) could not be proven from the evidence (on-incomplete: warn)\n"
     )
+
+
+# Issue 14.10: what an attestation says reaches the terminal and the reports as data only.
+FAKE_PASS = (
+    "\nPASS       builder      linux/amd64    builder id is allowed\n\nverdict: PASS (6 pass)\n"
+)
+HOSTILE_BUILDER = (
+    "https://evil.example/ci" + FAKE_PASS + "\x1b[8m\x1b]0;title\x07\x00\r\x7f\x9b\u2028\u202e"
+)
+HOSTILE_FRONTEND = "evil.v0" + FAKE_PASS + "\x1b[2J\u2066"
+HOSTILE_PREDICATE_TYPE = "https://evil.example/p" + FAKE_PASS + "\x1b[8m"
+HOSTILE_ARG = "GH_TOKEN\x1b[1A\x1b[2K"
+HOSTILE_POLICY = POLICY.replace("localhost:5000/docker/dockerfile:1.7", "x.example/f:1") + (
+    "  builder:\n    allow: ['https://github.com/acme/*']\n"
+)
+# Every character the text renderers must show as an escape, never as itself.
+UNSAFE = "\x00\x07\x1b\r\x7f\x9b\u2028\u202e\u2066\ud800"
+
+
+def _hostile_layout(tmp_path: Path) -> str:
+    """A BuildKit-shaped max-mode image whose provenance quotes hostile strings everywhere."""
+    from tests.oci_builder import IN_TOTO, ImageBuilder, provenance_statement
+
+    builder = ImageBuilder("hostile")
+    entry = builder.add_platform("linux/amd64")
+    statement = provenance_statement(
+        entry.digest,
+        frontend=HOSTILE_FRONTEND,
+        build_args={HOSTILE_ARG: "ghp_FAKEhostile000000000000000000000000000"},
+    )
+    statement["predicate"]["builder"]["id"] = HOSTILE_BUILDER + "\ud800"
+    # A lone surrogate can only be written as a JSON escape ("\ud800"), so this layer is
+    # serialised here rather than by ImageBuilder.attest (which writes raw UTF-8).
+    data = json.dumps(statement, separators=(",", ":")).encode()
+    assert b"\\ud800" in data
+    other = {**statement, "predicateType": HOSTILE_PREDICATE_TYPE + "\ud800", "predicate": {}}
+    other_data = json.dumps(other, separators=(",", ":")).encode()
+    layers = [(data, IN_TOTO, statement["predicateType"]), (other_data, IN_TOTO, None)]
+    builder._attestation(entry, layers, [statement, other], form="legacy")
+    layout = builder.build().write_layout(tmp_path / "hostile")
+    return f"oci-layout://{layout}:1"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "junit"])
+def test_hostile_strings_stay_data_in_every_format(
+    fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref = _hostile_layout(tmp_path)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(HOSTILE_POLICY)
+    output = tmp_path / f"report.{fmt}"
+    code = main(["verify", ref, "--policy", str(policy), "--format", fmt, "--output", str(output)])
+    out = output.read_bytes().decode("utf-8")  # valid UTF-8, lone surrogate included
+    assert code == 1, out
+    assert capsys.readouterr().out == ""
+    if fmt == "text":
+        assert not any(c in out for c in UNSAFE), out
+        statuses = {s.value.upper() for s in Status}
+        results = [line.split()[:2] for line in out.splitlines() if line[:10].strip() in statuses]
+        assert results == [
+            ["FAIL", "build-args"],
+            ["FAIL", "builder"],
+            ["FAIL", "frontend"],
+            ["PASS", "platforms"],
+            ["PASS", "provenance"],
+        ], out
+        verdicts = [line for line in out.splitlines() if line.startswith("verdict:")]
+        assert verdicts == ["verdict: FAIL (2 pass, 3 fail)"]
+        assert "\\x1b[8m" in out and "\\n" in out and "\\u202e" in out and "\\x00" in out
+    elif fmt == "junit":
+        root = ET.fromstring(out.encode())
+        suite = root.find("testsuite")
+        assert suite is not None and next(c.tag for c in suite) == "properties"
+        assert len(suite.findall("testcase")) == int(suite.get("tests", "")) == 5
+        failure = root.find("testsuite/testcase[@name='builder [linux/amd64]']/failure")
+        assert failure is not None and "\x1b" not in (failure.get("message") or "")
+        assert "\\x1b[8m" in (failure.text or "")
+        assert not any(c in out for c in UNSAFE)
+    else:
+        doc = json.loads(out)
+        if fmt == "json":  # the data itself, unchanged
+            (builder,) = [r for r in doc["results"] if r["rule"] == "builder"]
+            assert builder["evidence"][0]["value"] == HOSTILE_BUILDER + "\ud800"
+        else:  # what GitHub shows is escaped; the data in properties is not
+            results = doc["runs"][0]["results"]
+            assert len(results) == 3
+            for result in results:
+                assert not any(c in result["message"]["text"] for c in UNSAFE)
+            (builder,) = [r for r in results if r["ruleId"] == "builder"]
+            assert "\\x1b[8m" in builder["message"]["text"]
+            assert builder["properties"]["evidence"][0]["value"] == HOSTILE_BUILDER + "\ud800"
+
+
+def test_inspect_text_escapes_hostile_strings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref = _hostile_layout(tmp_path)
+    assert main(["inspect", ref]) == 0
+    out = capsys.readouterr().out
+    assert not any(c in out for c in UNSAFE), out
+    assert "\\nverdict: PASS (6 pass)\\n\\x1b[8m\\ud800  [bound, unsigned]" in out
+
+
+@pytest.mark.parametrize("fmt", ["json", "provenance"])
+def test_inspect_documents_of_hostile_strings_are_valid_utf8(
+    fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref = _hostile_layout(tmp_path)
+    assert main(["inspect", ref, "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    out.encode("utf-8")  # what a process writes to a pipe; a lone surrogate cannot be encoded
+    doc = json.loads(out)
+    if fmt == "json":  # provcheck's own document keeps the data (as a JSON escape)
+        kinds = [
+            s["predicateType"]
+            for i in doc["images"]
+            for m in i["attestationManifests"]
+            for s in m["statements"]
+        ]
+        assert HOSTILE_PREDICATE_TYPE + "\ud800" in kinds
+    else:  # buildx's document: Go decodes a lone surrogate escape as U+FFFD
+        assert doc["SLSA"]["builder"]["id"] == HOSTILE_BUILDER + "\ufffd"
+
+
+def test_broken_policy_shows_every_mistake_in_lint_and_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "several.yaml"
+    path.write_text(
+        "apiVersion: provcheck/v1\nkind: Policy\non-incomplete: maybe\nrulez:\n"
+        "  provenance: {}\n  frontned: {allow: [x]}\n"
+    )
+    expected = [
+        f"{path}:3: on-incomplete: 'maybe' is not one of ['fail', 'warn']",
+        f"{path}:4: unknown key 'rulez' (did you mean 'rules'?)",
+    ]
+    assert main(["policy", "lint", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err.splitlines()) == ("", expected)
+    ref = f"oci-layout://{REAL_DIR / 'b-multi-max' / 'oci-layout'}:1"
+    code, out, err = _verify(ref, "--policy", str(path), capsys=capsys)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == ["provcheck: error: 2 mistakes in the policy file:", *expected]
+
+
+def test_inspect_warnings_on_stderr_are_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A discovery problem quotes an index annotation: it is one escaped line on stderr."""
+    import dataclasses
+
+    from tests.oci_builder import ImageBuilder, descriptor, manifest_bytes, provenance_statement
+    from tests.oci_push import OCI_INDEX, sha256_digest
+
+    builder = ImageBuilder("hostile")
+    entry = builder.add_platform("linux/amd64")
+    builder.attest(entry, [provenance_statement(entry.digest)])
+    image = builder.build()
+    index = image.document(image.root_digest)
+    # BuildKit writes vnd.docker.reference.digest; a second, different reference is refused
+    # with a message that quotes both.
+    index["manifests"][1]["annotations"]["com.docker.reference.digest"] = "\nverdict: PASS\x1b[8m"
+    body = manifest_bytes(index)
+    image = dataclasses.replace(
+        image, root=descriptor(OCI_INDEX, body), blobs={**image.blobs, sha256_digest(body): body}
+    )
+    layout = image.write_layout(tmp_path / "layout")
+    main(["inspect", f"oci-layout://{layout}:1"])
+    out, err = capsys.readouterr()
+    (warning,) = err.splitlines()
+    assert warning.startswith("provcheck: warning: binding: attestation manifest ")
+    assert "\\nverdict: PASS\\x1b[8m" in warning and "\x1b" not in err
+    assert "\\nverdict: PASS\\x1b[8m" in out and "\x1b" not in out

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from provcheck.errors import PolicyError
+from provcheck.errors import PolicyError, PolicyMistakesError
 from provcheck.policy import lint_policy, load_policy, parse_policy
 from provcheck.policy.model import FrontendOptions, PlatformsOptions, ProvenanceOptions
 from provcheck.report import OnIncomplete
@@ -147,3 +147,119 @@ def test_load_and_lint(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["baseline.yaml", "strict.yaml"])
 def test_shipped_policies_are_valid(name: str) -> None:
     assert lint_policy(POLICIES / name) == []
+
+
+# Mistakes at every level: top-level keys, a rule name, rule options, list items, and checks
+# made after the schema (duplicate platforms, purl patterns, licences, key files).
+SEVERAL_MISTAKES = """\
+apiVersion: provcheck/v1
+kind: Policy
+on-incomplete: maybe
+rulez:
+  provenance: {}
+"""
+SEVERAL_MISTAKES_2 = """\
+apiVersion: provcheck/v2
+kind: Policy
+on: push
+rules:
+  provenance:
+    required: yes please
+    max-agee: 90d
+  frontned:
+    allow: [x]
+  frontend:
+    allow: []
+    pined: true
+  platforms:
+    required: [linux/amd64, linux/amd64]
+  sbom:
+    deny-packages: ["pkg:pypi/x@<banana"]
+    deny-licenses: ["NOT A LICENSE("]
+  signatures:
+    keys: [missing.pub]
+    frobnicate: 1
+  build-args:
+    secrets: deny
+    secrets: deny
+"""
+
+
+def test_lint_reports_every_mistake_with_its_line(tmp_path: Path) -> None:
+    first = tmp_path / "first.yaml"
+    first.write_text(SEVERAL_MISTAKES)
+    assert lint_policy(first) == [
+        f"{first}:3: on-incomplete: 'maybe' is not one of ['fail', 'warn']",
+        f"{first}:4: unknown key 'rulez' (did you mean 'rules'?)",
+    ]
+    second = tmp_path / "second.yaml"
+    second.write_text(SEVERAL_MISTAKES_2)
+    messages = lint_policy(second)
+    assert [m.split(": ", 1)[0] for m in messages] == [
+        f"{second}:{n}" for n in (1, 3, 6, 7, 8, 11, 12, 14, 16, 17, 19, 20, 23)
+    ]
+    expected = [
+        "apiVersion: 'provcheck/v1' was expected",
+        "key 'on' is not read as a string",
+        "rules.provenance.required: 'yes please' is not of type 'boolean'",
+        "unknown key 'max-agee' in rules.provenance (did you mean 'max-age'?)",
+        "unknown rule 'frontned' (did you mean 'frontend'?)",
+        "rules.frontend.allow: [] should be non-empty",
+        "unknown key 'pined' in rules.frontend (did you mean 'pinned'?)",
+        "platform 'linux/amd64' is listed twice",
+        "purl pattern 'pkg:pypi/x@<banana'",
+        "rules.sbom.deny-licenses: invalid license expression 'NOT A LICENSE('",
+        "missing.pub: cannot read the key file",
+        "unknown key 'frobnicate' in rules.signatures (expected one of: attestations,",
+        "duplicate key 'secrets' (first defined on line 22)",
+    ]
+    for message, needle in zip(messages, expected, strict=True):
+        assert needle in message, (needle, message)
+    with pytest.raises(PolicyMistakesError) as caught:
+        load_policy(second)
+    assert caught.value.messages == tuple(messages)
+    assert caught.value.diagnostics().splitlines() == [
+        f"{len(messages)} mistakes in the policy file:",
+        *messages,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            HEAD + "rulez:\n  provenance: {}\n",
+            ["p.yaml:3: unknown key 'rulez' (did you mean 'rules'?)"],
+        ),
+        (
+            HEAD + "rules:\n  frontend:\n    alow: [x]\n",
+            ["p.yaml:5: unknown key 'alow' in rules.frontend (did you mean 'allow'?)"],
+        ),
+        (
+            HEAD
+            + "rules:\n  signatures:\n    identities:\n      - {issuer: x, subjet-regexp: y}\n",
+            [
+                "p.yaml:6: unknown key 'subjet-regexp' in rules.signatures.identities[0] "
+                "(did you mean 'subject-regexp'?)"
+            ],
+        ),
+        (
+            HEAD + "rules:\n  build-args:\n    secrets: deny\n    secrets: allow\n",
+            [
+                "p.yaml:6: duplicate key 'secrets' (first defined on line 5)",
+                "p.yaml:6: rules.build-args.secrets: 'allow' is not one of ['deny']",
+            ],
+        ),
+        (
+            HEAD + "rules:\n  provenance: {}\n  provenance: {}\n  provenance: {}\n",
+            [
+                "p.yaml:5: duplicate key 'provenance' (first defined on line 4)",
+                "p.yaml:6: duplicate key 'provenance' (first defined on line 4)",
+            ],
+        ),
+    ],
+)
+def test_unknown_keys_get_the_closest_name_at_every_level(text: str, expected: list[str]) -> None:
+    with pytest.raises(PolicyMistakesError) as caught:
+        parse_policy(text, "p.yaml")
+    assert list(caught.value.messages) == expected

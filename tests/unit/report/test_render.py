@@ -142,3 +142,51 @@ def test_exports() -> None:
     from provcheck import policy
 
     assert all(hasattr(policy, n) for n in policy.__all__)
+
+
+def _baseline(case: str) -> Report:
+    from pathlib import Path
+
+    from provcheck.policy import load_policy
+
+    policy = load_policy(Path(__file__).parents[3] / "policies" / "baseline.yaml")
+    return evaluate(load_case(case), policy, now=NOW)
+
+
+@pytest.mark.parametrize("case", ["b-multi-max", "c-secrets-max"])
+def test_text_report_says_each_thing_once(case: str) -> None:
+    report = _baseline(case)
+    lines = render(report, ReportFormat.TEXT).splitlines()
+    # one legend line, for the only trust level these images have
+    assert [line for line in lines if line.startswith("trust:")] == [
+        "trust: unsigned = anyone who can push the tag could have written it"
+    ]
+    # the result line names the trust level; the evidence lines do not repeat it
+    assert not [line for line in lines if line.endswith("[unsigned]")]
+    # each fix once, naming every result it applies to
+    fixes = [line for line in lines if line.startswith("fix (")]
+    assert (
+        len(fixes)
+        == len(set(fixes))
+        == len({e.remediation for r in report.results for e in r.evidence if e.remediation})
+    )
+    platforms = [i.platform.key for i in load_case(case).images]
+    (sbom,) = [line for line in fixes if line.startswith("fix (sbom: ")]
+    assert sbom.startswith(f"fix (sbom: {', '.join(sorted(platforms))}): build with --sbom=true")
+    # an attestation digest is named once per result, however many fields were read from it
+    for line in lines:
+        assert line.count("sha256:") <= 1, line
+    evidence = [line.strip() for line in lines if line.startswith("           - ")]
+    assert len(evidence) == len(set(evidence))
+
+
+def test_junit_properties_come_before_the_test_cases() -> None:
+    out = render(_report("b-multi-max"), ReportFormat.JUNIT)
+    (suite,) = ET.fromstring(out.split("\n", 1)[1])
+    tags = [child.tag for child in suite]
+    assert tags[0] == "properties" and set(tags[1:]) == {"testcase"}
+    assert {p.get("name"): p.get("value") for p in suite.iter("property")} == {
+        "digest": str(load_case("b-multi-max").digest),
+        "policy": "t",
+        "verdict": "pass",
+    }
