@@ -56,7 +56,8 @@ class HistoryRecord:
     ``args`` is the best reading (the Dockerfile's names when they fit). ``other`` holds the
     items the record alone reads differently; they matter only if ``args`` shows no secret,
     since a record that only looks like one of this Dockerfile (a base image's) must not hide
-    a secret behind the Dockerfile's names.
+    a secret behind the Dockerfile's names. ``other`` is empty when every item of ``args``
+    has exactly the value the provenance (or, for ``RUN``, an earlier ``ARG`` record) gives.
     """
 
     index: int
@@ -143,15 +144,25 @@ def history_records(config: Mapping[str, Any], declared: DeclaredArgs) -> list[H
             items = _arg_items(created[4:], declared.instructions, glue=True)
             names.update(name for name, _ in items)
             best = _valued(items)
-            plain = _valued(_arg_items(created[4:], (), glue=False))
+            confirmed = _confirmed(best, declared.values or {})
+            plain = [] if confirmed else _valued(_arg_items(created[4:], (), glue=False))
             known.update(best)
         else:
             best = run_record(created, frozenset(names), known, shells)
-            plain = run_record(created, frozenset(), known, shells)
+            confirmed = _confirmed(best, known)
+            plain = [] if confirmed else run_record(created, frozenset(), known, shells)
         if best or plain:
             other = tuple(pair for pair in plain if pair not in best)
             out.append(HistoryRecord(index, tuple(best), other))
     return out
+
+
+def _confirmed(items: Sequence[tuple[str, str]], values: Mapping[str, str]) -> bool:
+    """Some items, and every one of them has the value recorded elsewhere for its name.
+
+    Independent evidence that the record was read right: the ``other`` reading is then moot.
+    """
+    return bool(items) and all(values.get(name) == value for name, value in items)
 
 
 def arg_record(body: str, instructions: Sequence[Sequence[str]] = ()) -> list[tuple[str, str]]:
