@@ -35,15 +35,18 @@ SHOPIFY = "shpat_" + "fedcba9876543210" * 2
 
 def _verify_all_formats(
     config: dict[str, Any],
+    build_args: dict[str, str] | None,
     server: RegistryServer,
     repository: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> tuple[int, dict[str, Any], str]:
-    """Push a min-mode image with ``config``; verify in JSON, then text, SARIF and JUnit."""
+    """Push a min-mode image with ``config`` (``build_args`` passed, so stripped from the
+    provenance); verify in JSON, then text, SARIF and JUnit."""
     builder = ImageBuilder("history")
     entry = builder.add_platform("linux/amd64", config)
-    builder.attest(entry, [provenance_statement(entry.digest, mode="min", slsa="v1")])
+    statement = provenance_statement(entry.digest, mode="min", slsa="v1", build_args=build_args)
+    builder.attest(entry, [statement])
     builder.build().push(server, repository)
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
@@ -86,8 +89,9 @@ def test_min_mode_history_secret_with_spaces_fails_and_is_redacted_whole(
             f"RUN |2 GREETING=hello world DB_PASSWORD={PASSWORD} /bin/sh -c ./configure # buildkit",
         )
     }
+    build_args = {"GREETING": "hello world", "DB_PASSWORD": PASSWORD}
     code, report, everything = _verify_all_formats(
-        config, registry_server, unique_repository, tmp_path, capsys
+        config, build_args, registry_server, unique_repository, tmp_path, capsys
     )
     result = _build_args(report)
     assert code == 1
@@ -119,10 +123,11 @@ def test_url_userinfo_and_token_formats_fail_and_are_redacted(
     }
     config = {"config": {"Env": ["PATH=/bin", *(f"{k}={v}" for k, v in values.items())]}}
     code, report, everything = _verify_all_formats(
-        config, registry_server, unique_repository, tmp_path, capsys
+        config, None, registry_server, unique_repository, tmp_path, capsys
     )
     result = _build_args(report)
     assert code == 1
+    assert result["status"] == "fail"
     assert result["message"].endswith(": DO, MIRROR, MODEL, REPO, SHOP, SONAR, SOURCES")
     shown = {e["value"] for e in result["evidence"]}
     assert "DO=dop_…(71 chars, redacted)" in shown
