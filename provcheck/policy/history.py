@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from provcheck.policy.secrets import name_is_secret
@@ -74,7 +74,7 @@ class DeclaredArgs:
     """
 
     instructions: tuple[tuple[str, ...], ...] = ()
-    values: Mapping[str, str] | None = None
+    values: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> frozenset[str]:
@@ -133,7 +133,7 @@ def history_records(config: Mapping[str, Any], declared: DeclaredArgs) -> list[H
     shells = _DEFAULT_SHELLS
     if isinstance(shell, list) and shell and all(isinstance(word, str) for word in shell):
         shells = (" ".join(shell), *_DEFAULT_SHELLS)
-    known: dict[str, str] = dict(declared.values or {})
+    known: dict[str, str] = dict(declared.values)
     names = set(declared.names | known.keys())
     out: list[HistoryRecord] = []
     for index, item in enumerate(history):
@@ -144,7 +144,7 @@ def history_records(config: Mapping[str, Any], declared: DeclaredArgs) -> list[H
             items = _arg_items(created[4:], declared.instructions, glue=True)
             names.update(name for name, _ in items)
             best = _valued(items)
-            confirmed = _confirmed(best, declared.values or {})
+            confirmed = _confirmed(best, declared.values)
             plain = [] if confirmed else _valued(_arg_items(created[4:], (), glue=False))
             known.update(best)
         else:
@@ -187,24 +187,38 @@ def _arg_items(
         fitted = _split_at_names(body, names)
         if fitted is not None:
             return fitted
-    items: list[tuple[str, str | None]] = []
-    for i, token in enumerate(body.split(" ")):
+    items: list[tuple[str, list[str] | None]] = []
+    used: set[str] = set()
+    secret: dict[str, bool] = {}
+
+    def is_secret(name: str) -> bool:
+        if name not in secret:
+            secret[name] = name_is_secret(name)
+        return secret[name]
+
+    for token in body.split(" "):
         name, sep, value = token.partition("=")
-        if i == 0:
-            items.append((name, value if sep else None))
-            continue
-        last_name, last_value = items[-1]
-        starts = (
-            _NAME.fullmatch(name) is not None
-            and bool(sep or last_value is None)
-            and all(name != n for n, _ in items)
-            and not (glue and last_value and name_is_secret(last_name) and not name_is_secret(name))
-        )
-        if starts:
-            items.append((name, value if sep else None))
-        elif last_value is not None:
-            items[-1] = (last_name, f"{last_value} {token}")
-    return items
+        if items:
+            last_name, parts = items[-1]
+            starts = (
+                _NAME.fullmatch(name) is not None
+                and bool(sep or parts is None)
+                and name not in used
+                and not (
+                    glue
+                    and parts is not None
+                    and parts != [""]
+                    and is_secret(last_name)
+                    and not is_secret(name)
+                )
+            )
+            if not starts:
+                if parts is not None:
+                    parts.append(token)
+                continue
+        items.append((name, [value] if sep else None))
+        used.add(name)
+    return [(name, None if parts is None else " ".join(parts)) for name, parts in items]
 
 
 def _split_at_names(body: str, names: Sequence[str]) -> list[tuple[str, str | None]] | None:
@@ -264,17 +278,24 @@ def _run_items(
 ) -> list[tuple[str, str]] | None:
     """The first ``count`` items; the last one's value still holds the command."""
     tokens = body.split(" ")
-    items: list[tuple[str, str]] = []
+    starts: list[tuple[str, int]] = []
+    used: set[str] = set()
     for i, token in enumerate(tokens):
-        name, sep, value = token.partition("=")
-        used = any(name == n for n, _ in items)
-        if sep and (i == 0 or (len(items) < count and is_name(name) and not used)):
-            items.append((name, value))
-        elif items:
-            items[-1] = (items[-1][0], f"{items[-1][1]} {token}")
-        else:
+        if len(starts) == count:
+            break
+        name, sep, _ = token.partition("=")
+        if sep and (i == 0 or (is_name(name) and name not in used)):
+            starts.append((name, i))
+            used.add(name)
+        elif i == 0:
             return None
-    return items if len(items) == count else None
+    if len(starts) != count:
+        return None
+    ends = [i for _, i in starts[1:]] + [len(tokens)]
+    return [
+        (name, " ".join(tokens[i:end]).partition("=")[2])
+        for (name, i), end in zip(starts, ends, strict=True)
+    ]
 
 
 def _last_value(
