@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -148,11 +149,12 @@ def history_records(config: Mapping[str, Any], declared: DeclaredArgs) -> list[H
             plain = [] if confirmed else _valued(_arg_items(created[4:], (), glue=False))
             known.update(best)
         else:
-            best = run_record(created, frozenset(names), known, shells)
+            best = run_record(created, names, known, shells)
             confirmed = _confirmed(best, known)
             plain = [] if confirmed else run_record(created, frozenset(), known, shells)
         if best or plain:
-            other = tuple(pair for pair in plain if pair not in best)
+            seen = set(best)
+            other = tuple(pair for pair in plain if pair not in seen)
             out.append(HistoryRecord(index, tuple(best), other))
     return out
 
@@ -177,13 +179,13 @@ def _valued(items: Sequence[tuple[str, str | None]]) -> list[tuple[str, str]]:
 def _arg_items(
     body: str, instructions: Sequence[Sequence[str]], *, glue: bool
 ) -> list[tuple[str, str | None]]:
-    """Items of an ``ARG`` record: split at a fitting instruction's names, else by syntax.
+    """Items of an ``ARG`` record, split at the longest fitting instruction's names or by syntax.
 
     With ``glue``, a ``word=`` after a non-empty value of a secret-looking name stays in that
     value unless ``word`` looks secret too: ``DB_PASSWORD=correct horse battery=staple`` is one
     password, not a password and a ``battery`` arg whose name would print a piece of it.
     """
-    for names in instructions:
+    for names in sorted(instructions, key=len, reverse=True):
         fitted = _split_at_names(body, names)
         if fitted is not None:
             return fitted
@@ -255,7 +257,7 @@ def _next_item(body: str, name: str, pos: int) -> int | None:
 
 def run_record(
     created_by: str,
-    names: frozenset[str] = frozenset(),
+    names: AbstractSet[str] = frozenset(),
     known: Mapping[str, str] | None = None,
     shells: Sequence[str] = _DEFAULT_SHELLS,
 ) -> list[tuple[str, str]]:

@@ -61,3 +61,9 @@ def test_dockerfile_arg_names() -> None:
         "ARG 'E=unbalanced\n"
     )
     assert dockerfile_arg_names(text) == (("A", "B"), ("C",), ("'E",))
+
+
+def test_arg_record_prefers_the_longest_fitting_instruction() -> None:
+    instructions = (("A",), ("A", "B"))
+    assert arg_record("A=1 B=x y", instructions) == [("A", "1"), ("B", "x y")]
+    assert arg_record("A=1 B=x y", (("A",),)) == [("A", "1 B=x y")]
