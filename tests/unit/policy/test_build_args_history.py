@@ -12,8 +12,11 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from provcheck.policy import evaluate, parse_policy
-from provcheck.report import RuleResult, Status
+from provcheck.report import ReportFormat, RuleResult, Status, render
 from tests.paths import real_case
 from tests.unit.policy.realdata import load_case
 from tests.unit.policy.test_engine import ACCEPTANCE, NOW
@@ -135,3 +138,33 @@ def test_real_history_records_are_read_as_before() -> None:
         "AWS_SECRET_ACCESS_KEY=…(41 chars, redacted)",
     ]
     assert _history_evidence(result) == expected * 2
+
+
+# letters that no hex digest, JSON key or report word strings 8 of together
+_WORDS = st.lists(st.text("gkqvxzGKQVXZ", min_size=1, max_size=9), min_size=1, max_size=5)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(greeting=_WORDS, password=_WORDS)
+def test_min_mode_history_password_is_attributed_and_redacted_whole(
+    greeting: list[str], password: list[str]
+) -> None:
+    hello, secret = " ".join(greeting), " ".join(password)
+    records = [
+        f"ARG GREETING={hello} DB_PASSWORD={secret}",
+        f"RUN |2 GREETING={hello} DB_PASSWORD={secret} /bin/sh -c make",
+    ]
+
+    def add(cfg: dict[str, Any]) -> None:
+        cfg["history"] = [*cfg.get("history", []), *_history(records)]
+
+    report = evaluate(
+        with_configs(load_case("a-single-min"), add), parse_policy(ACCEPTANCE, "t.yaml"), now=NOW
+    )
+    (result,) = [r for r in report.results if r.rule == "build-args"]
+    assert result.message.endswith(": DB_PASSWORD")
+    assert _history_evidence(result) == [f"DB_PASSWORD=…({len(secret)} chars, redacted)"] * 2
+    for fmt in ReportFormat:
+        out = render(report, fmt)
+        for i in range(len(secret) - 7):
+            assert secret[i : i + 8] not in out

@@ -36,6 +36,7 @@ KEPT = [
     ("REPO", "https://ghp_FAKE0123456789abcdefghijklmnopqrstuv@github.com/o/r"),
     ("REPO", "https://q8Zr4LmN2vXp7TsK9wYb3HcJ6dFg1@git.example.com/o/r"),
     ("REGISTRY", "https://user:pw@registry.example.com"),
+    ("REGISTRY", "https://user:p#ss?word@registry.example.com"),
 ]
 """Each of these was found before and still is."""
 
