@@ -59,7 +59,7 @@ _TOKEN_PATTERNS: Final = (
     ("JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")),
 )
 """Known token formats (prefix and alphabet), wherever they stand in a value."""
-_URL_USERINFO: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/\s@]*)@")
+_URL_USERINFO: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://([^/\s@]*)@")
 _MASKED_USERINFO: Final = frozenset({"xxxxx:xxxxx", "xxxxx", ":xxxxx"})
 """What BuildKit's ``urlutil.RedactCredentials`` leaves: user and password, user, password."""
 _HEX_TOKEN: Final = re.compile(r"[0-9a-fA-F]{32,}")
