@@ -21,10 +21,12 @@ Values may hold spaces and ``=``, so a record is not split on spaces alone:
   secret too: ``DB_PASSWORD=correct horse battery=staple`` is one password, not a password and
   a ``battery`` whose name would print a piece of it.
 
-Gluing never hides a secret: the glued text is checked as part of the value before it, and the
-reading split at every ``NAME=`` is checked too whenever the first reading shows no secret
-(:attr:`HistoryRecord.other`). The limit: without the Dockerfile, a value holding `` word=…``
-after a name that does not look secret is split there and ``word`` is reported as a name.
+Neither gluing nor the Dockerfile's names can hide a secret: the reading split at every
+``NAME=`` is checked too whenever the first reading shows no secret (:attr:`HistoryRecord.other`),
+unless every value of the first reading is exactly the one recorded for its name (provenance
+build args; for ``RUN``, also the earlier ``ARG`` records). The limit: without the Dockerfile, a
+value holding `` word=…`` after a name that does not look secret is split there, and ``word`` is
+reported as a name if its part looks secret.
 
 The last value of a ``RUN |N`` record runs into the command. It ends where the value the
 history's earlier ``ARG`` record (or the provenance) gave that name ends, else before the shell
