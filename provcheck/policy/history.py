@@ -5,9 +5,13 @@ BuildKit (``frontend/dockerfile/dockerfile2llb/convert.go``) writes, without any
 * ``dispatchArg``: one record per ``ARG`` instruction, ``"ARG " + " ".join(items)`` where an
   item is ``NAME`` (no value) or ``NAME=value``;
 * ``runCommandString``: ``"RUN |N NAME1=v1 … NAMEN=vN " + " ".join(args)`` where the N distinct
-  names are every ``ARG`` of the stage so far and each value is the one the ``ARG`` set.
+  names are every ``ARG`` of the stage so far and each value is the one the ``ARG`` (or a later
+  ``ENV`` of the same name) set;
+* ``dispatchEnv``: ``"ENV " + " ".join(NAME=value)``, which keeps a value that a later ``ENV``
+  replaced and the config's ``Env`` no longer shows.
 
-Values may hold spaces and ``=``, so a record is not split on spaces alone:
+Values may hold spaces and ``=``, so a record is not split on spaces alone (``ENV`` records are
+read like ``ARG`` records without a Dockerfile):
 
 * an ``ARG`` record that fits one of the Dockerfile's ``ARG`` instructions (max-mode provenance
   records the Dockerfile: same names, in order, each as ``NAME`` or ``NAME=…``) is split at
@@ -127,7 +131,7 @@ def _instructions(lines: Sequence[str], escape: str) -> Iterator[str]:
 
 
 def history_records(config: Mapping[str, Any], declared: DeclaredArgs) -> list[HistoryRecord]:
-    """The ``ARG`` and ``RUN |N`` records of ``config.history`` that assign build args."""
+    """The ``ARG``, ``ENV`` and ``RUN |N`` records of ``config.history`` that assign values."""
     history = config.get("history")
     if not isinstance(history, list):
         return []
@@ -149,6 +153,10 @@ def history_records(config: Mapping[str, Any], declared: DeclaredArgs) -> list[H
             best = _valued(items)
             confirmed = _confirmed(best, declared.values)
             plain = [] if confirmed else _valued(_arg_items(created[4:], (), glue=False))
+            known.update(best)
+        elif created.startswith("ENV "):
+            best = _valued(_arg_items(created[4:], (), glue=True))
+            plain = _valued(_arg_items(created[4:], (), glue=False))
             known.update(best)
         else:
             best = run_record(created, names, known, shells)

@@ -2,8 +2,8 @@
 
 Looks at names and values in provenance args (top level, ``root``, ``inputs``), the LLB ``env``
 of max-mode provenance, and the image config's ``Env`` and ``history`` build-arg records
-(``ARG NAME=value``, ``RUN |N NAME=value … cmd``, read as :mod:`provcheck.policy.history`
-says), which leak whatever the provenance mode.
+(``ARG NAME=value``, ``ENV NAME=value``, ``RUN |N NAME=value … cmd``, read as
+:mod:`provcheck.policy.history` says), which leak whatever the provenance mode.
 """
 
 from __future__ import annotations

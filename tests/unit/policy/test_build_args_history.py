@@ -92,6 +92,25 @@ def test_last_run_value_ends_where_its_arg_value_ends() -> None:
     assert _history_evidence(result) == ["DB_PASSWORD=…(28 chars, redacted)"] * 2
 
 
+def test_replaced_env_value_is_found_in_its_history_record() -> None:
+    # ENV DB_PASSWORD=… then ENV DB_PASSWORD= : the config's Env no longer shows it
+    result = _build_args("a-single-min", ["ENV DB_PASSWORD=hunter2 x", "ENV DB_PASSWORD="])
+    assert result.status is Status.FAIL
+    assert _history_evidence(result) == ["DB_PASSWORD=…(9 chars, redacted)"]
+
+
+def test_run_value_set_by_env_ends_where_the_env_value_ends() -> None:
+    result = _build_args(
+        "a-single-min",
+        [
+            "ARG DB_PASSWORD=a b",
+            "ENV DB_PASSWORD=c d e",
+            "RUN |1 DB_PASSWORD=c d e make install",
+        ],
+    )
+    assert _history_evidence(result) == [f"DB_PASSWORD=…({n} chars, redacted)" for n in (3, 5, 5)]
+
+
 def test_dockerfile_names_keep_a_harmless_value_whole() -> None:
     # max mode: the Dockerfile and the build-arg value are in the provenance
     dockerfile = real_case("c-secrets-max").joinpath("Dockerfile").read_text()
