@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import unquote
 
 _NAME_WORDS: Final = (
     "TOKEN",
@@ -42,7 +43,7 @@ _HARMLESS_NAME_SUFFIXES: Final = (
 """Names that point at a secret rather than hold one. Their values are still checked: a URL
 with a password or a token in a known format is reported whatever the name."""
 
-_VALUE_PATTERNS: Final = (
+_TOKEN_PATTERNS: Final = (
     ("GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")),
     ("npm token", re.compile(r"\bnpm_[A-Za-z0-9]{30,}")),
     ("AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
@@ -50,12 +51,19 @@ _VALUE_PATTERNS: Final = (
     ("GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
     ("Stripe key", re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}")),
     ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+    ("Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
+    ("DigitalOcean token", re.compile(r"\bdo[opr]_v1_[a-f0-9]{64}")),
+    ("SonarQube token", re.compile(r"\bsq[upa]_[a-f0-9]{40}")),
+    ("Shopify token", re.compile(r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}")),
     ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("URL with a password", re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
     ("JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")),
 )
+"""Known token formats (prefix and alphabet), wherever they stand in a value."""
+_URL_USERINFO: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://([^/\s@]*)@")
+_MASKED_USERINFO: Final = frozenset({"xxxxx:xxxxx", "xxxxx", ":xxxxx"})
+"""What BuildKit's ``urlutil.RedactCredentials`` leaves: user and password, user, password."""
+_HEX_TOKEN: Final = re.compile(r"[0-9a-fA-F]{32,}")
 _ENTROPY_CANDIDATE: Final = re.compile(r"[A-Za-z0-9+/=_\-]{24,}")
-_REDACTED_URL: Final = re.compile(r"://xxxxx:xxxxx@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +73,8 @@ class SecretMatch:
     reason: str
 
 
-def _name_is_secret(name: str) -> bool:
+def name_is_secret(name: str) -> bool:
+    """Does ``name`` alone say its value is a secret (``NPM_TOKEN``, not ``AUTHOR``)?"""
     upper = name.upper()
     if upper in _HARMLESS_NAMES or upper.endswith(_HARMLESS_NAME_SUFFIXES):
         return False
@@ -93,21 +102,54 @@ def _high_entropy(value: str) -> bool:
     return False
 
 
+def _token_kind(text: str) -> str | None:
+    return next((reason for reason, pattern in _TOKEN_PATTERNS if pattern.search(text)), None)
+
+
+def _url_credential(value: str) -> str | None:
+    """Why a URL in ``value`` carries a credential in its userinfo (``None``: none does).
+
+    Every URL is judged on its own; BuildKit's masks (``xxxxx:xxxxx@``, ``xxxxx@``,
+    ``:xxxxx@``) carry nothing. A non-empty password is a credential whatever the user name
+    (``https://:TOKEN@``, ``https://x-access-token:TOKEN@``). A user name alone
+    (``https://NAME@host``) is a credential only if, percent-decoded, it looks like a token
+    rather than a person or role (``git``, ``jane.doe``, ``oauth2``, ``gitlab-ci-token``): it
+    is in a known token format, or it is 32 or more hex digits (a classic 40-hex GitHub token),
+    or it passes the high-entropy test (24+ characters of the token alphabet with lower case,
+    upper case and digits, at least 4.2 bits per character).
+    """
+    for match in _URL_USERINFO.finditer(value):
+        userinfo = match.group(1)
+        if userinfo in _MASKED_USERINFO:
+            continue
+        user, _, password = userinfo.partition(":")
+        if password:
+            return "URL with a password"
+        user = unquote(user)
+        kind = _token_kind(user)
+        if kind is not None:
+            return f"URL with a {kind} as user name"
+        if _HEX_TOKEN.fullmatch(user) or _high_entropy(user):
+            return "URL with a token as user name"
+    return None
+
+
 def looks_like_secret(name: str | None, value: str) -> SecretMatch | None:
     """Classify ``name=value``; ``None`` when it does not look like a secret.
 
     An empty value leaks nothing. A name such as ``GH_TOKEN`` or ``DB_PASSWORD`` with any
-    non-empty value is a secret; so is a value in a known token format, a URL with a password
-    (not BuildKit's ``xxxxx:xxxxx@`` redaction) or a long high-entropy string.
+    non-empty value is a secret; so is a value in a known token format, a URL whose userinfo
+    holds a credential (:func:`_url_credential`) or a long high-entropy string.
     """
     if not value:
         return None
-    for reason, pattern in _VALUE_PATTERNS:
-        if pattern.search(value) and not (
-            reason == "URL with a password" and _REDACTED_URL.search(value)
-        ):
-            return SecretMatch(f"value looks like a {reason}")
-    if name is not None and _name_is_secret(name):
+    kind = _token_kind(value)
+    if kind is not None:
+        return SecretMatch(f"value looks like a {kind}")
+    url = _url_credential(value)
+    if url is not None:
+        return SecretMatch(f"value looks like a {url}")
+    if name is not None and name_is_secret(name):
         return SecretMatch(f"name {name!r} suggests a secret")
     if _high_entropy(value):
         return SecretMatch("value is a long high-entropy string")

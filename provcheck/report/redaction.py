@@ -22,6 +22,17 @@ _KIND_PREFIXES: Final = (
     "glpa",
     "sk_l",
     "sk_t",
+    "hf_",
+    "dop_",
+    "doo_",
+    "dor_",
+    "squ_",
+    "sqp_",
+    "sqa_",
+    "shpa",
+    "shpc",
+    "shpp",
+    "shps",
 )
 
 

@@ -2,15 +2,16 @@
 
 Looks at names and values in provenance args (top level, ``root``, ``inputs``), the LLB ``env``
 of max-mode provenance, and the image config's ``Env`` and ``history`` build-arg records
-(``ARG NAME=value``, ``RUN |N NAME=value … cmd``), which leak whatever the provenance mode.
+(``ARG NAME=value``, ``ENV NAME=value``, ``RUN |N NAME=value … cmd``, read as
+:mod:`provcheck.policy.history` says), which leak whatever the provenance mode.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from provcheck.policy.history import DeclaredArgs, dockerfile_arg_names, history_records
 from provcheck.policy.model import BuildArgsOptions, RuleOptions
 from provcheck.policy.rules.base import EvaluationContext, PlatformContext, provenance_error
 from provcheck.policy.secrets import looks_like_secret
@@ -21,33 +22,10 @@ REMEDIATION: Final = (
     "pass it as a build secret (RUN --mount=type=secret,id=NAME; "
     "docker buildx build --secret id=NAME,env=NAME), not --build-arg, and rotate it"
 )
-_RUN_ARGS: Final = re.compile(r"RUN \|(\d{1,4}) (.*)", re.DOTALL)
 
 
-def history_assignments(created_by: str) -> list[tuple[str, str]]:
-    """The ``NAME=value`` build-arg records BuildKit writes into a history entry.
-
-    ``ARG NAME=value`` gives one pair; ``RUN |N A=1 B=2 cmd`` gives the first N pairs. The free
-    command text is never read.
-    """
-    if created_by.startswith("ARG "):
-        name, sep, value = created_by[4:].partition("=")
-        return [(name.strip(), value)] if sep and name.strip() else []
-    match = _RUN_ARGS.match(created_by)
-    if not match:
-        return []
-    count, tokens = int(match.group(1)), match.group(2).split(" ")
-    pairs = []
-    for token in tokens[:count]:
-        name, sep, value = token.partition("=")
-        if not sep:
-            break
-        pairs.append((name, value))
-    return pairs
-
-
-def _config_entries(config: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
-    """(pointer, name, value) of the config's Env and history build-arg records."""
+def _config_env(config: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(pointer, name, value) of the config's Env."""
     inner = config.get("config")
     env = inner.get("Env") if isinstance(inner, dict) else None
     if isinstance(env, list):
@@ -55,24 +33,29 @@ def _config_entries(config: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]
             if isinstance(entry, str):
                 name, _, value = entry.partition("=")
                 yield f"/config/Env/{i}", name, value
-    history = config.get("history")
-    if isinstance(history, list):
-        for i, item in enumerate(history):
-            created = item.get("created_by") if isinstance(item, dict) else None
-            if isinstance(created, str):
-                for name, value in history_assignments(created):
-                    yield f"/history/{i}/created_by", name, value
+
+
+def _declared(pc: PlatformContext) -> DeclaredArgs:
+    """The Dockerfile's ``ARG`` names and the build-arg values the provenance records."""
+    instructions: list[tuple[str, ...]] = []
+    values: dict[str, str] = {}
+    for rec in pc.provenance:
+        if rec.provenance.dockerfile is not None:
+            instructions.extend(dockerfile_arg_names(rec.provenance.dockerfile))
+        values.update(rec.provenance.build_args)
+    return DeclaredArgs(tuple(instructions), values)
 
 
 def _findings(pc: PlatformContext, opts: BuildArgsOptions) -> tuple[list[str], list[Evidence]]:
     names: list[str] = []
     evidence: list[Evidence] = []
 
-    def consider(source: str, pointer: str, name: str, value: str) -> None:
+    def consider(source: str, pointer: str, name: str, value: str) -> bool:
         if name in opts.allow_names or looks_like_secret(name, value) is None:
-            return
+            return False
         names.append(name)
         evidence.append(Evidence.secret(source, pointer, name, value, REMEDIATION))
+        return True
 
     for rec in pc.provenance:
         for arg in rec.provenance.all_build_args():
@@ -80,9 +63,16 @@ def _findings(pc: PlatformContext, opts: BuildArgsOptions) -> tuple[list[str], l
             consider(rec.source, arg.pointer, arg.build_arg_name, arg.value)
         for env in rec.provenance.llb_env:
             consider(rec.source, env.pointer, env.name, env.value)
-    if pc.image.config is not None:
-        for pointer, name, value in _config_entries(pc.image.config):
+    config = pc.image.config
+    if config is not None:
+        for pointer, name, value in _config_env(config):
             consider(pc.config_source, pointer, name, value)
+        for record in history_records(config, _declared(pc)):
+            pointer = f"/history/{record.index}/created_by"
+            found = [consider(pc.config_source, pointer, n, v) for n, v in record.args]
+            if not any(found):
+                for n, v in record.other:
+                    consider(pc.config_source, pointer, n, v)
     return names, evidence
 
 

@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from provcheck.policy import Policy, evaluate, parse_policy
-from provcheck.policy.rules.build_args import history_assignments
 from provcheck.policy.secrets import looks_like_secret
 from provcheck.report import Report, Status, Verdict
 from tests.paths import REAL_CASES
@@ -337,20 +336,6 @@ def test_no_platform_images_is_error() -> None:
 
 def test_deterministic() -> None:
     assert _run("c-secrets-max") == _run("c-secrets-max")
-
-
-@pytest.mark.parametrize(
-    ("created_by", "pairs"),
-    [
-        ("ARG VERSION=1.0.0", [("VERSION", "1.0.0")]),
-        ("ARG VERSION", []),
-        ("RUN |2 A=1 B=x y /bin/sh -c echo", [("A", "1"), ("B", "x")]),
-        ("RUN /bin/sh -c TOKEN=abc make", []),
-        ("COPY a b # buildkit", []),
-    ],
-)
-def test_history_assignments(created_by: str, pairs: list[tuple[str, str]]) -> None:
-    assert history_assignments(created_by) == pairs
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,21 @@ def test_redact() -> None:
     assert redact(redact("npm_abc")) == redact("npm_abc")
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("hf_" + "FAKEhuggingface" * 2 + "abcd", "hf_…(37 chars, redacted)"),
+        ("dop_v1_" + "0a" * 32, "dop_…(71 chars, redacted)"),
+        ("squ_" + "0b" * 20, "squ_…(44 chars, redacted)"),
+        ("shpat_" + "0c" * 16, "shpa…(38 chars, redacted)"),
+        ("https://hf_FAKEhuggingface@huggingface.co/m", "…(43 chars, redacted)"),
+        ("correct horse battery staple", "…(28 chars, redacted)"),
+    ],
+)
+def test_redact_new_token_formats(value: str, shown: str) -> None:
+    assert redact(value) == shown
+
+
 _SCHEMA = json.loads(resources.files("provcheck.report").joinpath("report.schema.json").read_text())
 
 
