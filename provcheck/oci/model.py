@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
+from provcheck._internal.jsonload import load_json as _load_json
 from provcheck.errors import ManifestError
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
@@ -145,11 +145,9 @@ class ImageManifest:
 
 
 def load_json(data: bytes, what: str) -> Any:
-    """Decode JSON bytes; raise :class:`ManifestError` naming ``what`` when they are not JSON."""
-    try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ManifestError(f"{what} is not valid JSON: {exc}") from exc
+    """Decode JSON bytes (:func:`provcheck._internal.jsonload.load_json`); raise
+    :class:`ManifestError` naming ``what`` when they are not strict JSON or nest too deeply."""
+    return _load_json(data, what, ManifestError)
 
 
 def parse_manifest(

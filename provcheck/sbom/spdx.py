@@ -14,7 +14,8 @@ from provcheck.sbom._common import expect_list, expect_object, hash_pairs, optio
 from provcheck.sbom.model import MAX_COMPONENTS, NO_ASSERTION, Component, Sbom, SbomFormat
 
 SPDX_VERSIONS: Final = frozenset({"SPDX-2.2", "SPDX-2.3"})
-_PACKAGE_MANAGER: Final = frozenset({"PACKAGE-MANAGER", "PACKAGE_MANAGER"})
+_PACKAGE_MANAGER: Final = ("PACKAGE-MANAGER", "PACKAGE_MANAGER")
+"""A tuple, not a set: a hostile list or object there compares unequal instead of raising."""
 _PURPOSES: Final = {
     "APPLICATION": "application",
     "FRAMEWORK": "framework",
@@ -103,7 +104,7 @@ def parse_spdx(
     if "bomFormat" in document:
         raise SbomError(f"the predicate type is {predicate_type} but the document is CycloneDX")
     version = document.get("spdxVersion")
-    if version not in SPDX_VERSIONS:
+    if not isinstance(version, str) or version not in SPDX_VERSIONS:
         if isinstance(version, str) and version.startswith("SPDX-3"):
             raise SbomError(f"{version} is not supported (SPDX 2.2 and 2.3 JSON are)")
         shown = "missing" if version is None else repr(str(version)[:40])
