@@ -88,7 +88,7 @@ class Descriptor:
                 raise ManifestError(f"{where}: data must be base64 text")
             try:
                 raw = base64.b64decode(inline, validate=True)
-            except binascii.Error as exc:
+            except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII text
                 raise ManifestError(f"{where}: data is not valid base64") from exc
         return cls(
             media_type=media_type,

@@ -133,7 +133,7 @@ def _from_auths_entry(entry: object, where: str) -> Credentials | None:
     if auth is not None:
         try:
             decoded = base64.b64decode(auth, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # ValueError: non-ASCII, not UTF-8
             raise UsageError(f"{where}: auth is not base64 of 'user:password'") from None
         username, sep, password = decoded.partition(":")
         if not sep:
