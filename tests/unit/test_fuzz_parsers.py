@@ -349,9 +349,12 @@ def test_sbom_documents() -> None:
         kind = (
             "https://spdx.dev/Document" if b"spdxVersion" in data else "https://cyclonedx.org/bom"
         )
-        statement = {"_type": "https://in-toto.io/Statement/v1", "predicateType": kind}
-        statement["subject"] = [{"name": "x", "digest": {"sha256": DIGEST.hex}}]
-        statement["predicate"] = document
+        statement = {
+            "_type": "https://in-toto.io/Statement/v1",
+            "predicateType": kind,
+            "subject": [{"name": "x", "digest": {"sha256": DIGEST.hex}}],
+            "predicate": document,
+        }
         _statement_consumers(json.dumps(statement).encode())
 
     fuzz("sbom", sbom_documents(), target)
@@ -431,7 +434,8 @@ def test_cosign_bundle_annotations() -> None:
     rekor, signer, envelope, logs = tlog_world()
     annotation = rekor.cosign_annotation(sim.intoto_v002_body(envelope, sim.public_pem(signer)))
     material = _material()
-    assert check_tlog(evidence_from_annotations({BUNDLE_ANNOTATION: annotation}), logs, material)
+    outcome = check_tlog(evidence_from_annotations({BUNDLE_ANNOTATION: annotation}), logs, material)
+    assert outcome.status == "verified", outcome
 
     def target(data: bytes) -> None:
         text = data.decode("utf-8", "replace")
@@ -549,8 +553,8 @@ def _every_output(reference: str, policy: Policy) -> None:
     for image in found.images:
         for usable in image.statements(PredicateKind.SBOM):
             sbom = parse_sbom(usable.statement)
-            for fmt in ExportFormat:
-                export_sboms([SbomEntry(image.platform.key, usable.source, sbom)], fmt)
+            for export in ExportFormat:
+                export_sboms([SbomEntry(image.platform.key, usable.source, sbom)], export)
     report = verify_image(reference, policy)
     for fmt in ReportFormat:
         render(report, fmt)
