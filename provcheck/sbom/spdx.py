@@ -14,8 +14,7 @@ from provcheck.sbom._common import expect_list, expect_object, hash_pairs, optio
 from provcheck.sbom.model import MAX_COMPONENTS, NO_ASSERTION, Component, Sbom, SbomFormat
 
 SPDX_VERSIONS: Final = frozenset({"SPDX-2.2", "SPDX-2.3"})
-_PACKAGE_MANAGER: Final = ("PACKAGE-MANAGER", "PACKAGE_MANAGER")
-"""A tuple, not a set: a hostile list or object there compares unequal instead of raising."""
+_PACKAGE_MANAGER: Final = frozenset({"PACKAGE-MANAGER", "PACKAGE_MANAGER"})
 _PURPOSES: Final = {
     "APPLICATION": "application",
     "FRAMEWORK": "framework",
@@ -51,9 +50,12 @@ def _supplier(item: Mapping[str, Any], where: str) -> str | None:
 
 def _purl(item: Mapping[str, Any], where: str) -> str | None:
     for i, raw in enumerate(expect_list(item.get("externalRefs"), f"{where}/externalRefs")):
-        ref = expect_object(raw, f"{where}/externalRefs/{i}")
-        if ref.get("referenceType") == "purl" and ref.get("referenceCategory") in _PACKAGE_MANAGER:
-            return optional_str(ref.get("referenceLocator"), f"{where}/externalRefs/{i}")
+        at = f"{where}/externalRefs/{i}"
+        ref = expect_object(raw, at)
+        kind = optional_str(ref.get("referenceType"), f"{at}/referenceType")
+        category = optional_str(ref.get("referenceCategory"), f"{at}/referenceCategory")
+        if kind == "purl" and category in _PACKAGE_MANAGER:
+            return optional_str(ref.get("referenceLocator"), f"{at}/referenceLocator")
     return None
 
 
