@@ -470,9 +470,9 @@ def test_token_responses(tmp_path: Path) -> None:
     """What a token server answers, through the real auth flow (httpx.MockTransport)."""
     blob = b"blob"
     descriptor = Descriptor(mt.IN_TOTO, Digest.of(blob), len(blob))
-    reference = ImageReference.parse("registry.example.com/lab/x:1")
     options = RegistryOptions(docker_config_dir=tmp_path, backoff_base=0.0, max_retry_after=0.01)
     answer = [b""]
+    cases = [0]
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/token":
@@ -482,16 +482,22 @@ def test_token_responses(tmp_path: Path) -> None:
         challenge = 'Bearer realm="https://registry.example.com/token",service="r"'
         return httpx.Response(401, headers={"WWW-Authenticate": challenge})
 
-    async def fetch(data: bytes) -> None:
-        answer[0] = data
-        async with RegistryClient(options, transport=httpx.MockTransport(handler)) as client:
-            await client.source(reference).fetch_blob(descriptor, 1024)
+    # One client and loop for every case; a repository per case, so that each needs a token.
+    loop = asyncio.new_event_loop()
+    client = RegistryClient(options, transport=httpx.MockTransport(handler))
 
-    fuzz(
-        "token-response",
-        [{"token": "T0KEN", "expires_in": 300, "issued_at": "2026-01-01T00:00:00Z"}],
-        lambda d: asyncio.run(fetch(d)),
-    )
+    def target(data: bytes) -> None:
+        answer[0] = data
+        cases[0] += 1
+        source = client.source(ImageReference.parse(f"registry.example.com/lab/x{cases[0]}:1"))
+        loop.run_until_complete(source.fetch_blob(descriptor, 1024))
+
+    try:
+        token = {"token": "T0KEN", "expires_in": 300, "issued_at": "2026-01-01T00:00:00Z"}
+        fuzz("token-response", [token], target)
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.close()
 
 
 def test_docker_config_files(tmp_path: Path) -> None:
@@ -592,6 +598,23 @@ def test_library_and_cli_on_hostile_attestations(tmp_path: Path) -> None:
             assert code in (0, 1, 3), code
 
     fuzz("library", real, target, budget=3 * BUDGET, min_cases=10)
+
+
+def test_library_on_hostile_image_configs(tmp_path: Path) -> None:
+    """An image config (Env, history, platform: what the build-args rule reads) mutated."""
+    policy = load_policy(REPO_ROOT / "policies" / "strict.yaml")
+    cases = [0]
+
+    def target(data: bytes) -> None:
+        cases[0] += 1
+        config = load_json(data, "config")
+        builder = ImageBuilder(f"config{cases[0]}")
+        entry = builder.add_platform("linux/amd64", config if isinstance(config, dict) else {})
+        builder.attest(entry, [provenance_statement(entry.digest)])
+        layout = builder.build().write_layout(tmp_path / f"c{cases[0]}")
+        _every_output(f"oci-layout://{layout}:1", policy)
+
+    fuzz("config-library", seeds().configs, target, budget=2 * BUDGET, min_cases=10)
 
 
 @contextlib.contextmanager

@@ -210,6 +210,8 @@ def _fetch_with_token_answer(tmp_path: Path, answer: bytes) -> None:
     [
         (DEEP, "nests deeper than 200"),
         (b'{"token": "T0KEN", "expires_in": ' + b"9" * 5000 + b"}", "4300 digits"),
+        # found by the fuzzer: httpx raised UnicodeEncodeError building the Authorization header
+        (json.dumps({"token": "\u202e\x00\x1b[2J\ud7ff\n"}).encode(), "answered without a token"),
     ],
 )
 def test_hostile_token_server_answers_are_registry_errors(

@@ -394,6 +394,6 @@ class RegistryAuth(httpx.Auth):
             expires = doc.get("expires_in")
             if isinstance(expires, int | float) and not isinstance(expires, bool) and expires > 0:
                 lifetime = float(expires)
-        if not isinstance(token, str) or not token:
+        if not isinstance(token, str) or not (token.isascii() and token.isprintable() and token):
             raise RegistryError(f"{where} answered without a token")
         return token, lifetime
