@@ -436,6 +436,7 @@ async def discover(
 async def _discover(
     run: AttestationReader, root: tuple[Descriptor, bytes], reference: str
 ) -> ImageAttestations:
+    """:func:`discover` with its reader (whose budget the caller checks afterwards)."""
     source, options = run.source, run.options
     descriptor, data = root
     run.remember(descriptor, data)
