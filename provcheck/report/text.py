@@ -30,6 +30,8 @@ def render_text(report: Report) -> str:
                 fixes.append(e.remediation)
         lines.extend(f"           fix: {fix}" for fix in fixes)
     lines.extend(f"PROBLEM    {p}" for p in report.problems)
+    if report.error is not None:
+        lines.append(f"ERROR      {report.error}")
     counts = report.counts()
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     lines += ["", f"verdict: {report.verdict.upper()} ({summary or 'no results'})"]
