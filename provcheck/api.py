@@ -17,6 +17,7 @@ from provcheck.discovery.buildkit import discover
 from provcheck.discovery.limits import Budget
 from provcheck.discovery.model import ImageAttestations
 from provcheck.discovery.options import DiscoveryOptions
+from provcheck.discovery.select import select_platforms
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
 from provcheck.oci.reference import ImageReference, LayoutReference, Reference, parse_reference
@@ -71,11 +72,16 @@ async def inspect_image_async(
     """Resolve ``reference`` and discover its attestations (see :func:`inspect_image`)."""
     ref = _parse(reference)
     options = options or DiscoveryOptions()
+    wanted = options.platforms
+    if wanted:
+        # Every platform is listed, so that a --platform that matches none can name them.
+        options = replace(options, platforms=frozenset())
     budget = Budget(options.limits)  # one for the whole image: the index and the stores
     async with _open(ref, client, registry) as (source, root):
         found = await discover(
             source, root, reference=str(ref), options=options, pinned=_pinned(ref), budget=budget
         )
+        found = select_platforms(found, wanted)
         if options.signature_stores or options.trust is not None:
             # Trust is decided there, once, also for signed layers of the index.
             from provcheck.discovery.stores import discover_signed
@@ -97,7 +103,8 @@ def inspect_image(
     Raises :class:`InvalidReferenceError` for a bad reference, :class:`RegistryError` or
     :class:`IntegrityError` when the root cannot be fetched, :class:`ManifestError` when it is
     malformed, :class:`LimitExceededError` when it needs more work than ``options.limits``
-    allow.
+    allow, :class:`PlatformNotFoundError` when ``options.platforms`` names a platform the
+    image does not have.
     """
     return asyncio.run(inspect_image_async(reference, options=options, registry=registry))
 
@@ -136,16 +143,21 @@ async def verify_image_async(
     client: RegistryClient | None = None,
     registry: RegistryOptions | None = None,
     platforms: frozenset[str] = frozenset(),
+    max_layer_bytes: int | None = None,
     now: datetime | None = None,
 ) -> Report:
-    """Discover the attestations of ``reference`` and evaluate ``policy`` on them."""
+    """Discover the attestations of ``reference`` and evaluate ``policy`` on them.
+
+    ``platforms`` narrows the platforms evaluated (the ``platforms`` rule still reads the
+    whole index); ``max_layer_bytes`` caps each attestation layer (default 64 MiB).
+    """
     from provcheck.policy import evaluate
 
     options = verification_options(policy)
-    if platforms:
-        options = replace(options, platforms=platforms)
+    if max_layer_bytes is not None:
+        options = replace(options, max_layer_bytes=max_layer_bytes)
     found = await inspect_image_async(reference, options=options, client=client, registry=registry)
-    return evaluate(found, policy, now=now)
+    return evaluate(found, policy, now=now, platforms=platforms)
 
 
 def verify_image(
@@ -154,15 +166,24 @@ def verify_image(
     *,
     registry: RegistryOptions | None = None,
     platforms: frozenset[str] = frozenset(),
+    max_layer_bytes: int | None = None,
     now: datetime | None = None,
 ) -> Report:
     """Verify ``reference`` against ``policy`` and return the report as data.
 
     Policy violations are results in the report, not exceptions. Raises the same errors as
-    :func:`inspect_image` when the image itself cannot be read.
+    :func:`inspect_image` when the image itself cannot be read, and
+    :class:`PlatformNotFoundError` when ``platforms`` names a platform the image lacks.
     """
     return asyncio.run(
-        verify_image_async(reference, policy, registry=registry, platforms=platforms, now=now)
+        verify_image_async(
+            reference,
+            policy,
+            registry=registry,
+            platforms=platforms,
+            max_layer_bytes=max_layer_bytes,
+            now=now,
+        )
     )
 
 

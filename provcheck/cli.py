@@ -1,15 +1,20 @@
 """The ``provcheck`` command line: argument parsing, output, exit codes. Nothing else.
 
-Exit codes: 0 pass, 1 policy violation, 2 usage or policy-file error, 3 fetch or verification
-error. A :class:`ProvcheckError` is one line on stderr (a traceback only with ``-v``); anything
-else is a bug and keeps its traceback.
+Exit codes (:data:`EXIT_CODES`): 0 pass, 1 policy violation, 2 usage, policy or input-file
+error, 3 fetch or verification error (3 beats 1), 130 interrupted. Every error is one line on
+stderr, an unexpected one too (exit 3, fail closed); ``-vv`` adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
+import os
+import stat
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from pathlib import Path
@@ -22,9 +27,9 @@ if TYPE_CHECKING:
     from provcheck.attestation.signatures import TrustConfig
     from provcheck.discovery.model import ImageAttestations
     from provcheck.discovery.options import DiscoveryOptions
+    from provcheck.report import Report
     from provcheck.source.registry import RegistryOptions
 
-_log = logging.getLogger("provcheck")
 
 INSPECT_FORMATS = ("text", "json", "provenance", "sbom")
 REPORT_FORMATS = ("text", "json", "sarif", "junit")
@@ -38,13 +43,47 @@ class ExitCode(IntEnum):
     VIOLATION = 1
     USAGE = 2
     ERROR = 3
+    INTERRUPTED = 130
+
+
+EXIT_CODES = """\
+exit codes:
+  0    pass (verify: every rule passed; inspect, sbom: all evidence was read)
+  1    policy violation (verify)
+  2    usage error: bad arguments, reference, --platform, policy file or input file
+  3    fetch or verification error: registry unreachable, content that does not match its
+       digest, evidence too large or unreadable, an internal error; 3 beats 1
+  130  interrupted (Ctrl-C)
+"""
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with exit code 2 and one-line errors (its default too, made explicit)."""
+    """argparse with exit code 2, one-line errors and the exit-code table in every help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("epilog", EXIT_CODES)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(ExitCode.USAGE, f"provcheck: error: {message}\n")
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        # Python 3.11 turns ``--option=--`` into an empty list instead of a value.
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected a value, not '--'")
+        return super()._get_values(action, arg_strings)
+
+
+def _seconds(text: str) -> float:
+    """A finite, positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}: must be positive")
+    return value
 
 
 def _size(text: str) -> int:
@@ -74,14 +113,19 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--ca-file", type=Path, help="PEM bundle of CAs to trust for TLS")
     group.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds to wait for a registry response"
+        "--timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds to wait for a registry response (default 30)",
     )
     parser.add_argument(
         "--platform",
         action="append",
         default=[],
         metavar="OS/ARCH[/VARIANT]",
-        help="only this platform (repeatable)",
+        help="show and evaluate only this platform (repeatable); the platforms rule still "
+        "reads the whole index",
     )
     parser.add_argument(
         "--max-attestation-size",
@@ -92,20 +136,28 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_VERBOSE_HELP = "-v: retries; -vv: every request, tracebacks (before or after the command)"
+
+
+def _add_verbose(parser: argparse.ArgumentParser, dest: str) -> None:
+    """``-v`` for the main parser and again for each command: the counts add up."""
+    parser.add_argument("-v", "--verbose", action="count", default=0, dest=dest, help=_VERBOSE_HELP)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="provcheck",
         description="Verify the supply-chain attestations of container images.",
     )
     parser.add_argument("--version", action="version", version=f"provcheck {__version__}")
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=0,
-        help="-v: retries; -vv: every request, tracebacks",
+    _add_verbose(parser, "verbose")
+    commands = parser.add_subparsers(
+        dest="command",
+        required=True,
+        parser_class=_Parser,
+        metavar="COMMAND",
+        help="provcheck COMMAND --help shows its options",
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     inspect = commands.add_parser(
         "inspect",
@@ -114,7 +166,18 @@ def _parser() -> argparse.ArgumentParser:
         "what `docker buildx imagetools inspect --format '{{json .Provenance}}'` "
         "(or .SBOM) prints, from verified and bound statements only.",
     )
-    inspect.add_argument("--format", choices=INSPECT_FORMATS, default="text")
+    inspect.add_argument(
+        "--format",
+        choices=INSPECT_FORMATS,
+        default="text",
+        help="text, json (provcheck's document), provenance or sbom (buildx's documents)",
+    )
+    inspect.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="--format provenance: print buildx's document byte for byte, secret build-arg "
+        "values included (by default they are redacted)",
+    )
     inspect.add_argument(
         "--key",
         action="append",
@@ -128,12 +191,19 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify",
         help="verify an image against a policy",
-        description="Verify an image against a policy. Exit codes: 0 pass, 1 policy "
-        "violation, 2 usage or policy error, 3 fetch or verification error.",
+        description="Verify an image against a policy.",
     )
     verify.add_argument("--policy", required=True, type=Path, help="policy file (YAML)")
-    verify.add_argument("--format", choices=REPORT_FORMATS, default="text")
-    verify.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    verify.add_argument(
+        "--format", choices=REPORT_FORMATS, default="text", help="report format (default text)"
+    )
+    verify.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write the report here instead of stdout, replaced on every run (an error run "
+        "writes a report with verdict error); the verdict line goes to stderr",
+    )
     verify.add_argument(
         "--key",
         action="append",
@@ -156,21 +226,71 @@ def _parser() -> argparse.ArgumentParser:
         description="Export the components of every SBOM bound to the image (in the index, "
         "in cosign attestations, in OCI referrers), or the original document.",
     )
-    sbom.add_argument("--format", choices=SBOM_FORMATS, default="json")
-    sbom.add_argument("--output", type=Path, help="write the export here instead of stdout")
+    sbom.add_argument(
+        "--format",
+        choices=SBOM_FORMATS,
+        default="json",
+        help="json or csv (components of every SBOM), cyclonedx or spdx (the original "
+        "document of one SBOM: pick a platform with --platform)",
+    )
+    sbom.add_argument(
+        "--output", type=Path, metavar="FILE", help="write the export here instead of stdout"
+    )
     _add_source_options(sbom)
 
-    policy = commands.add_parser("policy", help="work with policy files")
-    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
-    lint = policy_commands.add_parser("lint", help="validate a policy file")
-    lint.add_argument("file", type=Path)
+    policy = commands.add_parser(
+        "policy", help="work with policy files", description="Work with policy files."
+    )
+    policy_commands = policy.add_subparsers(
+        dest="policy_command",
+        required=True,
+        parser_class=_Parser,
+        metavar="COMMAND",
+        help="provcheck policy COMMAND --help shows its options",
+    )
+    lint = policy_commands.add_parser(
+        "lint", help="validate a policy file", description="Validate a policy file."
+    )
+    lint.add_argument("file", type=Path, help="policy file (YAML)")
+    for command in (inspect, verify, sbom, policy, lint):
+        _add_verbose(command, f"verbose_{command.prog.rsplit(' ', 1)[-1]}")
     return parser
+
+
+def _check_local(reference: str) -> None:
+    """Raise a :class:`UsageError` with a hint when ``reference`` names a local folder that is
+    not itself the OCI layout (rather than ask DNS about it, or fail on its contents)."""
+    from provcheck.oci.reference import LAYOUT_SCHEME, LayoutReference
+
+    scheme = reference.startswith(LAYOUT_SCHEME)
+    try:
+        path = LayoutReference.parse(reference if scheme else LAYOUT_SCHEME + reference).path
+    except UsageError:
+        return
+    try:
+        if not path.is_dir():
+            return
+        holds_layout = (path / "oci-layout").is_dir()
+        layout_like = (path / "oci-layout").is_file() or (path / "index.json").is_file()
+    except OSError:  # a name too long for a path: not a folder
+        return
+    if holds_layout:
+        raise UsageError(
+            f"{path} is not an OCI layout but holds one: did you mean "
+            f"{LAYOUT_SCHEME}{path / 'oci-layout'}?"
+        )
+    if not scheme and (layout_like or "/" in reference or reference.startswith(".")):
+        raise UsageError(
+            f"{reference!r} is a local folder, not a registry reference: did you mean "
+            f"{LAYOUT_SCHEME}{reference}?"
+        )
 
 
 def _registry_options(args: argparse.Namespace) -> RegistryOptions | None:
     """Registry settings, or ``None`` for a layout (which then never imports the HTTP stack)."""
     from provcheck.oci.reference import LAYOUT_SCHEME
 
+    _check_local(args.reference)
     if args.reference.startswith(LAYOUT_SCHEME):
         return None
     from provcheck.source.registry import RegistryOptions
@@ -189,13 +309,29 @@ def _platforms(args: argparse.Namespace) -> frozenset[str]:
 
 
 def _write(text: str, output: Path | None) -> None:
-    """Write the rendered output; ``--output`` is opened only now, when there is something."""
+    """Write the rendered output to stdout, or replace the file ``output`` atomically: a
+    temporary file in the same folder, renamed over it, so a reader never sees a partial or
+    stale report. A symlink's target is replaced; a device or pipe is written to."""
     if output is None:
         sys.stdout.write(text)
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        target = Path(os.path.realpath(output))
+        status = target.stat() if target.exists() else None
+        if status is not None and not stat.S_ISREG(status.st_mode):
+            with target.open("w", encoding="utf-8") as handle:  # /dev/stdout, a named pipe
+                handle.write(text)
+            return
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot write {output}: {getattr(exc, 'strerror', None) or exc}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temp, status.st_mode & 0o777 if status is not None else 0o644)
+        os.replace(temp, target)
     except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
         raise UsageError(f"cannot write {output}: {exc.strerror}") from exc
 
 
@@ -225,11 +361,25 @@ def _inspect(args: argparse.Namespace) -> ExitCode:
         options = _discovery_options(args, signature_stores=True, trust=_trust(args.key))
     found = inspect_image(args.reference, options=options, registry=_registry_options(args))
     if args.format in ("provenance", "sbom"):
-        from provcheck.views.buildx import provenance_document, sbom_document
+        from provcheck.views.buildx import (
+            provenance_document,
+            redacted_provenance_document,
+            sbom_document,
+        )
         from provcheck.views.gojson import go_json_indent
 
-        build = provenance_document if args.format == "provenance" else sbom_document
-        text = go_json_indent(build(found)) + "\n"
+        if args.format == "sbom":
+            document = sbom_document(found)
+        elif args.show_secrets:
+            document = provenance_document(found)
+        else:
+            document, redacted = redacted_provenance_document(found)
+            if redacted:
+                print(
+                    f"provcheck: {redacted} secret value(s) redacted (--show-secrets prints them)",
+                    file=sys.stderr,
+                )
+        text = go_json_indent(document) + "\n"
     elif args.format == "json":
         import json
 
@@ -247,22 +397,53 @@ def _inspect(args: argparse.Namespace) -> ExitCode:
 
 
 def _verify(args: argparse.Namespace) -> ExitCode:
+    from provcheck.report import Report, ReportFormat, render
+
+    fmt = ReportFormat(args.format)
+    try:
+        report = _evaluate(args)
+    except (Exception, KeyboardInterrupt) as exc:
+        # Every run leaves a report in the chosen format, an error run too (a CI job must
+        # never read a stale one). On stdout, text stays the one error line on stderr.
+        if args.output is not None or fmt is not ReportFormat.TEXT:
+            message = _message(exc)
+            error = Report.from_error(message, reference=args.reference, policy=str(args.policy))
+            _write(render(error, fmt), args.output)
+        raise
+    _write(render(report, fmt), args.output)
+    if args.output is not None or fmt is not ReportFormat.TEXT:
+        where = f": report written to {args.output}" if args.output is not None else ""
+        print(f"provcheck: {_summary(report)}{where}", file=sys.stderr)
+    return _verdict_exit(report)
+
+
+def _evaluate(args: argparse.Namespace) -> Report:
     from provcheck.api import verify_image
     from provcheck.policy import load_policy
-    from provcheck.report import ReportFormat, Verdict, render
 
     policy = load_policy(args.policy)
     if args.key or args.trusted_root:
         from provcheck.policy.rules.signatures import with_trust
 
         policy = with_trust(policy, args.key, args.trusted_root)
-    report = verify_image(
+    return verify_image(
         args.reference,
         policy,
         registry=_registry_options(args),
         platforms=_platforms(args),
+        max_layer_bytes=args.max_attestation_size,
     )
-    _write(render(report, ReportFormat(args.format)), args.output)
+
+
+def _summary(report: Report) -> str:
+    """``verdict: FAIL (7 pass, 1 fail)``, the last line of the text report."""
+    counts = ", ".join(f"{n} {status}" for status, n in report.counts().items() if n)
+    return f"verdict: {report.verdict.upper()} ({counts or 'no results'})"
+
+
+def _verdict_exit(report: Report) -> ExitCode:
+    from provcheck.report import Verdict
+
     if report.verdict is Verdict.PASS:
         return ExitCode.PASS
     return ExitCode.VIOLATION if report.verdict is Verdict.FAIL else ExitCode.ERROR
@@ -312,7 +493,14 @@ def _sbom(args: argparse.Namespace) -> ExitCode:
     rejected = _report_problems(found)
     if not entries:
         raise NoSbomError(f"no usable SBOM is bound to {found.reference} ({found.digest.short})")
-    _write(export_sboms(list(entries.values()), ExportFormat(args.format)), args.output)
+    fmt = ExportFormat(args.format)
+    platforms = sorted({entry.platform for entry in entries.values() if entry.platform})
+    if fmt in (ExportFormat.CYCLONEDX, ExportFormat.SPDX) and len(platforms) > 1:
+        raise UsageError(
+            f"--format {fmt.value} exports one document, and {len(platforms)} platforms have "
+            f"an SBOM: pick one with --platform ({', '.join(platforms)}), or use json or csv"
+        )
+    _write(export_sboms(list(entries.values()), fmt), args.output)
     return ExitCode.ERROR if rejected else ExitCode.PASS
 
 
@@ -336,28 +524,85 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
 }
 
 
+def _message(exc: BaseException) -> str:
+    """The one line shown for ``exc``: its diagnostics, or a pointer to ``-vv`` for a bug."""
+    if isinstance(exc, ProvcheckError):
+        return exc.diagnostics()
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"internal error ({type(exc).__name__}); run with -vv for the traceback"
+
+
+def _verbosity(args: argparse.Namespace) -> int:
+    """``-v`` counted before and after the command."""
+    return sum(v for k, v in vars(args).items() if k.startswith("verbose") and v)
+
+
+def _stdout_closed() -> None:
+    """The reader of stdout went away (``| head -1``): point stdout at /dev/null, so that
+    the interpreter's last flush does not complain either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (captured or already closed)
+        pass
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; every failure becomes one line on stderr and an exit code."""
+    verbose = _verbosity(args)
+    try:
+        code = _COMMANDS[args.command](args)
+        sys.stdout.flush()
+        return code
+    except KeyboardInterrupt:
+        print("provcheck: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        _stdout_closed()
+        return ExitCode.ERROR
+    except ProvcheckError as exc:
+        if verbose >= 2:
+            traceback.print_exc(file=sys.stderr)
+        print(f"provcheck: error: {exc.diagnostics()}", file=sys.stderr)
+        usage = isinstance(exc, UsageError | PolicyError)
+        return ExitCode.USAGE if usage else ExitCode.ERROR
+    except Exception as exc:  # a bug: fail closed, with one line (the traceback with -vv)
+        if verbose >= 2:
+            traceback.print_exc(file=sys.stderr)
+        print(f"provcheck: error: {_message(exc)}", file=sys.stderr)
+        return ExitCode.ERROR
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if not arguments:
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exit_:  # --help, --version (0) and usage errors (2)
+        return exit_.code if isinstance(exit_.code, int) else ExitCode.USAGE
     levels = {0: logging.WARNING, 1: logging.INFO}
     logging.basicConfig(
-        level=levels.get(args.verbose, logging.DEBUG),
+        level=levels.get(_verbosity(args), logging.DEBUG),
         format="provcheck: %(levelname)s: %(message)s",
     )
     # httpx and httpcore log whole URLs (presigned redirects carry credentials in the query):
     # only provcheck's own records, which leave the query out, are shown.
     for noisy in ("httpx", "httpcore", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        return _COMMANDS[args.command](args)
-    except ProvcheckError as exc:
-        if args.verbose >= 2:
-            _log.exception("%s", type(exc).__name__)
-        print(f"provcheck: error: {exc.diagnostics()}", file=sys.stderr)
-        usage = isinstance(exc, UsageError | PolicyError)
-        return ExitCode.USAGE if usage else ExitCode.ERROR
+    return _run(args)
 
 
 def entrypoint() -> NoReturn:
     """The console script: ``sys.exit(main())``."""
-    sys.exit(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:  # between two statements of main, outside _run
+        print("provcheck: interrupted", file=sys.stderr)
+        code = ExitCode.INTERRUPTED
+    sys.exit(code)

@@ -23,6 +23,10 @@ class InvalidReferenceError(UsageError):
     """An image reference that cannot be parsed."""
 
 
+class PlatformNotFoundError(UsageError):
+    """A ``--platform`` that names no platform of the image (the message lists those that do)."""
+
+
 class PolicyError(ProvcheckError):
     """An invalid policy file: syntax, duplicate key, schema, unknown rule (exit code 2)."""
 

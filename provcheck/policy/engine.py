@@ -10,10 +10,12 @@ from provcheck.attestation.binding import BindingStatus
 from provcheck.discovery.model import (
     ImageAttestations,
     PlatformImage,
+    Problem,
     ProblemKind,
     TrustLevel,
     UsableStatement,
 )
+from provcheck.discovery.select import known_platforms, select_platforms
 from provcheck.errors import ProvcheckError
 from provcheck.policy.model import EVIDENCE_KINDS, Policy, trust_at_least
 from provcheck.policy.rules import RULES, EvaluationContext, PlatformContext, ProvenanceRecord
@@ -22,12 +24,24 @@ from provcheck.predicates.slsa import parse_provenance
 from provcheck.report.model import Evidence, Report, RuleResult, Status
 from provcheck.report.trust import annotate_trust
 
+_UNREADABLE: dict[ProblemKind, str] = {
+    ProblemKind.INTEGRITY: "evidence was tampered with or corrupted: the content did not match "
+    "its digest",
+    ProblemKind.TOO_LARGE: "evidence could not be read: it is too large",
+    ProblemKind.FETCH: "evidence could not be fetched",
+}
+
+
+def unreadable_message(problem: Problem) -> str:
+    """What an unreadable-evidence problem means for a verdict, then what was found."""
+    return f"{_UNREADABLE[problem.kind]} ({problem.message})"[:2000]
+
 
 def _unreadable_evidence(image: ImageAttestations) -> list[RuleResult]:
     """An ``error`` result for each attestation that could not be read or failed its digest.
 
-    Such evidence is neither trusted nor ignored: the verdict becomes ``error`` (exit 3) unless
-    a rule fails outright on what could be read.
+    Such evidence is neither trusted nor ignored: the verdict becomes ``error`` (exit 3),
+    whatever the other rules say.
     """
     out: list[RuleResult] = []
     for pi in image.images:
@@ -39,16 +53,33 @@ def _unreadable_evidence(image: ImageAttestations) -> list[RuleResult]:
                         "evidence",
                         Status.ERROR,
                         pi.platform.key,
-                        problem.message,
+                        unreadable_message(problem),
                         (Evidence(source, ""),),
                     )
                 )
     out.extend(
-        RuleResult("evidence", Status.ERROR, None, problem.message)
+        RuleResult("evidence", Status.ERROR, None, unreadable_message(problem))
         for problem in image.problems
         if problem.kind.unreadable
     )
     return out
+
+
+def _unreadable_provenance(pi: PlatformImage) -> list[tuple[str, str]]:
+    """(source, message) of each unreadable problem that may hide this platform's provenance:
+    of the image, of an attestation manifest, or of a layer that is not known to be another
+    kind. Rules that read provenance then give ``error``, never ``fail`` or ``incomplete``."""
+    problems = [*pi.problems]
+    for manifest in pi.attestations:
+        problems.extend(manifest.problems)
+        for layer in manifest.layers:
+            if layer.kind in (None, PredicateKind.PROVENANCE):
+                problems.extend(layer.problems)
+    return [
+        (str(p.digest or pi.descriptor.digest), unreadable_message(p))
+        for p in problems
+        if p.kind.unreadable
+    ]
 
 
 def _platform_contexts(image: ImageAttestations) -> tuple[PlatformContext, ...]:
@@ -57,7 +88,7 @@ def _platform_contexts(image: ImageAttestations) -> tuple[PlatformContext, ...]:
         if pi.platform.is_unknown:
             continue
         records: list[ProvenanceRecord] = []
-        errors: list[tuple[str, str]] = []
+        errors = _unreadable_provenance(pi)
         for usable in pi.statements(PredicateKind.PROVENANCE):
             try:
                 records.append(ProvenanceRecord(usable.source, parse_provenance(usable.statement)))
@@ -169,7 +200,13 @@ def _explain_min_trust(
     return dataclasses.replace(result, message=message[:2000], evidence=(evidence,))
 
 
-def evaluate(image: ImageAttestations, policy: Policy, *, now: datetime | None = None) -> Report:
+def evaluate(
+    image: ImageAttestations,
+    policy: Policy,
+    *,
+    now: datetime | None = None,
+    platforms: frozenset[str] = frozenset(),
+) -> Report:
     """Evaluate ``image`` against ``policy`` and return the report (never raises for data).
 
     Uses usable provenance statements and each platform's image config (``PlatformImage.config``;
@@ -179,9 +216,15 @@ def evaluate(image: ImageAttestations, policy: Policy, *, now: datetime | None =
 
     A rule with ``min-trust`` (``policy.min_trust``) reads only attestations at that trust level
     or stronger; its results say how many weaker ones were ignored, and why.
+
+    ``platforms`` (``--platform``) narrows the platforms evaluated and reported; the
+    ``platforms`` rule still reads every platform of the index. Raises
+    :class:`PlatformNotFoundError` when one of them is not in the image.
     """
     moment = now or datetime.now(UTC)
-    ctx = EvaluationContext(image, _platform_contexts(image), moment)
+    index_platforms = known_platforms(image)
+    image = select_platforms(image, platforms)
+    ctx = EvaluationContext(image, _platform_contexts(image), moment, index_platforms)
     filtered: dict[TrustLevel, tuple[ImageAttestations, EvaluationContext]] = {}
     results: list[RuleResult] = []
     for name, options in policy.rules.items():
@@ -192,7 +235,7 @@ def evaluate(image: ImageAttestations, policy: Policy, *, now: datetime | None =
                 kept = _at_trust(image, minimum)
                 filtered[minimum] = (
                     kept,
-                    EvaluationContext(kept, _platform_contexts(kept), moment),
+                    EvaluationContext(kept, _platform_contexts(kept), moment, index_platforms),
                 )
             rule_ctx = filtered[minimum][1]
         if not ctx.platforms:

@@ -43,6 +43,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "summary": report.counts(),
         "results": [_result(r) for r in report.results],
         "problems": list(report.problems),
+        **({"error": report.error} if report.error is not None else {}),
     }
 
 

@@ -64,6 +64,12 @@ def render_junit(report: Report) -> str:
         else:
             out = ET.SubElement(case, "system-out")
             out.text = details
+    if report.error is not None:  # nothing was evaluated: one test case that errored
+        errors += 1
+        message = escape_text(report.error)
+        case = ET.SubElement(suite, "testcase", classname="provcheck", name="verification")
+        ET.SubElement(case, "error", message=message, type="error").text = message
+        suite.set("tests", "1")
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
     suite.set("skipped", str(skipped))

@@ -85,17 +85,16 @@ class RuleResult:
 
 
 def compute_verdict(results: Iterable[RuleResult], on_incomplete: OnIncomplete) -> Verdict:
-    """``fail`` if any result fails (or is incomplete under ``fail``), else ``error`` if any
-    result errored, else ``pass``. No results at all is an ``error`` (fail closed)."""
+    """``error`` if any result errored (an answer could not be given: exit 3 beats 1), else
+    ``fail`` if any result fails (or is incomplete under ``fail``), else ``pass``. No results
+    at all is an ``error`` (fail closed)."""
     statuses = [r.status for r in results]
-    if not statuses:
+    if not statuses or Status.ERROR in statuses:
         return Verdict.ERROR
     if Status.FAIL in statuses:
         return Verdict.FAIL
     if Status.INCOMPLETE in statuses and on_incomplete is OnIncomplete.FAIL:
         return Verdict.FAIL
-    if Status.ERROR in statuses:
-        return Verdict.ERROR
     return Verdict.PASS
 
 
@@ -110,7 +109,15 @@ class Report:
     on_incomplete: OnIncomplete = OnIncomplete.FAIL
     problems: tuple[str, ...] = ()
     """Discovery problems (integrity, binding, …), shown to the reader."""
+    error: str | None = None
+    """Why there is no evaluation at all (an error report, see :meth:`from_error`)."""
     verdict: Verdict = field(init=False)
+
+    @classmethod
+    def from_error(cls, message: str, *, reference: str, policy: str) -> Report:
+        """The report of a run that could not evaluate (unreachable registry, bad policy…):
+        no results, verdict ``error``, ``message`` (one line, no secret) as the error."""
+        return cls(policy=policy, reference=reference, digest="", results=(), error=message)
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.results, key=lambda r: r.sort_key))

@@ -90,6 +90,16 @@ def _result(r: RuleResult, report: Report) -> dict[str, Any]:
     }
 
 
+def _invocation(report: Report) -> dict[str, Any]:
+    """``executionSuccessful`` false, with the error as a notification, for an error report."""
+    if report.error is None:
+        return {"executionSuccessful": True}
+    return {
+        "executionSuccessful": False,
+        "toolExecutionNotifications": [{"level": "error", "message": {"text": report.error}}],
+    }
+
+
 def render_sarif(report: Report) -> str:
     """SARIF 2.1.0 JSON with one run, one rule per policy rule, one result per non-pass."""
     rule_ids = sorted({r.rule for r in report.results})
@@ -114,6 +124,7 @@ def render_sarif(report: Report) -> str:
                     }
                 },
                 "automationDetails": {"id": f"provcheck/{report.policy}/"},
+                "invocations": [_invocation(report)],
                 "results": [
                     _result(r, report) for r in report.results if r.status is not Status.PASS
                 ],

@@ -80,6 +80,8 @@ def render_text(report: Report) -> str:
         )
         lines.extend(_evidence_lines(r))
     lines.extend(f"PROBLEM    {escape_text(p)}" for p in report.problems)
+    if report.error is not None:
+        lines.append(f"ERROR      {escape_text(report.error)}")
     notes = _fix_lines(report)
     legend = trust_legend(
         t for r in report.results for t in (r.trust, *(e.trust for e in r.evidence)) if t

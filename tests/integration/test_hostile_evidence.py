@@ -27,7 +27,8 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 
 
 def _warnings(err: str) -> list[str]:
-    lines = err.splitlines()
+    """The warning lines of stderr; besides them only the verdict line of a report format."""
+    lines = [line for line in err.splitlines() if not line.startswith("provcheck: verdict: ")]
     assert all(line.startswith("provcheck: warning: ") for line in lines), err
     return lines
 

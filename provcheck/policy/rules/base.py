@@ -42,7 +42,10 @@ class EvaluationContext:
 
     image: ImageAttestations
     platforms: tuple[PlatformContext, ...]
+    """The platforms evaluated (all, or those named by ``--platform``)."""
     now: datetime
+    index_platforms: tuple[str, ...] = ()
+    """Every platform of the image, whatever ``--platform`` selected."""
 
 
 class Rule(Protocol):

@@ -15,9 +15,10 @@ class PlatformsRule:
     name = NAME
 
     def check(self, ctx: EvaluationContext, options: RuleOptions) -> list[RuleResult]:
-        """Compare normalised ``os/arch[/variant]`` keys."""
+        """Compare normalised ``os/arch[/variant]`` keys of the whole index (not only the
+        platforms that ``--platform`` selected)."""
         assert isinstance(options, PlatformsOptions)
-        present = sorted({pc.key for pc in ctx.platforms})
+        present = sorted({*ctx.index_platforms, *(pc.key for pc in ctx.platforms)})
         missing = [p for p in options.required if p not in present]
         evidence = (
             Evidence(
