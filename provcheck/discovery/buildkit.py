@@ -305,7 +305,7 @@ class AttestationReader:
             problems = (
                 Problem(
                     ProblemKind.BINDING,
-                    f"{where}: {'; '.join(binding.reasons)}: not used",
+                    f"{where}: {'; '.join(binding.messages)}: not used",
                     descriptor.digest,
                 ),
             )
