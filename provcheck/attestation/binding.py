@@ -1,10 +1,12 @@
 """Binding a statement to the image manifest it claims to describe (formats.md §9).
 
-The one subject binder: every check of a statement's subjects against a manifest or an image
+The one subject binder. Every check of a statement's subjects against a manifest or an image
 goes through :func:`bind_statement` (one manifest) or :func:`bind_to_image` (an index and its
-platform manifests). A statement describes a platform manifest M when one of its subjects
-carries M's digest. A subject that names the pinned index instead is index-scoped. Anything
-else is a typed :class:`BindingFailure`, and the statement is never used as evidence.
+platform manifests); every check of an OCI manifest's ``subject`` (an attestation manifest, a
+referrer) through :func:`subject_is`. A statement describes a platform manifest M when one of
+its subjects carries M's digest. A subject that names the pinned index instead is
+index-scoped. Anything else is a typed :class:`BindingFailure`, and the statement is never
+used as evidence.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from packageurl import PackageURL
 from provcheck.attestation.statement import ACCEPTED_DIGEST_ALGORITHMS, Statement, Subject
 from provcheck.errors import UsageError
 from provcheck.oci.digest import Digest
+from provcheck.oci.model import Descriptor
 from provcheck.oci.platform import Platform
 
 
@@ -80,6 +83,16 @@ class Binding:
     def failed_for(self, reason: BindingReason) -> bool:
         """True when one of the failures has ``reason``."""
         return any(f.reason is reason for f in self.failures)
+
+
+def subject_is(subject: Descriptor, target: Descriptor) -> bool:
+    """True when an OCI manifest's ``subject`` names exactly ``target``: the same digest, size
+    and media type."""
+    return (subject.digest, subject.size, subject.media_type) == (
+        target.digest,
+        target.size,
+        target.media_type,
+    )
 
 
 def _matches(subject: Subject, digest: Digest) -> bool:

@@ -102,11 +102,6 @@ def base_media_type(media_type: str) -> str:
     return media_type.split(";", 1)[0].strip().lower()
 
 
-def same_descriptor(a: Descriptor, b: Descriptor) -> bool:
-    """True when ``a`` and ``b`` have the same digest, size and media type."""
-    return (a.digest, a.size, a.media_type) == (b.digest, b.size, b.media_type)
-
-
 def store_tag(digest: Digest, suffix: str = "") -> str:
     """The store tag of ``digest``: ``sha256-<hex>`` followed by ``suffix`` (``.att``, ``.sig``)."""
     return f"{digest.algorithm}-{digest.hex}{suffix}"

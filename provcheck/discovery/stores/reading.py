@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Final
 
 from provcheck.attestation import bundle as sb
+from provcheck.attestation.binding import subject_is
 from provcheck.attestation.cosign import COSIGN_ARTIFACT_SIG, SIGNATURE_ANNOTATION
 from provcheck.attestation.dsse import parse_envelope
 from provcheck.attestation.statement import STATEMENT_V1, Statement, Subject
@@ -33,7 +34,6 @@ from provcheck.discovery.stores.found import (
     StoredEnvelope,
     Target,
     base_media_type,
-    same_descriptor,
     store_tag,
 )
 from provcheck.errors import ManifestError, NotFoundError, ProvcheckError, RegistryError
@@ -229,7 +229,7 @@ class StoreReader:
                 continue
             assert isinstance(manifest, ImageManifest)
             subject = manifest.subject
-            if subject is None or not same_descriptor(subject, target.descriptor):
+            if subject is None or not subject_is(subject, target.descriptor):
                 said = (
                     f"{subject.digest.short} ({subject.size} bytes, {subject.media_type[:80]})"
                     if subject

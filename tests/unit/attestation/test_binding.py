@@ -19,9 +19,12 @@ from provcheck.attestation.binding import (
     BindingStatus,
     bind_statement,
     bind_to_image,
+    subject_is,
 )
 from provcheck.attestation.statement import Statement, parse_statement
 from provcheck.oci.digest import Digest
+from provcheck.oci.mediatypes import DOCKER_MANIFEST
+from provcheck.oci.model import Descriptor
 from provcheck.oci.platform import Platform
 from tests.oci_builder import ImageBuilder, PlatformEntry, provenance_statement
 
@@ -150,3 +153,13 @@ def test_reasons_whose_text_says_subjects_are_kept(
         BindingReason.PLATFORM,
     ]
     assert "subjects/app" in bound.failures[2].message
+
+
+def test_a_manifest_subject_must_name_digest_size_and_media_type(
+    image: tuple[Digest, list[PlatformEntry]],
+) -> None:
+    _, (amd64, _) = image
+    target = Descriptor.from_dict(amd64.descriptor)
+    assert subject_is(Descriptor.from_dict(dict(amd64.descriptor)), target)
+    for change in ({"size": target.size + 1}, {"mediaType": DOCKER_MANIFEST}):
+        assert not subject_is(Descriptor.from_dict({**amd64.descriptor, **change}), target)
