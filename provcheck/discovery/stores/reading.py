@@ -33,6 +33,7 @@ from provcheck.discovery.stores.found import (
     SimpleSig,
     StoredEnvelope,
     Target,
+    TargetRole,
     base_media_type,
     store_tag,
 )
@@ -372,11 +373,13 @@ def store_targets(
     """Whose stores to read (the root, each platform manifest, each in-index attestation
     manifest when signatures over them are wanted), and the in-index attestation manifests."""
     root_platform = found.images[0].platform if found.images and not found.is_index else None
-    targets: dict[Digest, Target] = {found.digest: Target(found.descriptor, "root", root_platform)}
+    targets: dict[Digest, Target] = {
+        found.digest: Target(found.descriptor, TargetRole.ROOT, root_platform)
+    }
     in_index: set[Digest] = set()
     for image in found.images:
         targets.setdefault(
-            image.descriptor.digest, Target(image.descriptor, "platform", image.platform)
+            image.descriptor.digest, Target(image.descriptor, TargetRole.PLATFORM, image.platform)
         )
         for manifest in image.attestations:
             if manifest.origin is AttestationOrigin.INDEX:
@@ -384,6 +387,6 @@ def store_targets(
                 if options.image_signatures:
                     targets.setdefault(
                         manifest.descriptor.digest,
-                        Target(manifest.descriptor, "attestation-manifest"),
+                        Target(manifest.descriptor, TargetRole.ATTESTATION_MANIFEST),
                     )
     return targets, in_index

@@ -47,7 +47,14 @@ from provcheck.discovery.model import (
     ProblemKind,
     TrustLevel,
 )
-from provcheck.discovery.stores.found import Found, RawSbom, SimpleSig, StoredEnvelope, location
+from provcheck.discovery.stores.found import (
+    Found,
+    RawSbom,
+    SimpleSig,
+    StoredEnvelope,
+    TargetRole,
+    location,
+)
 from provcheck.oci.digest import Digest
 from provcheck.oci.platform import Platform
 
@@ -112,7 +119,7 @@ def _bind(checked: _Checked, found: ImageAttestations) -> tuple[BindingFailure, 
 
 
 def _signature_kind(sig: SimpleSig) -> SignedKind:
-    if sig.target.role == "attestation-manifest":
+    if sig.target.role is TargetRole.ATTESTATION_MANIFEST:
         return SignedKind.ATTESTATION_MANIFEST
     return SignedKind.IMAGE_SIGNATURE
 
@@ -120,8 +127,8 @@ def _signature_kind(sig: SimpleSig) -> SignedKind:
 def _chains_to_statements(sig: SimpleSig, found: ImageAttestations) -> bool:
     """True when what ``sig`` signs chains to statements: an in-index attestation manifest, or
     the index (a signature over a platform manifest only says who pushed)."""
-    return sig.target.role == "attestation-manifest" or (
-        sig.target.role == "root" and found.is_index
+    return sig.target.role is TargetRole.ATTESTATION_MANIFEST or (
+        sig.target.role is TargetRole.ROOT and found.is_index
     )
 
 

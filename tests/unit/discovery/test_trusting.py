@@ -18,7 +18,7 @@ from provcheck.attestation.dsse import parse_envelope
 from provcheck.attestation.keys import parse_public_key
 from provcheck.attestation.signatures import RejectionReason, TrustConfig
 from provcheck.discovery.model import AttestationForm, AttestationOrigin, ProblemKind
-from provcheck.discovery.stores.found import Found, StoredEnvelope, Target
+from provcheck.discovery.stores.found import Found, StoredEnvelope, Target, TargetRole
 from provcheck.discovery.stores.trusting import settle
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.model import Descriptor
@@ -56,7 +56,7 @@ def test_a_misbound_store_envelope_is_rejected_with_every_reason(tmp_path: Path)
         manifest,
         0,
         layer,
-        Target(found.descriptor, "root"),
+        Target(found.descriptor, TargetRole.ROOT),
         SLSA_V02,
         parse_envelope(raw),
         raw=raw,
