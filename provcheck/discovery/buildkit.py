@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
-from provcheck.attestation.binding import bind_statement
+from provcheck.attestation.binding import bind_statement, subject_is
 from provcheck.attestation.signatures import SignatureCheck
 from provcheck.attestation.statement import Statement, parse_statement
 from provcheck.discovery.limits import Budget
@@ -245,11 +245,7 @@ class AttestationReader:
         """An OCI-artifact attestation manifest's ``subject`` must be the platform manifest."""
         if subject is None:
             return None
-        if (subject.digest, subject.size, subject.media_type) == (
-            image.digest,
-            image.size,
-            image.media_type,
-        ):
+        if subject_is(subject, image):
             return None
         return Problem(
             ProblemKind.BINDING,
@@ -317,7 +313,7 @@ class AttestationReader:
             problems = (
                 Problem(
                     ProblemKind.BINDING,
-                    f"{where}: {'; '.join(binding.reasons)}: not used",
+                    f"{where}: {'; '.join(binding.messages)}: not used",
                     descriptor.digest,
                 ),
             )

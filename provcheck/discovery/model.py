@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from provcheck.attestation.binding import Binding
 from provcheck.attestation.signatures import SignatureCheck, SignedObject
@@ -89,7 +89,8 @@ class AttestationOrigin(StrEnum):
 
 
 class TrustLevel(StrEnum):
-    """How far an attestation can be trusted, weakest last."""
+    """How far an attestation can be trusted. The ordering is :data:`TRUST_ORDER`, defined
+    once; compare with :attr:`rank`, :meth:`at_least` and :meth:`weakest`, never on values."""
 
     SIGNED = "signed"
     """A signature by a trusted key or identity was verified over exactly this statement."""
@@ -97,6 +98,28 @@ class TrustLevel(StrEnum):
     """Unsigned, but reached from a digest the user pinned (or from signed content)."""
     UNSIGNED = "unsigned"
     """Trust is whoever can push the tag."""
+
+    @property
+    def rank(self) -> int:
+        """0 for the weakest level; a stronger level has a higher rank."""
+        return TRUST_ORDER.index(self)
+
+    def at_least(self, minimum: TrustLevel) -> bool:
+        """True when this level is ``minimum`` or stronger."""
+        return self.rank >= minimum.rank
+
+    @staticmethod
+    def weakest(levels: Iterable[TrustLevel]) -> TrustLevel | None:
+        """The weakest of ``levels``, or ``None`` for none."""
+        return min(levels, key=lambda level: level.rank, default=None)
+
+
+TRUST_ORDER: Final[tuple[TrustLevel, ...]] = (
+    TrustLevel.UNSIGNED,
+    TrustLevel.INDEX_BOUND,
+    TrustLevel.SIGNED,
+)
+"""Every trust level, weakest first: the one definition of their ordering."""
 
 
 @dataclass(frozen=True, slots=True)

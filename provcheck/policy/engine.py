@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from provcheck.attestation.binding import BindingStatus
 from provcheck.discovery.model import (
+    TRUST_ORDER,
     ImageAttestations,
     PlatformImage,
     Problem,
@@ -17,7 +18,7 @@ from provcheck.discovery.model import (
 )
 from provcheck.discovery.select import known_platforms, select_platforms
 from provcheck.errors import ProvcheckError
-from provcheck.policy.model import EVIDENCE_KINDS, Policy, trust_at_least
+from provcheck.policy.model import EVIDENCE_KINDS, Policy
 from provcheck.policy.rules import RULES, EvaluationContext, PlatformContext, ProvenanceRecord
 from provcheck.predicates import PredicateKind
 from provcheck.predicates.slsa import parse_provenance
@@ -133,9 +134,7 @@ def _at_trust(image: ImageAttestations, minimum: TrustLevel) -> ImageAttestation
             dataclasses.replace(
                 m,
                 layers=tuple(
-                    layer
-                    for layer in m.layers
-                    if not layer.usable or trust_at_least(layer.trust, minimum)
+                    layer for layer in m.layers if not layer.usable or layer.trust.at_least(minimum)
                 ),
             )
             for m in pi.attestations
@@ -175,13 +174,12 @@ def _explain_min_trust(
     filtered = next((pi for pi in kept.images if pi.platform.key == result.platform), None)
     if full is None or filtered is None:
         return result
-    ignored = [
-        u for u in _relevant(image, full, kind) if not trust_at_least(u.layer.trust, minimum)
-    ]
+    ignored = [u for u in _relevant(image, full, kind) if not u.layer.trust.at_least(minimum)]
     if not ignored:
         return result
     counts = Counter(u.layer.trust for u in ignored)
-    why = ", ".join(f"{n} {_WHY[level]}" for level, n in sorted(counts.items()))
+    strongest_first = [level for level in reversed(TRUST_ORDER) if level in counts]
+    why = ", ".join(f"{counts[level]} {_WHY[level]}" for level in strongest_first)
     what = f"{len(ignored)} {kind.value} attestation(s) below min-trust {minimum.value} ignored"
     rejected = sum(1 for p in image.all_problems() if p.kind is ProblemKind.SIGNATURE)
     if rejected:

@@ -31,15 +31,6 @@ EVIDENCE_KINDS: Final[Mapping[str, PredicateKind]] = {
 }
 """The rules that read attestations (so may set ``min-trust``), and the kind they read."""
 
-TRUST_ORDER: Final = (TrustLevel.UNSIGNED, TrustLevel.INDEX_BOUND, TrustLevel.SIGNED)
-"""Trust levels, weakest first."""
-
-
-def trust_at_least(level: TrustLevel, minimum: TrustLevel) -> bool:
-    """True when ``level`` is ``minimum`` or stronger (signed > index-bound > unsigned)."""
-    return TRUST_ORDER.index(level) >= TRUST_ORDER.index(minimum)
-
-
 MIN_TRUST_NEEDS_KEYS: Final = "min-trust: signed needs keys or identities in the signatures rule"
 
 

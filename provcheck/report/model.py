@@ -24,6 +24,22 @@ class Status(StrEnum):
     ERROR = "error"
     """The rule could not be evaluated (e.g. a malformed predicate)."""
 
+    @property
+    def severity(self) -> int:
+        """How bad the outcome is, from :data:`STATUS_ORDER`: 0 for the least severe."""
+        return len(STATUS_ORDER) - 1 - STATUS_ORDER.index(self)
+
+
+STATUS_ORDER: Final[tuple[Status, ...]] = (
+    Status.FAIL,
+    Status.ERROR,
+    Status.INCOMPLETE,
+    Status.PASS,
+    Status.SKIP,
+)
+"""Every status, worst first: the one definition of their ordering (what a rule reports when it
+combines several outcomes is the worst of them)."""
+
 
 class Verdict(StrEnum):
     """What an admission gate acts on."""

@@ -35,6 +35,8 @@ _KIND_PREFIXES: Final = (
     "shps",
 )
 
+_SHOWN_PREFIXES: Final = frozenset({"", *(p[:4] for p in _KIND_PREFIXES)})
+
 
 def redact(value: str) -> str:
     """Return ``value`` redacted: at most a 4-character token-kind prefix and its length.
@@ -42,10 +44,24 @@ def redact(value: str) -> str:
     ``ghp_FAKE…`` becomes ``ghp_…(40 chars, redacted)``; a value without a known prefix keeps
     nothing: ``…(40 chars, redacted)``. Redacting a redacted value returns it unchanged.
     """
-    if value.endswith(" chars, redacted)") and "…(" in value:
+    if _is_redacted(value):
         return value
     prefix = next((p for p in _KIND_PREFIXES if value.startswith(p)), "")
     return f"{prefix[:4]}…({len(value)} chars, redacted)"
+
+
+def _is_redacted(value: str) -> bool:
+    """True when ``value`` is exactly what :func:`redact` returns, so it holds no secret: a
+    value that merely ends like one (``hunter2…(9 chars, redacted)``) is still a secret."""
+    shown, sep, rest = value.partition("…(")
+    length = rest.removesuffix(" chars, redacted)")
+    return (
+        bool(sep)
+        and shown in _SHOWN_PREFIXES
+        and length != rest
+        and length.isascii()
+        and length.isdigit()
+    )
 
 
 def redact_assignment(name: str, value: str) -> str:

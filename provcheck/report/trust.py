@@ -7,34 +7,31 @@ import dataclasses
 from provcheck.discovery.model import ImageAttestations, TrustLevel
 from provcheck.report.model import Report, RuleResult
 
-_ORDER = (TrustLevel.UNSIGNED.value, TrustLevel.INDEX_BOUND.value, TrustLevel.SIGNED.value)
 
-
-def trust_by_source(image: ImageAttestations) -> dict[str, str]:
-    """``<attestation manifest digest>#layers/<n>`` -> trust level, for every fetched layer."""
-    out: dict[str, str] = {}
+def trust_by_source(image: ImageAttestations) -> dict[str, TrustLevel]:
+    """``<attestation manifest digest>#layers/<n>`` -> the weakest trust level of that layer
+    (one layer may be reached from several platforms), for every fetched layer."""
+    out: dict[str, TrustLevel] = {}
     for platform in image.images:
         for manifest in platform.attestations:
             for layer in manifest.layers:
                 key = f"{manifest.descriptor.digest}#layers/{layer.index}"
-                previous = out.get(key)
-                if previous is None or _ORDER.index(layer.trust.value) < _ORDER.index(previous):
-                    out[key] = layer.trust.value
+                out[key] = min(out.get(key, layer.trust), layer.trust, key=lambda t: t.rank)
     return out
 
 
-def weakest(levels: list[str]) -> str | None:
-    """The weakest of trust levels, or ``None`` for none."""
-    return min(levels, key=_ORDER.index) if levels else None
-
-
-def annotate_result(result: RuleResult, trust: dict[str, str]) -> RuleResult:
+def annotate_result(result: RuleResult, trust: dict[str, TrustLevel]) -> RuleResult:
     """Set ``trust`` on evidence that cites an attestation, and on the result (the weakest)."""
     evidence = tuple(
-        dataclasses.replace(e, trust=trust.get(e.source, e.trust)) for e in result.evidence
+        dataclasses.replace(e, trust=_value(trust.get(e.source)) or e.trust)
+        for e in result.evidence
     )
-    levels = [e.trust for e in evidence if e.trust is not None]
-    return dataclasses.replace(result, evidence=evidence, trust=result.trust or weakest(levels))
+    weakest = TrustLevel.weakest(TrustLevel(e.trust) for e in evidence if e.trust is not None)
+    return dataclasses.replace(result, evidence=evidence, trust=result.trust or _value(weakest))
+
+
+def _value(level: TrustLevel | None) -> str | None:
+    return level.value if level is not None else None
 
 
 def annotate_trust(report: Report, image: ImageAttestations) -> Report:

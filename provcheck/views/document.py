@@ -62,7 +62,7 @@ def _layer(layer: AttestationLayer) -> dict[str, Any]:
         else [],
         "binding": {
             "status": layer.binding.status.value,
-            "reasons": list(layer.binding.reasons),
+            "reasons": list(layer.binding.messages),
         }
         if layer.binding
         else None,

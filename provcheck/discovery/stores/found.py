@@ -6,6 +6,7 @@ Package-internal: :mod:`.reading` fills a :class:`Found`, :mod:`.trusting` verif
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from provcheck.attestation.dsse import Envelope
 from provcheck.attestation.statement import Statement
@@ -21,12 +22,23 @@ from provcheck.oci.model import Descriptor
 from provcheck.oci.platform import Platform
 
 
+class TargetRole(StrEnum):
+    """What a digest whose signature stores are read is."""
+
+    ROOT = "root"
+    """The manifest or index the reference resolved to."""
+    PLATFORM = "platform"
+    """A platform manifest of the index."""
+    ATTESTATION_MANIFEST = "attestation-manifest"
+    """An attestation manifest listed in the index."""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """A digest whose signature stores are read, and what it is."""
 
     descriptor: Descriptor
-    role: str  # "root", "platform" or "attestation-manifest"
+    role: TargetRole
     platform: Platform | None = None
     """The platform of a platform manifest (also of a root that is a single manifest)."""
 
@@ -100,11 +112,6 @@ class Found:
 def base_media_type(media_type: str) -> str:
     """``application/vnd.cyclonedx+json; version=1.5`` -> ``application/vnd.cyclonedx+json``."""
     return media_type.split(";", 1)[0].strip().lower()
-
-
-def same_descriptor(a: Descriptor, b: Descriptor) -> bool:
-    """True when ``a`` and ``b`` have the same digest, size and media type."""
-    return (a.digest, a.size, a.media_type) == (b.digest, b.size, b.media_type)
 
 
 def store_tag(digest: Digest, suffix: str = "") -> str:

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Final
 
 from provcheck.attestation import bundle as sb
+from provcheck.attestation.binding import subject_is
 from provcheck.attestation.cosign import COSIGN_ARTIFACT_SIG, SIGNATURE_ANNOTATION
 from provcheck.attestation.dsse import parse_envelope
 from provcheck.attestation.statement import STATEMENT_V1, Statement, Subject
@@ -33,8 +34,8 @@ from provcheck.discovery.stores.found import (
     SimpleSig,
     StoredEnvelope,
     Target,
+    TargetRole,
     base_media_type,
-    same_descriptor,
     store_tag,
 )
 from provcheck.errors import ManifestError, NotFoundError, ProvcheckError, RegistryError
@@ -246,7 +247,7 @@ class StoreReader:
                 continue
             assert isinstance(manifest, ImageManifest)
             subject = manifest.subject
-            if subject is None or not same_descriptor(subject, target.descriptor):
+            if subject is None or not subject_is(subject, target.descriptor):
                 said = (
                     f"{subject.digest.short} ({subject.size} bytes, {subject.media_type[:80]})"
                     if subject
@@ -389,11 +390,13 @@ def store_targets(
     """Whose stores to read (the root, each platform manifest, each in-index attestation
     manifest when signatures over them are wanted), and the in-index attestation manifests."""
     root_platform = found.images[0].platform if found.images and not found.is_index else None
-    targets: dict[Digest, Target] = {found.digest: Target(found.descriptor, "root", root_platform)}
+    targets: dict[Digest, Target] = {
+        found.digest: Target(found.descriptor, TargetRole.ROOT, root_platform)
+    }
     in_index: set[Digest] = set()
     for image in found.images:
         targets.setdefault(
-            image.descriptor.digest, Target(image.descriptor, "platform", image.platform)
+            image.descriptor.digest, Target(image.descriptor, TargetRole.PLATFORM, image.platform)
         )
         for manifest in image.attestations:
             if manifest.origin is AttestationOrigin.INDEX:
@@ -401,6 +404,6 @@ def store_targets(
                 if options.image_signatures:
                     targets.setdefault(
                         manifest.descriptor.digest,
-                        Target(manifest.descriptor, "attestation-manifest"),
+                        Target(manifest.descriptor, TargetRole.ATTESTATION_MANIFEST),
                     )
     return targets, in_index

@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from provcheck.attestation.binding import Binding, BindingStatus, bind_statement
+from provcheck.attestation.binding import Binding, BindingFailure, BindingStatus, bind_to_image
 from provcheck.attestation.signatures import (
     Rejection,
     RejectionReason,
@@ -47,8 +47,16 @@ from provcheck.discovery.model import (
     ProblemKind,
     TrustLevel,
 )
-from provcheck.discovery.stores.found import Found, RawSbom, SimpleSig, StoredEnvelope, location
+from provcheck.discovery.stores.found import (
+    Found,
+    RawSbom,
+    SimpleSig,
+    StoredEnvelope,
+    TargetRole,
+    location,
+)
 from provcheck.oci.digest import Digest
+from provcheck.oci.platform import Platform
 
 
 @dataclass(slots=True)
@@ -90,37 +98,28 @@ def _verify(item: StoredEnvelope, trust: TrustConfig | None) -> _Checked:
     return checked
 
 
-def _bind(checked: _Checked, found: ImageAttestations) -> list[str]:
-    """Bind the statement to each platform; return the reasons when it binds to none."""
+def _platforms(found: ImageAttestations) -> list[tuple[Digest, Platform]]:
+    return [(image.descriptor.digest, image.platform) for image in found.images]
+
+
+def _bind(checked: _Checked, found: ImageAttestations) -> tuple[BindingFailure, ...]:
+    """Bind the statement to each platform; return the failures when it binds to none."""
     assert checked.statement is not None
-    index = found.digest if found.is_index else None
-    reasons: list[str] = []
-    subjects = ", ".join(
-        f"{alg}:{hex_[:12]}" for s in checked.statement.subjects for alg, hex_ in s.digest.items()
+    bound = bind_to_image(
+        checked.statement,
+        image=found.digest,
+        is_index=found.is_index,
+        platforms=_platforms(found),
+        predicate_type_hint=checked.item.hint,
     )
-    for image in found.images:
-        binding = bind_statement(
-            checked.statement,
-            manifest=image.descriptor.digest,
-            platform=image.platform,
-            index=index,
-            predicate_type_hint=checked.item.hint,
-        )
-        if binding.usable:
-            checked.bound.append((image, binding))
-        elif any("subjects" not in r for r in binding.reasons):
-            reasons.extend(r for r in binding.reasons if r not in reasons and "subjects" not in r)
-    if not checked.bound:
-        reasons.insert(
-            0,
-            f"subjects name {subjects[:200] or 'nothing'}, not {found.digest.short} "
-            "or any of its platform manifests",
-        )
-    return reasons
+    checked.bound = [
+        (image, b) for image, b in zip(found.images, bound.bindings, strict=True) if b.usable
+    ]
+    return bound.failures
 
 
 def _signature_kind(sig: SimpleSig) -> SignedKind:
-    if sig.target.role == "attestation-manifest":
+    if sig.target.role is TargetRole.ATTESTATION_MANIFEST:
         return SignedKind.ATTESTATION_MANIFEST
     return SignedKind.IMAGE_SIGNATURE
 
@@ -128,8 +127,8 @@ def _signature_kind(sig: SimpleSig) -> SignedKind:
 def _chains_to_statements(sig: SimpleSig, found: ImageAttestations) -> bool:
     """True when what ``sig`` signs chains to statements: an in-index attestation manifest, or
     the index (a signature over a platform manifest only says who pushed)."""
-    return sig.target.role == "attestation-manifest" or (
-        sig.target.role == "root" and found.is_index
+    return sig.target.role is TargetRole.ATTESTATION_MANIFEST or (
+        sig.target.role is TargetRole.ROOT and found.is_index
     )
 
 
@@ -257,20 +256,17 @@ def _raw_sboms(
     """Bind each synthesised SBOM statement like any statement; return the ones that bind to
     nothing (e.g. an SBOM attached to an in-index attestation manifest) as problems."""
     problems: list[Problem] = []
-    index = found.digest if found.is_index else None
     for raw in raw_sboms:
-        bound = False
-        for image in found.images:
-            binding = bind_statement(
-                raw.statement,
-                manifest=image.descriptor.digest,
-                platform=image.platform,
-                index=index,
-                predicate_type_hint=None,
-            )
+        bound = bind_to_image(
+            raw.statement,
+            image=found.digest,
+            is_index=found.is_index,
+            platforms=_platforms(found),
+            predicate_type_hint=None,
+        )
+        for image, binding in zip(found.images, bound.bindings, strict=True):
             if not binding.usable:
                 continue
-            bound = True
             layer = AttestationLayer(
                 raw.layer,
                 raw.index,
@@ -285,7 +281,7 @@ def _raw_sboms(
                     raw.manifest, AttestationForm.OCI_ARTIFACT_SBOM, raw.origin, (layer,)
                 )
             )
-        if not bound:
+        if not bound.bound:
             problems.append(
                 Problem(
                     ProblemKind.BINDING,
@@ -369,12 +365,13 @@ def settle(
     checked = [_verify(item, trust) for item in stored.envelopes]
     for c in checked:
         if c.statement is not None and not c.rejections:
-            reasons = _bind(c, found)
+            failures = _bind(c, found)
             if not c.bound:
+                why = "; ".join(f.message for f in failures)
                 c.rejections.append(
                     Rejection(
                         RejectionReason.BOUND_ELSEWHERE,
-                        f"its statement is bound to another image ({'; '.join(reasons)})",
+                        f"its statement is bound to another image ({why})",
                     )
                 )
     referred = [

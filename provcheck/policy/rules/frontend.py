@@ -30,11 +30,10 @@ from provcheck.report.model import Evidence, RuleResult, Status
 NAME = "frontend"
 _HINT = "use an approved '# syntax=' image (pinned by digest) or remove the directive"
 _CONTEXT_HINT = "do not replace the frontend image with a named context (--build-context)"
-_ORDER = (Status.FAIL, Status.ERROR, Status.INCOMPLETE, Status.PASS)
 
 
 def _worst(results: list[RuleResult]) -> RuleResult:
-    return min(results, key=lambda r: _ORDER.index(r.status))
+    return max(results, key=lambda r: r.status.severity)
 
 
 def _same_name(name: str, source: str) -> bool:

@@ -39,7 +39,6 @@ from provcheck.sbom.versions import (
 NAME = "sbom"
 MAX_EVIDENCE: Final = 50
 _UNLICENSED_TYPES: Final = frozenset({"file", "container"})
-_ORDER: Final = (Status.FAIL, Status.ERROR, Status.INCOMPLETE, Status.PASS)
 _REMEDIATION: Final = "build with --sbom=true (or --attest type=sbom) and push the whole index"
 
 
@@ -301,7 +300,7 @@ def _one(
     described = ", ".join(
         f"{s.format.value} {s.spec_version} ({len(s)} components, {p.scope})" for p, s in accepted
     )
-    status = next((s for s in _ORDER if any(f.status is s for f in findings)), Status.PASS)
+    status = max((f.status for f in findings), key=lambda s: s.severity, default=Status.PASS)
     if status is Status.PASS:
         evidence = tuple(
             Evidence(p.usable.source, "/predicate", f"{s.format.value} {s.spec_version}, {p.scope}")
@@ -309,7 +308,7 @@ def _one(
         )
         what = "SBOM present" if not checks else "no denied package or license"
         return RuleResult(NAME, Status.PASS, pc.key, f"{what}: {described}", evidence)
-    ranked = sorted(findings, key=lambda f: _ORDER.index(f.status))
+    ranked = sorted(findings, key=lambda f: f.status.severity, reverse=True)
     shown = tuple(f.evidence for f in ranked[:MAX_EVIDENCE])
     more = f" (first {MAX_EVIDENCE} shown)" if len(ranked) > MAX_EVIDENCE else ""
     count = f"{len(accepted)} SBOM(s)" if len(accepted) != 1 else "1 SBOM"
