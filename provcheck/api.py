@@ -2,6 +2,9 @@
 
 Nothing here prints or exits. Each function has an async twin for callers that check many
 images at once; pass one :class:`RegistryClient` to share connections and tokens between them.
+``timeout`` bounds the whole call's network work (connections, requests, retries and their
+waits together): when it runs out, everything in flight is cancelled and
+:class:`DeadlineExceededError` names the host and the request that was pending.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from provcheck.oci.model import Descriptor
 from provcheck.oci.reference import ImageReference, LayoutReference, Reference, parse_reference
 from provcheck.predicates import PredicateKind
 from provcheck.source.base import Source
+from provcheck.source.deadline import DEFAULT_TIMEOUT, Deadline
 from provcheck.source.layout import LayoutSource
 
 if TYPE_CHECKING:
@@ -32,7 +36,10 @@ if TYPE_CHECKING:
 
 @asynccontextmanager
 async def _open(
-    reference: Reference, client: RegistryClient | None, registry: RegistryOptions | None
+    reference: Reference,
+    client: RegistryClient | None,
+    registry: RegistryOptions | None,
+    deadline: Deadline,
 ) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes]]]:
     """Open the source of ``reference`` and fetch its verified root manifest."""
     if isinstance(reference, LayoutReference):
@@ -42,13 +49,13 @@ async def _open(
         yield layout, root
         return
     if client is not None:
-        remote = client.source(reference)
+        remote = client.source(reference, deadline=deadline)
         yield remote, await remote.resolve(reference.api_reference)
         return
     from provcheck.source.registry import RegistryClient
 
     async with RegistryClient(registry) as own:
-        remote = own.source(reference)
+        remote = own.source(reference, deadline=deadline)
         yield remote, await remote.resolve(reference.api_reference)
 
 
@@ -66,10 +73,15 @@ async def inspect_image_async(
     options: DiscoveryOptions | None = None,
     client: RegistryClient | None = None,
     registry: RegistryOptions | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> ImageAttestations:
-    """Resolve ``reference`` and discover its attestations (see :func:`inspect_image`)."""
+    """Resolve ``reference`` and discover its attestations (see :func:`inspect_image`).
+
+    With a shared ``client``, a deadline that runs out cancels this call's requests only.
+    """
     ref = _parse(reference)
-    async with _open(ref, client, registry) as (source, root):
+    deadline = Deadline(timeout)
+    async with deadline.enforce(), _open(ref, client, registry, deadline) as (source, root):
         found = await discover(
             source, root, reference=str(ref), options=options, pinned=_pinned(ref)
         )
@@ -77,7 +89,7 @@ async def inspect_image_async(
             from provcheck.discovery.stores import discover_signed
 
             found = await discover_signed(source, found, options)
-        return found
+    return found
 
 
 def inspect_image(
@@ -85,16 +97,21 @@ def inspect_image(
     *,
     options: DiscoveryOptions | None = None,
     registry: RegistryOptions | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> ImageAttestations:
     """Resolve ``reference`` (registry or ``oci-layout://``) and discover its attestations.
 
     Every byte is checked against its digest and size; statements that do not bind to the
-    manifest they were found for are reported in ``problems`` and never used.
-    Raises :class:`InvalidReferenceError` for a bad reference, :class:`RegistryError` or
+    manifest they were found for are reported in ``problems`` and never used. ``timeout``
+    (seconds, finite, above 0) bounds all of the call's network work.
+    Raises :class:`InvalidReferenceError` for a bad reference, :class:`UsageError` for a bad
+    ``timeout``, :class:`DeadlineExceededError` when it runs out, :class:`RegistryError` or
     :class:`IntegrityError` when the root cannot be fetched, :class:`ManifestError` when it is
     malformed.
     """
-    return asyncio.run(inspect_image_async(reference, options=options, registry=registry))
+    return asyncio.run(
+        inspect_image_async(reference, options=options, registry=registry, timeout=timeout)
+    )
 
 
 def verification_options(policy: Policy) -> DiscoveryOptions:
@@ -132,14 +149,20 @@ async def verify_image_async(
     registry: RegistryOptions | None = None,
     platforms: frozenset[str] = frozenset(),
     now: datetime | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Report:
-    """Discover the attestations of ``reference`` and evaluate ``policy`` on them."""
+    """Discover the attestations of ``reference`` and evaluate ``policy`` on them.
+
+    ``timeout`` bounds the discovery's network work, as in :func:`inspect_image_async`.
+    """
     from provcheck.policy import evaluate
 
     options = verification_options(policy)
     if platforms:
         options = replace(options, platforms=platforms)
-    found = await inspect_image_async(reference, options=options, client=client, registry=registry)
+    found = await inspect_image_async(
+        reference, options=options, client=client, registry=registry, timeout=timeout
+    )
     return evaluate(found, policy, now=now)
 
 
@@ -150,14 +173,17 @@ def verify_image(
     registry: RegistryOptions | None = None,
     platforms: frozenset[str] = frozenset(),
     now: datetime | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Report:
     """Verify ``reference`` against ``policy`` and return the report as data.
 
     Policy violations are results in the report, not exceptions. Raises the same errors as
-    :func:`inspect_image` when the image itself cannot be read.
+    :func:`inspect_image` when the image itself cannot be read (``timeout`` likewise).
     """
     return asyncio.run(
-        verify_image_async(reference, policy, registry=registry, platforms=platforms, now=now)
+        verify_image_async(
+            reference, policy, registry=registry, platforms=platforms, now=now, timeout=timeout
+        )
     )
 
 

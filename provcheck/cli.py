@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 from enum import IntEnum
@@ -61,6 +62,19 @@ def _size(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    """A finite number of seconds above zero (``nan``, ``inf``, ``0`` and ``-1`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid number of seconds {text!r}: must be finite and above 0"
+        )
+    return value
+
+
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
     """The image to read and how to reach it: shared by inspect, verify and sbom."""
     parser.add_argument("reference", help="IMAGE[:TAG][@DIGEST] or oci-layout://PATH[:TAG]")
@@ -70,11 +84,21 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="HOST",
-        help="allow plain HTTP for this registry (localhost and 127.0.0.1 always are)",
+        help="speak plain HTTP to this registry (loopback hosts get HTTPS first, then plain "
+        "HTTP if they do not speak TLS)",
     )
-    group.add_argument("--ca-file", type=Path, help="PEM bundle of CAs to trust for TLS")
     group.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds to wait for a registry response"
+        "--ca-file",
+        type=Path,
+        help="PEM bundle of CAs to trust for TLS (HTTPS only, also on loopback)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="time for all of the command's network work: connections, requests, retries and "
+        "their waits (default 60)",
     )
     parser.add_argument(
         "--platform",
@@ -176,9 +200,7 @@ def _registry_options(args: argparse.Namespace) -> RegistryOptions | None:
     from provcheck.source.registry import RegistryOptions
 
     return RegistryOptions(
-        insecure_registries=frozenset(args.insecure_registry),
-        ca_file=args.ca_file,
-        timeout=args.timeout,
+        insecure_registries=frozenset(args.insecure_registry), ca_file=args.ca_file
     )
 
 
@@ -220,7 +242,9 @@ def _inspect(args: argparse.Namespace) -> ExitCode:
         # provcheck's own views also list what is stored outside the index (cosign tags,
         # referrers); the buildx-compatible ones read the index only, as buildx does.
         options = _discovery_options(args, signature_stores=True, trust=_trust(args.key))
-    found = inspect_image(args.reference, options=options, registry=_registry_options(args))
+    found = inspect_image(
+        args.reference, options=options, registry=_registry_options(args), timeout=args.timeout
+    )
     if args.format in ("provenance", "sbom"):
         from provcheck.views.buildx import provenance_document, sbom_document
         from provcheck.views.gojson import go_json_indent
@@ -256,6 +280,7 @@ def _verify(args: argparse.Namespace) -> ExitCode:
         policy,
         registry=_registry_options(args),
         platforms=_platforms(args),
+        timeout=args.timeout,
     )
     _write(render(report, ReportFormat(args.format)), args.output)
     if report.verdict is Verdict.PASS:
@@ -294,7 +319,9 @@ def _sbom(args: argparse.Namespace) -> ExitCode:
     from provcheck.sbom.export import ExportFormat, SbomEntry, export_sboms
 
     options = _discovery_options(args, kinds=frozenset({PredicateKind.SBOM}), signature_stores=True)
-    found = inspect_image(args.reference, options=options, registry=_registry_options(args))
+    found = inspect_image(
+        args.reference, options=options, registry=_registry_options(args), timeout=args.timeout
+    )
     entries: dict[str, SbomEntry] = {}
     for image in found.images:
         for usable in image.statements(PredicateKind.SBOM):

@@ -1,5 +1,5 @@
-"""HTTP plumbing of the registry client: scheme and TLS per endpoint, capped GETs with retries,
-and the mapping of every httpx failure onto :mod:`provcheck.errors`.
+"""HTTP plumbing of the registry client: scheme and TLS per endpoint, capped GETs with retries
+inside a deadline, and the mapping of every httpx failure onto :mod:`provcheck.errors`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
@@ -27,7 +29,8 @@ from provcheck.errors import (
     RegistryHTTPError,
     UsageError,
 )
-from provcheck.source.registry.auth import RegistryAuth, plain_http_allowed
+from provcheck.source.deadline import Deadline
+from provcheck.source.registry.auth import RegistryAuth, is_loopback
 from provcheck.source.registry.options import RegistryOptions
 
 _log = logging.getLogger("provcheck.registry")
@@ -49,17 +52,112 @@ def split_endpoint(endpoint: str) -> tuple[str, int | None]:
     return endpoint, None
 
 
-def registry_scheme(endpoint: str, insecure_registries: frozenset[str]) -> str:
-    """``http`` for loopback hosts (any port) and ``insecure_registries`` entries, else ``https``.
+class SchemePolicy(StrEnum):
+    """How an endpoint is spoken to."""
 
-    Loopback is plain HTTP as in buildx and containerd; other hosts need an explicit entry,
-    matched exactly as written in the reference (``host`` or ``host:port``).
+    HTTPS = "https"
+    HTTP = "http"
+    """Named with ``--insecure-registry``."""
+    HTTPS_THEN_HTTP = "https, else http"
+    """A loopback host: HTTPS first, plain HTTP once it answers TLS with something else."""
+
+
+def scheme_policy(endpoint: str, options: RegistryOptions) -> SchemePolicy:
+    """The scheme rule for ``endpoint``.
+
+    ``insecure_registries`` entries (matched exactly as written in the reference, ``host`` or
+    ``host:port``) get plain HTTP. Loopback hosts (``localhost``, ``127.0.0.0/8``, ``[::1]``) get
+    HTTPS first with a fallback to plain HTTP, as Docker and containerd do, unless a CA was given
+    for TLS (``ca_file``, or Docker's ``<certs_dir>/<host:port>/``): then HTTPS only. Every other
+    host gets HTTPS only.
     """
     lowered = endpoint.lower()
-    if lowered in {entry.lower() for entry in insecure_registries}:
-        return "http"
+    if lowered in {entry.lower() for entry in options.insecure_registries}:
+        return SchemePolicy.HTTP
     host, _ = split_endpoint(lowered)
-    return "http" if plain_http_allowed(host, None, frozenset()) else "https"
+    if not is_loopback(host):
+        return SchemePolicy.HTTPS
+    if options.ca_file is not None or (options.certs_dir / endpoint).is_dir():
+        return SchemePolicy.HTTPS
+    return SchemePolicy.HTTPS_THEN_HTTP
+
+
+def _ssl_errors(exc: BaseException) -> Iterator[ssl.SSLError]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            yield current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+
+
+def speaks_no_tls(exc: BaseException) -> bool:
+    """True when a TLS handshake failed because the server answered with something that is not
+    TLS (OpenSSL's ``WRONG_VERSION_NUMBER``: its first bytes were no TLS record, as when a
+    plain-HTTP server answers ``HTTP/1.1 400``). A reset, a timeout or a certificate is not that.
+    """
+    return any(error.reason == "WRONG_VERSION_NUMBER" for error in _ssl_errors(exc))
+
+
+class TLSFallback(httpx.AsyncBaseTransport):
+    """HTTPS first to one loopback endpoint, plain HTTP for good once the server shows that it
+    does not speak TLS (:func:`speaks_no_tls`). The decision is taken once per endpoint, by the
+    first request (others wait for it), and kept for the life of the client, as in containerd.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, endpoint: str) -> None:
+        self._inner = inner
+        self._endpoint = endpoint
+        host, port = split_endpoint(endpoint.lower())
+        self._host = host.strip("[]")
+        self._port = port or 443
+        self._plain: bool | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def plain(self) -> bool:
+        """True once the endpoint is known to speak plain HTTP."""
+        return self._plain is True
+
+    def _ours(self, request: httpx.Request) -> bool:
+        url = request.url
+        return url.scheme == "https" and (url.host, url.port or 443) == (self._host, self._port)
+
+    async def _over_http(self, request: httpx.Request) -> httpx.Response:
+        plain = httpx.Request(
+            request.method,
+            request.url.copy_with(scheme="http"),
+            headers=request.headers,
+            stream=request.stream,
+            extensions=request.extensions,
+        )
+        return await self._inner.handle_async_request(plain)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``, over plain HTTP if it is for this endpoint and that was decided."""
+        if not self._ours(request):
+            return await self._inner.handle_async_request(request)
+        if self._plain is None:
+            async with self._lock:
+                if self._plain is None:
+                    try:
+                        response = await self._inner.handle_async_request(request)
+                    except httpx.ConnectError as exc:
+                        if not speaks_no_tls(exc):
+                            raise
+                        self._plain = True
+                        _log.info("%s does not speak TLS: using plain HTTP", self._endpoint)
+                    else:
+                        self._plain = False
+                        return response
+        if self._plain:
+            return await self._over_http(request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close the wrapped transport."""
+        await self._inner.aclose()
 
 
 def ssl_context(endpoint: str, options: RegistryOptions) -> ssl.SSLContext:
@@ -133,14 +231,14 @@ def registry_error_detail(body: bytes) -> str:
 
 def _is_tls_failure(exc: BaseException) -> bool:
     """True when a TLS handshake failed for good (verification, protocol), not by a reset."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ssl.SSLError):
-            return not isinstance(current, ssl.SSLEOFError | ssl.SSLZeroReturnError)
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
+    first = next(_ssl_errors(exc), None)
+    return first is not None and not isinstance(first, ssl.SSLEOFError | ssl.SSLZeroReturnError)
+
+
+def _tls_hint(exc: BaseException, host: str, options: RegistryOptions) -> str:
+    if speaks_no_tls(exc):
+        return f"it does not speak TLS; name it with --insecure-registry {host} for plain HTTP"
+    return f"give the registry's CA with --ca-file or {options.certs_dir}/<host:port>/ca.crt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +281,14 @@ async def _read_error_body(response: httpx.Response) -> bytes:
 
 
 def _status_error(
-    status: int, what: str, where: str, body: bytes, auth: RegistryAuth
+    status: int, what: str, where: str, body: bytes, auth: RegistryAuth, plain_http: bool
 ) -> RegistryHTTPError:
     detail = registry_error_detail(body)
     suffix = f": {detail}" if detail else ""
+    if status == 400 and plain_http:
+        # What a TLS server answers to plain HTTP ("Client sent an HTTP request to an HTTPS
+        # server"), decided on the status and the scheme, not on that text.
+        suffix += " (if the registry speaks HTTPS, drop its --insecure-registry entry)"
     how = "with credentials" if auth.used_credentials else "anonymously"
     if status == 404:
         return NotFoundError(f"{what} not found in {where}{suffix}", status)
@@ -213,69 +315,117 @@ async def fetch(
     make_auth: Callable[[], RegistryAuth],
     what: str,
     where: str,
+    host: str,
     options: RegistryOptions,
+    deadline: Deadline | None = None,
 ) -> Fetched:
     """GET ``url`` and read at most ``limit`` bytes of a 200 body, retrying what may pass.
 
     Retries 429/502/503/504 (honouring ``Retry-After``) and connection failures other than TLS
-    verification, up to ``options.max_retries`` times. Raises :class:`NotFoundError` (404),
+    verification, up to ``options.max_retries`` times, each retry logged (INFO) before its wait;
+    a wait that cannot fit in ``deadline`` is not started. Raises :class:`NotFoundError` (404),
     :class:`AuthenticationError` (401/403), :class:`RegistryHTTPError` (other statuses),
-    :class:`RegistryConnectionError` (network, TLS, timeouts), :class:`RegistryError` (too many
-    redirects, undecodable bodies), and whatever ``over_limit`` builds.
+    :class:`RegistryConnectionError` (network, TLS, timeouts), :class:`DeadlineExceededError`
+    (a wait past the deadline), :class:`RegistryError` (too many redirects, undecodable
+    bodies), and whatever ``over_limit`` builds.
     """
     headers = {"Accept": accept} if accept else {}
+    action = f"GET {what}"
     attempt = 0
     while True:
-        last = attempt >= options.max_retries
-        auth = make_auth()
-        delay: float | None = None
-        try:
-            async with client.stream("GET", url, headers=headers, auth=auth) as response:
-                status = response.status_code
-                # The final URL without its query: presigned redirect targets carry secrets there.
-                _log.debug("GET %s -> %d", response.url.copy_with(query=None), status)
-                if status == 200:
-                    body = await _read_capped(response, limit, over_limit)
-                    link = response.links.get("next", {}).get("url")
-                    return Fetched(str(response.url), response.headers, link, body)
-                if status in RETRY_STATUSES and not last:
-                    wait = _retry_after(
-                        response.headers.get("retry-after"), options.max_retry_after
-                    )
-                    delay = backoff(attempt, options) if wait is None else wait
-                else:
-                    error_body = await _read_error_body(response)
-                    raise _status_error(status, what, where, error_body, auth)
-        except RegistryHTTPError as exc:
-            # Also token-server failures raised by the auth flow.
-            if (
-                last
-                or exc.status_code not in RETRY_STATUSES
-                or isinstance(exc, AuthenticationError)
-            ):
-                raise
-            delay = backoff(attempt, options)
-        except ProvcheckError:
-            raise
-        except httpx.UnsupportedProtocol as exc:
-            raise RegistryError(f"cannot fetch {what} from {where}: {exc}") from exc
-        except httpx.TransportError as exc:
-            if _is_tls_failure(exc):
-                raise RegistryConnectionError(
-                    f"TLS connection to {where} failed: {exc} (give the registry's CA with "
-                    f"--ca-file or {options.certs_dir}/<host:port>/ca.crt)"
-                ) from exc
-            if last:
-                kind = type(exc).__name__
-                raise RegistryConnectionError(
-                    f"cannot fetch {what} from {where}: {kind}: {str(exc) or 'connection failed'} "
-                    f"(after {attempt + 1} tries)"
-                ) from exc
-            delay = backoff(attempt, options)
-        except httpx.TooManyRedirects as exc:
-            raise RegistryError(f"too many redirects while fetching {what} from {where}") from exc
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-            raise RegistryError(f"cannot fetch {what} from {where}: {exc}") from exc
+        with _waiting(deadline, host, action):
+            tried = await _try(
+                client,
+                url,
+                headers,
+                attempt=attempt,
+                limit=limit,
+                over_limit=over_limit,
+                make_auth=make_auth,
+                what=what,
+                where=where,
+                host=host,
+                options=options,
+            )
+        if isinstance(tried, Fetched):
+            return tried
+        delay, reason = tried
+        if deadline is not None and delay >= deadline.remaining():
+            raise deadline.cannot_wait(host, f"{action}: {reason}", delay)
         attempt += 1
-        _log.info("retrying %s from %s in %.1f s (try %d)", what, where, delay, attempt + 1)
-        await asyncio.sleep(delay)
+        _log.info(
+            "retrying %s from %s in %.1f s after %s (try %d of %d)",
+            what,
+            where,
+            delay,
+            reason,
+            attempt + 1,
+            options.max_retries + 1,
+        )
+        with _waiting(deadline, host, f"{action}: waiting {delay:.1f} s to retry after {reason}"):
+            await asyncio.sleep(delay)
+
+
+def _waiting(deadline: Deadline | None, host: str, action: str) -> AbstractContextManager[None]:
+    return nullcontext() if deadline is None else deadline.waiting(host, action)
+
+
+async def _try(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    attempt: int,
+    limit: int,
+    over_limit: OverLimit,
+    make_auth: Callable[[], RegistryAuth],
+    what: str,
+    where: str,
+    host: str,
+    options: RegistryOptions,
+) -> Fetched | tuple[float, str]:
+    """One try of :func:`fetch`: the result, or the delay before the next try and its reason."""
+    last = attempt >= options.max_retries
+    auth = make_auth()
+    try:
+        async with client.stream("GET", url, headers=headers, auth=auth) as response:
+            status = response.status_code
+            # The final URL without its query: presigned redirect targets carry secrets there.
+            _log.debug("GET %s -> %d", response.url.copy_with(query=None), status)
+            if status == 200:
+                body = await _read_capped(response, limit, over_limit)
+                link = response.links.get("next", {}).get("url")
+                return Fetched(str(response.url), response.headers, link, body)
+            if status in RETRY_STATUSES and not last:
+                wait = _retry_after(response.headers.get("retry-after"), options.max_retry_after)
+                if wait is None:
+                    return backoff(attempt, options), f"HTTP {status}"
+                return wait, f"HTTP {status} with Retry-After"
+            error_body = await _read_error_body(response)
+            plain = response.url.scheme == "http"
+            raise _status_error(status, what, where, error_body, auth, plain)
+    except RegistryHTTPError as exc:
+        # Also token-server failures raised by the auth flow.
+        if last or exc.status_code not in RETRY_STATUSES or isinstance(exc, AuthenticationError):
+            raise
+        return backoff(attempt, options), f"HTTP {exc.status_code} from the token server"
+    except ProvcheckError:
+        raise
+    except httpx.UnsupportedProtocol as exc:
+        raise RegistryError(f"cannot fetch {what} from {where}: {exc}") from exc
+    except httpx.TransportError as exc:
+        if _is_tls_failure(exc):
+            raise RegistryConnectionError(
+                f"TLS connection to {where} failed: {exc} ({_tls_hint(exc, host, options)})"
+            ) from exc
+        kind = type(exc).__name__
+        if last:
+            raise RegistryConnectionError(
+                f"cannot fetch {what} from {where}: {kind}: {str(exc) or 'connection failed'} "
+                f"(after {attempt + 1} tries)"
+            ) from exc
+        return backoff(attempt, options), kind
+    except httpx.TooManyRedirects as exc:
+        raise RegistryError(f"too many redirects while fetching {what} from {where}") from exc
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+        raise RegistryError(f"cannot fetch {what} from {where}: {exc}") from exc
