@@ -48,7 +48,8 @@ class Deadline:
         self._ends: float | None = None
         self._ids = itertools.count()
         self._in_flight: dict[int, Pending] = {}
-        self._interrupted: list[Pending] = []
+        self._interrupted: dict[int, Pending] = {}
+        """The innermost operation that each cancelled task was waiting for."""
 
     def remaining(self) -> float:
         """Seconds left (all of them before :meth:`enforce` started the clock)."""
@@ -67,7 +68,7 @@ class Deadline:
             # Cancelled, or closed while the task is being cancelled (an httpx auth flow).
             task = asyncio.current_task()
             if task is not None and task.cancelling():
-                self._interrupted.append(pending)
+                self._interrupted.setdefault(id(task), pending)
             raise
         finally:
             del self._in_flight[key]
@@ -77,7 +78,7 @@ class Deadline:
 
     def exceeded(self) -> DeadlineExceededError:
         """The error for a budget that ran out, naming the first operation it interrupted."""
-        found = self._interrupted or list(self._in_flight.values())
+        found = list(self._interrupted.values()) or list(self._in_flight.values())
         if not found:
             return DeadlineExceededError(
                 f"{self._name(self.seconds)} exceeded", seconds=self.seconds, host="", pending=""
@@ -91,12 +92,14 @@ class Deadline:
             pending=first.action,
         )
 
-    def cannot_wait(self, host: str, action: str, wait: float) -> DeadlineExceededError:
-        """The error for a wait of ``wait`` seconds (a retry, a ``Retry-After``) that cannot fit."""
-        left = self.remaining()
+    def cannot_wait(
+        self, host: str, action: str, error: Exception, wait: float
+    ) -> DeadlineExceededError:
+        """The error for giving up on ``action`` now: the retry after ``error`` would wait
+        ``wait`` seconds (backoff or ``Retry-After``), more than the budget has left."""
         return DeadlineExceededError(
-            f"{self._name(self.seconds)} exceeded: {host} ({action}) asked to wait {wait:.1f} s "
-            f"before trying again, {left:.1f} s were left",
+            f"{error}; a retry in {wait:.1f} s would pass the {self._name(self.seconds)} "
+            f"({self.remaining():.1f} s left)",
             seconds=self.seconds,
             host=host,
             pending=action,

@@ -175,6 +175,7 @@ class AuthState:
         self._tokens: dict[_TokenKey, _Token] = {}
         self._scopes_for: dict[tuple[str, str, str], tuple[str, ...]] = {}
         self._basic: set[str] = set()
+        self._challenged: set[str] = set()
         self._locks: dict[_TokenKey, asyncio.Lock] = {}
 
     def fingerprint(self, credentials: Credentials | None) -> str:
@@ -226,6 +227,11 @@ class AuthState:
     ) -> None:
         """Use the token for ``scopes`` up front on later requests for ``repository``."""
         self._scopes_for[(endpoint, repository, fingerprint)] = scopes
+        self._challenged.add(endpoint)
+
+    def challenged(self, endpoint: str) -> bool:
+        """True once ``endpoint`` asked for authentication (so credentials are worth a look)."""
+        return endpoint in self._challenged
 
     def lock(self, endpoint: str, scopes: tuple[str, ...], fingerprint: str) -> asyncio.Lock:
         """One lock per token, so that concurrent requests fetch it once."""
@@ -238,6 +244,7 @@ class AuthState:
     def set_basic(self, endpoint: str) -> None:
         """Remember that ``endpoint`` wants Basic auth."""
         self._basic.add(endpoint)
+        self._challenged.add(endpoint)
 
 
 def _basic_header(credentials: Credentials) -> str:
@@ -340,13 +347,17 @@ class RegistryAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """Send ``request``; on a 401 challenge from the registry, authenticate and retry once."""
-        creds = await self._credentials.credentials(self._registry)
-        fingerprint = self._state.fingerprint(creds)
-        sent = self._state.cached_header(self._endpoint, self._repository, fingerprint)
-        basic_known = sent is None and self._state.uses_basic(self._endpoint)
-        if basic_known and creds is not None and creds.has_password:
-            sent = _basic_header(creds)
-            self.used_credentials = True
+        sent: str | None = None
+        looked_up = self._state.challenged(self._endpoint)
+        # Credentials (a helper may run) only for endpoints that asked for them before.
+        creds = await self._credentials.credentials(self._registry) if looked_up else None
+        if looked_up:
+            fingerprint = self._state.fingerprint(creds)
+            sent = self._state.cached_header(self._endpoint, self._repository, fingerprint)
+            basic_known = sent is None and self._state.uses_basic(self._endpoint)
+            if basic_known and creds is not None and creds.has_password:
+                sent = _basic_header(creds)
+                self.used_credentials = True
         if sent is not None:
             request.headers["Authorization"] = sent
             self.attempted = True
@@ -363,6 +374,9 @@ class RegistryAuth(httpx.Auth):
             (c for c in challenges if c.scheme == "bearer" and c.params.get("realm")), None
         )
         basic = next((c for c in challenges if c.scheme == "basic"), None)
+        if not looked_up:
+            creds = await self._credentials.credentials(self._registry)
+        fingerprint = self._state.fingerprint(creds)
         if bearer is not None:
             self.challenge = "bearer"
             header: str | None = None

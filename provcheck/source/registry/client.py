@@ -33,6 +33,7 @@ from provcheck.source.registry.transport import (
     SchemePolicy,
     TLSFallback,
     fetch,
+    http_transport,
     scheme_policy,
     ssl_context,
 )
@@ -152,9 +153,7 @@ class RegistryClient:
                 max_connections=self.options.max_connections,
                 max_keepalive_connections=self.options.max_connections,
             )
-            transport = self._transport or httpx.AsyncHTTPTransport(
-                verify=verify, http1=True, http2=False, limits=limits
-            )
+            transport = self._transport or http_transport(verify, limits)
             if policy is SchemePolicy.HTTPS_THEN_HTTP:
                 transport = self._fallbacks[endpoint] = TLSFallback(transport, endpoint)
             client = httpx.AsyncClient(

@@ -11,13 +11,14 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
+import httpcore
 import httpx
 
 from provcheck.errors import (
@@ -50,6 +51,79 @@ def split_endpoint(endpoint: str) -> tuple[str, int | None]:
     if sep and port.isdigit():
         return host, int(port)
     return endpoint, None
+
+
+class _ClosingStream(httpcore.AsyncNetworkStream):
+    """A network stream that closes its socket when a TLS handshake is cancelled.
+
+    httpcore 1.0 closes it on an ``Exception`` only; a deadline cancels with
+    ``CancelledError``, which would leave the socket open until garbage collection.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            return await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        except BaseException:
+            await self._inner.aclose()
+            raise
+
+    def get_extra_info(self, info: str) -> object:
+        return self._inner.get_extra_info(info)
+
+
+class _ClosingBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, with :class:`_ClosingStream` streams."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _ClosingStream(stream)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_unix_socket(path, timeout, socket_options)
+        return _ClosingStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def http_transport(verify: ssl.SSLContext | bool, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    """httpx's HTTP/1.1 transport whose cancelled TLS handshakes close their sockets."""
+    transport = httpx.AsyncHTTPTransport(verify=verify, http1=True, http2=False, limits=limits)
+    pool = transport._pool  # httpx 0.28 has no parameter for the network backend
+    pool._network_backend = _ClosingBackend(pool._network_backend)
+    return transport
 
 
 class SchemePolicy(StrEnum):
@@ -349,9 +423,9 @@ async def fetch(
             )
         if isinstance(tried, Fetched):
             return tried
-        delay, reason = tried
+        delay, reason = tried.delay, tried.reason
         if deadline is not None and delay >= deadline.remaining():
-            raise deadline.cannot_wait(host, f"{action}: {reason}", delay)
+            raise deadline.cannot_wait(host, action, tried.error, delay) from tried.error
         attempt += 1
         _log.info(
             "retrying %s from %s in %.1f s after %s (try %d of %d)",
@@ -364,6 +438,16 @@ async def fetch(
         )
         with _waiting(deadline, host, f"{action}: waiting {delay:.1f} s to retry after {reason}"):
             await asyncio.sleep(delay)
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    """A try that may pass later: wait ``delay`` seconds (because of ``reason``), or give up
+    with ``error``."""
+
+    delay: float
+    reason: str
+    error: RegistryError
 
 
 def _waiting(deadline: Deadline | None, host: str, action: str) -> AbstractContextManager[None]:
@@ -383,7 +467,7 @@ async def _try(
     where: str,
     host: str,
     options: RegistryOptions,
-) -> Fetched | tuple[float, str]:
+) -> Fetched | _Retry:
     """One try of :func:`fetch`: the result, or the delay before the next try and its reason."""
     last = attempt >= options.max_retries
     auth = make_auth()
@@ -396,19 +480,20 @@ async def _try(
                 body = await _read_capped(response, limit, over_limit)
                 link = response.links.get("next", {}).get("url")
                 return Fetched(str(response.url), response.headers, link, body)
-            if status in RETRY_STATUSES and not last:
-                wait = _retry_after(response.headers.get("retry-after"), options.max_retry_after)
-                if wait is None:
-                    return backoff(attempt, options), f"HTTP {status}"
-                return wait, f"HTTP {status} with Retry-After"
             error_body = await _read_error_body(response)
             plain = response.url.scheme == "http"
-            raise _status_error(status, what, where, error_body, auth, plain)
+            error = _status_error(status, what, where, error_body, auth, plain)
+            if status not in RETRY_STATUSES or last:
+                raise error
+            wait = _retry_after(response.headers.get("retry-after"), options.max_retry_after)
+            if wait is None:
+                return _Retry(backoff(attempt, options), f"HTTP {status}", error)
+            return _Retry(wait, f"HTTP {status} with Retry-After", error)
     except RegistryHTTPError as exc:
         # Also token-server failures raised by the auth flow.
         if last or exc.status_code not in RETRY_STATUSES or isinstance(exc, AuthenticationError):
             raise
-        return backoff(attempt, options), f"HTTP {exc.status_code} from the token server"
+        return _Retry(backoff(attempt, options), f"HTTP {exc.status_code} (token server)", exc)
     except ProvcheckError:
         raise
     except httpx.UnsupportedProtocol as exc:
@@ -419,12 +504,14 @@ async def _try(
                 f"TLS connection to {where} failed: {exc} ({_tls_hint(exc, host, options)})"
             ) from exc
         kind = type(exc).__name__
+        failed = RegistryConnectionError(
+            f"cannot fetch {what} from {where}: {kind}: {str(exc) or 'connection failed'} "
+            f"(after {attempt + 1} tries)"
+        )
         if last:
-            raise RegistryConnectionError(
-                f"cannot fetch {what} from {where}: {kind}: {str(exc) or 'connection failed'} "
-                f"(after {attempt + 1} tries)"
-            ) from exc
-        return backoff(attempt, options), kind
+            raise failed from exc
+        failed.__cause__ = exc
+        return _Retry(backoff(attempt, options), kind, failed)
     except httpx.TooManyRedirects as exc:
         raise RegistryError(f"too many redirects while fetching {what} from {where}") from exc
     except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:

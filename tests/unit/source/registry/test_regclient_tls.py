@@ -125,7 +125,9 @@ async def test_non_loopback_host_never_falls_back_to_plain_http(tmp_path: Path) 
     transport = httpx.MockTransport(handler)
     async with RegistryClient(options, transport=transport) as client:
         ref = ImageReference.parse("registry.example.com:5000/lab/x:1")
-        with pytest.raises(RegistryConnectionError, match="does not speak TLS.*--insecure-registry"):
+        with pytest.raises(
+            RegistryConnectionError, match=r"does not speak TLS.*--insecure-registry"
+        ):
             await client.source(ref).resolve("1")
     assert seen == ["https://registry.example.com:5000/v2/lab/x/manifests/1"]
 
@@ -151,9 +153,7 @@ async def test_plain_http_loopback_server_gets_https_then_http(tmp_path: Path) -
         server.stop()
 
 
-async def test_ca_file_means_https_only_on_loopback(
-    ca: trustme.CA, tmp_path: Path
-) -> None:
+async def test_ca_file_means_https_only_on_loopback(ca: trustme.CA, tmp_path: Path) -> None:
     server = HTTPServer(host=HOST, port=0)
     server.start()
     try:
