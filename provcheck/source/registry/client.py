@@ -25,18 +25,16 @@ from provcheck.oci.reference import ImageReference
 from provcheck.source.base import MANIFEST_MAX_BYTES, check_cap, verify_content
 from provcheck.source.deadline import Deadline
 from provcheck.source.registry.auth import AuthState, RegistryAuth, refuse_token_redirects
-from provcheck.source.registry.credentials import CredentialProvider, DockerCredentials
-from provcheck.source.registry.options import RegistryOptions
-from provcheck.source.registry.transport import (
-    Fetched,
-    OverLimit,
+from provcheck.source.registry.connection import (
     SchemePolicy,
     TLSFallback,
-    fetch,
     http_transport,
     scheme_policy,
     ssl_context,
 )
+from provcheck.source.registry.credentials import CredentialProvider, DockerCredentials
+from provcheck.source.registry.options import RegistryOptions
+from provcheck.source.registry.transport import Fetched, OverLimit, fetch
 
 MAX_REFERRER_PAGES: Final = 64
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")

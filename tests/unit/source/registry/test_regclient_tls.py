@@ -16,7 +16,7 @@ from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
 from provcheck.oci.reference import ImageReference
 from provcheck.source.registry import RegistryClient, RegistryOptions
-from provcheck.source.registry.transport import SchemePolicy, scheme_policy
+from provcheck.source.registry.connection import SchemePolicy, scheme_policy
 
 pytestmark = pytest.mark.anyio
 
