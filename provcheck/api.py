@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     # Imported where they are used: a layout needs no HTTP client, inspect needs no policy.
     from provcheck.policy import Policy
     from provcheck.report import Report
-    from provcheck.source.registry import RegistryClient, RegistryOptions
+    from provcheck.source.registry import CredentialProvider, RegistryClient, RegistryOptions
 
 
 @asynccontextmanager
@@ -40,6 +40,7 @@ async def _open(
     client: RegistryClient | None,
     registry: RegistryOptions | None,
     deadline: Deadline,
+    credentials: CredentialProvider | None,
 ) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes]]]:
     """Open the source of ``reference`` and fetch its verified root manifest."""
     if isinstance(reference, LayoutReference):
@@ -49,12 +50,12 @@ async def _open(
         yield layout, root
         return
     if client is not None:
-        remote = client.source(reference, deadline=deadline)
+        remote = client.source(reference, credentials=credentials, deadline=deadline)
         yield remote, await remote.resolve(reference.api_reference)
         return
     from provcheck.source.registry import RegistryClient
 
-    async with RegistryClient(registry) as own:
+    async with RegistryClient(registry, credentials=credentials) as own:
         remote = own.source(reference, deadline=deadline)
         yield remote, await remote.resolve(reference.api_reference)
 
@@ -74,14 +75,18 @@ async def inspect_image_async(
     client: RegistryClient | None = None,
     registry: RegistryOptions | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    credentials: CredentialProvider | None = None,
 ) -> ImageAttestations:
     """Resolve ``reference`` and discover its attestations (see :func:`inspect_image`).
 
-    With a shared ``client``, a deadline that runs out cancels this call's requests only.
+    With a shared ``client``, a deadline that runs out cancels this call's requests only, and
+    ``credentials`` (default: the client's) are used for this call only: tokens fetched with
+    other credentials are never sent for it.
     """
     ref = _parse(reference)
     deadline = Deadline(timeout)
-    async with deadline.enforce(), _open(ref, client, registry, deadline) as (source, root):
+    opened = _open(ref, client, registry, deadline, credentials)
+    async with deadline.enforce(), opened as (source, root):
         found = await discover(
             source, root, reference=str(ref), options=options, pinned=_pinned(ref)
         )
@@ -150,10 +155,11 @@ async def verify_image_async(
     platforms: frozenset[str] = frozenset(),
     now: datetime | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    credentials: CredentialProvider | None = None,
 ) -> Report:
     """Discover the attestations of ``reference`` and evaluate ``policy`` on them.
 
-    ``timeout`` bounds the discovery's network work, as in :func:`inspect_image_async`.
+    ``timeout`` and ``credentials`` work as in :func:`inspect_image_async`.
     """
     from provcheck.policy import evaluate
 
@@ -161,7 +167,12 @@ async def verify_image_async(
     if platforms:
         options = replace(options, platforms=platforms)
     found = await inspect_image_async(
-        reference, options=options, client=client, registry=registry, timeout=timeout
+        reference,
+        options=options,
+        client=client,
+        registry=registry,
+        timeout=timeout,
+        credentials=credentials,
     )
     return evaluate(found, policy, now=now)
 

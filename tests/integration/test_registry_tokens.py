@@ -235,3 +235,38 @@ def test_fingerprints_are_keyed_hashes_without_secrets() -> None:
     assert one.fingerprint(alice) != other.fingerprint(alice)  # the key is per client
     assert one.fingerprint(None) == "anonymous"
     assert "pa55" not in one.fingerprint(alice) and len(one.fingerprint(alice)) == 32
+
+
+def test_library_calls_on_one_client_keep_tenants_apart(
+    httpserver: HTTPServer, options: RegistryOptions
+) -> None:
+    from provcheck.api import inspect_image_async
+    from provcheck.oci.digest import Digest
+
+    users = _tenant_registry(httpserver)
+    tenants = _tenants(httpserver)
+
+    def served(user: str) -> Digest:
+        index = {
+            "schemaVersion": 2,
+            "mediaType": mt.OCI_INDEX,
+            "manifests": [],
+            "annotations": {"served-to": user},
+        }
+        return Digest.of(json.dumps(index).encode())
+
+    async def run() -> None:
+        async with RegistryClient(options) as client:
+            order = ["bob", "alice"] * 4
+            found = await asyncio.gather(
+                *(
+                    inspect_image_async(
+                        str(_ref(httpserver)), client=client, credentials=tenants[u]
+                    )
+                    for u in order
+                )
+            )
+            assert [f.digest for f in found] == [served(u) for u in order]
+
+    asyncio.run(run())
+    assert sorted(users) == ["alice", "bob"]
