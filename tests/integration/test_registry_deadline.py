@@ -25,7 +25,7 @@ from provcheck.errors import DeadlineExceededError, UsageError
 from provcheck.source.registry import RegistryClient, RegistryOptions
 
 POLICY = Path(__file__).parents[2] / "policies" / "baseline.yaml"
-MARGIN = 1.0  # seconds over budget + start-up for the end of a command (2 shared cores)
+MARGIN = 1.5  # seconds over budget + start-up for the end of a command (2 shared cores)
 
 
 class SilentServer:
