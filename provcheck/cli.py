@@ -95,7 +95,7 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--timeout",
         type=_seconds,
-        default=60.0,
+        default=60.0,  # provcheck.source.deadline.DEFAULT_TIMEOUT, not imported: it loads asyncio
         metavar="SECONDS",
         help="time for all of the command's network work: connections, requests, retries and "
         "their waits (default 60)",
