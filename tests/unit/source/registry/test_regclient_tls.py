@@ -132,18 +132,23 @@ async def test_non_loopback_host_never_falls_back_to_plain_http(tmp_path: Path) 
     assert seen == ["https://registry.example.com:5000/v2/lab/x/manifests/1"]
 
 
-async def test_plain_http_loopback_server_gets_https_then_http(tmp_path: Path) -> None:
-    """127.0.0.2 is loopback: HTTPS first, plain HTTP once the server answers TLS with HTTP."""
-    server = HTTPServer(host=HOST, port=0)
+@pytest.mark.parametrize(("bind", "shown"), [(HOST, HOST), ("::1", "[::1]")])
+async def test_plain_http_loopback_server_gets_https_then_http(
+    tmp_path: Path, bind: str, shown: str
+) -> None:
+    """127.0.0.2 and ::1 are loopback: HTTPS first, plain HTTP once the server answers TLS with
+    something that is not TLS."""
+    server = HTTPServer(host=bind, port=0)
     server.start()
     try:
         server.expect_request("/v2/lab/x/manifests/1").respond_with_data(
             INDEX, content_type=mt.OCI_INDEX
         )
+        endpoint = f"{shown}:{server.port}"
         async with RegistryClient(_options(tmp_path, max_retries=0)) as client:
-            source = client.source(_ref(server))
+            source = client.source(ImageReference.parse(f"{endpoint}/lab/x:1"))
             descriptor, _ = await source.resolve("1")
-            assert client.base_url(f"{HOST}:{server.port}") == f"http://{HOST}:{server.port}"
+            assert client.base_url(endpoint) == f"http://{endpoint}"
             await source.resolve("1")
             assert client.requests_made == 2
         assert descriptor.size == len(INDEX)
