@@ -2,6 +2,9 @@
 
 Nothing here prints or exits. Each function has an async twin for callers that check many
 images at once; pass one :class:`RegistryClient` to share connections and tokens between them.
+``timeout`` bounds the whole call's network work (connections, requests, retries and their
+waits together): when it runs out, everything in flight is cancelled and
+:class:`DeadlineExceededError` names the host and the request that was pending.
 """
 
 from __future__ import annotations
@@ -23,18 +26,23 @@ from provcheck.oci.model import Descriptor
 from provcheck.oci.reference import ImageReference, LayoutReference, Reference, parse_reference
 from provcheck.predicates import PredicateKind
 from provcheck.source.base import Source
+from provcheck.source.deadline import DEFAULT_TIMEOUT, Deadline
 from provcheck.source.layout import LayoutSource
 
 if TYPE_CHECKING:
     # Imported where they are used: a layout needs no HTTP client, inspect needs no policy.
     from provcheck.policy import Policy
     from provcheck.report import Report
-    from provcheck.source.registry import RegistryClient, RegistryOptions
+    from provcheck.source.registry import CredentialProvider, RegistryClient, RegistryOptions
 
 
 @asynccontextmanager
 async def _open(
-    reference: Reference, client: RegistryClient | None, registry: RegistryOptions | None
+    reference: Reference,
+    client: RegistryClient | None,
+    registry: RegistryOptions | None,
+    deadline: Deadline,
+    credentials: CredentialProvider | None,
 ) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes]]]:
     """Open the source of ``reference`` and fetch its verified root manifest."""
     if isinstance(reference, LayoutReference):
@@ -44,13 +52,13 @@ async def _open(
         yield layout, root
         return
     if client is not None:
-        remote = client.source(reference)
+        remote = client.source(reference, credentials=credentials, deadline=deadline)
         yield remote, await remote.resolve(reference.api_reference)
         return
     from provcheck.source.registry import RegistryClient
 
-    async with RegistryClient(registry) as own:
-        remote = own.source(reference)
+    async with RegistryClient(registry, credentials=credentials) as own:
+        remote = own.source(reference, deadline=deadline)
         yield remote, await remote.resolve(reference.api_reference)
 
 
@@ -68,8 +76,15 @@ async def inspect_image_async(
     options: DiscoveryOptions | None = None,
     client: RegistryClient | None = None,
     registry: RegistryOptions | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    credentials: CredentialProvider | None = None,
 ) -> ImageAttestations:
-    """Resolve ``reference`` and discover its attestations (see :func:`inspect_image`)."""
+    """Resolve ``reference`` and discover its attestations (see :func:`inspect_image`).
+
+    With a shared ``client``, a deadline that runs out cancels this call's requests only, and
+    ``credentials`` (default: the client's) are used for this call only: tokens fetched with
+    other credentials are never sent for it.
+    """
     ref = _parse(reference)
     options = options or DiscoveryOptions()
     wanted = options.platforms
@@ -77,7 +92,9 @@ async def inspect_image_async(
         # Every platform is listed, so that a --platform that matches none can name them.
         options = replace(options, platforms=frozenset())
     budget = Budget(options.limits)  # one for the whole image: the index and the stores
-    async with _open(ref, client, registry) as (source, root):
+    deadline = Deadline(timeout)
+    opened = _open(ref, client, registry, deadline, credentials)
+    async with deadline.enforce(), opened as (source, root):
         found = await discover(
             source, root, reference=str(ref), options=options, pinned=_pinned(ref), budget=budget
         )
@@ -87,7 +104,7 @@ async def inspect_image_async(
             from provcheck.discovery.stores import discover_signed
 
             found = await discover_signed(source, found, options, budget)
-        return found
+    return found
 
 
 def inspect_image(
@@ -95,18 +112,23 @@ def inspect_image(
     *,
     options: DiscoveryOptions | None = None,
     registry: RegistryOptions | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> ImageAttestations:
     """Resolve ``reference`` (registry or ``oci-layout://``) and discover its attestations.
 
     Every byte is checked against its digest and size; statements that do not bind to the
-    manifest they were found for are reported in ``problems`` and never used.
-    Raises :class:`InvalidReferenceError` for a bad reference, :class:`RegistryError` or
+    manifest they were found for are reported in ``problems`` and never used. ``timeout``
+    (seconds, finite, above 0) bounds all of the call's network work.
+    Raises :class:`InvalidReferenceError` for a bad reference, :class:`UsageError` for a bad
+    ``timeout``, :class:`DeadlineExceededError` when it runs out, :class:`RegistryError` or
     :class:`IntegrityError` when the root cannot be fetched, :class:`ManifestError` when it is
     malformed, :class:`LimitExceededError` when it needs more work than ``options.limits``
     allow, :class:`PlatformNotFoundError` when ``options.platforms`` names a platform the
     image does not have.
     """
-    return asyncio.run(inspect_image_async(reference, options=options, registry=registry))
+    return asyncio.run(
+        inspect_image_async(reference, options=options, registry=registry, timeout=timeout)
+    )
 
 
 def verification_options(policy: Policy) -> DiscoveryOptions:
@@ -145,18 +167,28 @@ async def verify_image_async(
     platforms: frozenset[str] = frozenset(),
     max_layer_bytes: int | None = None,
     now: datetime | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    credentials: CredentialProvider | None = None,
 ) -> Report:
     """Discover the attestations of ``reference`` and evaluate ``policy`` on them.
 
     ``platforms`` narrows the platforms evaluated (the ``platforms`` rule still reads the
-    whole index); ``max_layer_bytes`` caps each attestation layer (default 64 MiB).
+    whole index); ``max_layer_bytes`` caps each attestation layer (default 64 MiB);
+    ``timeout`` and ``credentials`` work as in :func:`inspect_image_async`.
     """
     from provcheck.policy import evaluate
 
     options = verification_options(policy)
     if max_layer_bytes is not None:
         options = replace(options, max_layer_bytes=max_layer_bytes)
-    found = await inspect_image_async(reference, options=options, client=client, registry=registry)
+    found = await inspect_image_async(
+        reference,
+        options=options,
+        client=client,
+        registry=registry,
+        timeout=timeout,
+        credentials=credentials,
+    )
     return evaluate(found, policy, now=now, platforms=platforms)
 
 
@@ -168,11 +200,12 @@ def verify_image(
     platforms: frozenset[str] = frozenset(),
     max_layer_bytes: int | None = None,
     now: datetime | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Report:
     """Verify ``reference`` against ``policy`` and return the report as data.
 
     Policy violations are results in the report, not exceptions. Raises the same errors as
-    :func:`inspect_image` when the image itself cannot be read, and
+    :func:`inspect_image` when the image itself cannot be read (``timeout`` likewise), and
     :class:`PlatformNotFoundError` when ``platforms`` names a platform the image lacks.
     """
     return asyncio.run(
@@ -183,6 +216,7 @@ def verify_image(
             platforms=platforms,
             max_layer_bytes=max_layer_bytes,
             now=now,
+            timeout=timeout,
         )
     )
 

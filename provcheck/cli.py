@@ -75,17 +75,6 @@ class _Parser(argparse.ArgumentParser):
         return super()._get_values(action, arg_strings)
 
 
-def _seconds(text: str) -> float:
-    """A finite, positive number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}: must be positive")
-    return value
-
-
 def _size(text: str) -> int:
     """A byte count with an optional KiB/MiB/GiB suffix."""
     units = {"kib": 1024, "mib": 1024**2, "gib": 1024**3, "": 1}
@@ -100,6 +89,19 @@ def _size(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    """A finite number of seconds above zero (``nan``, ``inf``, ``0`` and ``-1`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid number of seconds {text!r}: must be finite and above 0"
+        )
+    return value
+
+
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
     """The image to read and how to reach it: shared by inspect, verify and sbom."""
     parser.add_argument("reference", help="IMAGE[:TAG][@DIGEST] or oci-layout://PATH[:TAG]")
@@ -109,15 +111,21 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="HOST",
-        help="allow plain HTTP for this registry (localhost and 127.0.0.1 always are)",
+        help="speak plain HTTP to this registry (loopback hosts get HTTPS first, then plain "
+        "HTTP if they do not speak TLS)",
     )
-    group.add_argument("--ca-file", type=Path, help="PEM bundle of CAs to trust for TLS")
+    group.add_argument(
+        "--ca-file",
+        type=Path,
+        help="PEM bundle of CAs to trust for TLS (HTTPS only, also on loopback)",
+    )
     group.add_argument(
         "--timeout",
         type=_seconds,
-        default=30.0,
+        default=60.0,  # provcheck.source.deadline.DEFAULT_TIMEOUT, not imported: it loads asyncio
         metavar="SECONDS",
-        help="seconds to wait for a registry response (default 30)",
+        help="time for all of the command's network work: connections, requests, retries and "
+        "their waits (default 60)",
     )
     parser.add_argument(
         "--platform",
@@ -296,9 +304,7 @@ def _registry_options(args: argparse.Namespace) -> RegistryOptions | None:
     from provcheck.source.registry import RegistryOptions
 
     return RegistryOptions(
-        insecure_registries=frozenset(args.insecure_registry),
-        ca_file=args.ca_file,
-        timeout=args.timeout,
+        insecure_registries=frozenset(args.insecure_registry), ca_file=args.ca_file
     )
 
 
@@ -359,7 +365,9 @@ def _inspect(args: argparse.Namespace) -> ExitCode:
         # provcheck's own views also list what is stored outside the index (cosign tags,
         # referrers); the buildx-compatible ones read the index only, as buildx does.
         options = _discovery_options(args, signature_stores=True, trust=_trust(args.key))
-    found = inspect_image(args.reference, options=options, registry=_registry_options(args))
+    found = inspect_image(
+        args.reference, options=options, registry=_registry_options(args), timeout=args.timeout
+    )
     if args.format in ("provenance", "sbom"):
         from provcheck.views.buildx import (
             provenance_document,
@@ -432,6 +440,7 @@ def _evaluate(args: argparse.Namespace) -> Report:
         registry=_registry_options(args),
         platforms=_platforms(args),
         max_layer_bytes=args.max_attestation_size,
+        timeout=args.timeout,
     )
 
 
@@ -480,7 +489,9 @@ def _sbom(args: argparse.Namespace) -> ExitCode:
     from provcheck.sbom.export import ExportFormat, SbomEntry, export_sboms
 
     options = _discovery_options(args, kinds=frozenset({PredicateKind.SBOM}), signature_stores=True)
-    found = inspect_image(args.reference, options=options, registry=_registry_options(args))
+    found = inspect_image(
+        args.reference, options=options, registry=_registry_options(args), timeout=args.timeout
+    )
     entries: dict[str, SbomEntry] = {}
     for image in found.images:
         for usable in image.statements(PredicateKind.SBOM):

@@ -69,6 +69,19 @@ class NotFoundError(RegistryHTTPError):
     """A manifest, blob or tag does not exist (404)."""
 
 
+class DeadlineExceededError(RegistryError):
+    """The command's time budget for network work ran out (or a wait could not fit in it).
+
+    ``host`` and ``pending`` name what was in flight, ``seconds`` the budget.
+    """
+
+    def __init__(self, message: str, *, seconds: float, host: str, pending: str) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+        self.host = host
+        self.pending = pending
+
+
 class ContentTooLargeError(RegistryError):
     """Content is larger than the cap that applies to it."""
 

@@ -90,8 +90,8 @@ class RegistryServer:
         self.tls_key = tls_key
         self.binary = binary
         self.startup_timeout = startup_timeout
-        # Another loopback address than 127.0.0.1 makes clients use TLS (they use plain HTTP
-        # for localhost and 127.0.0.1, as Docker does).
+        # Any loopback address: clients speak HTTPS first on loopback and plain HTTP only to a
+        # server that does not speak TLS (as Docker does), so TLS works on 127.0.0.1 too.
         self.bind_host = bind_host
         self.storage_dir = self.workdir / "storage"
         self.config_path = self.workdir / "config.yml"

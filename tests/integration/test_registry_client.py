@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.abc
 import json
 import re
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -103,3 +107,44 @@ def test_referrers_api_is_unsupported_on_distribution_2_8(
             assert client.requests_made == 1
 
     asyncio.run(run())
+
+
+class _ImportRecorder(importlib.abc.MetaPathFinder):
+    """Records every module that something tries to import (and finds nothing itself)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> None:
+        self.names.append(fullname)
+
+
+def test_no_import_is_attempted_on_the_many_request_path(
+    real_registry: RealRegistry, tmp_path: Path
+) -> None:
+    """httpcore imports ``sniffio`` on every lock it sets up: without it installed (it is a
+    declared dependency), each request retried the failed import, 6 times per request."""
+    from provcheck.api import inspect_image_async
+
+    recorder = _ImportRecorder()
+
+    async def run() -> None:
+        async with RegistryClient(_options(tmp_path)) as client:
+            await inspect_image_async(real_registry.ref(CASE), client=client)  # warm: lazy imports
+            before = client.requests_made
+            sys.meta_path.insert(0, recorder)
+            try:
+                await asyncio.gather(
+                    *(
+                        inspect_image_async(real_registry.ref(CASE), client=client)
+                        for _ in range(10)
+                    )
+                )
+            finally:
+                sys.meta_path.remove(recorder)
+            assert client.requests_made - before >= 10 * 7
+
+    asyncio.run(run())
+    assert recorder.names == []

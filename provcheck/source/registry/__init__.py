@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from provcheck.source.registry.client import RegistryClient, RegistrySource
-from provcheck.source.registry.credentials import Credentials, load_credentials
+from provcheck.source.registry.credentials import (
+    CredentialProvider,
+    Credentials,
+    DockerCredentials,
+    StaticCredentials,
+    load_credentials,
+)
 from provcheck.source.registry.options import RegistryOptions
 
 __all__ = [
+    "CredentialProvider",
     "Credentials",
+    "DockerCredentials",
     "RegistryClient",
     "RegistryOptions",
     "RegistrySource",
+    "StaticCredentials",
     "load_credentials",
 ]

@@ -4,18 +4,26 @@ On ``401`` with ``WWW-Authenticate: Bearer realm=…,service=…,scope=…`` the
 for a token (anonymously, with Basic credentials, or with an identity token as an OAuth2 refresh
 token) and retries the request once with ``Authorization: Bearer``. Tokens are cached per
 (endpoint, scopes) until shortly before they expire and sent up front on later requests for the
-same repository. Token requests are yielded to the same ``httpx.AsyncClient``, so they use the
-registry's TLS settings and timeouts, and are counted like every other request.
+same repository. Tokens are keyed by a fingerprint of the credentials that fetched them too, so a
+client serving several credential sets for one registry never hands one's token to another.
+Token requests are yielded to the same ``httpx.AsyncClient``, so they use the registry's TLS
+settings and timeouts, and are counted like every other request; they never follow a redirect to
+another origin (:func:`refuse_token_redirects`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
+import ipaddress
 import json
 import re
+import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
@@ -24,12 +32,16 @@ import httpx
 
 from provcheck._internal.jsonload import load_json
 from provcheck.errors import AuthenticationError, RegistryError, RegistryHTTPError
-from provcheck.source.registry.credentials import Credentials
+from provcheck.source.deadline import Deadline
+from provcheck.source.registry.credentials import CredentialProvider, Credentials
 
 TOKEN_MAX_BYTES: Final = 1024 * 1024
 CHALLENGE_BODY_MAX_BYTES: Final = 64 * 1024
 DEFAULT_TOKEN_LIFETIME: Final = 60
 _CLIENT_ID: Final = "provcheck"
+TOKEN_ORIGIN: Final = "provcheck.token_origin"
+"""Request extension of token requests: the (scheme, host, port) they may be sent to."""
+ANONYMOUS: Final = "anonymous"
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -122,70 +134,109 @@ class _Token:
     expires_at: float
 
 
+def is_loopback(host: str) -> bool:
+    """True for ``localhost``, ``127.0.0.0/8`` and ``::1`` (brackets allowed)."""
+    host = host.lower().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def plain_http_allowed(host: str, port: int | None, insecure: frozenset[str]) -> bool:
     """True for loopback hosts and for ``host[:port]`` entries of ``insecure``."""
     host = host.lower().strip("[]")
-    if host in ("localhost", "127.0.0.1", "::1"):
+    if is_loopback(host):
         return True
     shown = f"[{host}]" if ":" in host else host
     return shown in insecure or (port is not None and f"{shown}:{port}" in insecure)
 
 
+_TokenKey = tuple[str, tuple[str, ...], str]
+"""(endpoint, scopes, credentials fingerprint)."""
+
+
 class AuthState:
-    """Token cache and credential lookup shared by every request of one ``RegistryClient``."""
+    """Token cache shared by every request of one ``RegistryClient``.
+
+    Tokens are keyed by endpoint, scopes and a fingerprint of the credentials that fetched them:
+    an HMAC under a key that lives only in this object, so the cache holds no secret and its keys
+    cannot be matched against anything outside it.
+    """
 
     def __init__(
-        self,
-        credentials: Callable[[str], Awaitable[Credentials | None]],
-        *,
-        insecure: frozenset[str],
-        user_agent: str,
-        timeout: httpx.Timeout,
+        self, *, insecure: frozenset[str], user_agent: str, timeout: httpx.Timeout
     ) -> None:
-        self._credentials = credentials
         self.insecure = insecure
         self.user_agent = user_agent
         self.timeout = timeout
-        self._tokens: dict[tuple[str, tuple[str, ...]], _Token] = {}
-        self._scopes_for: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._key = secrets.token_bytes(32)
+        self._tokens: dict[_TokenKey, _Token] = {}
+        self._scopes_for: dict[tuple[str, str, str], tuple[str, ...]] = {}
         self._basic: set[str] = set()
-        self._locks: dict[tuple[str, tuple[str, ...]], asyncio.Lock] = {}
+        self._challenged: set[str] = set()
+        self._locks: dict[_TokenKey, asyncio.Lock] = {}
 
-    async def credentials(self, registry: str) -> Credentials | None:
-        """Credentials for ``registry``; raises :class:`UsageError` from the lookup."""
-        return await self._credentials(registry)
+    def fingerprint(self, credentials: Credentials | None) -> str:
+        """A short keyed hash of ``credentials`` (``"anonymous"`` for ``None``); never a secret."""
+        if credentials is None:
+            return ANONYMOUS
+        fields = (
+            credentials.username,
+            credentials.password,
+            credentials.identity_token,
+            credentials.registry_token,
+        )
+        message = json.dumps(fields).encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
 
-    def cached_header(self, endpoint: str, repository: str) -> str | None:
-        """An ``Authorization`` value to send up front, if a live token or Basic is known."""
-        scopes = self._scopes_for.get((endpoint, repository))
+    def cached_header(self, endpoint: str, repository: str, fingerprint: str) -> str | None:
+        """An ``Authorization`` value to send up front, if a live token is known."""
+        scopes = self._scopes_for.get((endpoint, repository, fingerprint))
         if scopes is not None:
-            token = self._tokens.get((endpoint, scopes))
-            if token is not None and token.expires_at > time.monotonic():
-                return f"Bearer {token.value}"
+            value = self.token(endpoint, scopes, fingerprint)
+            if value is not None:
+                return f"Bearer {value}"
         return None
 
-    def token(self, endpoint: str, scopes: tuple[str, ...]) -> str | None:
-        """A live cached token for exactly these scopes."""
-        token = self._tokens.get((endpoint, scopes))
+    def token(self, endpoint: str, scopes: tuple[str, ...], fingerprint: str) -> str | None:
+        """A live cached token for exactly these scopes, fetched with these credentials."""
+        token = self._tokens.get((endpoint, scopes, fingerprint))
         if token is not None and token.expires_at > time.monotonic():
             return token.value
         return None
 
     def store(
-        self, endpoint: str, repository: str, scopes: tuple[str, ...], value: str, lifetime: float
+        self,
+        endpoint: str,
+        repository: str,
+        scopes: tuple[str, ...],
+        fingerprint: str,
+        token: tuple[str, float],
     ) -> None:
-        """Cache a token until ``lifetime`` seconds minus a safety margin from now."""
+        """Cache ``token`` (value, lifetime in seconds) until shortly before it expires."""
+        value, lifetime = token
         margin = min(10.0, lifetime / 4)
-        self._tokens[(endpoint, scopes)] = _Token(value, time.monotonic() + lifetime - margin)
-        self._scopes_for[(endpoint, repository)] = scopes
+        expires_at = time.monotonic() + lifetime - margin
+        self._tokens[(endpoint, scopes, fingerprint)] = _Token(value, expires_at)
+        self.remember(endpoint, repository, scopes, fingerprint)
 
-    def remember(self, endpoint: str, repository: str, scopes: tuple[str, ...]) -> None:
+    def remember(
+        self, endpoint: str, repository: str, scopes: tuple[str, ...], fingerprint: str
+    ) -> None:
         """Use the token for ``scopes`` up front on later requests for ``repository``."""
-        self._scopes_for[(endpoint, repository)] = scopes
+        self._scopes_for[(endpoint, repository, fingerprint)] = scopes
+        self._challenged.add(endpoint)
 
-    def lock(self, endpoint: str, scopes: tuple[str, ...]) -> asyncio.Lock:
+    def challenged(self, endpoint: str) -> bool:
+        """True once ``endpoint`` asked for authentication (so credentials are worth a look)."""
+        return endpoint in self._challenged
+
+    def lock(self, endpoint: str, scopes: tuple[str, ...], fingerprint: str) -> asyncio.Lock:
         """One lock per token, so that concurrent requests fetch it once."""
-        return self._locks.setdefault((endpoint, scopes), asyncio.Lock())
+        return self._locks.setdefault((endpoint, scopes, fingerprint), asyncio.Lock())
 
     def uses_basic(self, endpoint: str) -> bool:
         """True once ``endpoint`` asked for Basic auth."""
@@ -194,6 +245,7 @@ class AuthState:
     def set_basic(self, endpoint: str) -> None:
         """Remember that ``endpoint`` wants Basic auth."""
         self._basic.add(endpoint)
+        self._challenged.add(endpoint)
 
 
 def _basic_header(credentials: Credentials) -> str:
@@ -201,8 +253,26 @@ def _basic_header(credentials: Credentials) -> str:
     return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port)
+
+
 def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
-    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+    return _origin(a) == _origin(b)
+
+
+async def refuse_token_redirects(request: httpx.Request) -> None:
+    """A request hook: a token request (or a redirect of one) may go to its own origin only.
+
+    Raises :class:`RegistryError` for a redirect elsewhere: a refresh token in a POST body, or
+    Basic credentials, must never follow a token server's redirect to another host.
+    """
+    origin = request.extensions.get(TOKEN_ORIGIN)
+    if origin is not None and origin != _origin(request.url):
+        raise RegistryError(
+            f"token server {origin[1]} redirected the token request to another origin "
+            f"({request.url.scheme}://{request.url.host}); not followed"
+        )
 
 
 class _CappedStream(httpx.AsyncByteStream):
@@ -247,8 +317,19 @@ class RegistryAuth(httpx.Auth):
     token-server statuses; :class:`UsageError` from the credential lookup.
     """
 
-    def __init__(self, state: AuthState, *, endpoint: str, registry: str, repository: str) -> None:
+    def __init__(
+        self,
+        state: AuthState,
+        credentials: CredentialProvider,
+        *,
+        endpoint: str,
+        registry: str,
+        repository: str,
+        deadline: Deadline | None = None,
+    ) -> None:
         self._state = state
+        self._credentials = credentials
+        self._deadline = deadline
         self._endpoint = endpoint
         self._registry = registry
         self._repository = repository
@@ -267,10 +348,15 @@ class RegistryAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """Send ``request``; on a 401 challenge from the registry, authenticate and retry once."""
-        sent = self._state.cached_header(self._endpoint, self._repository)
-        if sent is None and self._state.uses_basic(self._endpoint):
-            creds = await self._state.credentials(self._registry)
-            if creds is not None and creds.has_password:
+        sent: str | None = None
+        looked_up = self._state.challenged(self._endpoint)
+        # Credentials (a helper may run) only for endpoints that asked for them before.
+        creds = await self._credentials.credentials(self._registry) if looked_up else None
+        if looked_up:
+            fingerprint = self._state.fingerprint(creds)
+            sent = self._state.cached_header(self._endpoint, self._repository, fingerprint)
+            basic_known = sent is None and self._state.uses_basic(self._endpoint)
+            if basic_known and creds is not None and creds.has_password:
                 sent = _basic_header(creds)
                 self.used_credentials = True
         if sent is not None:
@@ -289,7 +375,9 @@ class RegistryAuth(httpx.Auth):
             (c for c in challenges if c.scheme == "bearer" and c.params.get("realm")), None
         )
         basic = next((c for c in challenges if c.scheme == "basic"), None)
-        creds = await self._state.credentials(self._registry)
+        if not looked_up:
+            creds = await self._credentials.credentials(self._registry)
+        fingerprint = self._state.fingerprint(creds)
         if bearer is not None:
             self.challenge = "bearer"
             header: str | None = None
@@ -299,17 +387,26 @@ class RegistryAuth(httpx.Auth):
             else:
                 scope_text = bearer.params.get("scope", "").split()
                 scopes = tuple(scope_text) or (f"repository:{self._repository}:pull",)
-                lock = self._state.lock(self._endpoint, scopes)
-                async with lock:
-                    cached = self._state.token(self._endpoint, scopes)
+                key = (self._endpoint, scopes, fingerprint)
+                async with self._state.lock(*key):
+                    cached = self._state.token(*key)
                     if cached is not None and f"Bearer {cached}" != sent:
                         token = cached  # another request fetched it while we waited
-                        self._state.remember(self._endpoint, self._repository, scopes)
+                        self._state.remember(self._endpoint, self._repository, scopes, fingerprint)
                     else:
                         token_request = self._token_request(bearer, scopes, creds)
-                        token_response = yield token_request
-                        token, lifetime = await self._read_token(token_response, creds)
-                        self._state.store(self._endpoint, self._repository, scopes, token, lifetime)
+                        host = token_request.url.netloc.decode("ascii", "replace")
+                        with (
+                            self._deadline.waiting(host, f"token for {' '.join(scopes)}")
+                            if self._deadline is not None
+                            else nullcontext()
+                        ):
+                            token_response = yield token_request
+                        fetched = await self._read_token(token_response, creds)
+                        self._state.store(
+                            self._endpoint, self._repository, scopes, fingerprint, fetched
+                        )
+                        token = fetched[0]
                 header = f"Bearer {token}"
         elif basic is not None and creds is not None and creds.has_password:
             self.challenge = "basic"
@@ -344,7 +441,7 @@ class RegistryAuth(httpx.Auth):
                 401,
             )
         headers = {"User-Agent": self._state.user_agent, "Accept": "application/json"}
-        extensions = {"timeout": self._state.timeout.as_dict()}
+        extensions = {"timeout": self._state.timeout.as_dict(), TOKEN_ORIGIN: _origin(realm)}
         if creds is not None and creds.identity_token:
             self.used_credentials = True
             form = {

@@ -3,7 +3,6 @@ repository, implementing :class:`provcheck.source.base.Source`)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from types import TracebackType
 from typing import Final
@@ -24,16 +23,18 @@ from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor, ImageIndex, load_json, parse_manifest
 from provcheck.oci.reference import ImageReference
 from provcheck.source.base import MANIFEST_MAX_BYTES, check_cap, verify_content
-from provcheck.source.registry.auth import AuthState, RegistryAuth
-from provcheck.source.registry.credentials import Credentials, load_credentials
-from provcheck.source.registry.options import RegistryOptions
-from provcheck.source.registry.transport import (
-    Fetched,
-    OverLimit,
-    fetch,
-    registry_scheme,
+from provcheck.source.deadline import Deadline
+from provcheck.source.registry.auth import AuthState, RegistryAuth, refuse_token_redirects
+from provcheck.source.registry.connection import (
+    SchemePolicy,
+    TLSFallback,
+    http_transport,
+    scheme_policy,
     ssl_context,
 )
+from provcheck.source.registry.credentials import CredentialProvider, DockerCredentials
+from provcheck.source.registry.options import RegistryOptions
+from provcheck.source.registry.transport import Fetched, OverLimit, fetch
 
 MAX_REFERRER_PAGES: Final = 64
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -49,29 +50,33 @@ class RegistryClient:
     """Talks to OCI registries: one ``httpx.AsyncClient`` per endpoint, shared token cache.
 
     Use one per process or session, for any number of images, and close it with :meth:`aclose`
-    (or ``async with``). ``transport`` replaces the network, for fault-injection tests only.
+    (or ``async with``). ``credentials`` is where credentials come from unless a source names
+    its own (default: Docker's ``config.json``). ``transport`` replaces the network, for
+    fault-injection tests only.
     """
 
     def __init__(
         self,
         options: RegistryOptions | None = None,
         *,
+        credentials: CredentialProvider | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.options = options or RegistryOptions()
         self._transport = transport
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._fallbacks: dict[str, TLSFallback] = {}
         self._requests = 0
         self._closed = False
-        self._credentials: dict[str, Credentials | None] = {}
-        self._credential_locks: dict[str, asyncio.Lock] = {}
+        self.credentials: CredentialProvider = credentials or DockerCredentials(
+            self.options.docker_config_dir, helper_timeout=self.options.credential_helper_timeout
+        )
         self._timeout = httpx.Timeout(
             self.options.timeout,
             connect=self.options.connect_timeout,
             pool=self.options.pool_timeout,
         )
         self._auth = AuthState(
-            self._lookup_credentials,
             insecure=frozenset(e.lower() for e in self.options.insecure_registries),
             user_agent=self.options.user_agent,
             timeout=self._timeout,
@@ -82,9 +87,22 @@ class RegistryClient:
         """HTTP requests sent so far, including token requests, retries and redirects."""
         return self._requests
 
-    def source(self, reference: ImageReference) -> RegistrySource:
-        """A :class:`Source` for the repository of ``reference`` (its tag/digest are ignored)."""
-        return RegistrySource(self, reference)
+    def source(
+        self,
+        reference: ImageReference,
+        *,
+        credentials: CredentialProvider | None = None,
+        deadline: Deadline | None = None,
+    ) -> RegistrySource:
+        """A :class:`Source` for the repository of ``reference`` (its tag/digest are ignored).
+
+        ``credentials`` replaces the client's provider for this source (tokens fetched with
+        other credentials are never used for it); ``deadline`` bounds its waits and names what
+        was pending when it runs out (see :class:`~provcheck.source.deadline.Deadline`).
+        """
+        return RegistrySource(
+            self, reference, credentials=credentials or self.credentials, deadline=deadline
+        )
 
     async def aclose(self) -> None:
         """Close every connection. The client cannot be used afterwards."""
@@ -105,8 +123,12 @@ class RegistryClient:
         await self.aclose()
 
     def base_url(self, endpoint: str) -> str:
-        """``scheme://endpoint`` for ``endpoint`` (see :func:`registry_scheme`)."""
-        return f"{registry_scheme(endpoint, self.options.insecure_registries)}://{endpoint}"
+        """``scheme://endpoint`` for ``endpoint`` (see :func:`scheme_policy`): ``https`` until
+        a loopback endpoint has shown that it speaks plain HTTP only."""
+        policy = scheme_policy(endpoint, self.options)
+        fallback = self._fallbacks.get(endpoint)
+        plain = policy is SchemePolicy.HTTP or (fallback is not None and fallback.plain)
+        return f"{'http' if plain else 'https'}://{endpoint}"
 
     async def _count(self, request: httpx.Request) -> None:
         self._requests += 1
@@ -121,38 +143,31 @@ class RegistryClient:
             raise RuntimeError("RegistryClient is closed")
         client = self._clients.get(endpoint)
         if client is None:
-            https = self.base_url(endpoint).startswith("https:")
-            verify = ssl_context(endpoint, self.options) if https else True
+            policy = scheme_policy(endpoint, self.options)
+            verify = (
+                ssl_context(endpoint, self.options) if policy is not SchemePolicy.HTTP else True
+            )
+            limits = httpx.Limits(
+                max_connections=self.options.max_connections,
+                max_keepalive_connections=self.options.max_connections,
+            )
+            transport = self._transport or http_transport(verify, limits)
+            if policy is SchemePolicy.HTTPS_THEN_HTTP:
+                transport = self._fallbacks[endpoint] = TLSFallback(transport, endpoint)
             client = httpx.AsyncClient(
                 verify=verify,
                 http1=True,
                 http2=False,
                 timeout=self._timeout,
-                limits=httpx.Limits(
-                    max_connections=self.options.max_connections,
-                    max_keepalive_connections=self.options.max_connections,
-                ),
+                limits=limits,
                 follow_redirects=True,
                 max_redirects=self.options.max_redirects,
                 headers={"User-Agent": self.options.user_agent},
-                event_hooks={"request": [self._count]},
-                transport=self._transport,
+                event_hooks={"request": [self._count, refuse_token_redirects]},
+                transport=transport,
             )
             self._clients[endpoint] = client
         return client
-
-    async def _lookup_credentials(self, registry: str) -> Credentials | None:
-        if registry in self._credentials:
-            return self._credentials[registry]
-        async with self._credential_locks.setdefault(registry, asyncio.Lock()):
-            if registry not in self._credentials:
-                self._credentials[registry] = await asyncio.to_thread(
-                    load_credentials,
-                    registry,
-                    self.options.docker_config_dir,
-                    helper_timeout=self.options.credential_helper_timeout,
-                )
-        return self._credentials[registry]
 
 
 class RegistrySource:
@@ -165,12 +180,24 @@ class RegistrySource:
     an unsupported media type.
     """
 
-    def __init__(self, client: RegistryClient, reference: ImageReference) -> None:
+    def __init__(
+        self,
+        client: RegistryClient,
+        reference: ImageReference,
+        *,
+        credentials: CredentialProvider,
+        deadline: Deadline | None = None,
+    ) -> None:
         self._client = client
+        self._credentials = credentials
+        self._deadline = deadline
         self._registry = reference.registry
         self._endpoint = reference.endpoint
         self._repository = reference.repository
-        self._base = f"{client.base_url(reference.endpoint)}/v2/{reference.repository}"
+
+    @property
+    def _base(self) -> str:
+        return f"{self._client.base_url(self._endpoint)}/v2/{self._repository}"
 
     @property
     def display_name(self) -> str:
@@ -180,9 +207,11 @@ class RegistrySource:
     def _auth(self) -> RegistryAuth:
         return RegistryAuth(
             self._client._auth,  # one package
+            self._credentials,
             endpoint=self._endpoint,
             registry=self._registry,
             repository=self._repository,
+            deadline=self._deadline,
         )
 
     async def _get(
@@ -197,7 +226,9 @@ class RegistrySource:
             make_auth=self._auth,
             what=what,
             where=self.display_name,
+            host=self._endpoint,
             options=self._client.options,
+            deadline=self._deadline,
         )
 
     def _too_large(self, what: str) -> OverLimit:

@@ -8,15 +8,17 @@ anonymous access, as in docker.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import os
 import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from provcheck._internal.jsonload import load_json, load_json_object
 from provcheck.errors import UsageError
@@ -151,65 +153,139 @@ def _from_auths_entry(entry: object, where: str) -> Credentials | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class HelperCall:
+    """A ``docker-credential-<helper> get`` to run for ``server`` (what ``config.json`` says)."""
+
+    helper: str
+    server: str
+
+    def __post_init__(self) -> None:
+        """Raises :class:`UsageError` for a helper name that is not a plain program suffix."""
+        if not _HELPER_NAME.fullmatch(self.helper):
+            raise UsageError(f"invalid credential helper name {self.helper!r}")
+
+    @property
+    def program(self) -> str:
+        """``docker-credential-<helper>``."""
+        return f"docker-credential-{self.helper}"
+
+    def not_installed(self) -> UsageError:
+        """The error for a helper that is not on ``PATH``."""
+        return UsageError(
+            f"credential helper {self.program} is not installed (needed for {self.server})"
+        )
+
+    def too_slow(self, timeout: float) -> UsageError:
+        """The error for a helper that did not answer in time."""
+        return UsageError(
+            f"credential helper {self.program} did not answer within {timeout:g} s "
+            f"for {self.server}"
+        )
+
+    def cannot_run(self, exc: OSError) -> UsageError:
+        """The error for a helper that could not be started."""
+        return UsageError(f"cannot run credential helper {self.program}: {exc.strerror or exc}")
+
+    def answer(self, returncode: int, stdout: bytes, stderr: bytes) -> Credentials | None:
+        """Credentials from the helper's exit status and output; ``None`` when it has nothing.
+
+        Raises :class:`UsageError` when it failed or answered something that is not its JSON;
+        the message never contains the helper's output.
+        """
+        if returncode != 0:
+            output = (stdout + stderr).decode(errors="replace").lower()
+            if "credentials not found" in output:  # the helper protocol's own answer
+                return None
+            raise UsageError(
+                f"credential helper {self.program} failed for {self.server} "
+                f"(exit status {returncode})"
+            )
+        try:
+            doc = load_json(stdout, f"credential helper {self.program}", UsageError)
+        except UsageError:
+            doc = None
+        if not isinstance(doc, dict):
+            raise UsageError(
+                f"credential helper {self.program} returned malformed output for {self.server}"
+            )
+        username, secret = doc.get("Username"), doc.get("Secret")
+        if not isinstance(username, str) or not isinstance(secret, str):
+            raise UsageError(
+                f"credential helper {self.program} returned malformed output for {self.server}"
+            )
+        if not secret:
+            return None
+        origin = f"credential helper {self.program}"
+        if username == _TOKEN_USERNAME:
+            return Credentials(identity_token=secret, origin=origin)
+        return Credentials(username=username, password=secret, origin=origin)
+
+
 def run_credential_helper(helper: str, server: str, timeout: float) -> Credentials | None:
     """Run ``docker-credential-<helper> get`` for ``server``; ``None`` when it has nothing.
 
     Raises :class:`UsageError` when the helper is missing, fails, times out or answers
     something that is not its JSON; the message never contains the helper's output.
     """
-    if not _HELPER_NAME.fullmatch(helper):
-        raise UsageError(f"invalid credential helper name {helper!r}")
-    program = f"docker-credential-{helper}"
+    call = HelperCall(helper, server)
     try:
         done = subprocess.run(  # fixed argv, no shell
-            [program, "get"],
+            [call.program, "get"],
             input=server.encode(),
             capture_output=True,
             timeout=timeout,
             check=False,
         )
     except FileNotFoundError:
-        raise UsageError(
-            f"credential helper {program} is not installed (needed for {server})"
-        ) from None
+        raise call.not_installed() from None
     except subprocess.TimeoutExpired:
-        raise UsageError(
-            f"credential helper {program} did not answer within {timeout:g} s for {server}"
-        ) from None
+        raise call.too_slow(timeout) from None
     except OSError as exc:
-        raise UsageError(f"cannot run credential helper {program}: {exc.strerror or exc}") from None
-    if done.returncode != 0:
-        output = (done.stdout + done.stderr).decode(errors="replace").lower()
-        if "credentials not found" in output:
-            return None
-        raise UsageError(
-            f"credential helper {program} failed for {server} (exit status {done.returncode})"
-        )
+        raise call.cannot_run(exc) from None
+    return call.answer(done.returncode, done.stdout, done.stderr)
+
+
+async def run_credential_helper_async(call: HelperCall, timeout: float) -> Credentials | None:
+    """:func:`run_credential_helper` on the event loop: a cancelled call kills the helper and
+    waits for it, so that nothing outlives a deadline."""
     try:
-        doc = load_json(done.stdout, f"credential helper {program}", UsageError)
-    except UsageError:
-        doc = None
-    if not isinstance(doc, dict):
-        raise UsageError(f"credential helper {program} returned malformed output for {server}")
-    username, secret = doc.get("Username"), doc.get("Secret")
-    if not isinstance(username, str) or not isinstance(secret, str):
-        raise UsageError(f"credential helper {program} returned malformed output for {server}")
-    if not secret:
-        return None
-    origin = f"credential helper {program}"
-    if username == _TOKEN_USERNAME:
-        return Credentials(identity_token=secret, origin=origin)
-    return Credentials(username=username, password=secret, origin=origin)
+        process = await asyncio.create_subprocess_exec(  # fixed argv, no shell
+            call.program,
+            "get",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except FileNotFoundError:
+        raise call.not_installed() from None
+    except OSError as exc:
+        raise call.cannot_run(exc) from None
+    try:
+        async with asyncio.timeout(timeout):
+            stdout, stderr = await process.communicate(call.server.encode())
+    except TimeoutError:
+        await _kill(process)
+        raise call.too_slow(timeout) from None
+    except BaseException:
+        await _kill(process)
+        raise
+    assert process.returncode is not None  # communicate() waited for the exit
+    return call.answer(process.returncode, stdout, stderr)
 
 
-def load_credentials(
-    registry: str, config_dir: Path | None = None, *, helper_timeout: float = 20.0
-) -> Credentials | None:
-    """Credentials for ``registry`` (``host[:port]``, Docker Hub as ``docker.io``), or ``None``.
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
 
-    Blocks while a credential helper runs. Raises :class:`UsageError` for an unreadable or
-    malformed ``config.json`` and for failing credential helpers.
-    """
+
+def find_credentials(
+    registry: str, config_dir: Path | None = None
+) -> Credentials | HelperCall | None:
+    """What Docker's ``config.json`` holds for ``registry``: credentials, a helper to run, or
+    ``None``. Raises :class:`UsageError` for an unreadable or malformed ``config.json``."""
     path = docker_config_dir(config_dir) / "config.json"
     config = _read_config(path)
     helpers = config.get("credHelpers") or {}
@@ -220,7 +296,7 @@ def load_credentials(
     if helper is not None and helper != "":
         if not isinstance(helper, str):
             raise UsageError(f"{path}: credential helper names must be strings")
-        return run_credential_helper(helper, server_url(registry), helper_timeout)
+        return HelperCall(helper, server_url(registry))
     auths = config.get("auths") or {}
     if not isinstance(auths, dict):
         raise UsageError(f"{path}: auths must be an object")
@@ -228,3 +304,62 @@ def load_credentials(
     if entry is None:
         return None
     return _from_auths_entry(entry[1], f"{path} auths[{entry[0]!r}]")
+
+
+def load_credentials(
+    registry: str, config_dir: Path | None = None, *, helper_timeout: float = 20.0
+) -> Credentials | None:
+    """Credentials for ``registry`` (``host[:port]``, Docker Hub as ``docker.io``), or ``None``.
+
+    Blocks while a credential helper runs. Raises :class:`UsageError` for an unreadable or
+    malformed ``config.json`` and for failing credential helpers.
+    """
+    found = find_credentials(registry, config_dir)
+    if isinstance(found, HelperCall):
+        return run_credential_helper(found.helper, found.server, helper_timeout)
+    return found
+
+
+class CredentialProvider(Protocol):
+    """Where a :class:`~provcheck.source.registry.RegistryClient` gets credentials from."""
+
+    async def credentials(self, registry: str) -> Credentials | None:
+        """Credentials for ``registry`` (``host[:port]``), or ``None`` for anonymous access.
+
+        Raises :class:`UsageError` when the configuration cannot be read.
+        """
+        ...
+
+
+class DockerCredentials:
+    """Docker's ``config.json`` (``None``: ``$DOCKER_CONFIG`` or ``~/.docker``), read once per
+    registry; credential helpers run as child processes that a deadline kills."""
+
+    def __init__(self, config_dir: Path | None = None, *, helper_timeout: float = 20.0) -> None:
+        self._config_dir = config_dir
+        self._helper_timeout = helper_timeout
+        self._found: dict[str, Credentials | None] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def credentials(self, registry: str) -> Credentials | None:
+        """See :meth:`CredentialProvider.credentials`."""
+        if registry in self._found:
+            return self._found[registry]
+        async with self._locks.setdefault(registry, asyncio.Lock()):
+            if registry not in self._found:
+                found = await asyncio.to_thread(find_credentials, registry, self._config_dir)
+                if isinstance(found, HelperCall):
+                    found = await run_credential_helper_async(found, self._helper_timeout)
+                self._found[registry] = found
+        return self._found[registry]
+
+
+class StaticCredentials:
+    """Credentials held in memory, per registry (``host[:port]``), e.g. from a pull secret."""
+
+    def __init__(self, by_registry: Mapping[str, Credentials]) -> None:
+        self._by_registry = {key.lower(): value for key, value in by_registry.items()}
+
+    async def credentials(self, registry: str) -> Credentials | None:
+        """See :meth:`CredentialProvider.credentials`."""
+        return self._by_registry.get(registry.lower())

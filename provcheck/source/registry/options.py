@@ -25,9 +25,12 @@ class RegistryOptions:
     """How :class:`~provcheck.source.registry.RegistryClient` talks to registries.
 
     ``insecure_registries`` lists endpoints (``host`` or ``host:port``, exactly as in the image
-    reference) that are spoken to over plain HTTP; loopback hosts always are. TLS trusts the
-    system store, plus ``ca_file``, plus Docker's ``<certs_dir>/<host:port>/*.crt``.
-    ``docker_config_dir`` ``None`` means ``$DOCKER_CONFIG`` or ``~/.docker``.
+    reference) that are spoken to over plain HTTP. Loopback hosts get HTTPS first and plain HTTP
+    only when they do not speak TLS, unless ``ca_file`` or a ``certs_dir`` entry names a CA for
+    them (then HTTPS only). TLS trusts the system store, plus ``ca_file``, plus Docker's
+    ``<certs_dir>/<host:port>/*.crt``. ``docker_config_dir`` ``None`` means ``$DOCKER_CONFIG`` or
+    ``~/.docker``. The time budget of a whole call is not here: it is the ``timeout`` of
+    :func:`provcheck.inspect_image` and its siblings.
     """
 
     insecure_registries: frozenset[str] = frozenset()
@@ -35,7 +38,7 @@ class RegistryOptions:
     certs_dir: Path = DEFAULT_CERTS_DIR
     docker_config_dir: Path | None = None
     timeout: float = 30.0
-    """Read and write timeout of one network operation, in seconds."""
+    """Read and write timeout of one network operation, in seconds (within the call's budget)."""
     connect_timeout: float = 10.0
     pool_timeout: float = 60.0
     """How long a request may wait for a free connection."""

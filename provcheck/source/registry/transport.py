@@ -1,5 +1,5 @@
-"""HTTP plumbing of the registry client: scheme and TLS per endpoint, capped GETs with retries,
-and the mapping of every httpx failure onto :mod:`provcheck.errors`.
+"""HTTP plumbing of the registry client: capped GETs with retries
+inside a deadline, and the mapping of every httpx failure onto :mod:`provcheck.errors`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 import httpx
@@ -25,9 +25,10 @@ from provcheck.errors import (
     RegistryConnectionError,
     RegistryError,
     RegistryHTTPError,
-    UsageError,
 )
-from provcheck.source.registry.auth import RegistryAuth, plain_http_allowed
+from provcheck.source.deadline import Deadline
+from provcheck.source.registry.auth import RegistryAuth
+from provcheck.source.registry.connection import speaks_no_tls, ssl_errors
 from provcheck.source.registry.options import RegistryOptions
 
 _log = logging.getLogger("provcheck.registry")
@@ -35,60 +36,6 @@ _log = logging.getLogger("provcheck.registry")
 RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
 ERROR_BODY_MAX_BYTES: Final = 64 * 1024
 _MESSAGE_MAX: Final = 200
-
-
-def split_endpoint(endpoint: str) -> tuple[str, int | None]:
-    """``host:port`` → (``host``, port); IPv6 hosts keep their brackets."""
-    if endpoint.startswith("["):
-        host, _, rest = endpoint.partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-        return host + "]", int(port) if port.isdigit() else None
-    host, sep, port = endpoint.rpartition(":")
-    if sep and port.isdigit():
-        return host, int(port)
-    return endpoint, None
-
-
-def registry_scheme(endpoint: str, insecure_registries: frozenset[str]) -> str:
-    """``http`` for loopback hosts (any port) and ``insecure_registries`` entries, else ``https``.
-
-    Loopback is plain HTTP as in buildx and containerd; other hosts need an explicit entry,
-    matched exactly as written in the reference (``host`` or ``host:port``).
-    """
-    lowered = endpoint.lower()
-    if lowered in {entry.lower() for entry in insecure_registries}:
-        return "http"
-    host, _ = split_endpoint(lowered)
-    return "http" if plain_http_allowed(host, None, frozenset()) else "https"
-
-
-def ssl_context(endpoint: str, options: RegistryOptions) -> ssl.SSLContext:
-    """The TLS settings for ``endpoint``: system trust store, ``--ca-file`` and Docker's
-    ``<certs_dir>/<host:port>/*.crt`` (CAs) and ``*.cert``/``*.key`` (client certificates).
-
-    Raises :class:`UsageError` for unreadable or invalid certificate files.
-    """
-    context = ssl.create_default_context()
-    files: list[Path] = []
-    try:
-        if options.ca_file is not None:
-            files.append(options.ca_file)
-            context.load_verify_locations(cafile=str(options.ca_file))
-        directory = options.certs_dir / endpoint
-        if directory.is_dir():
-            for crt in sorted(directory.glob("*.crt")):
-                files.append(crt)
-                context.load_verify_locations(cafile=str(crt))
-            for cert in sorted(directory.glob("*.cert")):
-                key = cert.with_suffix(".key")
-                files.append(cert)
-                if not key.is_file():
-                    raise UsageError(f"client certificate {cert} has no {key.name} beside it")
-                context.load_cert_chain(str(cert), str(key))
-    except (OSError, ssl.SSLError) as exc:
-        where = files[-1] if files else options.certs_dir
-        raise UsageError(f"cannot load TLS certificate {where}: {exc}") from exc
-    return context
 
 
 def _retry_after(value: str | None, max_wait: float) -> float | None:
@@ -133,14 +80,14 @@ def registry_error_detail(body: bytes) -> str:
 
 def _is_tls_failure(exc: BaseException) -> bool:
     """True when a TLS handshake failed for good (verification, protocol), not by a reset."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ssl.SSLError):
-            return not isinstance(current, ssl.SSLEOFError | ssl.SSLZeroReturnError)
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
+    first = next(ssl_errors(exc), None)
+    return first is not None and not isinstance(first, ssl.SSLEOFError | ssl.SSLZeroReturnError)
+
+
+def _tls_hint(exc: BaseException, host: str, options: RegistryOptions) -> str:
+    if speaks_no_tls(exc):
+        return f"it does not speak TLS; name it with --insecure-registry {host} for plain HTTP"
+    return f"give the registry's CA with --ca-file or {options.certs_dir}/<host:port>/ca.crt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +130,14 @@ async def _read_error_body(response: httpx.Response) -> bytes:
 
 
 def _status_error(
-    status: int, what: str, where: str, body: bytes, auth: RegistryAuth
+    status: int, what: str, where: str, body: bytes, auth: RegistryAuth, plain_http: bool
 ) -> RegistryHTTPError:
     detail = registry_error_detail(body)
     suffix = f": {detail}" if detail else ""
+    if status == 400 and plain_http:
+        # What a TLS server answers to plain HTTP ("Client sent an HTTP request to an HTTPS
+        # server"), decided on the status and the scheme, not on that text.
+        suffix += " (if the registry speaks HTTPS, drop its --insecure-registry entry)"
     how = "with credentials" if auth.used_credentials else "anonymously"
     if status == 404:
         return NotFoundError(f"{what} not found in {where}{suffix}", status)
@@ -213,69 +164,130 @@ async def fetch(
     make_auth: Callable[[], RegistryAuth],
     what: str,
     where: str,
+    host: str,
     options: RegistryOptions,
+    deadline: Deadline | None = None,
 ) -> Fetched:
     """GET ``url`` and read at most ``limit`` bytes of a 200 body, retrying what may pass.
 
     Retries 429/502/503/504 (honouring ``Retry-After``) and connection failures other than TLS
-    verification, up to ``options.max_retries`` times. Raises :class:`NotFoundError` (404),
+    verification, up to ``options.max_retries`` times, each retry logged (INFO) before its wait;
+    a wait that cannot fit in ``deadline`` is not started. Raises :class:`NotFoundError` (404),
     :class:`AuthenticationError` (401/403), :class:`RegistryHTTPError` (other statuses),
-    :class:`RegistryConnectionError` (network, TLS, timeouts), :class:`RegistryError` (too many
-    redirects, undecodable bodies), and whatever ``over_limit`` builds.
+    :class:`RegistryConnectionError` (network, TLS, timeouts), :class:`DeadlineExceededError`
+    (a wait past the deadline), :class:`RegistryError` (too many redirects, undecodable
+    bodies), and whatever ``over_limit`` builds.
     """
     headers = {"Accept": accept} if accept else {}
+    action = f"GET {what}"
     attempt = 0
     while True:
-        last = attempt >= options.max_retries
-        auth = make_auth()
-        delay: float | None = None
-        try:
-            async with client.stream("GET", url, headers=headers, auth=auth) as response:
-                status = response.status_code
-                # The final URL without its query: presigned redirect targets carry secrets there.
-                _log.debug("GET %s -> %d", response.url.copy_with(query=None), status)
-                if status == 200:
-                    body = await _read_capped(response, limit, over_limit)
-                    link = response.links.get("next", {}).get("url")
-                    return Fetched(str(response.url), response.headers, link, body)
-                if status in RETRY_STATUSES and not last:
-                    wait = _retry_after(
-                        response.headers.get("retry-after"), options.max_retry_after
-                    )
-                    delay = backoff(attempt, options) if wait is None else wait
-                else:
-                    error_body = await _read_error_body(response)
-                    raise _status_error(status, what, where, error_body, auth)
-        except RegistryHTTPError as exc:
-            # Also token-server failures raised by the auth flow.
-            if (
-                last
-                or exc.status_code not in RETRY_STATUSES
-                or isinstance(exc, AuthenticationError)
-            ):
-                raise
-            delay = backoff(attempt, options)
-        except ProvcheckError:
-            raise
-        except httpx.UnsupportedProtocol as exc:
-            raise RegistryError(f"cannot fetch {what} from {where}: {exc}") from exc
-        except httpx.TransportError as exc:
-            if _is_tls_failure(exc):
-                raise RegistryConnectionError(
-                    f"TLS connection to {where} failed: {exc} (give the registry's CA with "
-                    f"--ca-file or {options.certs_dir}/<host:port>/ca.crt)"
-                ) from exc
-            if last:
-                kind = type(exc).__name__
-                raise RegistryConnectionError(
-                    f"cannot fetch {what} from {where}: {kind}: {str(exc) or 'connection failed'} "
-                    f"(after {attempt + 1} tries)"
-                ) from exc
-            delay = backoff(attempt, options)
-        except httpx.TooManyRedirects as exc:
-            raise RegistryError(f"too many redirects while fetching {what} from {where}") from exc
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-            raise RegistryError(f"cannot fetch {what} from {where}: {exc}") from exc
+        with _waiting(deadline, host, action):
+            tried = await _try(
+                client,
+                url,
+                headers,
+                attempt=attempt,
+                limit=limit,
+                over_limit=over_limit,
+                make_auth=make_auth,
+                what=what,
+                where=where,
+                host=host,
+                options=options,
+            )
+        if isinstance(tried, Fetched):
+            return tried
+        delay, reason = tried.delay, tried.reason
+        if deadline is not None and delay >= deadline.remaining():
+            raise deadline.cannot_wait(host, action, tried.error, delay) from tried.error
         attempt += 1
-        _log.info("retrying %s from %s in %.1f s (try %d)", what, where, delay, attempt + 1)
-        await asyncio.sleep(delay)
+        _log.info(
+            "retrying %s from %s in %.1f s after %s (try %d of %d)",
+            what,
+            where,
+            delay,
+            reason,
+            attempt + 1,
+            options.max_retries + 1,
+        )
+        with _waiting(deadline, host, f"{action}: waiting {delay:.1f} s to retry after {reason}"):
+            await asyncio.sleep(delay)
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    """A try that may pass later: wait ``delay`` seconds (because of ``reason``), or give up
+    with ``error``."""
+
+    delay: float
+    reason: str
+    error: RegistryError
+
+
+def _waiting(deadline: Deadline | None, host: str, action: str) -> AbstractContextManager[None]:
+    return nullcontext() if deadline is None else deadline.waiting(host, action)
+
+
+async def _try(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    attempt: int,
+    limit: int,
+    over_limit: OverLimit,
+    make_auth: Callable[[], RegistryAuth],
+    what: str,
+    where: str,
+    host: str,
+    options: RegistryOptions,
+) -> Fetched | _Retry:
+    """One try of :func:`fetch`: the result, or the delay before the next try and its reason."""
+    last = attempt >= options.max_retries
+    auth = make_auth()
+    try:
+        async with client.stream("GET", url, headers=headers, auth=auth) as response:
+            status = response.status_code
+            # The final URL without its query: presigned redirect targets carry secrets there.
+            _log.debug("GET %s -> %d", response.url.copy_with(query=None), status)
+            if status == 200:
+                body = await _read_capped(response, limit, over_limit)
+                link = response.links.get("next", {}).get("url")
+                return Fetched(str(response.url), response.headers, link, body)
+            error_body = await _read_error_body(response)
+            plain = response.url.scheme == "http"
+            error = _status_error(status, what, where, error_body, auth, plain)
+            if status not in RETRY_STATUSES or last:
+                raise error
+            wait = _retry_after(response.headers.get("retry-after"), options.max_retry_after)
+            if wait is None:
+                return _Retry(backoff(attempt, options), f"HTTP {status}", error)
+            return _Retry(wait, f"HTTP {status} with Retry-After", error)
+    except RegistryHTTPError as exc:
+        # Also token-server failures raised by the auth flow.
+        if last or exc.status_code not in RETRY_STATUSES or isinstance(exc, AuthenticationError):
+            raise
+        return _Retry(backoff(attempt, options), f"HTTP {exc.status_code} (token server)", exc)
+    except ProvcheckError:
+        raise
+    except httpx.UnsupportedProtocol as exc:
+        raise RegistryError(f"cannot fetch {what} from {where}: {exc}") from exc
+    except httpx.TransportError as exc:
+        if _is_tls_failure(exc):
+            raise RegistryConnectionError(
+                f"TLS connection to {where} failed: {exc} ({_tls_hint(exc, host, options)})"
+            ) from exc
+        kind = type(exc).__name__
+        failed = RegistryConnectionError(
+            f"cannot fetch {what} from {where}: {kind}: {str(exc) or 'connection failed'} "
+            f"(after {attempt + 1} tries)"
+        )
+        if last:
+            raise failed from exc
+        failed.__cause__ = exc
+        return _Retry(backoff(attempt, options), kind, failed)
+    except httpx.TooManyRedirects as exc:
+        raise RegistryError(f"too many redirects while fetching {what} from {where}") from exc
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+        raise RegistryError(f"cannot fetch {what} from {where}: {exc}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -12,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from provcheck.errors import UsageError
-from provcheck.source.registry import Credentials, load_credentials
+from provcheck.source.registry import (
+    Credentials,
+    DockerCredentials,
+    StaticCredentials,
+    load_credentials,
+)
 from provcheck.source.registry.credentials import config_key_host, docker_config_dir, server_url
 
 
@@ -197,3 +203,50 @@ def test_cred_helper_failures(
     evil = _config(tmp_path / "e", {"credsStore": "../../bin/sh"})
     with pytest.raises(UsageError, match="invalid credential helper name"):
         load_credentials("x.io", evil)
+
+
+def test_docker_credentials_run_helpers_on_the_event_loop_once_per_registry(
+    tmp_path: Path, helper: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _answers(monkeypatch, {"ghcr.io": ["user1", "secret1"], "h.io": ["<token>", "refresh"]})
+    d = _config(tmp_path / "d", {"credsStore": "fake"})
+    provider = DockerCredentials(d)
+
+    async def run() -> None:
+        found = await asyncio.gather(*(provider.credentials("ghcr.io") for _ in range(5)))
+        assert {(c.username, c.password) for c in found if c is not None} == {("user1", "secret1")}
+        token = await provider.credentials("h.io")
+        assert token is not None and token.identity_token == "refresh"
+        assert await provider.credentials("nothing.io") is None
+
+    asyncio.run(run())
+    assert helper.read_text().splitlines() == ["get ghcr.io", "get h.io", "get nothing.io"]
+
+
+def test_docker_credentials_helper_failures(
+    tmp_path: Path, helper: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _answers(monkeypatch, {"crash.io": "crash", "garbage.io": "garbage", "hang.io": "hang"})
+    d = _config(tmp_path / "d", {"credsStore": "fake"})
+    provider = DockerCredentials(d, helper_timeout=0.5)
+    missing = DockerCredentials(_config(tmp_path / "m", {"credHelpers": {"x.io": "absent"}}))
+
+    async def run() -> None:
+        with pytest.raises(UsageError, match=r"failed for crash\.io \(exit status 3\)") as info:
+            await provider.credentials("crash.io")
+        assert "secret-in-stderr" not in str(info.value)
+        with pytest.raises(UsageError, match="malformed output"):
+            await provider.credentials("garbage.io")
+        with pytest.raises(UsageError, match=r"did not answer within 0\.5 s"):
+            await provider.credentials("hang.io")
+        with pytest.raises(UsageError, match="docker-credential-absent is not installed"):
+            await missing.credentials("x.io")
+
+    asyncio.run(run())
+
+
+def test_static_credentials() -> None:
+    alice = Credentials(username="alice", password="pw", origin="pull secret")
+    provider = StaticCredentials({"Reg.Example.com:5000": alice})
+    assert asyncio.run(provider.credentials("reg.example.com:5000")) is alice
+    assert asyncio.run(provider.credentials("reg.example.com")) is None

@@ -6,6 +6,7 @@ import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import trustme
 from pytest_httpserver import HTTPServer
@@ -15,11 +16,11 @@ from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
 from provcheck.oci.reference import ImageReference
 from provcheck.source.registry import RegistryClient, RegistryOptions
-from provcheck.source.registry.transport import registry_scheme
+from provcheck.source.registry.connection import SchemePolicy, scheme_policy
 
 pytestmark = pytest.mark.anyio
 
-HOST = "127.0.0.2"  # loopback, but not one of the hosts that get plain HTTP
+HOST = "127.0.0.2"  # loopback: HTTPS first, plain HTTP only if the server does not speak TLS
 INDEX = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}'
 
 
@@ -104,48 +105,117 @@ async def test_certs_dir_of_another_endpoint_does_not_apply(
             await client.source(_ref(registry)).resolve("1")
 
 
-async def test_plain_http_server_on_non_loopback_name_gets_https(tmp_path: Path) -> None:
+def _not_tls() -> httpx.ConnectError:
+    """What httpx raises when a plain-HTTP server answers a TLS ClientHello."""
+    error = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    error.reason = "WRONG_VERSION_NUMBER"  # type: ignore[misc]
+    exc = httpx.ConnectError(str(error))
+    exc.__cause__ = error
+    return exc
+
+
+async def test_non_loopback_host_never_falls_back_to_plain_http(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        raise _not_tls()
+
+    options = _options(tmp_path, max_retries=0)
+    transport = httpx.MockTransport(handler)
+    async with RegistryClient(options, transport=transport) as client:
+        ref = ImageReference.parse("registry.example.com:5000/lab/x:1")
+        with pytest.raises(
+            RegistryConnectionError, match=r"does not speak TLS.*--insecure-registry"
+        ):
+            await client.source(ref).resolve("1")
+    assert seen == ["https://registry.example.com:5000/v2/lab/x/manifests/1"]
+
+
+@pytest.mark.parametrize(("bind", "shown"), [(HOST, HOST), ("::1", "[::1]")])
+async def test_plain_http_loopback_server_gets_https_then_http(
+    tmp_path: Path, bind: str, shown: str
+) -> None:
+    """127.0.0.2 and ::1 are loopback: HTTPS first, plain HTTP once the server answers TLS with
+    something that is not TLS."""
+    server = HTTPServer(host=bind, port=0)
+    server.start()
+    try:
+        server.expect_request("/v2/lab/x/manifests/1").respond_with_data(
+            INDEX, content_type=mt.OCI_INDEX
+        )
+        endpoint = f"{shown}:{server.port}"
+        async with RegistryClient(_options(tmp_path, max_retries=0)) as client:
+            source = client.source(ImageReference.parse(f"{endpoint}/lab/x:1"))
+            descriptor, _ = await source.resolve("1")
+            assert client.base_url(endpoint) == f"http://{endpoint}"
+            await source.resolve("1")
+            assert client.requests_made == 2
+        assert descriptor.size == len(INDEX)
+        assert [request.scheme for request, _ in server.log] == ["http", "http"]
+    finally:
+        server.clear()
+        server.stop()
+
+
+async def test_ca_file_means_https_only_on_loopback(ca: trustme.CA, tmp_path: Path) -> None:
     server = HTTPServer(host=HOST, port=0)
     server.start()
     try:
         server.expect_request("/v2/lab/x/manifests/1").respond_with_data(INDEX)
-        async with RegistryClient(_options(tmp_path, max_retries=1)) as client:
-            with pytest.raises(RegistryConnectionError):
+        ca_file = tmp_path / "ca.pem"
+        ca.cert_pem.write_to_path(str(ca_file))
+        async with RegistryClient(_options(tmp_path, ca_file=ca_file, max_retries=0)) as client:
+            with pytest.raises(RegistryConnectionError, match="does not speak TLS"):
                 await client.source(_ref(server)).resolve("1")
         assert server.log == []  # no plain-HTTP request was made
-        insecure = frozenset({f"{HOST}:{server.port}"})
-        async with RegistryClient(_options(tmp_path, insecure_registries=insecure)) as client:
-            descriptor, _ = await client.source(_ref(server)).resolve("1")
-        assert descriptor.size == len(INDEX)
     finally:
         server.clear()
         server.stop()
 
 
 @pytest.mark.parametrize(
-    ("endpoint", "insecure", "scheme"),
+    ("endpoint", "insecure", "policy"),
     [
-        ("localhost:5000", (), "http"),
-        ("localhost", (), "http"),
-        ("127.0.0.1:443", (), "http"),
-        ("[::1]:5000", (), "http"),
-        ("LOCALHOST:5000", (), "http"),
-        ("registry.example.com", (), "https"),
-        ("registry.example.com:5000", (), "https"),
-        ("registry-1.docker.io", (), "https"),
-        ("127.0.0.2:5000", (), "https"),
-        ("localhost.example.com:5000", (), "https"),
-        ("registry.example.com:5000", ("registry.example.com:5000",), "http"),
-        ("registry.example.com:5000", ("registry.example.com",), "https"),
-        ("registry.example.com", ("registry.example.com",), "http"),
-        ("Registry.Example.com", ("registry.example.COM",), "http"),
+        ("localhost:5000", (), SchemePolicy.HTTPS_THEN_HTTP),
+        ("localhost", (), SchemePolicy.HTTPS_THEN_HTTP),
+        ("127.0.0.1:443", (), SchemePolicy.HTTPS_THEN_HTTP),
+        ("127.0.0.2:5000", (), SchemePolicy.HTTPS_THEN_HTTP),
+        ("127.255.255.254", (), SchemePolicy.HTTPS_THEN_HTTP),
+        ("[::1]:5000", (), SchemePolicy.HTTPS_THEN_HTTP),
+        ("LOCALHOST:5000", (), SchemePolicy.HTTPS_THEN_HTTP),
+        ("localhost:5000", ("localhost:5000",), SchemePolicy.HTTP),
+        ("registry.example.com", (), SchemePolicy.HTTPS),
+        ("registry.example.com:5000", (), SchemePolicy.HTTPS),
+        ("registry-1.docker.io", (), SchemePolicy.HTTPS),
+        ("128.0.0.1:5000", (), SchemePolicy.HTTPS),
+        ("[::2]:5000", (), SchemePolicy.HTTPS),
+        ("localhost.example.com:5000", (), SchemePolicy.HTTPS),
+        ("127.0.0.1.example.com", (), SchemePolicy.HTTPS),
+        ("registry.example.com:5000", ("registry.example.com:5000",), SchemePolicy.HTTP),
+        ("registry.example.com:5000", ("registry.example.com",), SchemePolicy.HTTPS),
+        ("registry.example.com", ("registry.example.com",), SchemePolicy.HTTP),
+        ("Registry.Example.com", ("registry.example.COM",), SchemePolicy.HTTP),
     ],
 )
-def test_scheme(endpoint: str, insecure: tuple[str, ...], scheme: str) -> None:
-    assert registry_scheme(endpoint, frozenset(insecure)) == scheme
+def test_scheme_policy(
+    endpoint: str, insecure: tuple[str, ...], policy: SchemePolicy, tmp_path: Path
+) -> None:
+    options = _options(tmp_path, insecure_registries=frozenset(insecure))
+    assert scheme_policy(endpoint, options) is policy
+
+
+def test_ca_file_or_certs_dir_make_loopback_https_only(tmp_path: Path) -> None:
+    with_ca = _options(tmp_path, ca_file=tmp_path / "ca.pem")
+    assert scheme_policy("127.0.0.1:5000", with_ca) is SchemePolicy.HTTPS
+    (tmp_path / "certs.d" / "localhost:5443").mkdir(parents=True)
+    assert scheme_policy("localhost:5443", _options(tmp_path)) is SchemePolicy.HTTPS
+    assert scheme_policy("localhost:5000", _options(tmp_path)) is SchemePolicy.HTTPS_THEN_HTTP
 
 
 def test_source_url_scheme(tmp_path: Path) -> None:
-    client = RegistryClient(_options(tmp_path))
+    options = _options(tmp_path, insecure_registries=frozenset({"reg.local:5000"}))
+    client = RegistryClient(options)
     assert client.base_url("registry.example.com:5000") == "https://registry.example.com:5000"
-    assert client.base_url("localhost:5000") == "http://localhost:5000"
+    assert client.base_url("localhost:5000") == "https://localhost:5000"  # until it falls back
+    assert client.base_url("reg.local:5000") == "http://reg.local:5000"
