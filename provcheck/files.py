@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 
 from provcheck.errors import ProvcheckError, UsageError
+
+
+def read_at_most(path: Path, limit: int, *, regular_only: bool = False) -> bytes:
+    """At most ``limit`` + 1 bytes of ``path`` (so that a caller can tell it is too large).
+
+    ``regular_only``: refuse anything but a regular file (a FIFO, a device, a directory), checked
+    on the opened file, which is opened without blocking. Raises :class:`OSError`.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    if regular_only:
+        flags |= getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as fh:
+        if regular_only and not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return fh.read(limit + 1)
 
 
 def read_capped(
@@ -16,8 +35,7 @@ def read_capped(
     or is larger than ``limit`` bytes.
     """
     try:
-        with path.open("rb") as fh:
-            data = fh.read(limit + 1)
+        data = read_at_most(path, limit)
     except OSError as exc:
         raise error(f"{path}: cannot read the {what}: {exc.strerror or exc}") from exc
     if len(data) > limit:
