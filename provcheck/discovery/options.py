@@ -10,6 +10,7 @@ from provcheck.source.base import ATTESTATION_MAX_BYTES
 
 if TYPE_CHECKING:
     from provcheck.attestation.signatures import TrustConfig
+    from provcheck.discovery.offload import Offload
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +35,7 @@ class DiscoveryOptions:
     image_signatures: bool = True
     """With the stores: also read image signatures (cosign ``.sig``) and signatures over
     attestation manifests. A policy without a ``signatures`` rule does not need them."""
+    offload: Offload = False
+    """Where signature verification runs (:mod:`provcheck.discovery.offload`): ``False``
+    inline on the event loop (the CLI), ``True`` in a worker thread, or in the executor given
+    (a server, so that verifying one image does not stall the others)."""
