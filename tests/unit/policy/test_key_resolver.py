@@ -239,3 +239,26 @@ def test_a_missing_name_of_an_in_memory_resolver_is_typed() -> None:
         "other.pub",
         "not among the 2 file(s) given",
     )
+
+
+def test_cli_verify_names_the_line_of_a_bad_trusted_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from provcheck.cli import main
+
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "cosign.pub").write_bytes(KEY_BYTES)
+    (tmp_path / "keys" / "trusted_root.json").write_text('{"tlogs": [{}]}')
+    (tmp_path / "p.yaml").write_bytes(POLICY)
+    code = main(
+        [
+            "verify",
+            f"oci-layout://{I_COSIGN / 'oci-layout'}:1",
+            "--policy",
+            str(tmp_path / "p.yaml"),
+        ]
+    )
+    assert code == 2
+    assert f"{tmp_path / 'p.yaml'}:8: keys/trusted_root.json: tlogs[0] has no publicKey" in (
+        capsys.readouterr().err
+    )
