@@ -431,9 +431,13 @@ def _evaluate(args: argparse.Namespace) -> Report:
 
     policy = load_policy(args.policy)
     if args.key or args.trusted_root:
+        from provcheck.attestation.keys import load_public_key
+        from provcheck.attestation.tlog import load_trusted_root
         from provcheck.policy.rules.signatures import with_trust
 
-        policy = with_trust(policy, args.key, args.trusted_root)
+        keys = [load_public_key(path) for path in args.key]
+        root = load_trusted_root(args.trusted_root) if args.trusted_root else None
+        policy = with_trust(policy, keys, root)
     return verify_image(
         args.reference,
         policy,

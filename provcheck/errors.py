@@ -31,6 +31,18 @@ class PolicyError(ProvcheckError):
     """An invalid policy file: syntax, duplicate key, schema, unknown rule (exit code 2)."""
 
 
+class KeyResolutionError(UsageError):
+    """A key or trusted root that a policy names cannot be had from its resolver.
+
+    ``location`` says where it was looked for (a path, or the name), ``reason`` why it failed.
+    """
+
+    def __init__(self, location: str, reason: str) -> None:
+        super().__init__(f"{location}: {reason}")
+        self.location = location
+        self.reason = reason
+
+
 class PolicyMistakesError(PolicyError):
     """A policy file with mistakes, each one line ``file:line: message`` in ``messages``."""
 

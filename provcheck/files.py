@@ -3,11 +3,39 @@ the files of an OCI layout, which someone else wrote."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
 
 from provcheck.errors import ProvcheckError, UsageError
+
+
+class NotRegularFileError(OSError):
+    """A FIFO, a device, a directory or a socket where a regular file was expected."""
+
+    def __init__(self) -> None:
+        super().__init__(errno.EINVAL, "not a regular file")
+
+
+def read_at_most(
+    path: Path, limit: int, *, regular_only: bool = False, follow_links: bool = True
+) -> bytes:
+    """At most ``limit`` + 1 bytes of ``path`` (so that a caller can tell it is too large).
+
+    ``regular_only``: refuse anything but a regular file with :class:`NotRegularFileError`,
+    checked on the opened file, which is opened without blocking (a FIFO cannot hang it).
+    ``follow_links=False`` refuses a symbolic link. Raises :class:`OSError`.
+    """
+    flags = os.O_RDONLY | os.O_CLOEXEC
+    if regular_only:
+        flags |= os.O_NONBLOCK
+    if not follow_links:
+        flags |= os.O_NOFOLLOW
+    with os.fdopen(os.open(path, flags), "rb") as fh:
+        if regular_only and not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise NotRegularFileError
+        return fh.read(limit + 1)
 
 
 def read_capped(
@@ -19,8 +47,7 @@ def read_capped(
     or is larger than ``limit`` bytes.
     """
     try:
-        with path.open("rb") as fh:
-            data = fh.read(limit + 1)
+        data = read_at_most(path, limit)
     except OSError as exc:
         raise error(f"{path}: cannot read the {what}: {exc.strerror or exc}") from exc
     if len(data) > limit:
@@ -45,17 +72,12 @@ def read_regular(
         resolved = path.resolve(strict=True)
         if not resolved.is_relative_to(within.resolve(strict=True)):
             raise error(f"{path}: the {what} is a link to a file outside {within}")
-        fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        return read_at_most(resolved, limit, regular_only=True, follow_links=False)
     except FileNotFoundError:
         raise
+    except NotRegularFileError:
+        raise error(f"{path}: the {what} is not a regular file") from None
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11, 3.12)
         raise error(
             f"{path}: cannot read the {what}: {getattr(exc, 'strerror', None) or exc}"
         ) from exc
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise error(f"{path}: the {what} is not a regular file")
-        try:
-            return fh.read(limit + 1)
-        except OSError as exc:
-            raise error(f"{path}: cannot read the {what}: {exc.strerror or exc}") from exc

@@ -1,9 +1,11 @@
 """Keyless verification of sigstore bundles through the optional ``sigstore`` extra.
 
 The only module that imports ``sigstore`` (sigstore-python 4.5), and only when a keyless bundle
-is verified. Fully offline: the trust root comes only from the ``trusted_root`` file (never from
-sigstore's TUF cache or the network); ``sigstore.verify.Verifier`` builds a Rekor client from
-the root's URL but never calls it, because a v0.3 bundle carries its inclusion proof.
+is verified. Fully offline: the trust root comes only from the user's trusted root (never from
+sigstore's TUF cache or the network), read once with the policy; sigstore's model of it and the
+``sigstore.verify.Verifier`` are built once per :class:`~provcheck.attestation.tlog.TrustedRoot`
+and shared by every bundle. The verifier builds a Rekor client from the root's URL but never
+calls it, because a v0.3 bundle carries its inclusion proof.
 
 What sigstore checks (``Verifier.verify_dsse``): the leaf chains to a ``certificateAuthorities``
 chain of the trusted root at the entry's ``integratedTime`` (the only verified time, via its
@@ -19,8 +21,7 @@ identity's issuer, and a SAN (URI or e-mail) fully matches its ``subject-regexp`
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from provcheck._internal.jsonload import load_json_object
 from provcheck.attestation.signatures import Identity
@@ -29,13 +30,15 @@ from provcheck.errors import VerificationError
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
+    from provcheck.attestation.tlog import TrustedRoot
+
 _ISSUER_V1: Final = "1.3.6.1.4.1.57264.1.1"
 _ISSUER_V2: Final = "1.3.6.1.4.1.57264.1.8"
 _EXTRA: Final = "keyless verification needs the optional extra: pip install 'provcheck[sigstore]'"
 
 
 def verify_keyless_dsse(
-    bundle: bytes, identities: tuple[Identity, ...], trusted_root: Path | None
+    bundle: bytes, identities: tuple[Identity, ...], trusted_root: TrustedRoot | None
 ) -> tuple[str, bytes, str]:
     """Verify a keyless DSSE bundle: certificate chain, SCT, transparency log, identity.
 
@@ -56,15 +59,11 @@ def verify_keyless_dsse(
             "keyless signature without a transparency-log entry (keyless always requires one)"
         )
     try:
-        from sigstore.models import Bundle, TrustedRoot
-        from sigstore.verify import Verifier
+        from sigstore.models import Bundle
         from sigstore.verify.policy import AllOf
     except ImportError as exc:
         raise VerificationError(_EXTRA) from exc
-    try:
-        verifier = Verifier(trusted_root=TrustedRoot.from_file(str(trusted_root)))
-    except Exception as exc:  # sigstore, pydantic and cryptography raise unrelated types
-        raise VerificationError(f"cannot use the trusted root {trusted_root}: {exc}") from exc
+    verifier = _verifier(trusted_root)
     try:
         parsed = Bundle.from_json(bundle)
     except Exception as exc:
@@ -82,6 +81,25 @@ def verify_keyless_dsse(
         # Who signed, as the certificate says (what an auditor needs), not the policy pattern.
         return payload_type, payload, f"{subject.matched} (issuer {identity.issuer})"
     raise VerificationError("; ".join(reasons)[:1500])
+
+
+def _verifier(root: TrustedRoot) -> Any:
+    """sigstore's ``Verifier`` for ``root``, built on first use and kept with it (two threads
+    may both build it; either result is the same). Raises :class:`VerificationError`."""
+    if root.keyless_verifier:
+        return root.keyless_verifier[0]
+    from sigstore.models import TrustedRoot as SigstoreRoot
+    from sigstore.verify import Verifier
+    from sigstore_models.trustroot import v1 as trustroot_v1
+
+    try:
+        inner = trustroot_v1.TrustedRoot.from_json(root.data)
+        verifier = Verifier(trusted_root=SigstoreRoot(inner))
+    except Exception as exc:  # sigstore, pydantic and cryptography raise unrelated types
+        raise VerificationError(f"cannot use the trusted root {root.source}: {exc}") from exc
+    if not root.keyless_verifier:
+        root.keyless_verifier.append(verifier)
+    return root.keyless_verifier[0]
 
 
 def _tlog_entries(bundle: bytes) -> int:

@@ -6,14 +6,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from provcheck.errors import UsageError
 
 if TYPE_CHECKING:  # values of these types are made by callers that already imported them
     from provcheck.attestation.keys import PublicKey
-    from provcheck.attestation.tlog import LogKey
+    from provcheck.attestation.tlog import LogKey, TrustedRoot
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,30 +45,29 @@ class TrustConfig:
 
     ``threshold``: how many distinct trusted keys or identities must have validly signed the
     bytes that chain to a statement (see :func:`threshold_rejection`). Keyless verification
-    (``identities``) always requires a transparency-log entry and needs ``trusted_root``.
-    ``log_keys``: the Rekor keys (``tlogs[]``) of ``trusted_root``, read from that file when not
-    given; with keys, entries are checked against them when present, and required only when
-    ``tlog_required``. Raises :class:`UsageError` for a threshold below 1, no key and no
-    identity (fail closed), or an unreadable trusted root.
+    (``identities``) always requires a transparency-log entry and needs ``trusted_root``, whose
+    Rekor keys (:attr:`log_keys`) also check the entries found with key-based signatures:
+    entries are checked when present, and required only when ``tlog_required``. Everything is
+    parsed already (nothing here reads a file). Raises :class:`UsageError` for a threshold
+    below 1, or no key and no identity (fail closed).
     """
 
     keys: tuple[PublicKey, ...] = ()
     identities: tuple[Identity, ...] = ()
     threshold: int = 1
-    trusted_root: Path | None = None
+    trusted_root: TrustedRoot | None = None
     tlog_required: bool = False
-    log_keys: tuple[LogKey, ...] = ()
 
     def __post_init__(self) -> None:
         if self.threshold < 1:
             raise UsageError("signature threshold must be at least 1")
         if not self.keys and not self.identities:
             raise UsageError("signature verification needs at least one key or identity")
-        if self.trusted_root is not None and not self.log_keys:
-            # frozen: set once here, from the user's file (never fetched)
-            from provcheck.attestation.tlog import load_trusted_root
 
-            object.__setattr__(self, "log_keys", load_trusted_root(self.trusted_root))
+    @property
+    def log_keys(self) -> tuple[LogKey, ...]:
+        """The Rekor keys (``tlogs[]``) of the trusted root; empty without one."""
+        return self.trusted_root.log_keys if self.trusted_root is not None else ()
 
 
 _KEY_ID = re.compile(r"[0-9a-f]{64}")

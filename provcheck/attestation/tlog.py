@@ -35,7 +35,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
@@ -145,10 +145,33 @@ def parse_trusted_root(data: bytes, source: str = "<trusted root>") -> tuple[Log
     return tuple(keys)
 
 
-def load_trusted_root(path: Path) -> tuple[LogKey, ...]:
-    """Read a trusted root file (never fetched). Raises :class:`UsageError`."""
+@dataclass(frozen=True, slots=True)
+class TrustedRoot:
+    """A sigstore trusted root, read and parsed once and shared by every verification.
+
+    ``data``: the document as given (keyless verification builds sigstore's own model from it,
+    once, see :mod:`provcheck.attestation._sigstore`); ``log_keys``: its Rekor keys.
+    """
+
+    source: str
+    data: bytes = field(repr=False)
+    log_keys: tuple[LogKey, ...]
+    keyless_verifier: list[object] = field(
+        default_factory=list, init=False, repr=False, compare=False, hash=False
+    )
+    """sigstore's verifier for this root once a keyless bundle needed it (at most one item)."""
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str = "<trusted root>") -> TrustedRoot:
+        """Parse a trusted root document. Raises :class:`UsageError` (see
+        :func:`parse_trusted_root`)."""
+        return cls(source, bytes(data), parse_trusted_root(data, source))
+
+
+def load_trusted_root(path: Path) -> TrustedRoot:
+    """Read and parse a trusted root file (never fetched). Raises :class:`UsageError`."""
     data = read_capped(path, MAX_TRUSTED_ROOT_BYTES, "trusted root")
-    return parse_trusted_root(data, str(path))
+    return TrustedRoot.from_bytes(data, str(path))
 
 
 # -- entries ----------------------------------------------------------------------------------

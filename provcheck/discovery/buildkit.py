@@ -26,6 +26,7 @@ from provcheck.discovery.model import (
     ProblemKind,
     TrustLevel,
 )
+from provcheck.discovery.offload import run_verification
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.errors import (
     AttestationError,
@@ -288,7 +289,9 @@ class AttestationReader:
         try:
             raw = await self.fetch_blob(descriptor, self.options.max_layer_bytes)
             if envelope:
-                opened = self._open_envelope(raw, descriptor, where)
+                opened = await run_verification(
+                    self.options.offload, self._open_envelope, raw, descriptor, where
+                )
                 if isinstance(opened, Problem):
                     return AttestationLayer(descriptor, position, hint, problems=(opened,))
                 statement, trust, signature = opened

@@ -11,6 +11,7 @@ from provcheck.source.base import ATTESTATION_MAX_BYTES
 
 if TYPE_CHECKING:
     from provcheck.attestation.signatures import TrustConfig
+    from provcheck.discovery.offload import Offload
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +38,7 @@ class DiscoveryOptions:
     attestation manifests. A policy without a ``signatures`` rule does not need them."""
     limits: Limits = field(default_factory=Limits)
     """The most work the whole image may cost (see :mod:`provcheck.discovery.limits`)."""
+    offload: Offload = False
+    """Where signature verification runs (:mod:`provcheck.discovery.offload`): ``False``
+    inline on the event loop (the CLI), ``True`` in a worker thread, or in the executor given
+    (a server, so that verifying one image does not stall the others)."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 import yaml
 
 from provcheck.discovery.model import TrustLevel
-from provcheck.errors import PolicyError, PolicyMistakesError, SbomError
+from provcheck.errors import KeyResolutionError, PolicyError, PolicyMistakesError, SbomError
 from provcheck.files import read_capped
 from provcheck.oci.platform import Platform
 from provcheck.policy.model import (
@@ -31,6 +31,7 @@ from provcheck.policy.model import (
     SbomOptions,
     min_trust_problem,
 )
+from provcheck.policy.resolver import FileResolver, KeyResolver, NoResolver
 from provcheck.report.escape import escape_text
 from provcheck.report.model import OnIncomplete
 from provcheck.sbom.licenses import LicenseRules
@@ -306,7 +307,11 @@ def _platforms_options(
 
 
 def _rule_options(
-    name: str, opts: Mapping[str, Any], lines: Mapping[_Path, int], m: _Mistakes
+    name: str,
+    opts: Mapping[str, Any],
+    lines: Mapping[_Path, int],
+    m: _Mistakes,
+    resolver: KeyResolver,
 ) -> RuleOptions | None:
     """The options of rule ``name`` (schema-valid ``opts``); mistakes are added to ``m``."""
     if name == "provenance":
@@ -331,12 +336,16 @@ def _rule_options(
     if name == "sbom":
         return _sbom_options(opts, lines, m)
     if name == "signatures":
-        return _signatures_options(opts, m.source, lines, m)
+        return _signatures_options(opts, lines, m, resolver)
     return None
 
 
 def _build(
-    data: Mapping[str, Any], lines: Mapping[_Path, int], m: _Mistakes, invalid: set[_Path]
+    data: Mapping[str, Any],
+    lines: Mapping[_Path, int],
+    m: _Mistakes,
+    invalid: set[_Path],
+    resolver: KeyResolver,
 ) -> Policy | None:
     """The policy, or ``None`` when there are mistakes (all of them added to ``m``).
 
@@ -349,7 +358,7 @@ def _build(
     rules: dict[str, RuleOptions] = {}
     for name, raw in raw_rules.items():
         if not any(p[:2] == ("rules", name) for p in invalid):
-            options = _rule_options(name, raw or {}, lines, m)
+            options = _rule_options(name, raw or {}, lines, m, resolver)
             if options is not None:
                 rules[name] = options
     if invalid or m.found:
@@ -393,50 +402,90 @@ def _reject_min_trust(rules: Mapping[str, Any], lines: Mapping[_Path, int], m: _
                 m.add(line, f"rules.{name}.min-trust: {why}", explains_line=True)
 
 
+def _resolved(
+    name: str, what: str, limit: int, line: int, resolver: KeyResolver, m: _Mistakes
+) -> bytes | None:
+    """The bytes ``resolver`` gives for ``name``, or ``None`` with the mistake added to ``m``."""
+    try:
+        data = resolver.resolve(name)
+    except KeyResolutionError as exc:
+        m.add(line, f"{exc.location}: cannot read the {what}: {exc.reason}")
+        return None
+    if len(data) > limit:
+        m.add(line, f"{name}: {what} is larger than {limit} bytes")
+        return None
+    return data
+
+
 def _signatures_options(
-    opts: Mapping[str, Any], source: str, lines: Mapping[_Path, int], m: _Mistakes
+    opts: Mapping[str, Any], lines: Mapping[_Path, int], m: _Mistakes, resolver: KeyResolver
 ) -> RuleOptions:
-    """``rules.signatures``: load the keys now, paths relative to the policy file."""
-    from provcheck.attestation.keys import load_public_key
+    """``rules.signatures``: the keys and the trusted root, each asked of ``resolver`` once and
+    parsed now (a policy is evaluated without reading a file)."""
+    from provcheck.attestation.keys import MAX_KEY_FILE_BYTES, parse_public_key
     from provcheck.attestation.signatures import Identity
     from provcheck.errors import UsageError
     from provcheck.policy.model import SignaturesOptions
 
-    base = Path(source).parent if not source.startswith("<") else Path.cwd()
     keys = []
     for i, text in enumerate(opts.get("keys", ())):
+        line = _line(lines, ["rules", "signatures", "keys", i])
+        data = _resolved(text, "key file", MAX_KEY_FILE_BYTES, line, resolver, m)
+        if data is None:
+            continue
         try:
-            keys.append(load_public_key(base / text))
+            keys.append(parse_public_key(data, text))
         except UsageError as exc:
-            m.add(_line(lines, ["rules", "signatures", "keys", i]), exc.diagnostics())
+            m.add(line, exc.diagnostics())
     identities = []
     for i, raw in enumerate(opts.get("identities", ())):
         try:
             identities.append(Identity(raw["issuer"], raw["subject-regexp"]))
         except UsageError as exc:
             m.add(_line(lines, ["rules", "signatures", "identities", i]), exc.diagnostics())
-    root = opts.get("trusted-root")
+    root = None
+    if opts.get("trusted-root"):
+        from provcheck.attestation.tlog import MAX_TRUSTED_ROOT_BYTES, TrustedRoot
+
+        name = opts["trusted-root"]
+        line = _line(lines, ["rules", "signatures", "trusted-root"])
+        data = _resolved(name, "trusted root", MAX_TRUSTED_ROOT_BYTES, line, resolver, m)
+        if data is not None:
+            try:
+                root = TrustedRoot.from_bytes(data, name)
+            except UsageError as exc:
+                m.add(line, exc.diagnostics())
     return SignaturesOptions(
         required=opts.get("required", True),
         keys=tuple(keys),
         identities=tuple(identities),
         threshold=opts.get("threshold", 1),
-        trusted_root=base / root if root else None,
+        trusted_root=root,
         tlog_required=opts.get("tlog") == "required",
         attestations=tuple(opts.get("attestations", ("provenance",))),
     )
 
 
-def parse_policy(text: str, source: str = "<policy>") -> Policy:
-    """Parse and validate a policy document.
+def parse_policy(
+    text: str | bytes, source_name: str = "<policy>", *, resolver: KeyResolver | None = None
+) -> Policy:
+    """Parse and validate a policy document; reads no file.
 
-    Raises :class:`PolicyError` naming ``source``, the line and the problem, and
-    :class:`PolicyMistakesError` (a ``PolicyError``) with every mistake found, each on its line:
-    invalid YAML, duplicate keys, aliases, non-string keys, schema violations, unknown rules and
-    keys (with the closest valid name), bad patterns, keys and licences.
+    The key files and trusted root it names are asked of ``resolver`` (once per name) and parsed
+    here; without one, a policy that names any is a mistake. Raises :class:`PolicyError` naming
+    ``source_name``, the line and the problem, and :class:`PolicyMistakesError` (a
+    ``PolicyError``) with every mistake found, each on its line: invalid YAML, duplicate keys,
+    aliases, non-string keys, schema violations, unknown rules and keys (with the closest valid
+    name), bad patterns, keys, trusted roots and licences.
     """
+    source = source_name
     if len(text) > MAX_POLICY_BYTES:
         raise PolicyError(f"{source}: policy file is larger than {MAX_POLICY_BYTES} bytes")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolicyError(f"{source}: the policy file is not UTF-8") from exc
     mistakes = _Mistakes(source)
     data, lines = _load_yaml(text, mistakes)
     if not isinstance(data, dict):
@@ -449,20 +498,17 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
                 rules[name] = {}
         _reject_min_trust(rules, lines, mistakes)
     invalid = _schema_mistakes(data, lines, mistakes)
-    policy = _build(data, lines, mistakes, invalid)
+    policy = _build(data, lines, mistakes, invalid, resolver or NoResolver())
     mistakes.raise_any()
     assert policy is not None  # no mistake, so the policy was built
     return policy
 
 
 def load_policy(path: Path) -> Policy:
-    """Read and parse a policy file. Raises :class:`PolicyError` (also when unreadable)."""
+    """Read and parse a policy file, and the key files and trusted root it names (relative to
+    its directory, regular files only). Raises :class:`PolicyError` (also when unreadable)."""
     raw = read_capped(path, MAX_POLICY_BYTES, "policy file", PolicyError)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PolicyError(f"{path}: the policy file is not UTF-8") from exc
-    return parse_policy(text, str(path))
+    return parse_policy(raw, str(path), resolver=FileResolver(path.parent))
 
 
 def lint_policy(path: Path) -> list[str]:

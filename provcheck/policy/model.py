@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from provcheck.attestation.keys import PublicKey
 from provcheck.attestation.signatures import Identity, TrustConfig
@@ -17,6 +16,9 @@ from provcheck.report.model import OnIncomplete
 from provcheck.sbom.licenses import LicenseRules
 from provcheck.sbom.model import SbomFormat
 from provcheck.sbom.versions import PurlPattern
+
+if TYPE_CHECKING:  # parsed by the loader, which imports it only for a policy that names one
+    from provcheck.attestation.tlog import TrustedRoot
 
 API_VERSION: Final = "provcheck/v1"
 KIND: Final = "Policy"
@@ -99,13 +101,14 @@ class SbomOptions:
 
 @dataclass(frozen=True, slots=True)
 class SignaturesOptions:
-    """``rules.signatures``: keys are loaded, paths resolved against the policy file."""
+    """``rules.signatures``: keys and the trusted root are parsed already, once, when the
+    policy is loaded (evaluating it reads no file)."""
 
     required: bool = True
     keys: tuple[PublicKey, ...] = ()
     identities: tuple[Identity, ...] = ()
     threshold: int = 1
-    trusted_root: Path | None = None
+    trusted_root: TrustedRoot | None = None
     tlog_required: bool = False
     attestations: tuple[str, ...] = ("provenance",)
 

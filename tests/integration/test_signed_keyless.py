@@ -207,6 +207,7 @@ def test_without_the_extra_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from provcheck.attestation._sigstore import verify_keyless_dsse
+    from provcheck.attestation.tlog import load_trusted_root
     from provcheck.errors import VerificationError
 
     for module in ("sigstore", "sigstore.models", "sigstore.verify", "sigstore.verify.policy"):
@@ -214,4 +215,6 @@ def test_without_the_extra_says_how_to_install_it(
     bundle = json.dumps({"verificationMaterial": {"tlogEntries": [{}]}}).encode()
     identity = Identity(gen.ISSUER, gen.SUBJECT_REGEXP)
     with pytest.raises(VerificationError, match=r"pip install 'provcheck\[sigstore\]'"):
-        verify_keyless_dsse(bundle, (identity,), KEYLESS_DIR / "trusted_root.json")
+        verify_keyless_dsse(
+            bundle, (identity,), load_trusted_root(KEYLESS_DIR / "trusted_root.json")
+        )

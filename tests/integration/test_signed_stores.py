@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from provcheck.api import inspect_image, verify_image
+from provcheck.attestation.keys import load_public_key
 from provcheck.discovery.model import AttestationOrigin, ProblemKind, TrustLevel
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.policy.loader import load_policy, parse_policy
@@ -203,7 +204,7 @@ def test_tlog_required_fails_without_a_verified_entry(tmp_path: Path) -> None:
 
 def test_cli_shortcut_with_trust_adds_the_rule(tmp_path: Path) -> None:
     policy = parse_policy("apiVersion: provcheck/v1\nkind: Policy\nrules:\n  provenance: {}\n")
-    policy = with_trust(policy, [KEYS / "p256.pub"])
+    policy = with_trust(policy, [load_public_key(KEYS / "p256.pub")])
     report = verify_image(f"oci-layout://{SIGNED / 'bundle-p256'}:1", policy)
     assert report.verdict is Verdict.PASS
     assert {r.rule for r in report.results} == {"provenance", "signatures"}

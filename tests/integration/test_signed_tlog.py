@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from provcheck.api import inspect_image, verify_image
 from provcheck.attestation.keys import parse_public_key
 from provcheck.attestation.signatures import SignedObject, TrustConfig
+from provcheck.attestation.tlog import load_trusted_root
 from provcheck.cli import main
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.policy.loader import load_policy
@@ -206,7 +207,8 @@ def _verify(case: dict[str, Path | str], tlog: str, *, root: bool) -> Report:
 
 def _signed(case: dict[str, Path | str], *, root: bool) -> list[SignedObject]:
     key = parse_public_key(Path(case["key"]).read_bytes(), "signer.pub")
-    trust = TrustConfig((key,), trusted_root=Path(case["root"]) if root else None)
+    trusted_root = load_trusted_root(Path(case["root"])) if root else None
+    trust = TrustConfig((key,), trusted_root=trusted_root)
     found = inspect_image(
         f"oci-layout://{case['layout']}:1",
         options=DiscoveryOptions(signature_stores=True, trust=trust),

@@ -28,6 +28,7 @@ import asyncio
 
 from provcheck.discovery.limits import Budget
 from provcheck.discovery.model import ImageAttestations
+from provcheck.discovery.offload import run_verification
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.stores.reading import (
     RAW_SBOM_TYPES,
@@ -61,7 +62,9 @@ async def discover_signed(
         await asyncio.gather(*(run.target(t) for t in targets.values()))
         run.budget.check()
         run.found.sort()  # read concurrently: report in a fixed order, not arrival order
-    return settle(found, run.found, in_index, options.trust)
+    return await run_verification(
+        options.offload, settle, found, run.found, in_index, options.trust
+    )
 
 
 __all__ = ["RAW_SBOM_TYPES", "discover_signed", "synthesise_sbom_statement"]

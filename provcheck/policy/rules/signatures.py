@@ -9,9 +9,10 @@ rejection (``signed by k of n required distinct trusted signer(s)``) this rule r
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from provcheck.attestation.keys import load_public_key
+from provcheck.attestation.keys import PublicKey
 from provcheck.attestation.signatures import SignedKind, SignedObject, signer_label
 from provcheck.discovery.model import ProblemKind, TrustLevel
 from provcheck.errors import UsageError
@@ -19,6 +20,9 @@ from provcheck.policy.model import Policy, RuleOptions, SignaturesOptions
 from provcheck.policy.rules.base import EvaluationContext, PlatformContext
 from provcheck.predicates import PredicateKind
 from provcheck.report.model import Evidence, RuleResult, Status
+
+if TYPE_CHECKING:
+    from provcheck.attestation.tlog import TrustedRoot
 
 NAME = "signatures"
 _HINT = "sign the attestation: cosign attest --key KEY --type slsaprovenance IMAGE@DIGEST"
@@ -134,22 +138,24 @@ class SignaturesRule:
         return [_one(pc, options, ctx) for pc in ctx.platforms]
 
 
-def with_trust(policy: Policy, keys: list[Path], trusted_root: Path | None = None) -> Policy:
-    """``verify --key FILE… --trusted-root FILE``: add keys (and a trusted root) to ``policy``.
+def with_trust(
+    policy: Policy, keys: Sequence[PublicKey], trusted_root: TrustedRoot | None = None
+) -> Policy:
+    """``verify --key FILE… --trusted-root FILE``: add keys (and a trusted root), already read
+    and parsed by the caller, to ``policy``.
 
     Adds ``signatures: {required: true}`` when the policy has no such rule and keys were given.
-    Raises :class:`UsageError` when a key file cannot be read or is unsupported.
+    Raises :class:`UsageError` for a trusted root without keys or a signatures rule.
     """
     if not keys and trusted_root is None:
         return policy
-    loaded = tuple(load_public_key(p) for p in keys)
     current = policy.rules.get(NAME)
-    if current is None and not loaded:
+    if current is None and not keys:
         raise UsageError("--trusted-root needs identities in the policy's signatures rule")
     opts = current if isinstance(current, SignaturesOptions) else SignaturesOptions()
     opts = dataclasses.replace(
         opts,
-        keys=(*opts.keys, *(k for k in loaded if k not in opts.keys)),
+        keys=(*opts.keys, *(k for k in keys if k not in opts.keys)),
         trusted_root=trusted_root or opts.trusted_root,
     )
     return dataclasses.replace(policy, rules={**policy.rules, NAME: opts})

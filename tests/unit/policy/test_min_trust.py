@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from provcheck.api import verify_image
+from provcheck.attestation.keys import load_public_key
 from provcheck.discovery.model import ImageAttestations, TrustLevel
 from provcheck.errors import PolicyError
 from provcheck.oci.digest import Digest
 from provcheck.policy import evaluate, load_policy, parse_policy
 from provcheck.policy.model import MIN_TRUST_NEEDS_KEYS, Policy, ProvenanceOptions
+from provcheck.policy.resolver import MappingResolver
 from provcheck.policy.rules.signatures import with_trust
 from provcheck.predicates import PredicateKind
 from provcheck.report.model import Report, Status, Verdict
@@ -27,6 +29,8 @@ NOW = datetime(2026, 12, 1, tzinfo=UTC)
 I_COSIGN = FIXTURES_DIR / "real" / "i-cosign"
 KEY = FIXTURES_DIR / "signed" / "keys" / "p256.pub"
 OTHER_KEY = KEY  # not i-cosign's key
+KEYS = MappingResolver({str(KEY): KEY.read_bytes()})
+"""What ``_keys_rule()`` names, held in memory."""
 
 
 def _keys_rule(tmp_path: Path | None = None) -> str:
@@ -51,7 +55,7 @@ RULE_BODIES = {
 def test_every_attestation_rule_accepts_min_trust(rule: str, level: str) -> None:
     body = RULE_BODIES[rule][:-1] + (", " if RULE_BODIES[rule] != "{}" else "")
     text = HEAD + f"  {rule}: {body}min-trust: {level}}}\n" + _keys_rule()
-    policy = parse_policy(text, "t.yaml")
+    policy = parse_policy(text, "t.yaml", resolver=KEYS)
     assert policy.min_trust == {rule: TrustLevel(level)}
 
 
@@ -125,7 +129,7 @@ def test_the_model_fails_closed_too() -> None:
 
 def test_cli_keys_keep_min_trust() -> None:
     text = HEAD + "  provenance: {min-trust: signed}\n" + _keys_rule()
-    policy = with_trust(parse_policy(text, "t.yaml"), [OTHER_KEY])
+    policy = with_trust(parse_policy(text, "t.yaml", resolver=KEYS), [load_public_key(OTHER_KEY)])
     assert policy.min_trust == {"provenance": TrustLevel.SIGNED}
 
 
@@ -188,7 +192,9 @@ def test_index_bound_provenance_meets_index_bound_but_not_signed() -> None:
     assert report.verdict is Verdict.PASS
     assert all(r.trust == "index-bound" for r in report.results)
     assert all("ignored" not in r.message for r in report.results)
-    signed = parse_policy(HEAD + "  provenance: {min-trust: signed}\n" + _keys_rule())
+    signed = parse_policy(
+        HEAD + "  provenance: {min-trust: signed}\n" + _keys_rule(), resolver=KEYS
+    )
     report = evaluate(image, signed, now=NOW)
     for status, _, message in _results(report, "provenance"):
         assert status is Status.FAIL
@@ -259,7 +265,7 @@ def test_a_pass_notes_what_it_ignored_and_cites_only_strong_evidence() -> None:
     mixed = dataclasses.replace(pi, attestations=(*pi.attestations, extra))
     image = dataclasses.replace(image, images=(mixed, *image.images[1:]))
     text = HEAD + "  provenance: {min-trust: signed}\n" + _keys_rule()
-    report = evaluate(image, parse_policy(text), now=NOW)
+    report = evaluate(image, parse_policy(text, resolver=KEYS), now=NOW)
     result = next(r for r in report.results if r.platform == pi.platform.key)
     assert result.status is Status.PASS
     assert result.message.startswith("provenance is present (1 provenance attestation(s) below")
