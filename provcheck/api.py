@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from provcheck.discovery.buildkit import discover
+from provcheck.discovery.limits import Budget
 from provcheck.discovery.model import ImageAttestations
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.oci.digest import Digest
@@ -69,15 +70,17 @@ async def inspect_image_async(
 ) -> ImageAttestations:
     """Resolve ``reference`` and discover its attestations (see :func:`inspect_image`)."""
     ref = _parse(reference)
+    options = options or DiscoveryOptions()
+    budget = Budget(options.limits)  # one for the whole image: the index and the stores
     async with _open(ref, client, registry) as (source, root):
         found = await discover(
-            source, root, reference=str(ref), options=options, pinned=_pinned(ref)
+            source, root, reference=str(ref), options=options, pinned=_pinned(ref), budget=budget
         )
-        if options is not None and (options.signature_stores or options.trust is not None):
+        if options.signature_stores or options.trust is not None:
             # Trust is decided there, once, also for signed layers of the index.
             from provcheck.discovery.stores import discover_signed
 
-            found = await discover_signed(source, found, options)
+            found = await discover_signed(source, found, options, budget)
         return found
 
 
@@ -93,7 +96,8 @@ def inspect_image(
     manifest they were found for are reported in ``problems`` and never used.
     Raises :class:`InvalidReferenceError` for a bad reference, :class:`RegistryError` or
     :class:`IntegrityError` when the root cannot be fetched, :class:`ManifestError` when it is
-    malformed.
+    malformed, :class:`LimitExceededError` when it needs more work than ``options.limits``
+    allow.
     """
     return asyncio.run(inspect_image_async(reference, options=options, registry=registry))
 

@@ -95,3 +95,7 @@ class NoSbomError(SbomError):
 
 class VerificationError(ProvcheckError):
     """A signature, key or identity check failed."""
+
+
+class LimitExceededError(ProvcheckError):
+    """An image needs more work than its limits allow (descriptors, bytes, nesting): refused."""

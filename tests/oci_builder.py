@@ -729,12 +729,14 @@ class ImageBuilder:
         media_type: str = DSSE_ENVELOPE,
         form: Literal["legacy", "oci-artifact"] = "legacy",
         predicate_type_annotations: Sequence[str | None] | None = None,
+        layer_annotations: Sequence[Mapping[str, str]] | None = None,
     ) -> AttestationEntry:
         """Like :meth:`attest`, with DSSE envelopes (see :func:`dsse_envelope`) as the layers,
         the way docker/attest and Docker Hardened Images store signed statements in the index.
 
         ``media_type``: :data:`DSSE_ENVELOPE` or e.g. ``application/vnd.in-toto.spdx+dsse``.
-        ``predicate_type_annotations`` default to each payload's ``predicateType``.
+        ``predicate_type_annotations`` default to each payload's ``predicateType``;
+        ``layer_annotations``: more annotations per layer (e.g. ``dev.sigstore.cosign/bundle``).
         """
         statements = [json.loads(base64.b64decode(e["payload"])) for e in envelopes]
         if predicate_type_annotations is None:
@@ -745,7 +747,9 @@ class ImageBuilder:
             (compact_bytes(envelope), media_type, predicate_type)
             for envelope, predicate_type in zip(envelopes, predicate_type_annotations, strict=True)
         ]
-        return self._attestation(entry, layers, statements, form=form)
+        return self._attestation(
+            entry, layers, statements, form=form, layer_annotations=layer_annotations
+        )
 
     def _attestation(
         self,
@@ -756,14 +760,17 @@ class ImageBuilder:
         form: Literal["legacy", "oci-artifact"],
         reference_digest: str | None = None,
         reference_type: str | None = "attestation-manifest",
+        layer_annotations: Sequence[Mapping[str, str]] | None = None,
     ) -> AttestationEntry:
         """An attestation manifest of ``(bytes, media type, predicate-type annotation)`` layers."""
         blobs: dict[str, bytes] = {}
         layers = []
-        for data, layer_type, predicate_type in layer_data:
+        for i, (data, layer_type, predicate_type) in enumerate(layer_data):
             blobs[sha256_digest(data)] = data
-            extra = {"annotations": {PREDICATE_TYPE_ANNOTATION: predicate_type}}
-            layers.append(descriptor(layer_type, data, **(extra if predicate_type else {})))
+            annotations = {PREDICATE_TYPE_ANNOTATION: predicate_type} if predicate_type else {}
+            annotations.update(layer_annotations[i] if layer_annotations else {})
+            extra = {"annotations": annotations} if annotations else {}
+            layers.append(descriptor(layer_type, data, **extra))
         manifest: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST}
         if form == "oci-artifact":
             empty = b"{}"

@@ -19,10 +19,10 @@ identity's issuer, and a SAN (URI or e-mail) fully matches its ``subject-regexp`
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from provcheck._internal.jsonload import load_json_object
 from provcheck.attestation.signatures import Identity
 from provcheck.errors import VerificationError
 
@@ -87,10 +87,11 @@ def verify_keyless_dsse(
 def _tlog_entries(bundle: bytes) -> int:
     """How many ``verificationMaterial.tlogEntries`` the bundle has (0 when unreadable)."""
     try:
-        doc = json.loads(bundle)
-        entries = doc["verificationMaterial"].get("tlogEntries") or []
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        doc = load_json_object(bundle, "sigstore bundle", VerificationError)
+    except VerificationError:
         return 0
+    material = doc.get("verificationMaterial")
+    entries = material.get("tlogEntries") if isinstance(material, dict) else None
     return len(entries) if isinstance(entries, list) else 0
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Final
 
+from provcheck._internal.jsonload import load_json_object
 from provcheck.attestation.dsse import Envelope, EnvelopeError, b64decode_any, envelope_from_dict
 from provcheck.attestation.tlog import NO_TLOG, TlogEvidence, evidence_from_bundle
 from provcheck.errors import AttestationError
@@ -40,27 +40,49 @@ class Bundle:
     tlog: TlogEvidence = NO_TLOG
 
 
+def _optional_object(parent: dict[str, object], key: str) -> dict[str, object]:
+    """``parent[key]``: an object, or ``{}`` when absent. Raises :class:`AttestationError`."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AttestationError(f"bundle verificationMaterial.{key} is not an object")
+    return value
+
+
+def _decode(text: str, what: str) -> bytes:
+    try:
+        return b64decode_any(text, f"bundle {what}")
+    except EnvelopeError as exc:
+        raise AttestationError(exc.diagnostics()) from exc
+
+
+def _raw_bytes(item: dict[str, object], what: str) -> bytes:
+    """The DER of a certificate object's ``rawBytes``. Raises :class:`AttestationError`."""
+    raw = item.get("rawBytes")
+    if not isinstance(raw, str) or not raw:
+        raise AttestationError(f"bundle {what}.rawBytes is not base64 text")
+    return _decode(raw, f"{what}.rawBytes")
+
+
 def parse_bundle(data: bytes) -> Bundle:
     """Parse a sigstore bundle. Raises :class:`AttestationError` when malformed or unknown."""
-    try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise AttestationError(f"sigstore bundle is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise AttestationError("sigstore bundle is not a JSON object")
+    doc = load_json_object(data, "sigstore bundle", AttestationError)
     media_type = doc.get("mediaType")
-    if media_type not in BUNDLE_MEDIA_TYPES:
+    if not isinstance(media_type, str) or media_type not in BUNDLE_MEDIA_TYPES:
         raise AttestationError(f"unsupported sigstore bundle mediaType {str(media_type)[:100]!r}")
     material = doc.get("verificationMaterial")
     if not isinstance(material, dict):
         raise AttestationError("sigstore bundle has no verificationMaterial")
-    hint = material.get("publicKey", {}).get("hint") if "publicKey" in material else None
+    hint = _optional_object(material, "publicKey").get("hint")
     cert: bytes | None = None
-    if isinstance(material.get("certificate"), dict):
-        cert = b64decode_any(str(material["certificate"].get("rawBytes", "")), "certificate")
-    elif isinstance(material.get("x509CertificateChain"), dict):
-        chain = material["x509CertificateChain"].get("certificates") or [{}]
-        cert = b64decode_any(str(chain[0].get("rawBytes", "")), "certificate")
+    if "certificate" in material:
+        cert = _raw_bytes(_optional_object(material, "certificate"), "certificate")
+    elif "x509CertificateChain" in material:
+        chain = _optional_object(material, "x509CertificateChain").get("certificates")
+        if not isinstance(chain, list) or not chain or not isinstance(chain[0], dict):
+            raise AttestationError("bundle x509CertificateChain.certificates is not a list")
+        cert = _raw_bytes(chain[0], "x509CertificateChain.certificates[0]")
     tlog = material.get("tlogEntries") or []
     envelope: Envelope | None = None
     message: bytes | None = None
@@ -72,7 +94,10 @@ def parse_bundle(data: bytes) -> Bundle:
         if len(envelope.signatures) != 1:
             raise AttestationError("a sigstore bundle's DSSE envelope must have one signature")
     elif isinstance(doc.get("messageSignature"), dict):
-        message = b64decode_any(str(doc["messageSignature"].get("signature", "")), "signature")
+        signature = doc["messageSignature"].get("signature")
+        if not isinstance(signature, str):
+            raise AttestationError("bundle messageSignature.signature is not base64 text")
+        message = _decode(signature, "messageSignature.signature")
     else:
         raise AttestationError("sigstore bundle has neither dsseEnvelope nor messageSignature")
     return Bundle(

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Final
 
+from provcheck._internal.jsonload import load_json, load_json_object
 from provcheck.attestation.dsse import b64decode_any
 from provcheck.attestation.keys import PublicKey
 from provcheck.errors import AttestationError, VerificationError
@@ -29,16 +29,19 @@ class SimpleSigning:
 
 def parse_simple_signing(payload: bytes) -> SimpleSigning:
     """Parse a simple-signing payload. Raises :class:`AttestationError` when malformed."""
-    try:
-        doc = json.loads(payload)
-        critical = doc["critical"]
-        return SimpleSigning(
-            str(critical["identity"]["docker-reference"]),
-            str(critical["image"]["docker-manifest-digest"]),
-            str(critical["type"]),
+    what = "cosign simple-signing payload"
+    critical = load_json_object(payload, what, AttestationError).get("critical")
+    if not isinstance(critical, dict):
+        raise AttestationError(f"malformed {what}: no critical object")
+    identity, image, kind = critical.get("identity"), critical.get("image"), critical.get("type")
+    reference = identity.get("docker-reference") if isinstance(identity, dict) else None
+    digest = image.get("docker-manifest-digest") if isinstance(image, dict) else None
+    if not all(isinstance(v, str) for v in (reference, digest, kind)):
+        raise AttestationError(
+            f"malformed {what}: critical.identity.docker-reference, "
+            "critical.image.docker-manifest-digest and critical.type must be strings"
         )
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise AttestationError(f"malformed cosign simple-signing payload: {exc!r}") from exc
+    return SimpleSigning(str(reference), str(digest), str(kind))
 
 
 def verify_simple_signing(
@@ -74,7 +77,7 @@ def has_tlog_bundle(annotations: dict[str, str] | object) -> bool:
     if not isinstance(annotations, dict) or BUNDLE_ANNOTATION not in annotations:
         return False
     try:
-        doc = json.loads(annotations[BUNDLE_ANNOTATION])
-    except ValueError:
+        doc = load_json(annotations[BUNDLE_ANNOTATION], BUNDLE_ANNOTATION, AttestationError)
+    except AttestationError:
         return False
     return isinstance(doc, dict) and "SignedEntryTimestamp" in doc

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from provcheck._internal.jsonload import load_json
 from provcheck.attestation.keys import PublicKey
 from provcheck.attestation.signatures import threshold_rejection
 from provcheck.errors import AttestationError, VerificationError
@@ -90,11 +90,7 @@ def envelope_from_dict(doc: object, where: str = "DSSE envelope") -> Envelope:
 
 def parse_envelope(data: bytes) -> Envelope:
     """Parse DSSE envelope JSON bytes. Raises :class:`EnvelopeError`."""
-    try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise EnvelopeError(f"DSSE envelope is not valid JSON: {exc}") from exc
-    return envelope_from_dict(doc)
+    return envelope_from_dict(load_json(data, "DSSE envelope", EnvelopeError))
 
 
 @dataclass(frozen=True, slots=True)

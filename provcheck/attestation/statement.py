@@ -1,13 +1,13 @@
-"""in-toto Statement v0.1 and v1, parsed with ``json.loads`` into immutable values."""
+"""in-toto Statement v0.1 and v1, parsed from strict JSON into immutable values."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
+from provcheck._internal.jsonload import load_json_object
 from provcheck.errors import StatementError
 
 STATEMENT_V01: Final = "https://in-toto.io/Statement/v0.1"
@@ -65,16 +65,11 @@ def parse_statement(data: bytes) -> Statement:
     """
     if data[:2] == b"\x1f\x8b":
         raise StatementError("statement is gzip-compressed, which in-toto layers must not be")
-    try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise StatementError(f"statement is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise StatementError("statement is not a JSON object")
+    doc = load_json_object(data, "statement", StatementError)
     if "payloadType" in doc and "_type" not in doc:
         raise StatementError("layer holds a DSSE envelope, not a statement")
     statement_type = doc.get("_type")
-    if statement_type not in STATEMENT_TYPES:
+    if not isinstance(statement_type, str) or statement_type not in STATEMENT_TYPES:
         raise StatementError(f"unsupported statement _type {str(statement_type)[:100]!r}")
     predicate_type = doc.get("predicateType")
     if not isinstance(predicate_type, str) or not predicate_type:

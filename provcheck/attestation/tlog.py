@@ -44,6 +44,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from provcheck._internal.jsonload import load_json, load_json_object
 from provcheck.attestation.cosign import BUNDLE_ANNOTATION
 from provcheck.attestation.dsse import Envelope, EnvelopeError, b64decode_any, pae
 from provcheck.attestation.keys import PublicKey, parse_public_key
@@ -114,12 +115,7 @@ def parse_trusted_root(data: bytes, source: str = "<trusted root>") -> tuple[Log
     (Rekor v2, as in sigstore's production root since 2025), or its tree hash is not SHA2_256.
     Every log is indexed by the SHA-256 of its DER, the id Rekor v1 entries carry.
     """
-    try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise UsageError(f"{source}: trusted root is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise UsageError(f"{source}: trusted root is not a JSON object")
+    doc = load_json_object(data, f"{source}: trusted root", UsageError)
     tlogs = doc.get("tlogs", [])
     if not isinstance(tlogs, list):
         raise UsageError(f"{source}: tlogs is not a list")
@@ -222,14 +218,21 @@ NO_TLOG: Final = TlogEvidence()
 """No transparency-log material."""
 
 
-def _int(value: object, what: str) -> int:
-    if isinstance(value, bool):
+_MAX_INT: Final = 2**63 - 1
+"""Rekor's integers are int64 (protobuf JSON may write them as strings)."""
+_MAX_TIME: Final = 253402300799
+"""9999-12-31T23:59:59Z, the last second ``datetime`` can represent."""
+
+
+def _int(value: object, what: str, maximum: int = _MAX_INT) -> int:
+    """A non-negative integer, or its decimal string, up to ``maximum``. Raises TlogError."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
         raise TlogError(f"{what} is not an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    raise TlogError(f"{what} is not an integer")
+    if not 0 <= value <= maximum:
+        raise TlogError(f"{what} {str(value)[:20]} is out of range")
+    return value
 
 
 def _b64(value: object, what: str) -> bytes:
@@ -243,10 +246,7 @@ def _b64(value: object, what: str) -> bytes:
 
 def parse_cosign_bundle(text: str) -> TlogEntry:
     """Parse cosign's ``dev.sigstore.cosign/bundle`` annotation. Raises :class:`TlogError`."""
-    try:
-        doc = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise TlogError(f"the cosign bundle annotation is not JSON: {exc}") from exc
+    doc = load_json(text, "the cosign bundle annotation", TlogError)
     if not isinstance(doc, dict) or not isinstance(doc.get("Payload"), dict):
         raise TlogError("the cosign bundle annotation has no Payload")
     payload = doc["Payload"]
@@ -257,7 +257,7 @@ def parse_cosign_bundle(text: str) -> TlogEntry:
     return TlogEntry(
         str(body_b64),
         _b64(body_b64, "Payload.body"),
-        _int(payload.get("integratedTime"), "Payload.integratedTime"),
+        _int(payload.get("integratedTime"), "Payload.integratedTime", _MAX_TIME),
         _int(payload.get("logIndex"), "Payload.logIndex"),
         log_id,
         _b64(doc.get("SignedEntryTimestamp"), "SignedEntryTimestamp"),
@@ -302,7 +302,7 @@ def parse_bundle_entry(doc: object) -> TlogEntry:
     return TlogEntry(
         base64.b64encode(body).decode(),
         body,
-        _int(doc.get("integratedTime", 0), "integratedTime"),
+        _int(doc.get("integratedTime", 0), "integratedTime", _MAX_TIME),
         _int(doc.get("logIndex"), "logIndex"),
         key_id.hex(),
         sets,
@@ -499,12 +499,7 @@ def _check_message_body(doc: dict[str, object], material: MessageMaterial) -> No
 
 def check_body(entry: TlogEntry, material: Material) -> None:
     """Check that the entry body describes ``material``. Raises :class:`TlogError`."""
-    try:
-        doc = json.loads(entry.body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise TlogError("entry body is not JSON") from exc
-    if not isinstance(doc, dict):
-        raise TlogError("entry body is not a JSON object")
+    doc = load_json_object(entry.body, "entry body", TlogError)
     if entry.kind_version is not None and entry.kind_version != (
         doc.get("kind"),
         doc.get("apiVersion"),
@@ -608,7 +603,10 @@ def verify_entry(entry: TlogEntry, logs: Iterable[LogKey], material: Material) -
     log = next((k for k in logs if k.log_id == entry.log_id), None)
     if log is None:
         raise TlogError(f"log id {entry.log_id[:16]}… is not a log of the trusted root")
-    when = datetime.fromtimestamp(entry.integrated_time, UTC)
+    try:
+        when = datetime.fromtimestamp(entry.integrated_time, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise TlogError(f"integrated time {entry.integrated_time} is out of range") from exc
     if not log.covers(when):
         window = (
             f"{log.valid_from.isoformat() if log.valid_from else '…'} to "

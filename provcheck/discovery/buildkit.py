@@ -14,6 +14,7 @@ from typing import Any
 from provcheck.attestation.binding import bind_statement
 from provcheck.attestation.signatures import SignatureCheck
 from provcheck.attestation.statement import Statement, parse_statement
+from provcheck.discovery.limits import Budget
 from provcheck.discovery.model import (
     AttestationForm,
     AttestationLayer,
@@ -30,6 +31,7 @@ from provcheck.errors import (
     AttestationError,
     ContentTooLargeError,
     IntegrityError,
+    LimitExceededError,
     ManifestError,
     NotFoundError,
     ProvcheckError,
@@ -41,8 +43,6 @@ from provcheck.oci.model import Descriptor, ImageIndex, ImageManifest, load_json
 from provcheck.oci.platform import Platform
 from provcheck.predicates import PredicateKind, predicate_kind
 from provcheck.source.base import CONFIG_MAX_BYTES, Source
-
-_MAX_INDEX_DEPTH = 4
 
 
 def problem_from_error(exc: ProvcheckError, digest: Digest | None, what: str) -> Problem:
@@ -69,11 +69,20 @@ class _Entry:
 
 
 class AttestationReader:
-    """One discovery run: a source, a pinned root, options, and a concurrency limit."""
+    """One discovery run: a source, a pinned root, options, a concurrency limit and the budget
+    of the image (``budget``: shared with the signature stores; default: a new one)."""
 
-    def __init__(self, source: Source, options: DiscoveryOptions, *, pinned: bool) -> None:
+    def __init__(
+        self,
+        source: Source,
+        options: DiscoveryOptions,
+        *,
+        pinned: bool,
+        budget: Budget | None = None,
+    ) -> None:
         self.source = source
         self.options = options
+        self.budget = budget or Budget(options.limits)
         # In-index statements reached from a digest the user pinned are index-bound.
         self.in_index_trust = TrustLevel.INDEX_BOUND if pinned else TrustLevel.UNSIGNED
         self._limit = asyncio.Semaphore(max(1, options.concurrency))
@@ -88,34 +97,39 @@ class AttestationReader:
         known = self._known.get(descriptor.digest)
         if known is not None and len(known) == descriptor.size:
             return known
+        self.budget.spend_bytes(descriptor.size)
         async with self._limit:
             return await self.source.fetch_manifest(descriptor)
 
     async def fetch_blob(self, descriptor: Descriptor, max_bytes: int) -> bytes:
         """Fetch a blob, with at most ``concurrency`` fetches in flight."""
+        self.budget.spend_bytes(descriptor.size)
         async with self._limit:
             return await self.source.fetch_blob(descriptor, max_bytes)
+
+    def parse(self, data: bytes, descriptor: Descriptor, where: str) -> ImageIndex | ImageManifest:
+        """Parse verified manifest bytes, counting their descriptors against the budget."""
+        return self.budget.parsed(parse_manifest(data, descriptor.media_type, where))
 
     # -- index -------------------------------------------------------------------------------
 
     async def flatten(
         self, index: ImageIndex, depth: int, problems: list[Problem]
     ) -> list[Descriptor]:
-        """The manifest descriptors of an index, recursing into nested indexes."""
+        """The manifest descriptors of an index, recursing into nested indexes.
+
+        Raises :class:`LimitExceededError` past the budget's depth or descriptor limits.
+        """
         out: list[Descriptor] = []
         for child in index.manifests:
             if child.media_type not in mt.INDEX_TYPES:
                 out.append(child)
                 continue
-            if depth >= _MAX_INDEX_DEPTH:
-                problems.append(
-                    Problem(ProblemKind.MALFORMED, "indexes nested too deeply", child.digest)
-                )
-                continue
+            self.budget.enter_index(depth + 1)
             try:
-                nested = parse_manifest(
-                    await self.fetch_manifest(child), child.media_type, "nested index"
-                )
+                nested = self.parse(await self.fetch_manifest(child), child, "nested index")
+            except LimitExceededError:
+                raise
             except ProvcheckError as exc:
                 problems.append(problem_from_error(exc, child.digest, "nested index"))
                 continue
@@ -173,9 +187,7 @@ class AttestationReader:
 
     async def config(self, descriptor: Descriptor) -> dict[str, Any]:
         """Fetch an image manifest and then its config blob, both verified."""
-        manifest = parse_manifest(
-            await self.fetch_manifest(descriptor), descriptor.media_type, "image manifest"
-        )
+        manifest = self.parse(await self.fetch_manifest(descriptor), descriptor, "image manifest")
         if not isinstance(manifest, ImageManifest):
             raise ManifestError(f"{descriptor.digest.short} is not an image manifest")
         raw = await self.fetch_blob(manifest.config, CONFIG_MAX_BYTES)
@@ -191,9 +203,9 @@ class AttestationReader:
     ) -> AttestationManifest:
         """Fetch, check and bind one attestation manifest and the layers a caller needs."""
         try:
-            parsed = parse_manifest(
+            parsed = self.parse(
                 await self.fetch_manifest(descriptor),
-                descriptor.media_type,
+                descriptor,
                 f"attestation manifest {descriptor.digest.short}",
             )
             if not isinstance(parsed, ImageManifest):
@@ -400,19 +412,33 @@ async def discover(
     reference: str,
     options: DiscoveryOptions | None = None,
     pinned: bool = False,
+    budget: Budget | None = None,
 ) -> ImageAttestations:
     """Discover and bind the attestations of the image whose verified root is ``root``.
 
     ``pinned`` says the user named the root by digest, which makes in-index statements
-    index-bound rather than unsigned. Problems with individual attestations are reported in
-    the result; an error reading or parsing the root itself raises (:class:`ManifestError`,
-    :class:`RegistryError`, …).
+    index-bound rather than unsigned. ``budget``: the image's budget, when the caller shares it
+    with later reads (default: a new one from ``options.limits``). Problems with individual
+    attestations are reported in the result; an error reading or parsing the root itself raises
+    (:class:`ManifestError`, :class:`RegistryError`, …), and :class:`LimitExceededError` when
+    the image needs more work than the limits allow.
     """
     options = options or DiscoveryOptions()
-    run = AttestationReader(source, options, pinned=pinned)
+    run = AttestationReader(source, options, pinned=pinned, budget=budget)
+    found = await _discover(run, root, reference)
+    run.budget.check()
+    return found
+
+
+async def _discover(
+    run: AttestationReader, root: tuple[Descriptor, bytes], reference: str
+) -> ImageAttestations:
+    """:func:`discover` with its reader (whose budget the caller checks afterwards)."""
+    source, options = run.source, run.options
     descriptor, data = root
     run.remember(descriptor, data)
-    parsed = parse_manifest(data, descriptor.media_type, f"{reference} ({descriptor.digest.short})")
+    run.budget.spend_bytes(len(data))
+    parsed = run.parse(data, descriptor, f"{reference} ({descriptor.digest.short})")
     problems: list[Problem] = []
     if isinstance(parsed, ImageManifest):
         image = await run.image(descriptor, [], descriptor)

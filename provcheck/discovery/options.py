@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from provcheck.discovery.limits import Limits
 from provcheck.predicates import PredicateKind
 from provcheck.source.base import ATTESTATION_MAX_BYTES
 
@@ -34,3 +35,5 @@ class DiscoveryOptions:
     image_signatures: bool = True
     """With the stores: also read image signatures (cosign ``.sig``) and signatures over
     attestation manifests. A policy without a ``signatures`` rule does not need them."""
+    limits: Limits = field(default_factory=Limits)
+    """The most work the whole image may cost (see :mod:`provcheck.discovery.limits`)."""

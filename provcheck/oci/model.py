@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
+from provcheck._internal.jsonload import load_json as _load_json
 from provcheck.errors import ManifestError
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
@@ -88,7 +88,7 @@ class Descriptor:
                 raise ManifestError(f"{where}: data must be base64 text")
             try:
                 raw = base64.b64decode(inline, validate=True)
-            except binascii.Error as exc:
+            except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII text
                 raise ManifestError(f"{where}: data is not valid base64") from exc
         return cls(
             media_type=media_type,
@@ -145,11 +145,9 @@ class ImageManifest:
 
 
 def load_json(data: bytes, what: str) -> Any:
-    """Decode JSON bytes; raise :class:`ManifestError` naming ``what`` when they are not JSON."""
-    try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ManifestError(f"{what} is not valid JSON: {exc}") from exc
+    """Decode JSON bytes (:func:`provcheck._internal.jsonload.load_json`); raise
+    :class:`ManifestError` naming ``what`` when they are not strict JSON or nest too deeply."""
+    return _load_json(data, what, ManifestError)
 
 
 def parse_manifest(

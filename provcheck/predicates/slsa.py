@@ -1,6 +1,7 @@
 """SLSA provenance v0.2 and v1 as one typed, immutable view (formats.md §6.3).
 
-:func:`parse_provenance` reads the paths each version uses and hides the differences. Unknown
+:func:`parse_provenance` reads each field from the path that the version's table in
+:mod:`~provcheck.predicates.slsa_layout` names, and hides the differences. Unknown
 fields are kept in :attr:`Provenance.raw`, never rejected; provenance that BuildKit did not write
 (e.g. a GitHub Actions build type) parses into the same model with whatever it has. Every value
 that a policy may cite carries an RFC 6901 pointer into the statement (``/predicate/…``).
@@ -21,6 +22,20 @@ from provcheck.attestation.statement import Statement
 from provcheck.errors import AttestationError
 from provcheck.oci.reference import ImageReference
 from provcheck.predicates import SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
+from provcheck.predicates.slsa_layout import (
+    LAYOUTS,
+    MATERIAL_DIGEST,
+    MATERIAL_URI,
+    NESTED_REQUEST,
+    REQUEST_ARGS,
+    REQUEST_INPUTS,
+    REQUEST_ROOT,
+    STEP_EXEC_ENV,
+    STEP_SOURCE_IDENTIFIER,
+    JsonPath,
+    Layout,
+    SlsaField,
+)
 
 BUILTIN_DOCKERFILE_FRONTEND: Final = "dockerfile.v0"
 GATEWAY_FRONTEND: Final = "gateway.v0"
@@ -29,8 +44,6 @@ LABEL_PREFIX: Final = "label:"
 CONTEXT_PREFIX: Final = "context:"
 DOCKER_IMAGE_SCHEME: Final = "docker-image://"
 OCI_LAYOUT_SCHEME: Final = "oci-layout://"
-BUILDKIT_METADATA_V02: Final = "https://mobyproject.org/buildkit@v1#metadata"
-BUILDKIT_HERMETIC_V02: Final = "https://mobyproject.org/buildkit@v1#hermetic"
 
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
 _MAX_DEPTH: Final = 8
@@ -267,8 +280,9 @@ class Provenance:
     """The version-independent view of a SLSA provenance predicate.
 
     Use :func:`parse_provenance`; :class:`ProvenanceV02` and :class:`ProvenanceV1` say which
-    version was read. ``pointers`` maps a concept (``frontend``, ``source``, ``builder``,
-    ``finished``, ``completeness``, ``build-config``, ``materials``) to its JSON pointer.
+    version was read. ``pointers`` maps every :class:`SlsaField` (``frontend``, ``source``,
+    ``builder``, ``finished``, ``completeness``, ``build-config``, ``materials``, …) to its JSON
+    pointer in this version, whether or not the statement holds a value there.
     """
 
     predicate_type: str
@@ -357,14 +371,96 @@ class ProvenanceV1(Provenance):
     """Provenance read from a ``https://slsa.dev/provenance/v1`` predicate."""
 
 
-# -- shared pieces -------------------------------------------------------------------------------
+# -- reading a layout ---------------------------------------------------------------------------
+
+_BASE: Final = "/predicate"
 
 
-def _args(request: Mapping[str, Any], pointer: str) -> tuple[Arg, ...]:
-    args = _obj(request, "args", pointer_join(pointer, "args"))
+def _locate(
+    parent: Mapping[str, Any], pointer: str, path: JsonPath
+) -> tuple[Mapping[str, Any], str, str]:
+    """The object holding ``path``'s last key (objects on the way read strictly), the key and
+    its pointer: the arguments of the defensive readers."""
+    for token in path[:-1]:
+        pointer = pointer_join(pointer, token)
+        parent = _obj(parent, token, pointer)
+    return parent, path[-1], pointer_join(pointer, path[-1])
+
+
+def _peek(doc: Mapping[str, Any], path: JsonPath) -> object:
+    """The value at ``path``, or ``None``; never raises."""
+    node: object = doc
+    for token in path:
+        node = node.get(token) if isinstance(node, dict) else None
+    return node
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """Typed values of one predicate, each read from the path its layout names."""
+
+    pred: Mapping[str, Any]
+    layout: Layout
+
+    def at(self, f: SlsaField) -> tuple[Mapping[str, Any], str, str]:
+        return _locate(self.pred, _BASE, self.layout.paths[f])
+
+    def pointer(self, f: SlsaField) -> str:
+        """The pointer of ``f``; of its other spelling when only that one holds a value."""
+        path = self.layout.paths[f]
+        other = self.layout.alternates.get(f)
+        if other is not None and _peek(self.pred, path) is None and _peek(self.pred, other):
+            path = other
+        return pointer_join(_BASE, *path)
+
+    def obj(self, f: SlsaField) -> Mapping[str, Any]:
+        return _obj(*self.at(f))
+
+    def items(self, f: SlsaField) -> list[Any]:
+        return _list(*self.at(f))
+
+    def string(self, f: SlsaField) -> str | None:
+        value = _str(*self.at(f))
+        other = self.layout.alternates.get(f)
+        if other is not None and not value:
+            return _str(*_locate(self.pred, _BASE, other))
+        return value
+
+    def boolean(self, f: SlsaField) -> bool | None:
+        return _bool(*self.at(f))
+
+    def time(self, f: SlsaField) -> datetime | None:
+        return _time(*self.at(f))
+
+    def present(self, f: SlsaField) -> bool:
+        parent, key, _ = self.at(f)
+        return parent.get(key) is not None
+
+    def flag(self, f: SlsaField) -> bool:
+        """``True`` only for JSON ``true`` (an unverified hint: anything else is false)."""
+        parent, key, _ = self.at(f)
+        return parent.get(key) is True
+
+    def text(self, f: SlsaField) -> str | None:
+        """A string, or ``None`` for anything else (an informational value)."""
+        parent, key, _ = self.at(f)
+        value = parent.get(key)
+        return value if isinstance(value, str) else None
+
+    def mapping(self, f: SlsaField) -> Mapping[str, Any]:
+        """An object, or empty for anything else (an informational value)."""
+        parent, key, _ = self.at(f)
+        value = parent.get(key)
+        return value if isinstance(value, dict) else _EMPTY
+
+
+# -- shapes shared by both versions -------------------------------------------------------------
+
+
+def _args(args: Mapping[str, Any], pointer: str) -> tuple[Arg, ...]:
     out: list[Arg] = []
     for key, value in sorted(args.items()):
-        p = pointer_join(pointer, "args", key)
+        p = pointer_join(pointer, key)
         if isinstance(value, str):
             out.append(Arg(key, value, p))
         elif isinstance(value, (int, float, bool)):
@@ -374,27 +470,37 @@ def _args(request: Mapping[str, Any], pointer: str) -> tuple[Arg, ...]:
     return tuple(out)
 
 
+def _request_args(request: Mapping[str, Any], pointer: str, depth: int) -> list[Arg]:
+    """The args of one nested request and of the requests nested in it."""
+    args = _obj(*_locate(request, pointer, REQUEST_ARGS))
+    return [
+        *_args(args, _pointer(pointer, REQUEST_ARGS)),
+        *_nested_args(request, pointer, depth + 1),
+    ]
+
+
 def _nested_args(request: Mapping[str, Any], pointer: str, depth: int = 0) -> list[Arg]:
-    """Args of ``root`` (``{configSource, request}``) and ``inputs`` (``{name: {request}}``)."""
+    """Args of the ``root`` and ``inputs`` requests of ``request``, recursively."""
     if depth > _MAX_DEPTH:
         raise AttestationError(f"provenance field {pointer} nests requests too deeply")
     out: list[Arg] = []
-    root = _obj(request, "root", pointer_join(pointer, "root"))
+    root_ptr = _pointer(pointer, REQUEST_ROOT)
+    root = _obj(*_locate(request, pointer, REQUEST_ROOT))
     if root:
-        inner_ptr = pointer_join(pointer, "root", "request")
-        inner = _obj(root, "request", inner_ptr)
-        out.extend(_args(inner, inner_ptr))
-        out.extend(_nested_args(inner, inner_ptr, depth + 1))
-    inputs = _obj(request, "inputs", pointer_join(pointer, "inputs"))
-    for name, value in sorted(inputs.items()):
-        p = pointer_join(pointer, "inputs", name)
+        inner = _obj(*_locate(root, root_ptr, NESTED_REQUEST))
+        out.extend(_request_args(inner, _pointer(root_ptr, NESTED_REQUEST), depth))
+    inputs_ptr = _pointer(pointer, REQUEST_INPUTS)
+    for name, value in sorted(_obj(*_locate(request, pointer, REQUEST_INPUTS)).items()):
+        p = pointer_join(inputs_ptr, name)
         if not isinstance(value, dict):
             raise AttestationError(f"provenance field {p} must be an object")
-        inner_ptr = pointer_join(p, "request")
-        inner = _obj(value, "request", inner_ptr)
-        out.extend(_args(inner, inner_ptr))
-        out.extend(_nested_args(inner, inner_ptr, depth + 1))
+        inner = _obj(*_locate(value, p, NESTED_REQUEST))
+        out.extend(_request_args(inner, _pointer(p, NESTED_REQUEST), depth))
     return out
+
+
+def _pointer(base: str, path: JsonPath) -> str:
+    return pointer_join(base, *path)
 
 
 def _materials(items: list[Any], pointer: str) -> tuple[Material, ...]:
@@ -403,37 +509,33 @@ def _materials(items: list[Any], pointer: str) -> tuple[Material, ...]:
         p = pointer_join(pointer, i)
         if not isinstance(item, dict):
             raise AttestationError(f"provenance field {p} must be an object")
-        uri = _str(item, "uri", pointer_join(p, "uri")) or ""
-        digest = _obj(item, "digest", pointer_join(p, "digest"))
+        uri = _str(*_locate(item, p, MATERIAL_URI)) or ""
+        digest = _obj(*_locate(item, p, MATERIAL_DIGEST))
         if not all(isinstance(v, str) for v in digest.values()):
-            raise AttestationError(f"provenance field {p}/digest must map to strings")
+            raise AttestationError(
+                f"provenance field {_pointer(p, MATERIAL_DIGEST)} must map to strings"
+            )
         out.append(Material(uri, MappingProxyType(dict(digest)), p))
     return tuple(out)
 
 
-def _build_config(
-    config: Mapping[str, Any], pointer: str
-) -> tuple[list[EnvEntry], list[str], list[str]]:
+def _llb(steps: list[Any], pointer: str) -> tuple[list[EnvEntry], list[str], list[str]]:
+    """The env of exec ops and the image / layout identifiers of source ops."""
     env: list[EnvEntry] = []
     sources: list[str] = []
     layouts: list[str] = []
-    steps = _list(config, "llbDefinition", pointer_join(pointer, "llbDefinition"))
     for i, step in enumerate(steps):
-        sp = pointer_join(pointer, "llbDefinition", i)
+        sp = pointer_join(pointer, i)
         if not isinstance(step, dict):
             raise AttestationError(f"provenance field {sp} must be an object")
-        op = _obj(_obj(step, "op", pointer_join(sp, "op")), "Op", pointer_join(sp, "op", "Op"))
-        source = _obj(op, "source", pointer_join(sp, "op", "Op", "source"))
-        ident = _str(source, "identifier", pointer_join(sp, "op", "Op", "source", "identifier"))
+        ident = _str(*_locate(step, sp, STEP_SOURCE_IDENTIFIER))
         if ident and ident.startswith(DOCKER_IMAGE_SCHEME):
             sources.append(ident[len(DOCKER_IMAGE_SCHEME) :])
         elif ident and ident.startswith(OCI_LAYOUT_SCHEME):
             layouts.append(ident[len(OCI_LAYOUT_SCHEME) :])
-        exec_ptr = pointer_join(sp, "op", "Op", "exec")
-        meta_ptr = pointer_join(exec_ptr, "meta")
-        meta = _obj(_obj(op, "exec", exec_ptr), "meta", meta_ptr)
-        for j, entry in enumerate(_list(meta, "env", pointer_join(meta_ptr, "env"))):
-            ep = pointer_join(meta_ptr, "env", j)
+        env_ptr = _pointer(sp, STEP_EXEC_ENV)
+        for j, entry in enumerate(_list(*_locate(step, sp, STEP_EXEC_ENV))):
+            ep = pointer_join(env_ptr, j)
             if not isinstance(entry, str):
                 raise AttestationError(f"provenance field {ep} must be a string")
             name, _, value = entry.partition("=")
@@ -457,10 +559,7 @@ def _dockerfile(source: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _vcs(metadata: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    vcs = metadata.get("vcs")
-    if not isinstance(vcs, dict):
-        return None, None
+def _vcs(vcs: Mapping[str, Any]) -> tuple[str | None, str | None]:
     source, revision = vcs.get("source"), vcs.get("revision")
     return (
         source if isinstance(source, str) else None,
@@ -468,179 +567,53 @@ def _vcs(metadata: Mapping[str, Any]) -> tuple[str | None, str | None]:
     )
 
 
-# -- the two versions ---------------------------------------------------------------------------
+# -- one parser for both versions ---------------------------------------------------------------
 
 
-def _parse_v02(pred: Mapping[str, Any], predicate_type: str) -> ProvenanceV02:
-    base = "/predicate"
-    builder = _obj(pred, "builder", pointer_join(base, "builder"))
-    inv_ptr = pointer_join(base, "invocation")
-    invocation = _obj(pred, "invocation", inv_ptr)
-    params_ptr = pointer_join(inv_ptr, "parameters")
-    params = _obj(invocation, "parameters", params_ptr)
-    env = _obj(invocation, "environment", pointer_join(inv_ptr, "environment"))
-    cs_ptr = pointer_join(inv_ptr, "configSource")
-    cs = _obj(invocation, "configSource", cs_ptr)
-    meta_ptr = pointer_join(base, "metadata")
-    meta = _obj(pred, "metadata", meta_ptr)
-    completeness = _obj(meta, "completeness", pointer_join(meta_ptr, "completeness"))
-    bk_meta = _obj(meta, BUILDKIT_METADATA_V02, pointer_join(meta_ptr, BUILDKIT_METADATA_V02))
-    bc_ptr = pointer_join(base, "buildConfig")
-    build_config = _obj(pred, "buildConfig", bc_ptr)
-    llb_env, llb_sources, llb_layouts = _build_config(build_config, bc_ptr)
-    vcs_source, vcs_revision = _vcs(bk_meta)
-    platform = env.get("platform")
-    return ProvenanceV02(
-        predicate_type=predicate_type,
-        build_type=_str(pred, "buildType", pointer_join(base, "buildType")) or "",
-        builder_id=_str(builder, "id", pointer_join(base, "builder", "id")) or "",
-        frontend=_str(params, "frontend", pointer_join(params_ptr, "frontend")),
-        args=_args(params, params_ptr),
-        nested_args=tuple(_nested_args(params, params_ptr)),
-        secrets=_ids(
-            _list(params, "secrets", pointer_join(params_ptr, "secrets")),
-            pointer_join(params_ptr, "secrets"),
-            "id",
-        ),
-        ssh=_ids(
-            _list(params, "ssh", pointer_join(params_ptr, "ssh")),
-            pointer_join(params_ptr, "ssh"),
-            "id",
-        ),
-        locals=_ids(
-            _list(params, "locals", pointer_join(params_ptr, "locals")),
-            pointer_join(params_ptr, "locals"),
-            "name",
-        ),
-        config_source=ConfigSource(
-            uri=_str(cs, "uri", pointer_join(cs_ptr, "uri")),
-            digest=dict(_obj(cs, "digest", pointer_join(cs_ptr, "digest"))),
-            path=_str(cs, "entryPoint", pointer_join(cs_ptr, "entryPoint")),
-        ),
-        materials=_materials(
-            _list(pred, "materials", pointer_join(base, "materials")),
-            pointer_join(base, "materials"),
-        ),
-        invocation_id=_str(meta, "buildInvocationID", pointer_join(meta_ptr, "buildInvocationID"))
-        or _str(meta, "buildInvocationId", pointer_join(meta_ptr, "buildInvocationId")),
-        started_on=_time(meta, "buildStartedOn", pointer_join(meta_ptr, "buildStartedOn")),
-        finished_on=_time(meta, "buildFinishedOn", pointer_join(meta_ptr, "buildFinishedOn")),
-        args_complete=_bool(
-            completeness, "parameters", pointer_join(meta_ptr, "completeness", "parameters")
-        ),
-        materials_complete=_bool(
-            completeness, "materials", pointer_join(meta_ptr, "completeness", "materials")
-        ),
-        max_mode="buildConfig" in pred and pred["buildConfig"] is not None,
-        hermetic=meta.get(BUILDKIT_HERMETIC_V02) is True,
-        reproducible=meta.get("reproducible") is True,
-        vcs_source=vcs_source,
-        vcs_revision=vcs_revision,
-        dockerfile=_dockerfile(_obj(bk_meta, "source", meta_ptr + "/source")),
-        builder_platform=platform if isinstance(platform, str) else None,
-        llb_env=tuple(llb_env),
-        llb_image_sources=tuple(llb_sources),
-        llb_layout_sources=tuple(llb_layouts),
-        pointers=MappingProxyType(
-            {
-                "builder": pointer_join(base, "builder", "id"),
-                "frontend": pointer_join(params_ptr, "frontend"),
-                "source": pointer_join(params_ptr, "args", "source"),
-                "args": pointer_join(params_ptr, "args"),
-                "materials": pointer_join(base, "materials"),
-                "finished": pointer_join(meta_ptr, "buildFinishedOn"),
-                "completeness": pointer_join(meta_ptr, "completeness", "parameters"),
-                "build-config": bc_ptr,
-            }
-        ),
-        raw=pred,
+_MODELS: Final[Mapping[str, type[Provenance]]] = MappingProxyType(
+    {SLSA_PROVENANCE_V02: ProvenanceV02, SLSA_PROVENANCE_V1: ProvenanceV1}
+)
+
+
+def _parse(pred: Mapping[str, Any], predicate_type: str, layout: Layout) -> Provenance:
+    r = _Reader(pred, layout)
+    cls = _MODELS[predicate_type]
+    llb_env, llb_sources, llb_layouts = _llb(
+        r.items(SlsaField.LLB_DEFINITION), r.pointer(SlsaField.LLB_DEFINITION)
     )
-
-
-def _parse_v1(pred: Mapping[str, Any], predicate_type: str) -> ProvenanceV1:
-    base = "/predicate"
-    bd_ptr = pointer_join(base, "buildDefinition")
-    bd = _obj(pred, "buildDefinition", bd_ptr)
-    ext_ptr = pointer_join(bd_ptr, "externalParameters")
-    ext = _obj(bd, "externalParameters", ext_ptr)
-    req_ptr = pointer_join(ext_ptr, "request")
-    request = _obj(ext, "request", req_ptr)
-    cs_ptr = pointer_join(ext_ptr, "configSource")
-    cs = _obj(ext, "configSource", cs_ptr)
-    int_ptr = pointer_join(bd_ptr, "internalParameters")
-    internal = _obj(bd, "internalParameters", int_ptr)
-    bc_ptr = pointer_join(int_ptr, "buildConfig")
-    build_config = _obj(internal, "buildConfig", bc_ptr)
-    llb_env, llb_sources, llb_layouts = _build_config(build_config, bc_ptr)
-    rd_ptr = pointer_join(base, "runDetails")
-    run = _obj(pred, "runDetails", rd_ptr)
-    builder = _obj(run, "builder", pointer_join(rd_ptr, "builder"))
-    meta_ptr = pointer_join(rd_ptr, "metadata")
-    meta = _obj(run, "metadata", meta_ptr)
-    comp_ptr = pointer_join(meta_ptr, "buildkit_completeness")
-    completeness = _obj(meta, "buildkit_completeness", comp_ptr)
-    bk_meta = _obj(meta, "buildkit_metadata", pointer_join(meta_ptr, "buildkit_metadata"))
-    vcs_source, vcs_revision = _vcs(bk_meta)
-    platform = internal.get("builderPlatform")
-    return ProvenanceV1(
+    vcs_source, vcs_revision = _vcs(r.mapping(SlsaField.VCS))
+    return cls(
         predicate_type=predicate_type,
-        build_type=_str(bd, "buildType", pointer_join(bd_ptr, "buildType")) or "",
-        builder_id=_str(builder, "id", pointer_join(rd_ptr, "builder", "id")) or "",
-        frontend=_str(request, "frontend", pointer_join(req_ptr, "frontend")),
-        args=_args(request, req_ptr),
-        nested_args=tuple(_nested_args(request, req_ptr)),
-        secrets=_ids(
-            _list(request, "secrets", pointer_join(req_ptr, "secrets")),
-            pointer_join(req_ptr, "secrets"),
-            "id",
-        ),
-        ssh=_ids(
-            _list(request, "ssh", pointer_join(req_ptr, "ssh")), pointer_join(req_ptr, "ssh"), "id"
-        ),
-        locals=_ids(
-            _list(request, "locals", pointer_join(req_ptr, "locals")),
-            pointer_join(req_ptr, "locals"),
-            "name",
-        ),
+        build_type=r.string(SlsaField.BUILD_TYPE) or "",
+        builder_id=r.string(SlsaField.BUILDER) or "",
+        frontend=r.string(SlsaField.FRONTEND),
+        args=_args(r.obj(SlsaField.ARGS), r.pointer(SlsaField.ARGS)),
+        nested_args=tuple(_nested_args(r.obj(SlsaField.REQUEST), r.pointer(SlsaField.REQUEST))),
+        secrets=_ids(r.items(SlsaField.SECRETS), r.pointer(SlsaField.SECRETS), "id"),
+        ssh=_ids(r.items(SlsaField.SSH), r.pointer(SlsaField.SSH), "id"),
+        locals=_ids(r.items(SlsaField.LOCALS), r.pointer(SlsaField.LOCALS), "name"),
         config_source=ConfigSource(
-            uri=_str(cs, "uri", pointer_join(cs_ptr, "uri")),
-            digest=dict(_obj(cs, "digest", pointer_join(cs_ptr, "digest"))),
-            path=_str(cs, "path", pointer_join(cs_ptr, "path")),
+            uri=r.string(SlsaField.CONFIG_URI),
+            digest=dict(r.obj(SlsaField.CONFIG_DIGEST)),
+            path=r.string(SlsaField.CONFIG_PATH),
         ),
-        materials=_materials(
-            _list(bd, "resolvedDependencies", pointer_join(bd_ptr, "resolvedDependencies")),
-            pointer_join(bd_ptr, "resolvedDependencies"),
-        ),
-        invocation_id=_str(meta, "invocationId", pointer_join(meta_ptr, "invocationId"))
-        or _str(meta, "invocationID", pointer_join(meta_ptr, "invocationID")),
-        started_on=_time(meta, "startedOn", pointer_join(meta_ptr, "startedOn")),
-        finished_on=_time(meta, "finishedOn", pointer_join(meta_ptr, "finishedOn")),
-        args_complete=_bool(completeness, "request", pointer_join(comp_ptr, "request")),
-        materials_complete=_bool(
-            completeness, "resolvedDependencies", pointer_join(comp_ptr, "resolvedDependencies")
-        ),
-        max_mode="buildConfig" in internal and internal["buildConfig"] is not None,
-        hermetic=meta.get("buildkit_hermetic") is True,
-        reproducible=meta.get("buildkit_reproducible") is True,
+        materials=_materials(r.items(SlsaField.MATERIALS), r.pointer(SlsaField.MATERIALS)),
+        invocation_id=r.string(SlsaField.INVOCATION_ID),
+        started_on=r.time(SlsaField.STARTED),
+        finished_on=r.time(SlsaField.FINISHED),
+        args_complete=r.boolean(SlsaField.COMPLETENESS),
+        materials_complete=r.boolean(SlsaField.MATERIALS_COMPLETENESS),
+        max_mode=r.present(SlsaField.BUILD_CONFIG),
+        hermetic=r.flag(SlsaField.HERMETIC),
+        reproducible=r.flag(SlsaField.REPRODUCIBLE),
         vcs_source=vcs_source,
         vcs_revision=vcs_revision,
-        dockerfile=_dockerfile(_obj(bk_meta, "source", meta_ptr + "/buildkit_metadata/source")),
-        builder_platform=platform if isinstance(platform, str) else None,
+        dockerfile=_dockerfile(r.obj(SlsaField.DOCKERFILE)),
+        builder_platform=r.text(SlsaField.BUILDER_PLATFORM),
         llb_env=tuple(llb_env),
         llb_image_sources=tuple(llb_sources),
         llb_layout_sources=tuple(llb_layouts),
-        pointers=MappingProxyType(
-            {
-                "builder": pointer_join(rd_ptr, "builder", "id"),
-                "frontend": pointer_join(req_ptr, "frontend"),
-                "source": pointer_join(req_ptr, "args", "source"),
-                "args": pointer_join(req_ptr, "args"),
-                "materials": pointer_join(bd_ptr, "resolvedDependencies"),
-                "finished": pointer_join(meta_ptr, "finishedOn"),
-                "completeness": pointer_join(comp_ptr, "request"),
-                "build-config": bc_ptr,
-            }
-        ),
+        pointers=MappingProxyType({f: r.pointer(f) for f in SlsaField}),
         raw=pred,
     )
 
@@ -653,14 +626,13 @@ def parse_provenance_predicate(predicate: object, predicate_type: str) -> Proven
     """
     if not isinstance(predicate, Mapping):
         raise AttestationError("provenance predicate must be a JSON object")
+    layout = LAYOUTS.get(predicate_type)
+    if layout is None:
+        raise AttestationError(f"not a SLSA provenance predicate type: {predicate_type[:100]!r}")
     try:
-        if predicate_type == SLSA_PROVENANCE_V02:
-            return _parse_v02(predicate, predicate_type)
-        if predicate_type == SLSA_PROVENANCE_V1:
-            return _parse_v1(predicate, predicate_type)
+        return _parse(predicate, predicate_type, layout)
     except RecursionError as exc:  # pragma: no cover - json.loads limits depth first
         raise AttestationError("provenance predicate nests too deeply") from exc
-    raise AttestationError(f"not a SLSA provenance predicate type: {predicate_type[:100]!r}")
 
 
 def parse_provenance(statement: Statement) -> Provenance:

@@ -50,9 +50,12 @@ def _supplier(item: Mapping[str, Any], where: str) -> str | None:
 
 def _purl(item: Mapping[str, Any], where: str) -> str | None:
     for i, raw in enumerate(expect_list(item.get("externalRefs"), f"{where}/externalRefs")):
-        ref = expect_object(raw, f"{where}/externalRefs/{i}")
-        if ref.get("referenceType") == "purl" and ref.get("referenceCategory") in _PACKAGE_MANAGER:
-            return optional_str(ref.get("referenceLocator"), f"{where}/externalRefs/{i}")
+        at = f"{where}/externalRefs/{i}"
+        ref = expect_object(raw, at)
+        kind = optional_str(ref.get("referenceType"), f"{at}/referenceType")
+        category = optional_str(ref.get("referenceCategory"), f"{at}/referenceCategory")
+        if kind == "purl" and category in _PACKAGE_MANAGER:
+            return optional_str(ref.get("referenceLocator"), f"{at}/referenceLocator")
     return None
 
 
@@ -103,7 +106,7 @@ def parse_spdx(
     if "bomFormat" in document:
         raise SbomError(f"the predicate type is {predicate_type} but the document is CycloneDX")
     version = document.get("spdxVersion")
-    if version not in SPDX_VERSIONS:
+    if not isinstance(version, str) or version not in SPDX_VERSIONS:
         if isinstance(version, str) and version.startswith("SPDX-3"):
             raise SbomError(f"{version} is not supported (SPDX 2.2 and 2.3 JSON are)")
         shown = "missing" if version is None else repr(str(version)[:40])

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
+from typing import Final
 
+from provcheck._internal.jsonload import load_json_object
 from provcheck.errors import ManifestError, NotFoundError, UsageError
+from provcheck.files import read_regular
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor, ImageIndex, load_json, parse_manifest
 from provcheck.source.base import MANIFEST_MAX_BYTES, check_cap, verify_content
+
+MARKER_MAX_BYTES: Final = 4096
+"""The ``oci-layout`` file is ``{"imageLayoutVersion": "1.0.0"}``: 4 KiB is plenty."""
 
 
 def _tag_matches(descriptor: Descriptor, tag: str) -> bool:
@@ -22,7 +27,8 @@ def _tag_matches(descriptor: Descriptor, tag: str) -> bool:
 
 
 class LayoutSource:
-    """Reads an OCI image layout directory; every read is capped and digest-checked."""
+    """Reads an OCI image layout directory; every read is capped and digest-checked, and only
+    regular files inside the directory are read."""
 
     def __init__(self, path: Path) -> None:
         """Open the layout at ``path``.
@@ -32,23 +38,29 @@ class LayoutSource:
         self._path = path
         marker = path / "oci-layout"
         try:
-            version = json.loads(marker.read_bytes()).get("imageLayoutVersion")
+            data = self._read_file(marker, MARKER_MAX_BYTES, "oci-layout file")
         except FileNotFoundError as exc:
             raise UsageError(f"{path} is not an OCI image layout (no oci-layout file)") from exc
-        except (OSError, ValueError, AttributeError) as exc:
-            raise UsageError(f"{path}: unreadable oci-layout file: {exc}") from exc
+        if len(data) > MARKER_MAX_BYTES:
+            raise UsageError(f"{marker} is larger than {MARKER_MAX_BYTES} bytes")
+        version = load_json_object(data, f"{marker}", UsageError).get("imageLayoutVersion")
         if version != "1.0.0":
-            raise UsageError(f"{path}: unsupported imageLayoutVersion {version!r}")
+            raise UsageError(f"{path}: unsupported imageLayoutVersion {str(version)[:40]!r}")
         self._index = self._read_index()
+
+    def _read_file(self, path: Path, limit: int, what: str) -> bytes:
+        """At most ``limit`` + 1 bytes of a regular file inside the layout (see
+        :func:`read_regular`). Raises :class:`FileNotFoundError` or :class:`UsageError`."""
+        return read_regular(path, limit, what, UsageError, within=self._path)
 
     def _read_index(self) -> ImageIndex:
         index_path = self._path / "index.json"
         try:
-            if index_path.stat().st_size > MANIFEST_MAX_BYTES:
-                raise ManifestError(f"{index_path} is over {MANIFEST_MAX_BYTES} bytes")
-            data = index_path.read_bytes()
-        except OSError as exc:
+            data = self._read_file(index_path, MANIFEST_MAX_BYTES, "index.json")
+        except FileNotFoundError as exc:
             raise UsageError(f"{self._path}: cannot read index.json: {exc.strerror}") from exc
+        if len(data) > MANIFEST_MAX_BYTES:
+            raise ManifestError(f"{index_path} is over {MANIFEST_MAX_BYTES} bytes")
         doc = load_json(data, f"{index_path}")
         media_type = doc.get("mediaType", mt.OCI_INDEX) if isinstance(doc, dict) else mt.OCI_INDEX
         parsed = parse_manifest(data, media_type, str(index_path))
@@ -69,19 +81,13 @@ class LayoutSource:
         check_cap(descriptor, max_bytes)
         path = self._blob_path(descriptor.digest)
 
-        def read() -> bytes:
-            with path.open("rb") as f:
-                # Read one byte more than declared, so that a longer file is caught.
-                return f.read(descriptor.size + 1)
-
         try:
-            data = await asyncio.to_thread(read)
+            # One byte more than declared is read, so that a longer file is caught.
+            data = await asyncio.to_thread(self._read_file, path, descriptor.size, "blob")
         except FileNotFoundError as exc:
             raise NotFoundError(
                 f"blob {descriptor.digest.short} not found in {self.display_name}", 404
             ) from exc
-        except OSError as exc:
-            raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
         return verify_content(descriptor, data)
 
     async def resolve(self, reference: str | Digest) -> tuple[Descriptor, bytes]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 
+from provcheck.discovery.limits import Budget
 from provcheck.discovery.model import ImageAttestations
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.stores.reading import (
@@ -40,19 +41,25 @@ from provcheck.source.base import Source
 
 
 async def discover_signed(
-    source: Source, found: ImageAttestations, options: DiscoveryOptions
+    source: Source,
+    found: ImageAttestations,
+    options: DiscoveryOptions,
+    budget: Budget | None = None,
 ) -> ImageAttestations:
     """Add what the signature stores hold to ``found`` and decide every statement's trust.
 
     The stores are read when ``options.signature_stores`` (otherwise only the signed layers of
     the index are decided, under ``options.trust``). Problems are recorded, never raised: store
     reads are best effort, and what could not be read or verified is reported and never used.
+    ``budget``: the image's budget, shared with :func:`~provcheck.discovery.buildkit.discover`
+    (default: a new one); past it the whole image is refused with :class:`LimitExceededError`.
     """
-    run = StoreReader(source, options, found.digest if found.is_index else None)
+    run = StoreReader(source, options, found.digest if found.is_index else None, budget)
     in_index: set[Digest] = set()
     if options.signature_stores:
         targets, in_index = store_targets(found, options)
         await asyncio.gather(*(run.target(t) for t in targets.values()))
+        run.budget.check()
         run.found.sort()  # read concurrently: report in a fixed order, not arrival order
     return settle(found, run.found, in_index, options.trust)
 

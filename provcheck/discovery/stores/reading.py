@@ -17,6 +17,7 @@ from provcheck.attestation.dsse import parse_envelope
 from provcheck.attestation.statement import STATEMENT_V1, Statement, Subject
 from provcheck.attestation.tlog import evidence_from_annotations
 from provcheck.discovery.buildkit import AttestationReader, problem_from_error
+from provcheck.discovery.limits import Budget
 from provcheck.discovery.model import (
     AttestationForm,
     AttestationManifest,
@@ -84,30 +85,43 @@ class StoreReader:
     """Reads the signature stores of targets into :attr:`found` (one reader per discovery)."""
 
     def __init__(
-        self, source: Source, options: DiscoveryOptions, index_digest: Digest | None = None
+        self,
+        source: Source,
+        options: DiscoveryOptions,
+        index_digest: Digest | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.source = source
         self.options = options
         self.index_digest = index_digest
+        self.budget = budget or Budget(options.limits)
+        """The image's budget (shared with discovery when given)."""
         self.found = Found()
         self._limit = asyncio.Semaphore(max(1, options.concurrency))
 
     async def _manifest(self, descriptor: Descriptor) -> ImageManifest | ImageIndex:
+        self.budget.spend_bytes(descriptor.size)
         async with self._limit:
             data = await self.source.fetch_manifest(descriptor)
-        return parse_manifest(data, descriptor.media_type, f"manifest {descriptor.digest.short}")
+        where = f"manifest {descriptor.digest.short}"
+        return self.budget.parsed(parse_manifest(data, descriptor.media_type, where))
 
     async def _blob(self, descriptor: Descriptor) -> bytes:
+        self.budget.spend_bytes(descriptor.size)
         async with self._limit:
             return await self.source.fetch_blob(descriptor, self.options.max_layer_bytes)
 
     async def _tagged(self, tag: str) -> tuple[Descriptor, ImageManifest | ImageIndex] | None:
+        self.budget.check()
         async with self._limit:
             got = await self.source.fetch_tag(tag)
         if got is None:
             return None
         descriptor, data = got
-        return descriptor, parse_manifest(data, descriptor.media_type, f"tag {tag}")
+        self.budget.spend_bytes(len(data))
+        return descriptor, self.budget.parsed(
+            parse_manifest(data, descriptor.media_type, f"tag {tag}")
+        )
 
     def _problem(self, kind: ProblemKind, message: str, digest: Digest | None) -> None:
         self.found.problems.append(Problem(kind, message, digest))
@@ -207,6 +221,7 @@ class StoreReader:
 
     async def _referrers(self, target: Target) -> None:
         digest = target.descriptor.digest
+        self.budget.check()
         async with self._limit:
             listed = await self.source.referrers(digest)
         origin = AttestationOrigin.REFERRERS
@@ -215,6 +230,8 @@ class StoreReader:
             if got is None or not isinstance(got[1], ImageIndex):
                 return
             listed, origin = got[1].manifests, AttestationOrigin.REFERRERS_TAG
+        else:
+            self.budget.spend_descriptors(len(listed))
         for descriptor in listed:
             if descriptor.media_type not in mt.MANIFEST_TYPES:
                 continue
@@ -319,7 +336,7 @@ class StoreReader:
                 descriptor.digest,
             )
             return
-        layers = AttestationReader(self.source, self.options, pinned=False)
+        layers = AttestationReader(self.source, self.options, pinned=False, budget=self.budget)
         index = self.index_digest
         read = await asyncio.gather(
             *(

@@ -22,6 +22,7 @@ from typing import Final
 
 import httpx
 
+from provcheck._internal.jsonload import load_json
 from provcheck.errors import AuthenticationError, RegistryError, RegistryHTTPError
 from provcheck.source.registry.credentials import Credentials
 
@@ -383,7 +384,7 @@ class RegistryAuth(httpx.Auth):
             raise RegistryHTTPError(f"{where} answered HTTP {status}", status)
         body = await read_capped(response, TOKEN_MAX_BYTES, f"answer of {where}")
         try:
-            doc = json.loads(body)
+            doc = load_json(body, f"answer of {where}", RegistryError)
         except (UnicodeDecodeError, json.JSONDecodeError):
             doc = None
         token = None
@@ -393,6 +394,6 @@ class RegistryAuth(httpx.Auth):
             expires = doc.get("expires_in")
             if isinstance(expires, int | float) and not isinstance(expires, bool) and expires > 0:
                 lifetime = float(expires)
-        if not isinstance(token, str) or not token:
+        if not isinstance(token, str) or not (token.isascii() and token.isprintable() and token):
             raise RegistryError(f"{where} answered without a token")
         return token, lifetime

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import re
 import subprocess
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from provcheck._internal.jsonload import load_json, load_json_object
 from provcheck.errors import UsageError
 
 DOCKER_HUB_SERVER: Final = "https://index.docker.io/v1/"
@@ -111,14 +111,8 @@ def _read_config(path: Path) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        doc = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        # Never quote the file: it holds secrets.
-        raise UsageError(f"{path} is not valid JSON (line {getattr(exc, 'lineno', '?')})") from None
-    if not isinstance(doc, dict):
-        raise UsageError(f"{path} must hold a JSON object")
-    return doc
+    # load_json never quotes the file, which holds secrets.
+    return load_json_object(text, str(path), UsageError)
 
 
 def _optional(entry: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -139,7 +133,7 @@ def _from_auths_entry(entry: object, where: str) -> Credentials | None:
     if auth is not None:
         try:
             decoded = base64.b64decode(auth, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # ValueError: non-ASCII, not UTF-8
             raise UsageError(f"{where}: auth is not base64 of 'user:password'") from None
         username, sep, password = decoded.partition(":")
         if not sep:
@@ -192,8 +186,8 @@ def run_credential_helper(helper: str, server: str, timeout: float) -> Credentia
             f"credential helper {program} failed for {server} (exit status {done.returncode})"
         )
     try:
-        doc = json.loads(done.stdout)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        doc = load_json(done.stdout, f"credential helper {program}", UsageError)
+    except UsageError:
         doc = None
     if not isinstance(doc, dict):
         raise UsageError(f"credential helper {program} returned malformed output for {server}")

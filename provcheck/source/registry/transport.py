@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import logging
 import random
 import ssl
@@ -18,6 +17,7 @@ from typing import Final
 
 import httpx
 
+from provcheck._internal.jsonload import load_json
 from provcheck.errors import (
     AuthenticationError,
     NotFoundError,
@@ -114,8 +114,8 @@ def backoff(attempt: int, options: RegistryOptions) -> float:
 def registry_error_detail(body: bytes) -> str:
     """A short quote of a registry's ``{"errors":[{"code","message"}]}`` body, or ``""``."""
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        doc = load_json(body, "error body", RegistryError)
+    except RegistryError:
         return ""
     errors = doc.get("errors") if isinstance(doc, dict) else None
     if not isinstance(errors, list):

@@ -19,7 +19,8 @@ from provcheck.predicates.slsa import (
     parse_provenance_predicate,
     pointer_join,
 )
-from tests.paths import real_case
+from provcheck.predicates.slsa_layout import SlsaField
+from tests.paths import REAL_CASES, real_case
 from tests.unit.policy.realdata import provenance_statements
 
 
@@ -274,3 +275,149 @@ def test_hostile_predicates_never_escape(pred: Any, ptype: str) -> None:
     assert p.finished_on is None or p.finished_on.tzinfo is not None
     assert isinstance(p.build_args, dict) and isinstance(p.labels, dict)
     _ = datetime.now(UTC)
+
+
+# -- every pointer names a field where the version keeps it (formats.md §6.1-6.3) ---------------
+
+_BK02 = "https://mobyproject.org/buildkit@v1#metadata"
+_V02_P = ("invocation", "parameters")
+_V02_CS = ("invocation", "configSource")
+_V1_REQ = ("buildDefinition", "externalParameters", "request")
+_V1_CS = ("buildDefinition", "externalParameters", "configSource")
+_V1_INT = ("buildDefinition", "internalParameters")
+_V1_META = ("runDetails", "metadata")
+# key of Provenance.pointers -> (documented paths below /predicate: BuildKit's spelling first,
+# a wrong JSON type for the field or None when the parser reads it leniently), transcribed from
+# formats.md, not from the parser.
+_DOCUMENTED: dict[str, dict[str, tuple[tuple[tuple[str, ...], ...], object]]] = {
+    "v0.2": {
+        "build-type": ((("buildType",),), 7),
+        "builder": ((("builder", "id"),), 7),
+        "request": ((_V02_P,), "x"),
+        "frontend": (((*_V02_P, "frontend"),), 7),
+        "args": (((*_V02_P, "args"),), "x"),
+        "source": (((*_V02_P, "args", "source"),), []),
+        "secrets": (((*_V02_P, "secrets"),), "x"),
+        "ssh": (((*_V02_P, "ssh"),), "x"),
+        "locals": (((*_V02_P, "locals"),), "x"),
+        "config-uri": (((*_V02_CS, "uri"),), 7),
+        "config-digest": (((*_V02_CS, "digest"),), "x"),
+        "config-path": (((*_V02_CS, "entryPoint"),), 7),
+        "builder-platform": ((("invocation", "environment", "platform"),), None),
+        "materials": ((("materials",),), "x"),
+        "invocation-id": (
+            (("metadata", "buildInvocationID"), ("metadata", "buildInvocationId")),
+            7,
+        ),
+        "started": ((("metadata", "buildStartedOn"),), 7),
+        "finished": ((("metadata", "buildFinishedOn"),), 7),
+        "completeness": ((("metadata", "completeness", "parameters"),), "no"),
+        "materials-completeness": ((("metadata", "completeness", "materials"),), "no"),
+        "hermetic": ((("metadata", "https://mobyproject.org/buildkit@v1#hermetic"),), None),
+        "reproducible": ((("metadata", "reproducible"),), None),
+        "buildkit-metadata": ((("metadata", _BK02),), "x"),
+        "vcs": ((("metadata", _BK02, "vcs"),), None),
+        "dockerfile": ((("metadata", _BK02, "source"),), 7),
+        "layers": ((("metadata", _BK02, "layers"),), None),
+        "build-config": ((("buildConfig",),), "x"),
+        "llb-definition": ((("buildConfig", "llbDefinition"),), "x"),
+    },
+    "v1": {
+        "build-type": ((("buildDefinition", "buildType"),), 7),
+        "builder": ((("runDetails", "builder", "id"),), 7),
+        "request": ((_V1_REQ,), "x"),
+        "frontend": (((*_V1_REQ, "frontend"),), 7),
+        "args": (((*_V1_REQ, "args"),), "x"),
+        "source": (((*_V1_REQ, "args", "source"),), []),
+        "secrets": (((*_V1_REQ, "secrets"),), "x"),
+        "ssh": (((*_V1_REQ, "ssh"),), "x"),
+        "locals": (((*_V1_REQ, "locals"),), "x"),
+        "config-uri": (((*_V1_CS, "uri"),), 7),
+        "config-digest": (((*_V1_CS, "digest"),), "x"),
+        "config-path": (((*_V1_CS, "path"),), 7),
+        "builder-platform": (((*_V1_INT, "builderPlatform"),), None),
+        "materials": ((("buildDefinition", "resolvedDependencies"),), "x"),
+        "invocation-id": (((*_V1_META, "invocationId"), (*_V1_META, "invocationID")), 7),
+        "started": (((*_V1_META, "startedOn"),), 7),
+        "finished": (((*_V1_META, "finishedOn"),), 7),
+        "completeness": (((*_V1_META, "buildkit_completeness", "request"),), "no"),
+        "materials-completeness": (
+            ((*_V1_META, "buildkit_completeness", "resolvedDependencies"),),
+            "no",
+        ),
+        "hermetic": (((*_V1_META, "buildkit_hermetic"),), None),
+        "reproducible": (((*_V1_META, "buildkit_reproducible"),), None),
+        "buildkit-metadata": (((*_V1_META, "buildkit_metadata"),), "x"),
+        "vcs": (((*_V1_META, "buildkit_metadata", "vcs"),), None),
+        "dockerfile": (((*_V1_META, "buildkit_metadata", "source"),), 7),
+        "layers": (((*_V1_META, "buildkit_metadata", "layers"),), None),
+        "build-config": (((*_V1_INT, "buildConfig"),), "x"),
+        "llb-definition": (((*_V1_INT, "buildConfig", "llbDefinition"),), "x"),
+    },
+}
+_MISSING = object()
+
+
+def _lookup(doc: Any, pointer: str) -> Any:
+    """RFC 6901 resolution; ``_MISSING`` when the pointer names nothing in ``doc``."""
+    for token in pointer.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(doc, dict) and token in doc:
+            doc = doc[token]
+        elif isinstance(doc, list) and token.isdigit() and int(token) < len(doc):
+            doc = doc[int(token)]
+        else:
+            return _MISSING
+    return doc
+
+
+def _with(pred: Any, path: tuple[str, ...], value: object) -> Any:
+    doc = copy.deepcopy(pred)
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return doc
+
+
+@pytest.mark.parametrize("case", [c for c in REAL_CASES if c != "h-no-attest"])
+def test_every_pointer_names_a_field_where_the_version_keeps_it(case: str) -> None:
+    checked = 0
+    for statement in provenance_statements(case).values():
+        doc = {"predicate": statement.predicate}
+        p = parse_provenance(statement)
+        documented = _DOCUMENTED[p.version]
+        # evidence pointers: each concept's pointer is its documented path (the spelling that
+        # holds the value, for a field with two), and it resolves unless the value is absent
+        assert set(p.pointers) <= set(documented)
+        for key, pointer in p.pointers.items():
+            paths = [pointer_join("/predicate", *path) for path in documented[key][0]]
+            assert pointer in paths, (case, key, pointer)
+            held = [q for q in paths if _lookup(doc, q) is not _MISSING]
+            assert pointer == (held[0] if held else paths[0]), (case, key, pointer)
+        items = [(a.pointer, a.value) for a in (*p.args, *p.nested_args)]
+        items += [(m.pointer, None) for m in p.materials]
+        items += [(e.pointer, f"{e.name}={e.value}") for e in p.llb_env]
+        for pointer, value in items:
+            assert _lookup(doc, pointer) is not _MISSING, (case, pointer)
+            assert value is None or str(_lookup(doc, pointer)) == value
+        # rejection pointers: a field of the wrong type is named where the statement holds it
+        for key, (paths_, wrong) in documented.items():
+            held = [
+                q for q in paths_ if _lookup(doc, pointer_join("/predicate", *q)) is not _MISSING
+            ]
+            if wrong is None or not held:
+                continue
+            checked += 1
+            bad = _with(statement.predicate, held[0], wrong)
+            with pytest.raises(AttestationError) as info:
+                parse_provenance_predicate(bad, statement.predicate_type)
+            pointer = pointer_join("/predicate", *held[0])
+            assert f"provenance field {pointer} " in info.value.diagnostics(), (case, key)
+    assert checked >= 12  # the statements of every case hold a dozen strictly read fields
+
+
+def test_pointers_name_every_field_of_both_versions() -> None:
+    for case in ("b-multi-max", "f-slsa-v1"):
+        p = parse_provenance(_pred(case))
+        assert set(p.pointers) == set(_DOCUMENTED[p.version]) == set(SlsaField)

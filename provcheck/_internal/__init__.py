@@ -1,0 +1,3 @@
+"""Plumbing shared by several subpackages; not public API."""
+
+from __future__ import annotations
