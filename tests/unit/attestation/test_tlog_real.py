@@ -39,6 +39,7 @@ from provcheck.attestation.tlog import (
     root_from_proof,
     verify_entry,
 )
+from provcheck.cli import main
 from provcheck.errors import UsageError
 from tests.paths import FIXTURES_DIR
 
@@ -272,3 +273,24 @@ def test_fixture_files_are_the_recorded_bytes() -> None:
     for path in sorted(p for p in REAL.iterdir() if p.name != "README.md"):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         assert f"`{digest}`" in readme, path.name
+
+
+def test_the_cli_takes_the_production_root(capsys: pytest.CaptureFixture[str]) -> None:
+    """--trusted-root with sigstore's production root is a verdict (the stand-in keyless
+    fixture's chain is not production's: exit 1), not a usage error (exit 2, before the fix)."""
+    keyless = FIXTURES_DIR / "signed" / "keyless"
+    code = main(
+        [
+            "verify",
+            f"oci-layout://{keyless / 'layout'}:1",
+            "--policy",
+            str(keyless / "policy.yaml"),
+            "--trusted-root",
+            str(ROOT),
+            "--format",
+            "json",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 1, captured.err
+    assert json.loads(captured.out)["verdict"] == "fail"
