@@ -42,6 +42,7 @@ from typing import Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from provcheck._internal.jsonload import load_json, load_json_object
 from provcheck.attestation.cosign import BUNDLE_ANNOTATION
@@ -95,11 +96,24 @@ def _timestamp(value: object, where: str) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+def _note_key_id(key: object, base_url: str) -> str | None:
+    """The log id a Rekor v2 (tile) log has in a trusted root: the C2SP signed-note key id,
+    SHA-256(origin || 0x0A || 0x01 || raw Ed25519 key), whose origin is the URL without its
+    scheme; ``None`` for a key type that signed notes do not name this way."""
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        return None
+    origin = base_url.removeprefix("https://").removeprefix("http://").rstrip("/")
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(origin.encode() + b"\n\x01" + raw).hexdigest()
+
+
 def parse_trusted_root(data: bytes, source: str = "<trusted root>") -> tuple[LogKey, ...]:
     """The Rekor keys (``tlogs[]``) of a sigstore protobuf-specs TrustedRoot JSON document.
 
     Raises :class:`UsageError` when the document is malformed, a key cannot be read, its
-    ``logId.keyId`` is not the SHA-256 of its DER, or its tree hash is not SHA2_256.
+    ``logId.keyId`` is neither the SHA-256 of its DER (Rekor v1) nor its signed-note key id
+    (Rekor v2, as in sigstore's production root since 2025), or its tree hash is not SHA2_256.
+    Every log is indexed by the SHA-256 of its DER, the id Rekor v1 entries carry.
     """
     doc = load_json_object(data, f"{source}: trusted root", UsageError)
     tlogs = doc.get("tlogs", [])
@@ -129,8 +143,11 @@ def parse_trusted_root(data: bytes, source: str = "<trusted root>") -> tuple[Log
                 stated = b64decode_any(str(log_id), "logId.keyId").hex()
             except EnvelopeError as exc:
                 raise UsageError(f"{where}: logId.keyId is not base64") from exc
-            if stated != key.key_id:
-                raise UsageError(f"{where}: logId.keyId is not the SHA-256 of the key's DER")
+            if stated not in (key.key_id, _note_key_id(loaded, str(tlog.get("baseUrl", "")))):
+                raise UsageError(
+                    f"{where}: logId.keyId is not the SHA-256 of the key's DER (Rekor v1) "
+                    "nor its signed-note key id (Rekor v2)"
+                )
         valid = public.get("validFor") if isinstance(public.get("validFor"), dict) else {}
         start, end = valid.get("start"), valid.get("end")
         keys.append(

@@ -334,10 +334,6 @@ def test_no_platform_images_is_error() -> None:
     assert evaluate(img, _policy(), now=NOW).verdict is Verdict.ERROR
 
 
-def test_deterministic() -> None:
-    assert _run("c-secrets-max") == _run("c-secrets-max")
-
-
 @pytest.mark.parametrize(
     ("name", "value", "secret"),
     [

@@ -141,11 +141,6 @@ def test_junit_escapes_xml() -> None:
     assert root.find("testsuite/testcase/failure").get("message") == '<bad & "msg">'  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("fmt", list(ReportFormat))
-def test_rendering_is_deterministic(fmt: ReportFormat) -> None:
-    assert render(_report("b-multi-max"), fmt) == render(_report("b-multi-max"), fmt)
-
-
 def test_text_report() -> None:
     out = render(_report("a-single-min"), ReportFormat.TEXT)
     assert out.splitlines()[-1] == "verdict: FAIL (3 pass, 1 incomplete)"
