@@ -63,12 +63,17 @@ def report_to_dict(report: Report) -> dict[str, Any]:
     }
 
 
-def render_json(report: Report) -> str:
+def render_json(report: Report, *, compact: bool = False) -> str:
     """Serialise the report: stable key order, two-space indent, trailing newline; strings as
-    they are (lone surrogates escaped, so the document is always valid UTF-8)."""
-    return (
-        escape_surrogates(json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)) + "\n"
+    they are (lone surrogates escaped, so the document is always valid UTF-8). ``compact``: one
+    line without indentation (a JSONL record; newlines inside strings are escaped)."""
+    text = json.dumps(
+        report_to_dict(report),
+        indent=None if compact else 2,
+        separators=(",", ":") if compact else None,
+        ensure_ascii=False,
     )
+    return escape_surrogates(text) + "\n"
 
 
 def _evidence_from(data: dict[str, Any]) -> Evidence:

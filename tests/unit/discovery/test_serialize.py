@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from provcheck.api import inspect_image
@@ -29,6 +31,7 @@ from provcheck.discovery.model import (
     AttestationLayer,
     AttestationOrigin,
     ImageAttestations,
+    Problem,
     ProblemKind,
     TrustLevel,
 )
@@ -48,6 +51,7 @@ from tests.integration.test_in_index_dsse import SIGNER, STRANGER, build, truste
 from tests.oci_builder import ImageBuilder, compact_bytes, provenance_statement
 from tests.paths import FIXTURES_DIR, REAL_CASES, REPO_ROOT, real_case
 from tests.unit.policy.realdata import load_case_with_stores
+from tests.unit.report.test_json_roundtrip import json_text
 
 NOW: Final = datetime(2026, 12, 1, tzinfo=UTC)
 POLICIES: Final = tuple(
@@ -176,6 +180,57 @@ def test_in_index_envelopes_replay(tmp_path: Path, signer: Any, tamper: bool, tr
     options = DiscoveryOptions(image_configs=True, trust=trusted(SIGNER) if trust else None)
     for reference in (layout.tagged, layout.pinned):
         _assert_replays(inspect_image(reference, options=options))
+
+
+def test_statement_bytes_in_any_json_encoding_replay_exactly(tmp_path: Path) -> None:
+    """Why the bytes and not their JSON value: a statement in UTF-16 with a BOM, indented, is
+    a valid layer (JSON readers accept it) whose digest no re-serialisation reproduces."""
+    builder = ImageBuilder("utf16")
+    entry = builder.add_platform("linux/amd64")
+    statement = provenance_statement(entry.digest)
+    data = json.dumps(statement, indent=3, ensure_ascii=False).encode("utf-16")
+    layer_data = [(data, mt.IN_TOTO, statement["predicateType"])]
+    builder._attestation(entry, layer_data, [statement], form="legacy")  # raw bytes: no public way
+    layout = builder.build().write_layout(tmp_path / "layout")
+    found = inspect_image(f"oci-layout://{layout}:1", options=ALL)
+    (layer,) = _layers(found)
+    assert layer.usable and layer.statement is not None and layer.statement.raw == data
+    _assert_replays(found)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    reference=json_text,
+    annotations=st.dictionaries(json_text, json_text, max_size=3),
+    messages=st.lists(json_text, max_size=3),
+    env=st.lists(json_text, max_size=3),
+)
+def test_generated_text_everywhere_replays(
+    reference: str, annotations: dict[str, str], messages: list[str], env: list[str]
+) -> None:
+    found = load_case_with_stores("c-secrets-max")
+    images = tuple(
+        dataclasses.replace(
+            image,
+            config={**(image.config or {}), "config": {"Env": env}},
+            problems=tuple(
+                Problem(ProblemKind.MALFORMED, m, image.descriptor.digest) for m in messages
+            ),
+        )
+        for image in found.images
+    )
+    found = dataclasses.replace(
+        found,
+        reference=reference,
+        annotations=annotations,
+        images=images,
+        problems=tuple(Problem(ProblemKind.SUSPICIOUS, m) for m in messages),
+    )
+    again = load_attestations(dump_attestations(found))
+    assert again == found
+    assert dump_attestations(again) == dump_attestations(found)
+    for policy in POLICIES:
+        assert evaluate(again, policy, now=NOW) == evaluate(found, policy, now=NOW)
 
 
 # -- equality means what the engine sees ------------------------------------------------------
