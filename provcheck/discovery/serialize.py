@@ -11,8 +11,8 @@ keeps any encoding JSON would read (a BOM, UTF-16) byte for byte, and reading ba
 parser (:func:`parse_statement`) on them. Reading checks them again: against the layer digest for
 a plain in-toto layer, against what the signature covers for an enveloped one (an envelope
 decoded without trust material has no such digest: the envelope's own bytes are not kept), so a
-document corrupted in a cache is refused, never replayed. A statement built in memory (one synthesised
-around a raw SBOM document) is stored as its fields, its predicate as JSON.
+document corrupted in a cache is refused, never replayed. A statement built in memory (one
+synthesised around a raw SBOM document) is stored as its fields, its predicate as JSON.
 
 Reading back re-verifies no signature and re-decides no trust: the document is trusted as far as
 the store it comes from (a verdict cache keys it by everything that could change it).
