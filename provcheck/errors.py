@@ -118,6 +118,24 @@ class SbomError(ProvcheckError):
     """A malformed or schema-invalid SBOM."""
 
 
+class DocumentError(ProvcheckError):
+    """A serialised result (a report, found attestations) that cannot be read back: not valid
+    against its schema, inconsistent, or holding bytes that do not match their digest."""
+
+
+class SchemaVersionError(DocumentError):
+    """A serialised result of a schema version this provcheck does not read.
+
+    ``found`` is the document's ``schemaVersion`` (``None`` when it has none), ``expected`` the
+    one read here.
+    """
+
+    def __init__(self, message: str, *, found: str | None, expected: str) -> None:
+        super().__init__(message)
+        self.found = found
+        self.expected = expected
+
+
 class NoSbomError(SbomError):
     """An SBOM was asked for, and the image has none that can be used."""
 

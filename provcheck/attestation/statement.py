@@ -27,12 +27,18 @@ class Subject:
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """An in-toto statement. ``predicate`` is the raw JSON object, to be treated as read-only."""
+    """An in-toto statement. ``predicate`` is the raw JSON object, to be treated as read-only.
+
+    ``raw`` is exactly the bytes :func:`parse_statement` read (an in-toto layer blob, a verified
+    DSSE payload), so that the statement can be serialised and replayed byte for byte; ``None``
+    for a statement built in memory (one synthesised around a raw SBOM document).
+    """
 
     type: str
     predicate_type: str
     subjects: tuple[Subject, ...]
-    predicate: Mapping[str, Any] = field(hash=False, compare=False, repr=False)
+    predicate: Mapping[str, Any] = field(hash=False, repr=False)
+    raw: bytes | None = field(default=None, hash=False, compare=False, repr=False)
 
     @property
     def version(self) -> str:
@@ -87,4 +93,5 @@ def parse_statement(data: bytes) -> Statement:
         predicate_type=predicate_type,
         subjects=tuple(_subject(s, i, statement_type) for i, s in enumerate(subjects)),
         predicate=predicate,
+        raw=bytes(data),
     )

@@ -205,7 +205,7 @@ class PlatformImage:
     descriptor: Descriptor
     platform: Platform
     attestations: tuple[AttestationManifest, ...] = ()
-    config: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
+    config: Mapping[str, Any] | None = field(default=None, hash=False)
     problems: tuple[Problem, ...] = ()
 
     def statements(self, kind: PredicateKind | None = None) -> Iterator[UsableStatement]:

@@ -26,3 +26,17 @@ def provenance_statements(case: str) -> dict[str, Statement]:
         for usable in image.statements(PredicateKind.PROVENANCE):
             out.setdefault(image.platform.key, usable.statement)
     return out
+
+
+@cache
+def load_case_with_stores(case: str) -> ImageAttestations:
+    """One real case as the widest verification reads it: image configs, the signature stores
+    beside the layout (cosign tags, referrers), and for i-cosign its key trusted."""
+    from provcheck.attestation.keys import load_public_key
+    from provcheck.attestation.signatures import TrustConfig
+
+    folder = real_case(case)
+    key = folder / "cosign.pub"
+    trust = TrustConfig((load_public_key(key),)) if key.is_file() else None
+    options = DiscoveryOptions(image_configs=True, signature_stores=True, trust=trust)
+    return inspect_image(f"oci-layout://{folder / 'oci-layout'}:1", options=options)
