@@ -101,6 +101,30 @@ def test_every_name_is_documented_and_functions_say_what_they_raise(name: str) -
     assert _mentioned_errors(doc) <= set(provcheck.__all__), name  # errors it names exist
 
 
+def _methods(cls: type) -> list[tuple[str, Callable[..., Any]]]:
+    """The public methods and properties that ``cls`` itself defines."""
+    out: list[tuple[str, Callable[..., Any]]] = []
+    for attr, member in vars(cls).items():
+        if isinstance(member, classmethod | staticmethod):
+            member = member.__func__
+        if isinstance(member, property):
+            member = member.fget
+        if not attr.startswith("_") and inspect.isfunction(member):
+            out.append((attr, member))
+    return out
+
+
+def test_every_public_method_of_an_exported_class_is_documented() -> None:
+    classes = [v for v in map(provcheck.__getattr__, provcheck._LAZY) if isinstance(v, type)]
+    undocumented = [
+        f"{cls.__name__}.{attr}"
+        for cls in classes
+        for attr, method in _methods(cls)
+        if not (inspect.getdoc(method) or "").strip()
+    ]
+    assert not undocumented
+
+
 def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
     return list(inspect.signature(fn).parameters.values())
 
