@@ -52,7 +52,8 @@ exit codes:
   1    policy violation (verify)
   2    usage error: bad arguments, reference, --platform, policy file or input file
   3    fetch or verification error: registry unreachable, content that does not match its
-       digest, evidence too large or unreadable, an internal error; 3 beats 1
+       digest, evidence too large, missing, malformed or bound to another image, an
+       internal error; 3 beats 1
   130  interrupted (Ctrl-C)
 """
 

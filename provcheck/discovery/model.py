@@ -45,9 +45,19 @@ class ProblemKind(StrEnum):
         return self not in (ProblemKind.SUSPICIOUS, ProblemKind.ORPHAN)
 
     @property
-    def unreadable(self) -> bool:
-        """True when evidence could not be read at all: a verification or fetch error."""
-        return self in (ProblemKind.INTEGRITY, ProblemKind.FETCH, ProblemKind.TOO_LARGE)
+    def voids_evidence(self) -> bool:
+        """True when evidence was there but cannot be used: tampered, unreadable, missing,
+        malformed or bound to other content. A verdict that could depend on it is a
+        verification error (exit 3), never a pass or a violation. A rejected signature is not:
+        the ``signatures`` rule judges those."""
+        return self in (
+            ProblemKind.INTEGRITY,
+            ProblemKind.FETCH,
+            ProblemKind.TOO_LARGE,
+            ProblemKind.MISSING,
+            ProblemKind.MALFORMED,
+            ProblemKind.BINDING,
+        )
 
 
 @dataclass(frozen=True, slots=True)

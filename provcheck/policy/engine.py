@@ -25,20 +25,23 @@ from provcheck.predicates.slsa import parse_provenance
 from provcheck.report.model import Evidence, Report, RuleResult, Status
 from provcheck.report.trust import annotate_trust
 
-_UNREADABLE: dict[ProblemKind, str] = {
+_VOIDED: dict[ProblemKind, str] = {
     ProblemKind.INTEGRITY: "evidence was tampered with or corrupted: the content did not match "
     "its digest",
     ProblemKind.TOO_LARGE: "evidence could not be read: it is too large",
     ProblemKind.FETCH: "evidence could not be fetched",
+    ProblemKind.MISSING: "evidence could not be read: the content its descriptor names is missing",
+    ProblemKind.MALFORMED: "evidence was rejected: it is malformed",
+    ProblemKind.BINDING: "evidence was rejected: it is bound to other content than this image",
 }
 
 
-def unreadable_message(problem: Problem) -> str:
-    """What an unreadable-evidence problem means for a verdict, then what was found."""
-    return f"{_UNREADABLE[problem.kind]} ({problem.message})"[:2000]
+def voided_message(problem: Problem) -> str:
+    """What a problem that voids evidence means for a verdict, then what was found."""
+    return f"{_VOIDED[problem.kind]} ({problem.message})"[:2000]
 
 
-def _unreadable_evidence(image: ImageAttestations) -> list[RuleResult]:
+def _voided_evidence(image: ImageAttestations) -> list[RuleResult]:
     """An ``error`` result for each attestation that could not be read or failed its digest.
 
     Such evidence is neither trusted nor ignored: the verdict becomes ``error`` (exit 3),
@@ -47,29 +50,30 @@ def _unreadable_evidence(image: ImageAttestations) -> list[RuleResult]:
     out: list[RuleResult] = []
     for pi in image.images:
         for problem in pi.all_problems():
-            if problem.kind.unreadable:
+            if problem.kind.voids_evidence:
                 source = str(problem.digest) if problem.digest else str(pi.descriptor.digest)
                 out.append(
                     RuleResult(
                         "evidence",
                         Status.ERROR,
                         pi.platform.key,
-                        unreadable_message(problem),
+                        voided_message(problem),
                         (Evidence(source, ""),),
                     )
                 )
     out.extend(
-        RuleResult("evidence", Status.ERROR, None, unreadable_message(problem))
+        RuleResult("evidence", Status.ERROR, None, voided_message(problem))
         for problem in image.problems
-        if problem.kind.unreadable
+        if problem.kind.voids_evidence
     )
     return out
 
 
-def _unreadable_provenance(pi: PlatformImage) -> list[tuple[str, str]]:
-    """(source, message) of each unreadable problem that may hide this platform's provenance:
-    of the image, of an attestation manifest, or of a layer that is not known to be another
-    kind. Rules that read provenance then give ``error``, never ``fail`` or ``incomplete``."""
+def _voided_provenance(pi: PlatformImage) -> list[tuple[str, str]]:
+    """(source, message) of each problem that voids evidence and may hide this platform's
+    provenance: of the image, of an attestation manifest, or of a layer that is not known to be
+    another kind. Rules that read provenance then give ``error``, never ``fail`` or
+    ``incomplete``."""
     problems = [*pi.problems]
     for manifest in pi.attestations:
         problems.extend(manifest.problems)
@@ -77,9 +81,9 @@ def _unreadable_provenance(pi: PlatformImage) -> list[tuple[str, str]]:
             if layer.kind in (None, PredicateKind.PROVENANCE):
                 problems.extend(layer.problems)
     return [
-        (str(p.digest or pi.descriptor.digest), unreadable_message(p))
+        (str(p.digest or pi.descriptor.digest), voided_message(p))
         for p in problems
-        if p.kind.unreadable
+        if p.kind.voids_evidence
     ]
 
 
@@ -89,7 +93,7 @@ def _platform_contexts(image: ImageAttestations) -> tuple[PlatformContext, ...]:
         if pi.platform.is_unknown:
             continue
         records: list[ProvenanceRecord] = []
-        errors = _unreadable_provenance(pi)
+        errors = _voided_provenance(pi)
         for usable in pi.statements(PredicateKind.PROVENANCE):
             try:
                 records.append(ProvenanceRecord(usable.source, parse_provenance(usable.statement)))
@@ -257,7 +261,7 @@ def evaluate(
             kept = filtered[minimum][0]
             found = [_explain_min_trust(r, image, kept, kind, minimum) for r in found]
         results.extend(found)
-    results.extend(_unreadable_evidence(image))
+    results.extend(_voided_evidence(image))
     problems = tuple(
         f"{p.kind}: {p.message}" + (f" ({p.digest.short})" if p.digest else "")
         for p in image.all_problems()

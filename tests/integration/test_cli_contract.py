@@ -100,6 +100,26 @@ def test_a_flipped_byte_in_evidence_is_a_verification_error(
     assert not any(r["status"] == "fail" for r in report["results"])
 
 
+def test_a_missing_provenance_layer_is_a_verification_error(
+    policy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The index names a provenance layer that is not there (a mirror that dropped it): what
+    it said cannot be known, so the rules that read provenance error, never fail."""
+    layout = tmp_path / "layout"
+    shutil.copytree(B_MULTI, layout)
+    _blob(layout, AMD64_PROVENANCE).unlink()
+    code, out, _ = _run(
+        capsys, "verify", f"oci-layout://{layout}:1", "--policy", str(policy), "--format", "json"
+    )
+    report = json.loads(out)
+    assert (code, report["verdict"]) == (3, "error")
+    amd64 = {r["rule"]: r for r in report["results"] if r["platform"] == "linux/amd64"}
+    for rule in ("provenance", "frontend", "build-args", "evidence"):
+        assert amd64[rule]["status"] == "error", amd64[rule]
+        assert "is missing" in amd64[rule]["message"]
+    assert "--provenance=mode=max" not in out
+
+
 def test_three_beats_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A rule that fails outright (a platform is missing) does not hide tampered evidence."""
     layout = _tampered_copy(tmp_path, AMD64_PROVENANCE)

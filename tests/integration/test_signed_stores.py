@@ -85,19 +85,26 @@ def test_signed_fixture_fails_with_another_key(tmp_path: Path, case: str, key: s
         assert "does not verify under any of the 1 trusted key(s)" in message
 
 
-NEGATIVE = [
-    ("tampered-payload", "p256", "does not verify under any of the 1 trusted key(s)"),
-    ("tampered-signature", "p256", "does not verify under any of the 1 trusted key(s)"),
-    ("replayed", "p256", "its statement is bound to another image"),
-    ("swapped-subject", "p384", "its statement is bound to another image"),
-    ("wrong-payload-type", "p384", "wrong payload type 'text/plain'"),
+NEGATIVE = [  # case, key, why, bound to another image
+    ("tampered-payload", "p256", "does not verify under any of the 1 trusted key(s)", False),
+    ("tampered-signature", "p256", "does not verify under any of the 1 trusted key(s)", False),
+    ("replayed", "p256", "its statement is bound to another image", True),
+    ("swapped-subject", "p384", "its statement is bound to another image", True),
+    ("wrong-payload-type", "p384", "wrong payload type 'text/plain'", False),
 ]
 
 
-@pytest.mark.parametrize(("case", "key", "why"), NEGATIVE)
-def test_negative_cases_fail_and_say_why(tmp_path: Path, case: str, key: str, why: str) -> None:
+@pytest.mark.parametrize(("case", "key", "why", "bound_elsewhere"), NEGATIVE)
+def test_negative_cases_fail_and_say_why(
+    tmp_path: Path, case: str, key: str, why: str, bound_elsewhere: bool
+) -> None:
     report = verify_layout(SIGNED / case, policy_file(tmp_path, KEYS / f"{key}.pub"))
-    assert report.verdict is Verdict.FAIL
+    # a statement bound to another image is a verification error (exit 3), which beats the
+    # failing signatures rule; a bad signature alone is a violation
+    assert report.verdict is (Verdict.ERROR if bound_elsewhere else Verdict.FAIL)
+    evidence = [r for r in report.results if r.rule == "evidence"]
+    assert all(r.status is Status.ERROR for r in evidence)
+    assert bool(evidence) is bound_elsewhere
     results = signatures_results(report)
     assert len(results) == 2
     for status, _, message in results:

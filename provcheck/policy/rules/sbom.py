@@ -250,8 +250,12 @@ def _one(
     unusable = "; ".join(p.message for p in problems[:3])
     checks = bool(opts.deny_packages) or opts.licenses.allow is not None or bool(opts.licenses.deny)
     image_evidence = Evidence(str(pc.image.descriptor.digest), "", None, _REMEDIATION)
+    voided = [p for p in problems if p.kind.voids_evidence]
     if not statements:
         extra = f" ({len(problems)} SBOM layer(s) not usable: {unusable})" if problems else ""
+        if voided:  # an SBOM is there but cannot be used: a verification error, not a finding
+            message = f"the SBOM attestation could not be used{extra}"
+            return RuleResult(NAME, Status.ERROR, pc.key, message, (image_evidence,))
         if opts.required:
             message = f"no SBOM attestation is bound to this platform{extra}"
             return RuleResult(NAME, Status.FAIL, pc.key, message, (image_evidence,))
@@ -284,7 +288,7 @@ def _one(
     if problems and checks:
         findings.append(
             _Finding(
-                Status.INCOMPLETE,
+                Status.ERROR if voided else Status.INCOMPLETE,
                 FindingKind.UNUSABLE_LAYER,
                 Evidence(str(pc.image.descriptor.digest), "", None, None),
                 unusable,

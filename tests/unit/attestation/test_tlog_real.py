@@ -98,7 +98,7 @@ def _material(doc: Doc, artifact: bytes | None) -> Material:
 
 
 def _provcheck_accepts(doc: Doc, artifact: bytes | None) -> bool:
-    logs = load_trusted_root(ROOT)
+    logs = load_trusted_root(ROOT).log_keys
     try:
         entry = parse_bundle_entry(_entry(doc))
         verify_entry(entry, logs, _material(doc, artifact))
@@ -213,7 +213,7 @@ def test_one_flipped_byte_is_rejected_by_provcheck_and_the_oracle(name: str, tam
     with pytest.raises(TlogError, match=reason):
         verify_entry(
             parse_bundle_entry(_entry(tampered)),
-            load_trusted_root(ROOT),
+            load_trusted_root(ROOT).log_keys,
             _material(tampered, artifact),
         )
     assert not _provcheck_accepts(tampered, artifact)
@@ -250,13 +250,15 @@ def test_the_intoto_body_is_bound_to_the_envelope() -> None:
     envelope = doc["dsseEnvelope"]
     envelope["payload"] = base64.b64encode(base64.b64decode(envelope["payload"]) + b" ").decode()
     with pytest.raises(TlogError, match="payloadHash differs"):
-        verify_entry(parse_bundle_entry(_entry(doc)), load_trusted_root(ROOT), _material(doc, None))
+        verify_entry(
+            parse_bundle_entry(_entry(doc)), load_trusted_root(ROOT).log_keys, _material(doc, None)
+        )
 
 
 def test_the_production_root_is_read_with_its_rekor_v2_log() -> None:
     """sigstore's production root names its Rekor v2 log by the signed-note key id, not the
     SHA-256 of the key's DER; provcheck read neither log of it before (UsageError)."""
-    logs = load_trusted_root(ROOT)
+    logs = load_trusted_root(ROOT).log_keys
     assert [log.base_url for log in logs] == [
         "https://rekor.sigstore.dev",
         "https://log2025-1.rekor.sigstore.dev",
