@@ -1,61 +1,282 @@
 """provcheck: verify the supply-chain attestations of container images.
 
 The library API: :func:`inspect_image` discovers and binds the attestations of an image,
-:func:`verify_image` evaluates a policy on them and returns a :class:`Report`; both have async
-twins. Nothing here prints or exits; errors are :class:`ProvcheckError` subclasses. Names are
-imported on first use, so ``import provcheck`` stays cheap for the command line.
+:func:`verify_image` evaluates a policy on them and returns a :class:`Report`,
+:func:`sbom_image` gathers its SBOMs; each has an async twin that also takes a shared
+:class:`RegistryClient`. Nothing here prints or exits; errors are :class:`ProvcheckError`
+subclasses. ``__all__`` is the public surface; everything else (the submodules included) is
+plumbing that may change. Names are imported on first use, so ``import provcheck`` stays cheap
+for the command line.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+import typing
 
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from provcheck.api import (
         inspect_image,
         inspect_image_async,
+        sbom_image,
+        sbom_image_async,
         verify_image,
         verify_image_async,
     )
-    from provcheck.discovery.model import ImageAttestations
+    from provcheck.attestation.binding import Binding, BindingStatus
+    from provcheck.attestation.signatures import Identity, SignatureCheck, SignedObject, TrustConfig
+    from provcheck.attestation.statement import Statement, Subject
+    from provcheck.discovery.limits import Limits
+    from provcheck.discovery.model import (
+        AttestationForm,
+        AttestationLayer,
+        AttestationManifest,
+        AttestationOrigin,
+        ImageAttestations,
+        PlatformImage,
+        Problem,
+        ProblemKind,
+        TrustLevel,
+        UsableStatement,
+    )
     from provcheck.discovery.options import DiscoveryOptions
-    from provcheck.errors import ProvcheckError
-    from provcheck.policy import Policy, load_policy
-    from provcheck.report import Report
+    from provcheck.errors import (
+        AttestationError,
+        AuthenticationError,
+        ContentTooLargeError,
+        DeadlineExceededError,
+        IntegrityError,
+        InvalidReferenceError,
+        KeyResolutionError,
+        LimitExceededError,
+        ManifestError,
+        NoSbomError,
+        NotFoundError,
+        PlatformNotFoundError,
+        PolicyError,
+        PolicyMistakesError,
+        ProvcheckError,
+        RegistryConnectionError,
+        RegistryError,
+        RegistryHTTPError,
+        SbomError,
+        StatementError,
+        UsageError,
+        VerificationError,
+    )
+    from provcheck.oci.digest import Digest
+    from provcheck.oci.model import Descriptor
+    from provcheck.oci.platform import Platform
+    from provcheck.oci.reference import ImageReference, LayoutReference
+    from provcheck.policy import (
+        FileResolver,
+        KeyResolver,
+        MappingResolver,
+        Policy,
+        evaluate,
+        load_policy,
+        parse_policy,
+    )
+    from provcheck.report import (
+        Evidence,
+        OnIncomplete,
+        Report,
+        ReportFormat,
+        RuleResult,
+        Status,
+        Verdict,
+        render,
+    )
+    from provcheck.sbom.collect import ImageSboms, collect_sboms
+    from provcheck.sbom.export import SbomEntry
+    from provcheck.sbom.model import Component, Sbom, SbomFormat
+    from provcheck.source.registry import (
+        CredentialProvider,
+        Credentials,
+        DockerCredentials,
+        RegistryClient,
+        RegistryOptions,
+        StaticCredentials,
+    )
 
-_LAZY = {
+_LAZY: typing.Final[dict[str, str]] = {
+    "AttestationError": "provcheck.errors",
+    "AttestationForm": "provcheck.discovery.model",
+    "AttestationLayer": "provcheck.discovery.model",
+    "AttestationManifest": "provcheck.discovery.model",
+    "AttestationOrigin": "provcheck.discovery.model",
+    "AuthenticationError": "provcheck.errors",
+    "Binding": "provcheck.attestation.binding",
+    "BindingStatus": "provcheck.attestation.binding",
+    "Component": "provcheck.sbom.model",
+    "ContentTooLargeError": "provcheck.errors",
+    "CredentialProvider": "provcheck.source.registry",
+    "Credentials": "provcheck.source.registry",
+    "DeadlineExceededError": "provcheck.errors",
+    "Descriptor": "provcheck.oci.model",
+    "Digest": "provcheck.oci.digest",
     "DiscoveryOptions": "provcheck.discovery.options",
+    "DockerCredentials": "provcheck.source.registry",
+    "Evidence": "provcheck.report",
+    "FileResolver": "provcheck.policy",
+    "Identity": "provcheck.attestation.signatures",
     "ImageAttestations": "provcheck.discovery.model",
+    "ImageReference": "provcheck.oci.reference",
+    "ImageSboms": "provcheck.sbom.collect",
+    "IntegrityError": "provcheck.errors",
+    "InvalidReferenceError": "provcheck.errors",
+    "KeyResolutionError": "provcheck.errors",
+    "KeyResolver": "provcheck.policy",
+    "LayoutReference": "provcheck.oci.reference",
+    "LimitExceededError": "provcheck.errors",
+    "Limits": "provcheck.discovery.limits",
+    "ManifestError": "provcheck.errors",
+    "MappingResolver": "provcheck.policy",
+    "NoSbomError": "provcheck.errors",
+    "NotFoundError": "provcheck.errors",
+    "OnIncomplete": "provcheck.report",
+    "Platform": "provcheck.oci.platform",
+    "PlatformImage": "provcheck.discovery.model",
+    "PlatformNotFoundError": "provcheck.errors",
     "Policy": "provcheck.policy",
+    "PolicyError": "provcheck.errors",
+    "PolicyMistakesError": "provcheck.errors",
+    "Problem": "provcheck.discovery.model",
+    "ProblemKind": "provcheck.discovery.model",
     "ProvcheckError": "provcheck.errors",
+    "RegistryClient": "provcheck.source.registry",
+    "RegistryConnectionError": "provcheck.errors",
+    "RegistryError": "provcheck.errors",
+    "RegistryHTTPError": "provcheck.errors",
+    "RegistryOptions": "provcheck.source.registry",
     "Report": "provcheck.report",
+    "ReportFormat": "provcheck.report",
+    "RuleResult": "provcheck.report",
+    "Sbom": "provcheck.sbom.model",
+    "SbomEntry": "provcheck.sbom.export",
+    "SbomError": "provcheck.errors",
+    "SbomFormat": "provcheck.sbom.model",
+    "SignatureCheck": "provcheck.attestation.signatures",
+    "SignedObject": "provcheck.attestation.signatures",
+    "Statement": "provcheck.attestation.statement",
+    "StatementError": "provcheck.errors",
+    "StaticCredentials": "provcheck.source.registry",
+    "Status": "provcheck.report",
+    "Subject": "provcheck.attestation.statement",
+    "TrustConfig": "provcheck.attestation.signatures",
+    "TrustLevel": "provcheck.discovery.model",
+    "UsableStatement": "provcheck.discovery.model",
+    "UsageError": "provcheck.errors",
+    "Verdict": "provcheck.report",
+    "VerificationError": "provcheck.errors",
+    "collect_sboms": "provcheck.sbom.collect",
+    "evaluate": "provcheck.policy",
     "inspect_image": "provcheck.api",
     "inspect_image_async": "provcheck.api",
     "load_policy": "provcheck.policy",
+    "parse_policy": "provcheck.policy",
+    "render": "provcheck.report",
+    "sbom_image": "provcheck.api",
+    "sbom_image_async": "provcheck.api",
     "verify_image": "provcheck.api",
     "verify_image_async": "provcheck.api",
 }
+"""Where each public name lives (the imports above, for type checkers, say the same)."""
 
 __all__ = [
+    "AttestationError",
+    "AttestationForm",
+    "AttestationLayer",
+    "AttestationManifest",
+    "AttestationOrigin",
+    "AuthenticationError",
+    "Binding",
+    "BindingStatus",
+    "Component",
+    "ContentTooLargeError",
+    "CredentialProvider",
+    "Credentials",
+    "DeadlineExceededError",
+    "Descriptor",
+    "Digest",
     "DiscoveryOptions",
+    "DockerCredentials",
+    "Evidence",
+    "FileResolver",
+    "Identity",
     "ImageAttestations",
+    "ImageReference",
+    "ImageSboms",
+    "IntegrityError",
+    "InvalidReferenceError",
+    "KeyResolutionError",
+    "KeyResolver",
+    "LayoutReference",
+    "LimitExceededError",
+    "Limits",
+    "ManifestError",
+    "MappingResolver",
+    "NoSbomError",
+    "NotFoundError",
+    "OnIncomplete",
+    "Platform",
+    "PlatformImage",
+    "PlatformNotFoundError",
     "Policy",
+    "PolicyError",
+    "PolicyMistakesError",
+    "Problem",
+    "ProblemKind",
     "ProvcheckError",
+    "RegistryClient",
+    "RegistryConnectionError",
+    "RegistryError",
+    "RegistryHTTPError",
+    "RegistryOptions",
     "Report",
+    "ReportFormat",
+    "RuleResult",
+    "Sbom",
+    "SbomEntry",
+    "SbomError",
+    "SbomFormat",
+    "SignatureCheck",
+    "SignedObject",
+    "Statement",
+    "StatementError",
+    "StaticCredentials",
+    "Status",
+    "Subject",
+    "TrustConfig",
+    "TrustLevel",
+    "UsableStatement",
+    "UsageError",
+    "Verdict",
+    "VerificationError",
     "__version__",
+    "collect_sboms",
+    "evaluate",
     "inspect_image",
     "inspect_image_async",
     "load_policy",
+    "parse_policy",
+    "render",
+    "sbom_image",
+    "sbom_image_async",
     "verify_image",
     "verify_image_async",
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     """Import a public name from its module on first use."""
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'provcheck' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names too, which are not imported yet."""
+    return sorted({*globals(), *__all__})

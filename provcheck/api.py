@@ -1,9 +1,14 @@
 """The library entry points: resolve a reference, discover its attestations, verify a policy.
 
 Nothing here prints or exits. Each function has an async twin for callers that check many
-images at once; pass one :class:`RegistryClient` to share connections and tokens between them.
-``timeout`` bounds the whole call's network work (connections, requests, retries and their
-waits together): when it runs out, everything in flight is cancelled and
+images at once; pass one :class:`RegistryClient` to share connections, tokens and limits
+between them. A sync function takes the same keyword arguments as its twin except ``client``:
+it runs its own event loop (``asyncio.run``), and a client belongs to the loop it was opened on,
+so it opens its own from ``registry`` and ``credentials`` (and cannot be called from a running
+event loop: use the twin there). Common to all: ``registry`` (how to reach registries without a
+``client``), ``credentials`` (default: the client's, else Docker's ``config.json``), and
+``timeout``, which bounds the whole call's network work (connections, requests, retries and
+their waits together): when it runs out, everything in flight is cancelled and
 :class:`DeadlineExceededError` names the host and the request that was pending.
 """
 
@@ -17,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from provcheck.discovery.buildkit import discover
-from provcheck.discovery.limits import Budget
+from provcheck.discovery.limits import Budget, Limits
 from provcheck.discovery.model import ImageAttestations
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.select import select_platforms
@@ -31,8 +36,10 @@ from provcheck.source.layout import LayoutSource
 
 if TYPE_CHECKING:
     # Imported where they are used: a layout needs no HTTP client, inspect needs no policy.
+    from provcheck.discovery.offload import Offload
     from provcheck.policy import Policy
     from provcheck.report import Report
+    from provcheck.sbom.collect import ImageSboms
     from provcheck.source.registry import CredentialProvider, RegistryClient, RegistryOptions
 
 
@@ -76,14 +83,14 @@ async def inspect_image_async(
     options: DiscoveryOptions | None = None,
     client: RegistryClient | None = None,
     registry: RegistryOptions | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
     credentials: CredentialProvider | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> ImageAttestations:
-    """Resolve ``reference`` and discover its attestations (see :func:`inspect_image`).
+    """Resolve ``reference`` and discover its attestations, as :func:`inspect_image` does.
 
     With a shared ``client``, a deadline that runs out cancels this call's requests only, and
     ``credentials`` (default: the client's) are used for this call only: tokens fetched with
-    other credentials are never sent for it.
+    other credentials are never sent for it. Raises what :func:`inspect_image` raises.
     """
     ref = _parse(reference)
     options = options or DiscoveryOptions()
@@ -112,22 +119,27 @@ def inspect_image(
     *,
     options: DiscoveryOptions | None = None,
     registry: RegistryOptions | None = None,
+    credentials: CredentialProvider | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> ImageAttestations:
     """Resolve ``reference`` (registry or ``oci-layout://``) and discover its attestations.
 
-    Every byte is checked against its digest and size; statements that do not bind to the
-    manifest they were found for are reported in ``problems`` and never used. ``timeout``
-    (seconds, finite, above 0) bounds all of the call's network work.
+    ``options`` says what to fetch and how much work the image may cost (``platforms``,
+    ``max_layer_bytes``, ``limits``, ``offload``, …). Every byte is checked against its digest
+    and size; statements that do not bind to the manifest they were found for are reported in
+    ``problems`` and never used. ``timeout`` (seconds, finite, above 0) bounds all of the call's
+    network work.
     Raises :class:`InvalidReferenceError` for a bad reference, :class:`UsageError` for a bad
-    ``timeout``, :class:`DeadlineExceededError` when it runs out, :class:`RegistryError` or
-    :class:`IntegrityError` when the root cannot be fetched, :class:`ManifestError` when it is
-    malformed, :class:`LimitExceededError` when it needs more work than ``options.limits``
-    allow, :class:`PlatformNotFoundError` when ``options.platforms`` names a platform the
-    image does not have.
+    ``timeout`` or unreadable credentials, :class:`DeadlineExceededError` when it runs out,
+    :class:`RegistryError` or :class:`IntegrityError` when the root cannot be fetched,
+    :class:`ManifestError` when it is malformed, :class:`LimitExceededError` when it needs more
+    work than ``options.limits`` allow, :class:`PlatformNotFoundError` when
+    ``options.platforms`` names a platform the image does not have.
     """
     return asyncio.run(
-        inspect_image_async(reference, options=options, registry=registry, timeout=timeout)
+        inspect_image_async(
+            reference, options=options, registry=registry, credentials=credentials, timeout=timeout
+        )
     )
 
 
@@ -158,36 +170,46 @@ def verification_options(policy: Policy) -> DiscoveryOptions:
     )
 
 
+def _tuned(
+    options: DiscoveryOptions, max_layer_bytes: int | None, limits: Limits | None, offload: Offload
+) -> DiscoveryOptions:
+    """``options`` with the caller's caps and offload (``None``: the default)."""
+    if max_layer_bytes is not None:
+        options = replace(options, max_layer_bytes=max_layer_bytes)
+    if limits is not None:
+        options = replace(options, limits=limits)
+    return replace(options, offload=offload)
+
+
 async def verify_image_async(
     reference: str | Reference,
     policy: Policy,
     *,
     client: RegistryClient | None = None,
     registry: RegistryOptions | None = None,
+    credentials: CredentialProvider | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
     platforms: frozenset[str] = frozenset(),
     max_layer_bytes: int | None = None,
+    limits: Limits | None = None,
+    offload: Offload = False,
     now: datetime | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    credentials: CredentialProvider | None = None,
 ) -> Report:
-    """Discover the attestations of ``reference`` and evaluate ``policy`` on them.
+    """Discover the attestations of ``reference`` and evaluate ``policy`` on them, as
+    :func:`verify_image` does (``client`` as in :func:`inspect_image_async`).
 
-    ``platforms`` narrows the platforms evaluated (the ``platforms`` rule still reads the
-    whole index); ``max_layer_bytes`` caps each attestation layer (default 64 MiB);
-    ``timeout`` and ``credentials`` work as in :func:`inspect_image_async`.
+    Raises what :func:`verify_image` raises.
     """
     from provcheck.policy import evaluate
 
-    options = verification_options(policy)
-    if max_layer_bytes is not None:
-        options = replace(options, max_layer_bytes=max_layer_bytes)
+    options = _tuned(verification_options(policy), max_layer_bytes, limits, offload)
     found = await inspect_image_async(
         reference,
         options=options,
         client=client,
         registry=registry,
-        timeout=timeout,
         credentials=credentials,
+        timeout=timeout,
     )
     return evaluate(found, policy, now=now, platforms=platforms)
 
@@ -197,26 +219,108 @@ def verify_image(
     policy: Policy,
     *,
     registry: RegistryOptions | None = None,
+    credentials: CredentialProvider | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
     platforms: frozenset[str] = frozenset(),
     max_layer_bytes: int | None = None,
+    limits: Limits | None = None,
+    offload: Offload = False,
     now: datetime | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
 ) -> Report:
     """Verify ``reference`` against ``policy`` and return the report as data.
 
-    Policy violations are results in the report, not exceptions. Raises the same errors as
-    :func:`inspect_image` when the image itself cannot be read (``timeout`` likewise), and
-    :class:`PlatformNotFoundError` when ``platforms`` names a platform the image lacks.
+    The policy decides what is fetched. ``platforms`` narrows the platforms evaluated (the
+    ``platforms`` rule still reads the whole index); ``max_layer_bytes`` caps each attestation
+    layer (default 64 MiB), ``limits`` the whole image (:class:`Limits`); ``offload`` says where
+    signatures are verified (``DiscoveryOptions.offload``); ``now`` is the time the rules
+    judge by (the age of a provenance; default: the clock). Policy violations are results in the
+    report, not exceptions. Raises the same errors as :func:`inspect_image` when the image
+    itself cannot be read (``timeout`` likewise), and :class:`PlatformNotFoundError` when
+    ``platforms`` names a platform the image lacks.
     """
     return asyncio.run(
         verify_image_async(
             reference,
             policy,
             registry=registry,
+            credentials=credentials,
+            timeout=timeout,
             platforms=platforms,
             max_layer_bytes=max_layer_bytes,
+            limits=limits,
+            offload=offload,
             now=now,
+        )
+    )
+
+
+async def sbom_image_async(
+    reference: str | Reference,
+    *,
+    client: RegistryClient | None = None,
+    registry: RegistryOptions | None = None,
+    credentials: CredentialProvider | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    platforms: frozenset[str] = frozenset(),
+    max_layer_bytes: int | None = None,
+    limits: Limits | None = None,
+    offload: Offload = False,
+) -> ImageSboms:
+    """The SBOMs bound to ``reference``, as :func:`sbom_image` finds them (``client`` as in
+    :func:`inspect_image_async`).
+
+    Raises what :func:`sbom_image` raises.
+    """
+    from provcheck.errors import NoSbomError
+    from provcheck.sbom.collect import ImageSboms, collect_sboms
+
+    options = DiscoveryOptions(
+        kinds=frozenset({PredicateKind.SBOM}), platforms=platforms, signature_stores=True
+    )
+    found = await inspect_image_async(
+        reference,
+        options=_tuned(options, max_layer_bytes, limits, offload),
+        client=client,
+        registry=registry,
+        credentials=credentials,
+        timeout=timeout,
+    )
+    sboms = collect_sboms(found)
+    if not sboms:
+        message = f"no usable SBOM is bound to {found.reference} ({found.digest.short})"
+        raise NoSbomError(message, found)
+    return ImageSboms(found, sboms)
+
+
+def sbom_image(
+    reference: str | Reference,
+    *,
+    registry: RegistryOptions | None = None,
+    credentials: CredentialProvider | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    platforms: frozenset[str] = frozenset(),
+    max_layer_bytes: int | None = None,
+    limits: Limits | None = None,
+    offload: Offload = False,
+) -> ImageSboms:
+    """The SBOMs bound to ``reference``: in the index, in cosign attestations and in OCI
+    referrers, parsed (:func:`collect_sboms`), with what was found while looking for them.
+
+    ``platforms`` keeps only those platforms; ``max_layer_bytes``, ``limits``, ``offload`` and
+    ``timeout`` work as in :func:`verify_image`. Raises :class:`NoSbomError` (carrying the
+    attestations found, whose problems say why) when no usable SBOM is bound,
+    :class:`SbomError` for a malformed one, and the errors of :func:`inspect_image`.
+    """
+    return asyncio.run(
+        sbom_image_async(
+            reference,
+            registry=registry,
+            credentials=credentials,
             timeout=timeout,
+            platforms=platforms,
+            max_layer_bytes=max_layer_bytes,
+            limits=limits,
+            offload=offload,
         )
     )
 
@@ -226,6 +330,8 @@ __all__ = [
     "LayoutReference",
     "inspect_image",
     "inspect_image_async",
+    "sbom_image",
+    "sbom_image_async",
     "verification_options",
     "verify_image",
     "verify_image_async",

@@ -486,37 +486,32 @@ def _trust(keys: list[Path]) -> TrustConfig | None:
 
 
 def _sbom(args: argparse.Namespace) -> ExitCode:
-    from provcheck.api import inspect_image
-    from provcheck.attestation.binding import BindingStatus
+    from provcheck.api import sbom_image
     from provcheck.errors import NoSbomError
-    from provcheck.predicates import PredicateKind
-    from provcheck.sbom import parse_sbom
-    from provcheck.sbom.export import ExportFormat, SbomEntry, export_sboms
+    from provcheck.sbom.export import ExportFormat, export_sboms
 
-    options = _discovery_options(args, kinds=frozenset({PredicateKind.SBOM}), signature_stores=True)
-    found = inspect_image(
-        args.reference, options=options, registry=_registry_options(args), timeout=args.timeout
-    )
-    entries: dict[str, SbomEntry] = {}
-    for image in found.images:
-        for usable in image.statements(PredicateKind.SBOM):
-            assert usable.layer.binding is not None  # usable statements are bound
-            index_scoped = usable.layer.binding.status is BindingStatus.INDEX
-            platform = None if index_scoped else image.platform.key
-            key = f"{platform}|{usable.source}"
-            if key not in entries:
-                entries[key] = SbomEntry(platform, usable.source, parse_sbom(usable.statement))
-    rejected = _report_problems(found)
-    if not entries:
-        raise NoSbomError(f"no usable SBOM is bound to {found.reference} ({found.digest.short})")
-    fmt = ExportFormat(args.format)
-    platforms = sorted({entry.platform for entry in entries.values() if entry.platform})
-    if fmt in (ExportFormat.CYCLONEDX, ExportFormat.SPDX) and len(platforms) > 1:
-        raise UsageError(
-            f"--format {fmt.value} exports one document, and {len(platforms)} platforms have "
-            f"an SBOM: pick one with --platform ({', '.join(platforms)}), or use json or csv"
+    platforms = _platforms(args)  # a bad --platform is named before a bad reference
+    try:
+        result = sbom_image(
+            args.reference,
+            registry=_registry_options(args),
+            timeout=args.timeout,
+            platforms=platforms,
+            max_layer_bytes=args.max_attestation_size,
         )
-    _write(export_sboms(list(entries.values()), fmt), args.output)
+    except NoSbomError as exc:
+        if exc.attestations is not None:
+            _report_problems(exc.attestations)  # why there is none
+        raise
+    rejected = _report_problems(result.attestations)
+    fmt = ExportFormat(args.format)
+    described = sorted({entry.platform for entry in result.sboms if entry.platform})
+    if fmt in (ExportFormat.CYCLONEDX, ExportFormat.SPDX) and len(described) > 1:
+        raise UsageError(
+            f"--format {fmt.value} exports one document, and {len(described)} platforms have "
+            f"an SBOM: pick one with --platform ({', '.join(described)}), or use json or csv"
+        )
+    _write(export_sboms(result.sboms, fmt), args.output)
     return ExitCode.ERROR if rejected else ExitCode.PASS
 
 

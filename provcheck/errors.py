@@ -6,6 +6,11 @@ given. Every error carries a one-line, user-facing :meth:`ProvcheckError.diagnos
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from provcheck.discovery.model import ImageAttestations
+
 
 class ProvcheckError(Exception):
     """Base class of every error that provcheck raises on purpose."""
@@ -137,7 +142,15 @@ class SchemaVersionError(DocumentError):
 
 
 class NoSbomError(SbomError):
-    """An SBOM was asked for, and the image has none that can be used."""
+    """An SBOM was asked for, and the image has none that can be used.
+
+    ``attestations`` is what was found instead, when the image could be read: its problems say
+    why no SBOM could be used.
+    """
+
+    def __init__(self, message: str, attestations: ImageAttestations | None = None) -> None:
+        super().__init__(message)
+        self.attestations = attestations
 
 
 class VerificationError(ProvcheckError):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 from pathlib import Path
 
 import pytest
 
+import provcheck
 from provcheck.cli import main
 from tests.paths import REPO_ROOT
 
@@ -48,6 +50,17 @@ def test_library_example_runs(
         for t in ("https://spdx.dev/Document", "https://slsa.dev/provenance/v0.2")
     ]
     assert lines[4].startswith("pass [")
+
+
+def test_library_example_uses_only_the_public_api() -> None:
+    (example,) = _blocks("python")
+    tree = ast.parse(example)
+    imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+    ours = [n for n in imports if isinstance(n, ast.ImportFrom) and n.module == "provcheck"]
+    names = {alias.name for node in ours for alias in node.names}
+    assert names and names <= set(provcheck.__all__)
+    others = {n.module if isinstance(n, ast.ImportFrom) else n.names[0].name for n in imports}
+    assert not {m for m in others if m and m.startswith("provcheck.")}  # no plumbing
 
 
 def test_readme_paths_exist() -> None:

@@ -27,7 +27,8 @@ class ReportFormat(StrEnum):
 
 
 def render(report: Report, fmt: ReportFormat) -> str:
-    """Render ``report`` in ``fmt``. Secrets are already redacted in the report's evidence."""
+    """Render ``report`` in ``fmt``. Secrets are already redacted in the report's evidence.
+    Raises nothing: every report, an error report too, has each rendering."""
     if fmt is ReportFormat.TEXT:
         from provcheck.report.text import render_text
 
