@@ -175,7 +175,7 @@ def _signed(s: SignedObject) -> dict[str, Any]:
 
 
 def attestations_to_dict(found: ImageAttestations) -> dict[str, Any]:
-    """``found`` as JSON-ready data (a ``provcheck.attestations/v1`` document)."""
+    """``found`` as JSON-ready data (a ``provcheck.attestations/v1`` document); raises nothing."""
     return {
         "schemaVersion": SCHEMA_VERSION,
         "reference": found.reference,
@@ -189,7 +189,8 @@ def attestations_to_dict(found: ImageAttestations) -> dict[str, Any]:
 
 
 def dump_attestations(found: ImageAttestations) -> str:
-    """``found`` as JSON text: compact, UTF-8 safe (lone surrogates escaped), one line."""
+    """``found`` as JSON text: compact, UTF-8 safe (lone surrogates escaped), one line; raises
+    nothing."""
     text = json.dumps(attestations_to_dict(found), ensure_ascii=False, separators=(",", ":"))
     return escape_surrogates(text)
 

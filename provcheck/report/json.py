@@ -49,7 +49,7 @@ def _result(r: RuleResult) -> dict[str, Any]:
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
-    """The report as JSON-ready data (what :func:`render_json` serialises)."""
+    """The report as JSON-ready data (what :func:`render_json` serialises); raises nothing."""
     return {
         "schemaVersion": SCHEMA_VERSION,
         "verdict": report.verdict.value,
