@@ -1,0 +1,270 @@
+"""Many images through one client: N concurrent verifications on one shared ``RegistryClient``.
+
+Starts Debian's docker-registry on a free loopback port, pushes the 11 real BuildKit images of
+``fixtures/real/``, then for each N launches N ``verify_image_async(ref, baseline, client=shared)``
+at once (``asyncio.gather``) in a fresh child process, and reports:
+
+- made: requests in the registry's access log during the run, and ``client.requests_made``;
+- needed: the requests the distinct content of the run needs (see ``needed_requests``), and, for
+  the ``cycle`` mode, the sum of requests of each distinct image verified once with a fresh
+  client (``single``);
+- wall time of the ``gather``, peak RSS of the child (and its RSS before the run), and the
+  tracemalloc peak of the same run repeated under tracemalloc in another child.
+
+Modes: ``cycle`` cycles N references over the 11 cases (N/11 verifications of each reference);
+``alias`` gives each case N/11 repository names holding the same content, so N distinct
+references map to 11 images.
+
+    .venv/bin/python bench/many_bench.py [--sizes 11,55,220] [--modes cycle,alias]
+    .venv/bin/python bench/many_bench.py --profile 220     # cProfile of one 220-run (cycle)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import pstats
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Final
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.paths import REAL_CASES  # noqa: E402
+from tests.registry import AccessLogEntry, RegistryServer, load_real_cases  # noqa: E402
+
+POLICY: Final = ROOT / "policies" / "baseline.yaml"
+PYTHON: Final = str(ROOT / ".venv" / "bin" / "python")
+# /v2/<name>/(manifests|blobs)/<digest>: immutable, the same bytes in every repository.
+_BY_DIGEST: Final = re.compile(
+    r"^/v2/.+/(?P<kind>manifests|blobs)/(?P<digest>sha256:[0-9a-f]{64})$"
+)
+
+
+def needed_requests(entries: Sequence[AccessLogEntry]) -> int:
+    """The requests that the distinct content behind ``entries`` needs, at most one each.
+
+    A manifest or blob fetched by digest is needed once per (method, digest), in whichever
+    repository (its bytes are checked against the digest, so one copy serves every repository
+    that links it). Anything else (a tag, the referrers API, a token scope) is needed once per
+    (method, path): its answer may differ between repositories. Redirects do not occur here.
+    """
+    keys: set[tuple[str, str]] = set()
+    for entry in entries:
+        match = _BY_DIGEST.match(entry.path)
+        key = f"{match['kind']}@{match['digest']}" if match else entry.path
+        keys.add((entry.method, key))
+    return len(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildResult:
+    """What one child process measured."""
+
+    wall_s: float
+    cpu_s: float
+    client_requests: int
+    rss_before_mib: float
+    rss_peak_mib: float
+    traced_peak_mib: float | None
+    failures: int
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def _verify_all(refs: Sequence[str], fresh: bool) -> tuple[float, int, int]:
+    """Verify ``refs`` concurrently; return (wall s, requests made, failed verifications).
+
+    ``fresh``: one client per reference, one after another (the ``single`` baseline).
+    """
+    from provcheck import load_policy, verify_image_async
+    from provcheck.source.registry import RegistryClient
+
+    policy = load_policy(POLICY)
+    start = time.perf_counter()
+    if fresh:
+        requests = 0
+        failures = 0
+        for ref in refs:
+            async with RegistryClient() as own:
+                try:
+                    await verify_image_async(ref, policy, client=own)
+                except Exception:
+                    failures += 1
+                requests += own.requests_made
+        return time.perf_counter() - start, requests, failures
+    async with RegistryClient() as client:
+        results = await asyncio.gather(
+            *(verify_image_async(ref, policy, client=client) for ref in refs),
+            return_exceptions=True,
+        )
+        wall = time.perf_counter() - start
+        failures = sum(isinstance(result, BaseException) for result in results)
+        return wall, client.requests_made, failures
+
+
+def child(refs: Sequence[str], *, fresh: bool, traced: bool, profile: Path | None) -> None:
+    """Run in the child process: import, measure, print one JSON line."""
+    import provcheck.api
+    import provcheck.policy
+    import provcheck.source.registry  # noqa: F401  (imports are not part of the run)
+
+    before = _rss_mib()
+    if traced:
+        tracemalloc.start()
+    profiler = cProfile.Profile() if profile is not None else None
+    if profiler is not None:
+        profiler.enable()
+    cpu = time.process_time()
+    wall, requests, failures = asyncio.run(_verify_all(refs, fresh))
+    cpu = time.process_time() - cpu
+    if profiler is not None and profile is not None:
+        profiler.disable()
+        profiler.dump_stats(str(profile))
+    peak = tracemalloc.get_traced_memory()[1] / 2**20 if traced else None
+    result = ChildResult(wall, cpu, requests, before, _rss_mib(), peak, failures)
+    print(json.dumps(asdict(result)))
+
+
+def run_child(
+    refs: Sequence[str], *, fresh: bool = False, traced: bool = False, profile: Path | None = None
+) -> ChildResult:
+    """Measure ``refs`` in a new process (clean RSS high-water mark, cold client)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(list(refs), handle)
+    argv = [PYTHON, __file__, "--child", handle.name]
+    argv += ["--fresh"] * fresh + ["--traced"] * traced
+    if profile is not None:
+        argv += ["--profile-out", str(profile)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
+    Path(handle.name).unlink()
+    if done.returncode != 0:
+        raise RuntimeError(f"child failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    data = json.loads(done.stdout.splitlines()[-1])
+    return ChildResult(**data)
+
+
+def add_aliases(server: RegistryServer, repositories: dict[str, str], copies: int) -> None:
+    """Give each case ``copies`` more repository names (``alias<k>/<repository>``).
+
+    Done in the registry's storage (a repository is a directory of links to shared blobs), which
+    is what pushing the same layout again would produce, in a fraction of the time.
+    """
+    base = server.storage_dir / "docker/registry/v2/repositories"
+    for repository in repositories.values():
+        for k in range(copies):
+            target = base / f"alias{k}" / repository
+            if not target.exists():
+                shutil.copytree(base / repository, target)
+
+
+def references(
+    mode: str, n: int, refs: dict[str, str], repositories: dict[str, str], host: str
+) -> list[str]:
+    """N references: cycling over the cases, or over distinct repository names of each case."""
+    cases = list(REAL_CASES)
+    if mode == "cycle":
+        return [refs[cases[i % len(cases)]] for i in range(n)]
+    out: list[str] = []
+    for i in range(n):
+        case = cases[i % len(cases)]
+        k = i // len(cases)
+        tag = refs[case].rsplit(":", 1)[1]
+        repository = repositories[case] if k == 0 else f"alias{k - 1}/{repositories[case]}"
+        out.append(f"{host}/{repository}:{tag}")
+    return out
+
+
+def print_profile(path: Path, top: int) -> None:
+    """The ``top`` entries by cumulative time, and the sniffio import retries if any."""
+    stream = io.StringIO()
+    stats = pstats.Stats(str(path), stream=stream)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(15)
+    stats.print_callees("current_async_library")
+    print(stream.getvalue())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", default="11,55,220", help="comma-separated N")
+    parser.add_argument("--modes", default="cycle,alias", help="cycle, alias or both")
+    parser.add_argument("--profile", type=int, metavar="N", help="cProfile one N-run instead")
+    parser.add_argument("--top", type=int, default=30, help="profile entries to print")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--profile-out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        refs = json.loads(args.child.read_text())
+        child(refs, fresh=args.fresh, traced=args.traced, profile=args.profile_out)
+        return
+
+    sizes = [int(size) for size in args.sizes.split(",")]
+    modes = args.modes.split(",")
+    with tempfile.TemporaryDirectory() as tmp, RegistryServer(Path(tmp) / "registry") as server:
+        real = load_real_cases(server)
+        copies = max(sizes) // len(REAL_CASES)
+        if "alias" in modes:
+            add_aliases(server, real.repositories, copies)
+
+        def refs_for(mode: str, n: int) -> list[str]:
+            return references(mode, n, real.refs, real.repositories, server.host)
+
+        if args.profile is not None:
+            out = Path(tmp) / "profile.pstats"
+            result = run_child(refs_for("cycle", args.profile), profile=out)
+            print(f"{args.profile} verifications under cProfile: {result.wall_s:.2f} s")
+            print_profile(out, args.top)
+            return
+
+        mark = server.mark()
+        single = run_child([real.refs[case] for case in REAL_CASES], fresh=True)
+        single_log = server.requests_since(mark)
+        print(
+            f"each of the 11 images once, fresh client each: {single.client_requests} requests "
+            f"(access log {len(single_log)}, distinct {needed_requests(single_log)}), "
+            f"{single.wall_s:.2f} s wall, {single.cpu_s:.2f} s CPU"
+        )
+        header = (
+            f"{'mode':<6} {'N':>4} {'log':>6} {'client':>6} {'needed':>6} {'made/need':>9} "
+            f"{'wall s':>7} {'cpu s':>6} {'ms/img':>7} {'RSS0 MiB':>8} {'RSS MiB':>8} "
+            f"{'traced MiB':>10} {'fail':>4}"
+        )
+        print(header)
+        print("-" * len(header))
+        for mode in modes:
+            for n in sizes:
+                refs = refs_for(mode, n)
+                mark = server.mark()
+                result = run_child(refs)
+                log = server.requests_since(mark)
+                traced = run_child(refs, traced=True)
+                needed = needed_requests(log)
+                print(
+                    f"{mode:<6} {n:>4} {len(log):>6} {result.client_requests:>6} {needed:>6} "
+                    f"{len(log) / needed:>9.2f} {result.wall_s:>7.2f} {result.cpu_s:>6.2f} "
+                    f"{result.cpu_s * 1000 / n:>7.1f} {result.rss_before_mib:>8.0f} "
+                    f"{result.rss_peak_mib:>8.0f} {traced.traced_peak_mib or 0:>10.1f} "
+                    f"{result.failures:>4}"
+                )
+
+
+if __name__ == "__main__":
+    main()
