@@ -70,6 +70,30 @@ def needed_requests(entries: Sequence[AccessLogEntry]) -> int:
     return len(keys)
 
 
+def request_kind(entry: AccessLogEntry) -> str:
+    """What a request asked for: a manifest or blob by digest, a tag, the referrers API, ..."""
+    match = _BY_DIGEST.match(entry.path)
+    if match:
+        kind = f"{match['kind'][:-1]} by digest"
+    elif "/referrers/" in entry.path:
+        kind = "referrers API"
+    elif "/manifests/" in entry.path:
+        kind = "tag"
+    elif entry.path.rstrip("/") == "/v2":
+        kind = "ping /v2/"
+    else:
+        kind = "other"
+    return f"{entry.method} {kind} ({entry.status})"
+
+
+def breakdown(entries: Sequence[AccessLogEntry]) -> dict[str, tuple[int, int]]:
+    """``{kind: (made, needed)}`` of ``entries`` (see :func:`request_kind`)."""
+    groups: dict[str, list[AccessLogEntry]] = {}
+    for entry in entries:
+        groups.setdefault(request_kind(entry), []).append(entry)
+    return {kind: (len(group), needed_requests(group)) for kind, group in sorted(groups.items())}
+
+
 @dataclass(frozen=True, slots=True)
 class ChildResult:
     """What one child process measured."""
@@ -87,10 +111,13 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def _verify_all(refs: Sequence[str], fresh: bool) -> tuple[float, int, int]:
+async def _verify_all(
+    refs: Sequence[str], fresh: bool, limit: int | None
+) -> tuple[float, int, int]:
     """Verify ``refs`` concurrently; return (wall s, requests made, failed verifications).
 
     ``fresh``: one client per reference, one after another (the ``single`` baseline).
+    ``limit``: at most this many verifications at a time (a caller-side semaphore).
     """
     from provcheck import load_policy, verify_image_async
     from provcheck.source.registry import RegistryClient
@@ -108,49 +135,69 @@ async def _verify_all(refs: Sequence[str], fresh: bool) -> tuple[float, int, int
                     failures += 1
                 requests += own.requests_made
         return time.perf_counter() - start, requests, failures
+    gate = asyncio.Semaphore(limit or len(refs))
+
+    async def one(ref: str, client: RegistryClient) -> object:
+        async with gate:
+            return await verify_image_async(ref, policy, client=client)
+
     async with RegistryClient() as client:
-        results = await asyncio.gather(
-            *(verify_image_async(ref, policy, client=client) for ref in refs),
-            return_exceptions=True,
-        )
+        results = await asyncio.gather(*(one(ref, client) for ref in refs), return_exceptions=True)
         wall = time.perf_counter() - start
         failures = sum(isinstance(result, BaseException) for result in results)
         return wall, client.requests_made, failures
 
 
-def child(refs: Sequence[str], *, fresh: bool, traced: bool, profile: Path | None) -> None:
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """How a child runs: the plain measurement, or a what-if that changes no provcheck code."""
+
+    fresh: bool = False
+    traced: bool = False
+    profile: Path | None = None
+    stub_sniffio: bool = False
+    """``sys.modules["sniffio"] = None``: httpcore's ``import sniffio`` fails at once instead of
+    searching sys.path again on every lock it creates (what declaring sniffio would save)."""
+    limit: int | None = None
+
+    def argv(self) -> list[str]:
+        """The child's flags."""
+        flags = ["--fresh"] * self.fresh + ["--traced"] * self.traced
+        flags += ["--stub-sniffio"] * self.stub_sniffio
+        flags += [] if self.profile is None else ["--profile-out", str(self.profile)]
+        return flags + ([] if self.limit is None else ["--limit", str(self.limit)])
+
+
+def child(refs: Sequence[str], variant: Variant) -> None:
     """Run in the child process: import, measure, print one JSON line."""
+    if variant.stub_sniffio:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
     import provcheck.api
     import provcheck.policy
     import provcheck.source.registry  # noqa: F401  (imports are not part of the run)
 
     before = _rss_mib()
-    if traced:
+    if variant.traced:
         tracemalloc.start()
-    profiler = cProfile.Profile() if profile is not None else None
+    profiler = cProfile.Profile() if variant.profile is not None else None
     if profiler is not None:
         profiler.enable()
     cpu = time.process_time()
-    wall, requests, failures = asyncio.run(_verify_all(refs, fresh))
+    wall, requests, failures = asyncio.run(_verify_all(refs, variant.fresh, variant.limit))
     cpu = time.process_time() - cpu
-    if profiler is not None and profile is not None:
+    if profiler is not None and variant.profile is not None:
         profiler.disable()
-        profiler.dump_stats(str(profile))
-    peak = tracemalloc.get_traced_memory()[1] / 2**20 if traced else None
+        profiler.dump_stats(str(variant.profile))
+    peak = tracemalloc.get_traced_memory()[1] / 2**20 if variant.traced else None
     result = ChildResult(wall, cpu, requests, before, _rss_mib(), peak, failures)
     print(json.dumps(asdict(result)))
 
 
-def run_child(
-    refs: Sequence[str], *, fresh: bool = False, traced: bool = False, profile: Path | None = None
-) -> ChildResult:
+def run_child(refs: Sequence[str], variant: Variant = Variant()) -> ChildResult:
     """Measure ``refs`` in a new process (clean RSS high-water mark, cold client)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(list(refs), handle)
-    argv = [PYTHON, __file__, "--child", handle.name]
-    argv += ["--fresh"] * fresh + ["--traced"] * traced
-    if profile is not None:
-        argv += ["--profile-out", str(profile)]
+    argv = [PYTHON, __file__, "--child", handle.name, *variant.argv()]
     done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
     Path(handle.name).unlink()
     if done.returncode != 0:
@@ -190,6 +237,19 @@ def references(
     return out
 
 
+def row(
+    mode: str, n: int, log: Sequence[AccessLogEntry], result: ChildResult, traced: float | None
+) -> str:
+    """One line of the table."""
+    needed = needed_requests(log)
+    return (
+        f"{mode:<6} {n:>4} {len(log):>6} {result.client_requests:>6} {needed:>6} "
+        f"{len(log) / needed:>9.2f} {result.wall_s:>7.2f} {result.cpu_s:>6.2f} "
+        f"{result.cpu_s * 1000 / n:>7.1f} {result.rss_before_mib:>8.0f} "
+        f"{result.rss_peak_mib:>8.0f} {traced or 0:>10.1f} {result.failures:>4}"
+    )
+
+
 def print_profile(path: Path, top: int) -> None:
     """The ``top`` entries by cumulative time, and the sniffio import retries if any."""
     stream = io.StringIO()
@@ -210,10 +270,19 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile-out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--stub-sniffio", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--what-if",
+        action="store_true",
+        help="also run the largest cycle N with sniffio's import failing fast and/or at most "
+        "16 verifications at a time (no provcheck code changed)",
+    )
     args = parser.parse_args()
     if args.child is not None:
         refs = json.loads(args.child.read_text())
-        child(refs, fresh=args.fresh, traced=args.traced, profile=args.profile_out)
+        variant = Variant(args.fresh, args.traced, args.profile_out, args.stub_sniffio, args.limit)
+        child(refs, variant)
         return
 
     sizes = [int(size) for size in args.sizes.split(",")]
@@ -229,13 +298,13 @@ def main() -> None:
 
         if args.profile is not None:
             out = Path(tmp) / "profile.pstats"
-            result = run_child(refs_for("cycle", args.profile), profile=out)
+            result = run_child(refs_for("cycle", args.profile), Variant(profile=out))
             print(f"{args.profile} verifications under cProfile: {result.wall_s:.2f} s")
             print_profile(out, args.top)
             return
 
         mark = server.mark()
-        single = run_child([real.refs[case] for case in REAL_CASES], fresh=True)
+        single = run_child([real.refs[case] for case in REAL_CASES], Variant(fresh=True))
         single_log = server.requests_since(mark)
         print(
             f"each of the 11 images once, fresh client each: {single.client_requests} requests "
@@ -244,26 +313,38 @@ def main() -> None:
         )
         header = (
             f"{'mode':<6} {'N':>4} {'log':>6} {'client':>6} {'needed':>6} {'made/need':>9} "
-            f"{'wall s':>7} {'cpu s':>6} {'ms/img':>7} {'RSS0 MiB':>8} {'RSS MiB':>8} "
+            f"{'wall s':>7} {'cpu s':>6} {'cpu ms/img':>7} {'RSS0 MiB':>8} {'RSS MiB':>8} "
             f"{'traced MiB':>10} {'fail':>4}"
         )
         print(header)
         print("-" * len(header))
+        details: dict[str, dict[str, tuple[int, int]]] = {}
         for mode in modes:
             for n in sizes:
                 refs = refs_for(mode, n)
                 mark = server.mark()
                 result = run_child(refs)
                 log = server.requests_since(mark)
-                traced = run_child(refs, traced=True)
-                needed = needed_requests(log)
-                print(
-                    f"{mode:<6} {n:>4} {len(log):>6} {result.client_requests:>6} {needed:>6} "
-                    f"{len(log) / needed:>9.2f} {result.wall_s:>7.2f} {result.cpu_s:>6.2f} "
-                    f"{result.cpu_s * 1000 / n:>7.1f} {result.rss_before_mib:>8.0f} "
-                    f"{result.rss_peak_mib:>8.0f} {traced.traced_peak_mib or 0:>10.1f} "
-                    f"{result.failures:>4}"
-                )
+                traced = run_child(refs, Variant(traced=True))
+                print(row(mode, n, log, result, traced.traced_peak_mib))
+                details[f"{mode} N={n}"] = breakdown(log)
+        if args.what_if:
+            n = max(sizes)
+            refs = refs_for("cycle", n)
+            for name, variant in {
+                "stub": Variant(stub_sniffio=True),
+                "lim16": Variant(limit=16),
+                "both": Variant(stub_sniffio=True, limit=16),
+            }.items():
+                mark = server.mark()
+                result = run_child(refs, variant)
+                print(row(name, n, server.requests_since(mark), result, None))
+        print("\nmade/needed by kind of request (status in brackets):")
+        kinds = sorted({kind for table in details.values() for kind in table})
+        print(f"{'request':<30} " + " ".join(f"{run:>13}" for run in details))
+        for kind in kinds:
+            cells = ("{}/{}".format(*table.get(kind, (0, 0))) for table in details.values())
+            print(f"{kind:<30} " + " ".join(f"{cell:>13}" for cell in cells))
 
 
 if __name__ == "__main__":
