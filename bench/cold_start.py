@@ -43,15 +43,17 @@ PROVCHECK: Final = str(ROOT / ".venv" / "bin" / "provcheck")
 BUILDX: Final = TOOLS_BIN / "buildx"
 
 # The same GETs that provcheck makes for ``inspect --format provenance``, with bare httpx:
-# the floor of a Python client on the mandated HTTP stack. argv[1]: base URL, argv[2:]: paths.
+# the floor of a Python client on the mandated HTTP stack. argv[2]: base URL, argv[3:]: paths.
 _HTTPX_FLOOR: Final = """
-import asyncio, sys, httpx
+import asyncio, ssl, sys, httpx
 ACCEPT = ("application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
           "application/vnd.docker.distribution.manifest.list.v2+json, "
           "application/vnd.docker.distribution.manifest.v2+json")
 async def main():
-    async with httpx.AsyncClient(base_url=sys.argv[1]) as client:
-        for path in sys.argv[2:]:
+    # argv[1] "certifi": httpx's default context; "none": a context that loads no CAs
+    verify = True if sys.argv[1] == "certifi" else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    async with httpx.AsyncClient(base_url=sys.argv[2], verify=verify) as client:
+        for path in sys.argv[3:]:
             (await client.get(path, headers={"Accept": ACCEPT})).raise_for_status()
 asyncio.run(main())
 """
@@ -79,9 +81,17 @@ def timed(name, original):
 ssl.SSLContext.__new__ = counted_new
 ssl.SSLContext.load_verify_locations = timed("load_verify_locations", lvl)
 ssl.SSLContext.set_default_verify_paths = timed("set_default_verify_paths", sdvp)
+t0 = time.perf_counter()
 from provcheck.cli import main
+t1 = time.perf_counter()
 with redirect_stdout(io.StringIO()):
     code = main(sys.argv[1:])
+seen["cli_import_ms"] = (t1 - t0) * 1000
+seen["main_ms"] = (time.perf_counter() - t1) * 1000
+t2 = time.perf_counter()
+with redirect_stdout(io.StringIO()):
+    main(sys.argv[1:])
+seen["main_again_ms"] = (time.perf_counter() - t2) * 1000
 import os
 files = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None)]
 sources = [m for m in files if m.__file__.endswith(".py")]
@@ -124,6 +134,15 @@ _PROBES: Final = {
         "import logging; logging.basicConfig()",
     ),
     "import decimal (provcheck.views.gojson)": ("import asyncio", "import decimal"),
+    "import locale (argparse's gettext, after argparse)": ("import argparse", "import locale"),
+    "import shutil (+ bz2, lzma: argparse's HelpFormatter, after asyncio)": (
+        "import argparse, asyncio",
+        "import shutil",
+    ),
+    "provcheck.cli._parser() (every subcommand's parser, first call)": (
+        "import provcheck.cli",
+        "provcheck.cli._parser()",
+    ),
     "import packageurl (provcheck.attestation.binding, after asyncio)": (
         "import asyncio, json",
         "import packageurl",
@@ -221,8 +240,12 @@ def floors(
             [PYTHON, "-I", "-c", "import asyncio, httpx"],
             env,
         ),
-        f"httpx floor: the same {len(paths)} GETs with bare httpx": (
-            [PYTHON, "-I", "-c", _HTTPX_FLOOR, server.url, *paths],
+        f"httpx floor: the same {len(paths)} GETs with bare httpx (certifi loaded)": (
+            [PYTHON, "-I", "-c", _HTTPX_FLOOR, "certifi", server.url, *paths],
+            env,
+        ),
+        f"httpx floor: the same {len(paths)} GETs, SSL context without CAs": (
+            [PYTHON, "-I", "-c", _HTTPX_FLOOR, "none", server.url, *paths],
             env,
         ),
         "provcheck --version (CLI imports only)": ([PROVCHECK, "--version"], env),
@@ -302,7 +325,10 @@ def probes(ref: str, runs: int, env: Mapping[str, str]) -> None:
         f"one inspect of a plain-HTTP registry: {seen['contexts']} SSL context(s) created, "
         f"{seen['load_verify_locations']} load_verify_locations, "
         f"{seen['set_default_verify_paths']} set_default_verify_paths, "
-        f"{seen['ca_ms']:.1f} ms loading CAs\n"
+        f"{seen['ca_ms']:.1f} ms loading CAs; in that process `import provcheck.cli` took "
+        f"{seen['cli_import_ms']:.0f} ms, main() {seen['main_ms']:.0f} ms (its lazy imports "
+        f"included), main() again in that process {seen['main_again_ms']:.0f} ms (the CA counts "
+        "cover both runs)\n"
     )
     print("| in a fresh process | wall ms | CPU ms |\n| --- | --- | --- |")
     for name, (setup, statement) in _PROBES.items():

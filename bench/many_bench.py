@@ -26,6 +26,7 @@ import asyncio
 import cProfile
 import io
 import json
+import os
 import pstats
 import re
 import resource
@@ -105,6 +106,23 @@ class ChildResult:
     rss_peak_mib: float
     traced_peak_mib: float | None
     failures: int
+
+
+def registry_pid(server: RegistryServer) -> int:
+    """The pid of the registry process (the one whose command line names its config)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(server.config_path).encode() in cmdline.read_bytes():
+                return int(cmdline.parent.name)
+        except OSError:
+            continue
+    raise RuntimeError("registry process not found")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (from /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mib() -> float:
@@ -238,13 +256,19 @@ def references(
 
 
 def row(
-    mode: str, n: int, log: Sequence[AccessLogEntry], result: ChildResult, traced: float | None
+    mode: str,
+    n: int,
+    log: Sequence[AccessLogEntry],
+    result: ChildResult,
+    traced: float | None,
+    registry_cpu: float,
 ) -> str:
     """One line of the table."""
     needed = needed_requests(log)
     return (
         f"{mode:<6} {n:>4} {len(log):>6} {result.client_requests:>6} {needed:>6} "
         f"{len(log) / needed:>9.2f} {result.wall_s:>7.2f} {result.cpu_s:>6.2f} "
+        f"{registry_cpu:>7.2f} "
         f"{result.cpu_s * 1000 / n:>7.1f} {result.rss_before_mib:>8.0f} "
         f"{result.rss_peak_mib:>8.0f} {traced or 0:>10.1f} {result.failures:>4}"
     )
@@ -289,6 +313,7 @@ def main() -> None:
     modes = args.modes.split(",")
     with tempfile.TemporaryDirectory() as tmp, RegistryServer(Path(tmp) / "registry") as server:
         real = load_real_cases(server)
+        pid = registry_pid(server)
         copies = max(sizes) // len(REAL_CASES)
         if "alias" in modes:
             add_aliases(server, real.repositories, copies)
@@ -309,11 +334,12 @@ def main() -> None:
         print(
             f"each of the 11 images once, fresh client each: {single.client_requests} requests "
             f"(access log {len(single_log)}, distinct {needed_requests(single_log)}), "
-            f"{single.wall_s:.2f} s wall, {single.cpu_s:.2f} s CPU"
+            f"{single.wall_s:.2f} s wall, {single.cpu_s:.2f} s CPU (client process)"
         )
         header = (
             f"{'mode':<6} {'N':>4} {'log':>6} {'client':>6} {'needed':>6} {'made/need':>9} "
-            f"{'wall s':>7} {'cpu s':>6} {'cpu ms/img':>7} {'RSS0 MiB':>8} {'RSS MiB':>8} "
+            f"{'wall s':>7} {'cpu s':>6} {'reg cpu':>7} {'cpu ms/img':>7} {'RSS0 MiB':>8} "
+            f"{'RSS MiB':>8} "
             f"{'traced MiB':>10} {'fail':>4}"
         )
         print(header)
@@ -322,11 +348,12 @@ def main() -> None:
         for mode in modes:
             for n in sizes:
                 refs = refs_for(mode, n)
-                mark = server.mark()
+                mark, registry_cpu = server.mark(), cpu_seconds(pid)
                 result = run_child(refs)
+                registry_cpu = cpu_seconds(pid) - registry_cpu
                 log = server.requests_since(mark)
                 traced = run_child(refs, Variant(traced=True))
-                print(row(mode, n, log, result, traced.traced_peak_mib))
+                print(row(mode, n, log, result, traced.traced_peak_mib, registry_cpu))
                 details[f"{mode} N={n}"] = breakdown(log)
         if args.what_if:
             n = max(sizes)
@@ -336,9 +363,10 @@ def main() -> None:
                 "lim16": Variant(limit=16),
                 "both": Variant(stub_sniffio=True, limit=16),
             }.items():
-                mark = server.mark()
+                mark, registry_cpu = server.mark(), cpu_seconds(pid)
                 result = run_child(refs, variant)
-                print(row(name, n, server.requests_since(mark), result, None))
+                registry_cpu = cpu_seconds(pid) - registry_cpu
+                print(row(name, n, server.requests_since(mark), result, None, registry_cpu))
         print("\nmade/needed by kind of request (status in brackets):")
         kinds = sorted({kind for table in details.values() for kind in table})
         print(f"{'request':<30} " + " ".join(f"{run:>13}" for run in details))
