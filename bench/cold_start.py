@@ -58,6 +58,17 @@ async def main():
 asyncio.run(main())
 """
 
+# The same GETs with httpx's sync client: no asyncio, no anyio (argv as above, no argv[1]).
+_HTTPX_SYNC_FLOOR: Final = """
+import sys, httpx
+ACCEPT = ("application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
+          "application/vnd.docker.distribution.manifest.list.v2+json, "
+          "application/vnd.docker.distribution.manifest.v2+json")
+with httpx.Client(base_url=sys.argv[1]) as client:
+    for path in sys.argv[2:]:
+        client.get(path, headers={"Accept": ACCEPT}).raise_for_status()
+"""
+
 # One CLI run in-process, counting and timing the SSL contexts and CA loads it makes.
 _TLS_PROBE: Final = """
 import io, json, ssl, sys, time
@@ -95,8 +106,15 @@ seen["main_again_ms"] = (time.perf_counter() - t2) * 1000
 import os
 files = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None)]
 sources = [m for m in files if m.__file__.endswith(".py")]
-stale = [m.__name__ for m in sources if not (m.__cached__ and os.path.exists(m.__cached__))]
+def has_pyc(m):
+    if getattr(m.__spec__, "origin", None) == "frozen":  # frozen into the interpreter
+        return True
+    cached = getattr(m, "__cached__", None)
+    return bool(cached) and os.path.exists(cached)
+stale = sorted({m.__name__ for m in sources if not has_pyc(m)})
+frozen = [m for m in sources if getattr(m.__spec__, "origin", None) == "frozen"]
 print(json.dumps({"exit": code, "modules": len(sys.modules), "from_source_files": len(sources),
+                  "frozen": len(frozen),
                   "without_pyc": stale, **seen}))
 """
 
@@ -123,6 +141,10 @@ _PROBES: Final = {
     "asyncio.run(<no-op coroutine>) (loop creation)": (
         "import asyncio\nasync def noop(): pass",
         "asyncio.run(noop())",
+    ),
+    "asyncio.run(asyncio.to_thread(<no-op>)) (executor + thread; the credential lookup)": (
+        "import asyncio\nasync def noop(): pass",
+        "asyncio.run(asyncio.to_thread(lambda: None))",
     ),
     "import httpx (after asyncio)": ("import asyncio", "import httpx"),
     "import urllib.request (httpx._auth, after asyncio)": (
@@ -248,6 +270,10 @@ def floors(
             [PYTHON, "-I", "-c", _HTTPX_FLOOR, "none", server.url, *paths],
             env,
         ),
+        f"sync httpx floor: the same {len(paths)} GETs, httpx.Client (no asyncio)": (
+            [PYTHON, "-I", "-c", _HTTPX_SYNC_FLOOR, server.url, *paths],
+            env,
+        ),
         "provcheck --version (CLI imports only)": ([PROVCHECK, "--version"], env),
         "provcheck inspect --format provenance": (inspect, env),
         "the same, no bytecode (-X pycache_prefix=<empty dir>)": (
@@ -344,8 +370,9 @@ def probes(ref: str, runs: int, env: Mapping[str, str]) -> None:
     print()
     flag = run([PYTHON, "-c", "import sys; print(sys.dont_write_bytecode)"], env).done
     print(
-        f"bytecode: the run imports {seen['modules']} modules, {seen['from_source_files']} from "
-        f".py files; without a .pyc beside them: {seen['without_pyc'] or 'none'} "
+        f"bytecode: the run imports {seen['modules']} modules, {seen['from_source_files']} with "
+        f"a .py file ({seen['frozen']} of them frozen into the interpreter); without a .pyc: "
+        f"{seen['without_pyc'] or 'none'} "
         f"(sys.dont_write_bytecode: {flag.stdout.strip()})\n"
     )
 
@@ -355,6 +382,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--case", default="b-multi-max")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sections", default="pairs,floors,importtime,probes")
     args = parser.parse_args()
     if not BUILDX.exists():
         sys.exit("buildx not found: run scripts/reference-tools.sh")
@@ -373,10 +401,15 @@ def main() -> None:
         paths = [entry.path for entry in server.requests_since(mark)]
         print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
         print(f"{args.case}: provcheck makes {len(paths)} requests (exit {done.returncode})\n")
-        pairs(ref, args.runs, env)
-        floors(server, ref, paths, args.runs, env)
-        importtime(ref, args.runs, env, args.top)
-        probes(ref, args.runs, env)
+        sections = args.sections.split(",")
+        if "pairs" in sections:
+            pairs(ref, args.runs, env)
+        if "floors" in sections:
+            floors(server, ref, paths, args.runs, env)
+        if "importtime" in sections:
+            importtime(ref, args.runs, env, args.top)
+        if "probes" in sections:
+            probes(ref, args.runs, env)
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 

@@ -8,14 +8,21 @@ at once (``asyncio.gather``) in a fresh child process, and reports:
 - needed: the requests the distinct content of the run needs (see ``needed_requests``), and, for
   the ``cycle`` mode, the sum of requests of each distinct image verified once with a fresh
   client (``single``);
-- wall time of the ``gather``, peak RSS of the child (and its RSS before the run), and the
-  tracemalloc peak of the same run repeated under tracemalloc in another child.
+- wall time of the ``gather``, CPU time of the child and of the registry process, peak RSS of
+  the child (and its RSS before the run), and the tracemalloc peak of the same run repeated
+  under tracemalloc in another child;
+- then a table of made/needed per kind of request.
+
+``--what-if`` adds runs of the largest N (cycle) that change no provcheck code: httpcore's
+``import sniffio`` failing at once (``stub``), at most 16 verifications at a time (``lim16``),
+both, and with ``--sniffio-dir`` sniffio really importable (``sniffio``).
 
 Modes: ``cycle`` cycles N references over the 11 cases (N/11 verifications of each reference);
 ``alias`` gives each case N/11 repository names holding the same content, so N distinct
 references map to 11 images.
 
     .venv/bin/python bench/many_bench.py [--sizes 11,55,220] [--modes cycle,alias]
+    .venv/bin/python bench/many_bench.py --what-if [--sniffio-dir DIR]
     .venv/bin/python bench/many_bench.py --profile 220     # cProfile of one 220-run (cycle)
 """
 
@@ -177,12 +184,15 @@ class Variant:
     """``sys.modules["sniffio"] = None``: httpcore's ``import sniffio`` fails at once instead of
     searching sys.path again on every lock it creates (what declaring sniffio would save)."""
     limit: int | None = None
+    sniffio_dir: Path | None = None
+    """A directory holding sniffio (an unpacked wheel), put first on sys.path: the real fix."""
 
     def argv(self) -> list[str]:
         """The child's flags."""
         flags = ["--fresh"] * self.fresh + ["--traced"] * self.traced
         flags += ["--stub-sniffio"] * self.stub_sniffio
         flags += [] if self.profile is None else ["--profile-out", str(self.profile)]
+        flags += [] if self.sniffio_dir is None else ["--sniffio-dir", str(self.sniffio_dir)]
         return flags + ([] if self.limit is None else ["--limit", str(self.limit)])
 
 
@@ -190,6 +200,8 @@ def child(refs: Sequence[str], variant: Variant) -> None:
     """Run in the child process: import, measure, print one JSON line."""
     if variant.stub_sniffio:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
+    if variant.sniffio_dir is not None:
+        sys.path.insert(0, str(variant.sniffio_dir))
     import provcheck.api
     import provcheck.policy
     import provcheck.source.registry  # noqa: F401  (imports are not part of the run)
@@ -297,6 +309,12 @@ def main() -> None:
     parser.add_argument("--stub-sniffio", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
+        "--sniffio-dir",
+        type=Path,
+        help="with --what-if: also run with sniffio importable from this directory (e.g. an "
+        "unpacked sniffio wheel)",
+    )
+    parser.add_argument(
         "--what-if",
         action="store_true",
         help="also run the largest cycle N with sniffio's import failing fast and/or at most "
@@ -358,11 +376,14 @@ def main() -> None:
         if args.what_if:
             n = max(sizes)
             refs = refs_for("cycle", n)
-            for name, variant in {
+            variants = {
                 "stub": Variant(stub_sniffio=True),
                 "lim16": Variant(limit=16),
                 "both": Variant(stub_sniffio=True, limit=16),
-            }.items():
+            }
+            if args.sniffio_dir is not None:
+                variants["sniffio"] = Variant(sniffio_dir=args.sniffio_dir.resolve())
+            for name, variant in variants.items():
                 mark, registry_cpu = server.mark(), cpu_seconds(pid)
                 result = run_child(refs, variant)
                 registry_cpu = cpu_seconds(pid) - registry_cpu
