@@ -22,7 +22,7 @@ Modes: ``cycle`` cycles N references over the 11 cases (N/11 verifications of ea
 references map to 11 images.
 
     .venv/bin/python bench/many_bench.py [--sizes 11,55,220] [--modes cycle,alias]
-    .venv/bin/python bench/many_bench.py --what-if [--sniffio-dir DIR]
+    .venv/bin/python bench/many_bench.py --what-if [--sniffio-dir DIR] [--repeat 3] [--modes none]
     .venv/bin/python bench/many_bench.py --profile 220     # cProfile of one 220-run (cycle)
 """
 
@@ -38,6 +38,7 @@ import pstats
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -286,6 +287,33 @@ def row(
     )
 
 
+def what_if(
+    server: RegistryServer, pid: int, refs: Sequence[str], repeat: int, sniffio_dir: Path | None
+) -> None:
+    """The plain run and the what-ifs, alternating, ``repeat`` rounds; then their medians."""
+    variants = {
+        "plain": Variant(),
+        "stub": Variant(stub_sniffio=True),
+        "lim16": Variant(limit=16),
+        "both": Variant(stub_sniffio=True, limit=16),
+    }
+    if sniffio_dir is not None:
+        variants["sniffio"] = Variant(sniffio_dir=sniffio_dir.resolve())
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
+    for _ in range(repeat):
+        for name, variant in variants.items():
+            mark, registry_cpu = server.mark(), cpu_seconds(pid)
+            result = run_child(refs, variant)
+            registry_cpu = cpu_seconds(pid) - registry_cpu
+            print(row(name, len(refs), server.requests_since(mark), result, None, registry_cpu))
+            runs[name].append((result.wall_s, result.cpu_s, registry_cpu))
+    print(f"\nwhat-if medians over {repeat} alternating rounds, N={len(refs)}:")
+    print(f"{'variant':<8} {'wall s':>7} {'cpu s':>6} {'reg cpu':>7}")
+    for name, values in runs.items():
+        wall, cpu, registry = (statistics.median(column) for column in zip(*values, strict=True))
+        print(f"{name:<8} {wall:>7.2f} {cpu:>6.2f} {registry:>7.2f}")
+
+
 def print_profile(path: Path, top: int) -> None:
     """The ``top`` entries by cumulative time, and the sniffio import retries if any."""
     stream = io.StringIO()
@@ -308,6 +336,7 @@ def main() -> None:
     parser.add_argument("--profile-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--stub-sniffio", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of --what-if")
     parser.add_argument(
         "--sniffio-dir",
         type=Path,
@@ -339,6 +368,9 @@ def main() -> None:
         def refs_for(mode: str, n: int) -> list[str]:
             return references(mode, n, real.refs, real.repositories, server.host)
 
+        if args.what_if and args.modes == "none":
+            what_if(server, pid, refs_for("cycle", max(sizes)), args.repeat, args.sniffio_dir)
+            return
         if args.profile is not None:
             out = Path(tmp) / "profile.pstats"
             result = run_child(refs_for("cycle", args.profile), Variant(profile=out))
@@ -374,20 +406,7 @@ def main() -> None:
                 print(row(mode, n, log, result, traced.traced_peak_mib, registry_cpu))
                 details[f"{mode} N={n}"] = breakdown(log)
         if args.what_if:
-            n = max(sizes)
-            refs = refs_for("cycle", n)
-            variants = {
-                "stub": Variant(stub_sniffio=True),
-                "lim16": Variant(limit=16),
-                "both": Variant(stub_sniffio=True, limit=16),
-            }
-            if args.sniffio_dir is not None:
-                variants["sniffio"] = Variant(sniffio_dir=args.sniffio_dir.resolve())
-            for name, variant in variants.items():
-                mark, registry_cpu = server.mark(), cpu_seconds(pid)
-                result = run_child(refs, variant)
-                registry_cpu = cpu_seconds(pid) - registry_cpu
-                print(row(name, n, server.requests_since(mark), result, None, registry_cpu))
+            what_if(server, pid, refs_for("cycle", max(sizes)), args.repeat, args.sniffio_dir)
         print("\nmade/needed by kind of request (status in brackets):")
         kinds = sorted({kind for table in details.values() for kind in table})
         print(f"{'request':<30} " + " ".join(f"{run:>13}" for run in details))
