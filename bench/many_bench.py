@@ -352,7 +352,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.child is not None:
         refs = json.loads(args.child.read_text())
-        variant = Variant(args.fresh, args.traced, args.profile_out, args.stub_sniffio, args.limit)
+        variant = Variant(
+            fresh=args.fresh,
+            traced=args.traced,
+            profile=args.profile_out,
+            stub_sniffio=args.stub_sniffio,
+            limit=args.limit,
+            sniffio_dir=args.sniffio_dir,
+        )
         child(refs, variant)
         return
 
