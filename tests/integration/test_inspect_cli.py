@@ -267,8 +267,8 @@ def test_tampered_statement_is_rejected(
 ) -> None:
     builder, _ = _two_platforms("tampered")
     image = builder.build()
-    layer = image.attestations[0].statements and image.document(image.attestations[0].digest)
-    statement_digest = layer["layers"][0]["digest"]
+    manifest = image.document(image.attestations[0].digest)
+    statement_digest = manifest["layers"][0]["digest"]
     forged = image.blobs[statement_digest].replace(b"dockerfile.v0", b"dockerfile.vX")
     ref = _push(registry_server, image.tampered(statement_digest, forged), unique_repository)
     code, out, err = run("inspect", ref, "--format", "provenance")

@@ -52,7 +52,7 @@ def _variant(name: str, **kwargs: Any) -> ImageBuilder:
     return builder
 
 
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "statement-v1-slsa-v1": {"statement_version": "v1", "slsa": "v1"},
     "statement-v01-slsa-v1": {"slsa": "v1"},
     "statement-v1-slsa-v02": {"statement_version": "v1"},

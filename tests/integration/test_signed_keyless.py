@@ -70,13 +70,13 @@ def _policy(tmp_path: Path, **kwargs: Any) -> Path:
 def _block_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     attempts: list[object] = []
 
-    def refuse(self: socket.socket, address: object) -> None:
+    def refuse(self: socket.socket | None, address: object) -> None:
         attempts.append(address)
         raise OSError("network access blocked by the test")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, a))  # type: ignore[arg-type]
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, a))
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: refuse(None, a))
     return attempts
 

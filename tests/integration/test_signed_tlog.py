@@ -309,13 +309,13 @@ def test_verification_with_a_trusted_root_does_no_network_io(
 ) -> None:
     attempts: list[object] = []
 
-    def refuse(self: socket.socket, address: object) -> None:
+    def refuse(self: socket.socket | None, address: object) -> None:
         attempts.append(address)
         raise OSError("network access blocked by the test")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, a))  # type: ignore[arg-type]
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, a))
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: refuse(None, a))
     report = _verify(good, "required", root=True)
     assert report.verdict is Verdict.PASS

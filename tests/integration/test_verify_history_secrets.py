@@ -61,7 +61,8 @@ def _verify_all_formats(
 
 
 def _build_args(report: dict[str, Any]) -> dict[str, Any]:
-    (result,) = [r for r in report["results"] if r["rule"] == "build-args"]
+    results: list[dict[str, Any]] = [r for r in report["results"] if r["rule"] == "build-args"]
+    (result,) = results
     return result
 
 

@@ -108,7 +108,11 @@ def test_an_spdx_reference_category_object_is_an_sbom_error(field: str) -> None:
 
 
 def _key_bundle(material: object) -> bytes:
-    envelope = {"payloadType": "application/vnd.in-toto+json", "payload": "e30=", "signatures": []}
+    envelope: dict[str, Any] = {
+        "payloadType": "application/vnd.in-toto+json",
+        "payload": "e30=",
+        "signatures": [],
+    }
     envelope["signatures"] = [{"keyid": "", "sig": "AAAA"}]
     return json.dumps(
         {

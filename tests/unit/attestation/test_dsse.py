@@ -74,7 +74,8 @@ def test_base64_standard_and_url_safe_padded_or_not(data: bytes) -> None:
 def test_bad_base64_and_malformed_envelopes_raise() -> None:
     with pytest.raises(EnvelopeError):
         b64decode_any("not base64 !!")
-    for doc in ({}, {"payloadType": "x", "payload": "", "signatures": []}, []):
+    docs: tuple[object, ...] = ({}, {"payloadType": "x", "payload": "", "signatures": []}, [])
+    for doc in docs:
         with pytest.raises(EnvelopeError):
             parse_envelope(json.dumps(doc).encode())
 
@@ -204,7 +205,7 @@ securesystemslib = pytest.importorskip("securesystemslib")
 )
 def test_cross_check_with_securesystemslib(case: str, key: str, scheme: str) -> None:
     from securesystemslib.dsse import Envelope as SslEnvelope
-    from securesystemslib.signer import SSlibKey
+    from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]
 
     raw = json.loads(att_envelope(case))
     ours = parse_envelope(att_envelope(case))

@@ -141,7 +141,7 @@ def test_bundle_entry_with_proof_and_checkpoint() -> None:
     verify_entry(parse_bundle_entry(raw), logs, _material(signer, envelope, raw=False))
 
     def broken(change: Any) -> dict[str, Any]:
-        doc = json.loads(json.dumps(raw))
+        doc: dict[str, Any] = json.loads(json.dumps(raw))
         change(doc["inclusionProof"])
         return doc
 

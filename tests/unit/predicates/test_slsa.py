@@ -25,7 +25,7 @@ from tests.unit.policy.realdata import provenance_statements
 
 
 def _pred(case: str, platform: str = "linux/amd64") -> Statement:
-    return provenance_statements(case)[platform]  # type: ignore[no-any-return]
+    return provenance_statements(case)[platform]
 
 
 def _resolve(doc: Any, pointer: str) -> Any:
@@ -273,7 +273,8 @@ def test_hostile_predicates_never_escape(pred: Any, ptype: str) -> None:
     for m in p.materials:
         _ = m.image, m.sha256, m.purl_type
     assert p.finished_on is None or p.finished_on.tzinfo is not None
-    assert isinstance(p.build_args, dict) and isinstance(p.labels, dict)
+    assert isinstance(p.build_args, dict)
+    assert isinstance(p.labels, dict)
     _ = datetime.now(UTC)
 
 
@@ -395,7 +396,9 @@ def test_every_pointer_names_a_field_where_the_version_keeps_it(case: str) -> No
             assert pointer in paths, (case, key, pointer)
             held = [q for q in paths if _lookup(doc, q) is not _MISSING]
             assert pointer == (held[0] if held else paths[0]), (case, key, pointer)
-        items = [(a.pointer, a.value) for a in (*p.args, *p.nested_args)]
+        items: list[tuple[str, str | None]] = [
+            (a.pointer, a.value) for a in (*p.args, *p.nested_args)
+        ]
         items += [(m.pointer, None) for m in p.materials]
         items += [(e.pointer, f"{e.name}={e.value}") for e in p.llb_env]
         for pointer, value in items:
@@ -403,16 +406,16 @@ def test_every_pointer_names_a_field_where_the_version_keeps_it(case: str) -> No
             assert value is None or str(_lookup(doc, pointer)) == value
         # rejection pointers: a field of the wrong type is named where the statement holds it
         for key, (paths_, wrong) in documented.items():
-            held = [
+            present = [
                 q for q in paths_ if _lookup(doc, pointer_join("/predicate", *q)) is not _MISSING
             ]
-            if wrong is None or not held:
+            if wrong is None or not present:
                 continue
             checked += 1
-            bad = _with(statement.predicate, held[0], wrong)
+            bad = _with(statement.predicate, present[0], wrong)
             with pytest.raises(AttestationError) as info:
                 parse_provenance_predicate(bad, statement.predicate_type)
-            pointer = pointer_join("/predicate", *held[0])
+            pointer = pointer_join("/predicate", *present[0])
             assert f"provenance field {pointer} " in info.value.diagnostics(), (case, key)
     assert checked >= 12  # the statements of every case hold a dozen strictly read fields
 

@@ -108,7 +108,7 @@ async def test_certs_dir_of_another_endpoint_does_not_apply(
 def _not_tls() -> httpx.ConnectError:
     """What httpx raises when a plain-HTTP server answers a TLS ClientHello."""
     error = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
-    error.reason = "WRONG_VERSION_NUMBER"  # type: ignore[misc]
+    error.reason = "WRONG_VERSION_NUMBER"
     exc = httpx.ConnectError(str(error))
     exc.__cause__ = error
     return exc
