@@ -3,10 +3,11 @@ repository, implementing :class:`provcheck.source.base.Source`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from types import TracebackType
 from typing import Final
 
@@ -102,6 +103,9 @@ class RegistryClient:
         self._busy: dict[str, int] = {}
         self._fallbacks: dict[str, TLSFallback] = {}
         self._content: SingleFlight[_Key, Fetched] = SingleFlight()
+        self._fetching: dict[tuple[str, Digest], tuple[_Key, asyncio.Future[None]]] = {}
+        """A fetch of each digest in flight per endpoint, in whichever repository: its key and
+        a future that is done when it ends."""
         self._tags: SingleFlight[_Key, Fetched | NotFoundError] = SingleFlight(
             self.options.tag_window
         )
@@ -190,6 +194,34 @@ class RegistryClient:
             self._busy[endpoint] -= 1
             if self._busy[endpoint] == 0:
                 del self._busy[endpoint]
+
+    @asynccontextmanager
+    async def fetching(self, endpoint: str, digest: Digest, key: _Key) -> AsyncIterator[None]:
+        """Mark ``digest`` as being fetched from ``endpoint`` by the shared fetch ``key`` for the
+        block (see :meth:`settle`); the first such fetch is the one marked."""
+        if (endpoint, digest) in self._fetching:
+            yield
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._fetching[(endpoint, digest)] = (key, done)
+        try:
+            yield
+        finally:
+            del self._fetching[(endpoint, digest)]
+            done.set_result(None)
+
+    async def settle(
+        self, endpoint: str, digest: Digest, key: _Key, deadline: Deadline | None, action: str
+    ) -> None:
+        """Wait for a fetch of ``digest`` from ``endpoint`` in flight with another key (another
+        repository or credentials), so that its bytes, in the store, serve this one too. If
+        that fetch fails, the caller fetches the digest itself: a blob readable in one
+        repository may not be readable in another, and no error is taken from it."""
+        marked = self._fetching.get((endpoint, digest))
+        if marked is None or marked[0] == key:
+            return  # nothing in flight, or the shared fetch that this caller joins
+        with nullcontext() if deadline is None else deadline.waiting(endpoint, action):
+            await asyncio.wait({marked[1]})
 
     async def _make_room(self) -> None:
         while len(self._clients) >= self.max_clients:
@@ -394,6 +426,8 @@ class RegistrySource:
 
     async def _resolve_digest(self, expected: Digest) -> tuple[Descriptor, bytes]:
         what = f"manifest {expected.short}"
+        key = self._key("resolve", expected)
+        await self._client.settle(self._endpoint, expected, key, self._deadline, f"GET {what}")
         stored = await read_verified(self._client.store, expected, f"{what} in {self.display_name}")
         if stored is not None and len(stored) <= MANIFEST_MAX_BYTES:
             declared = _declared_media_type(stored)
@@ -408,9 +442,8 @@ class RegistrySource:
             await self._client.store.put(expected, fetched.body)
             return fetched
 
-        fetched = await self._client._content.run(
-            self._key("resolve", expected), run, self._deadline
-        )
+        async with self._client.fetching(self._endpoint, expected, key):
+            fetched = await self._client._content.run(key, run, self._deadline)
         return self._described(fetched, expected, what)
 
     def _described(self, fetched: Fetched, digest: Digest, what: str) -> tuple[Descriptor, bytes]:
@@ -456,8 +489,21 @@ class RegistrySource:
             await self._client.store.put(descriptor.digest, fetched.body)
             return fetched
 
-        key = self._key(kind, descriptor.digest, descriptor.size)
-        return await self._client._content.run(key, run, self._deadline)
+        key = self._content_key(kind, descriptor)
+        async with self._client.fetching(self._endpoint, descriptor.digest, key):
+            return await self._client._content.run(key, run, self._deadline)
+
+    def _content_key(self, kind: str, descriptor: Descriptor) -> _Key:
+        return self._key(kind, descriptor.digest, descriptor.size)
+
+    async def _stored(self, kind: str, descriptor: Descriptor, what: str) -> bytes | None:
+        """Verified bytes of ``descriptor`` from the store, after any fetch of its digest in
+        flight for another repository has ended."""
+        key = self._content_key(kind, descriptor)
+        digest = descriptor.digest
+        await self._client.settle(self._endpoint, digest, key, self._deadline, f"GET {what}")
+        where = f"{what} in {self.display_name}"
+        return await read_verified(self._client.store, digest, where, descriptor.size)
 
     async def fetch_manifest(self, descriptor: Descriptor) -> bytes:
         """Fetch a manifest or index by digest, checking size, digest and ``Content-Type``.
@@ -468,7 +514,7 @@ class RegistrySource:
         check_cap(descriptor, MANIFEST_MAX_BYTES)
         what = f"manifest {descriptor.digest.short}"
         where = f"{what} in {self.display_name}"
-        stored = await read_verified(self._client.store, descriptor.digest, where, descriptor.size)
+        stored = await self._stored("manifests", descriptor, what)
         if stored is not None and _declared_media_type(stored) == descriptor.media_type:
             return stored
         fetched = await self._fetch_content("manifests", descriptor, mt.MANIFEST_ACCEPT, what)
@@ -484,8 +530,7 @@ class RegistrySource:
         """Fetch a blob by digest; never reads more than its size (or ``max_bytes``)."""
         check_cap(descriptor, max_bytes)
         what = f"blob {descriptor.digest.short}"
-        where = f"{what} in {self.display_name}"
-        stored = await read_verified(self._client.store, descriptor.digest, where, descriptor.size)
+        stored = await self._stored("blobs", descriptor, what)
         if stored is not None:
             return stored
         return (await self._fetch_content("blobs", descriptor, None, what)).body

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
 
-from provcheck.source.registry import auth
 from provcheck.source.registry.auth import MAX_ENDPOINTS, MAX_TOKENS, AuthState
 
 SCOPES = ("repository:x:pull",)
@@ -30,7 +30,7 @@ def test_tokens_are_kept_least_recently_used_up_to_the_bound() -> None:
 def test_expired_tokens_are_dropped_before_live_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     state = _state()
     clock = [1000.0]
-    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     for n in range(MAX_TOKENS):
         state.store(f"r{n}.io", "x", SCOPES, "fp", (f"tok{n}", 60.0))
     clock[0] += 3600

@@ -15,7 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from provcheck.errors import DeadlineExceededError, ManifestError, RegistryHTTPError
+from provcheck.errors import (
+    DeadlineExceededError,
+    ManifestError,
+    NotFoundError,
+    RegistryHTTPError,
+)
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
@@ -320,3 +325,34 @@ def test_idle_clients_beyond_the_bound_are_closed(tmp_path: Path) -> None:
             assert opened[1] is opened[3]  # still open: used again, not recreated
 
     asyncio.run(run())
+
+
+def test_a_fetch_in_another_repository_serves_through_the_store_unless_it_fails(
+    tmp_path: Path,
+) -> None:
+    server = _Server(delay=0.05)
+    hidden = server.add(b"readable in lab/other only")
+
+    async def run() -> None:
+        async with _client(tmp_path, server) as client:
+            x = client.source(REF)
+            other = client.source(ImageReference.parse("registry.example.com/lab/other:1"))
+            shared = await asyncio.gather(
+                x.fetch_blob(BLOB_DESC, 1 << 20), other.fetch_blob(BLOB_DESC, 1 << 20)
+            )
+            assert shared == [BLOB, BLOB]
+            server.script = [httpx.Response(404)]  # lab/x may not read it: lab/other fetches
+            results = await asyncio.gather(
+                x.fetch_blob(hidden, 1 << 20),
+                other.fetch_blob(hidden, 1 << 20),
+                return_exceptions=True,
+            )
+            assert isinstance(results[0], NotFoundError)
+            assert results[1] == b"readable in lab/other only"
+
+    asyncio.run(run())
+    assert server.paths == [
+        f"/v2/lab/x/blobs/{BLOB_DESC.digest}",
+        f"/v2/lab/x/blobs/{hidden.digest}",
+        f"/v2/lab/other/blobs/{hidden.digest}",
+    ]
