@@ -48,6 +48,10 @@ class Lru(Generic[K, V]):
         for key in keys:
             self._entries.pop(key, None)
 
+    def oldest(self) -> tuple[K, V] | None:
+        """The least recently used entry, or ``None`` when empty."""
+        return next(iter(self._entries.items()), None)
+
     def items(self) -> Iterator[tuple[K, V]]:
         """Entries from least to most recently used (a snapshot)."""
         return iter(list(self._entries.items()))

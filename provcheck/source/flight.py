@@ -134,9 +134,9 @@ class SingleFlight(Generic[K, V]):
         task = flight.task
         if self.keep_for > 0 and not task.cancelled() and task.exception() is None:
             now = asyncio.get_running_loop().time()
+            while (oldest := self._kept.oldest()) is not None and oldest[1].until <= now:
+                self._kept.pop(oldest[0])
             self._kept.put(key, _Kept(task.result(), now + self.keep_for))
-            expired = [k for k, kept in self._kept.items() if kept.until <= now]
-            self._kept.drop(expired)
 
     async def run(self, key: K, start: Run[V], deadline: Deadline | None = None) -> V:
         """The answer of the run for ``key``: the one in flight, a kept one, or a new one.

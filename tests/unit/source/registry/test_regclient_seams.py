@@ -20,12 +20,14 @@ from provcheck.errors import (
     ManifestError,
     NotFoundError,
     RegistryHTTPError,
+    UsageError,
 )
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
 from provcheck.oci.reference import ImageReference
 from provcheck.source.deadline import Deadline
+from provcheck.source.limiter import HostLimiter
 from provcheck.source.registry import RegistryClient, RegistryOptions, StaticCredentials
 from provcheck.source.store import MemoryStore
 
@@ -340,7 +342,7 @@ def test_a_fetch_in_another_repository_serves_through_the_store_unless_it_fails(
             shared = await asyncio.gather(
                 x.fetch_blob(BLOB_DESC, 1 << 20), other.fetch_blob(BLOB_DESC, 1 << 20)
             )
-            assert shared == [BLOB, BLOB]
+            assert list(shared) == [BLOB, BLOB]
             server.script = [httpx.Response(404)]  # lab/x may not read it: lab/other fetches
             results = await asyncio.gather(
                 x.fetch_blob(hidden, 1 << 20),
@@ -356,3 +358,17 @@ def test_a_fetch_in_another_repository_serves_through_the_store_unless_it_fails(
         f"/v2/lab/x/blobs/{hidden.digest}",
         f"/v2/lab/other/blobs/{hidden.digest}",
     ]
+
+
+@pytest.mark.parametrize("bad", [{"max_requests_per_host": 0}, {"tag_window": -1.0}])
+def test_invalid_limits_are_usage_errors(bad: dict[str, float]) -> None:
+    with pytest.raises(UsageError, match="max_requests_per_host must be >= 1, tag_window >= 0"):
+        RegistryOptions(**bad)  # type: ignore[arg-type]
+
+
+def test_the_defaults_are_shared_by_every_reader(tmp_path: Path) -> None:
+    client = RegistryClient(RegistryOptions(docker_config_dir=tmp_path))
+    assert isinstance(client.store, MemoryStore) and client.store.max_bytes == 256 * 1024 * 1024
+    assert isinstance(client.limiter, HostLimiter) and client.limiter.per_host == 6
+    assert client.options.tag_window == 2.0
+    asyncio.run(client.aclose())
