@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from types import TracebackType
@@ -13,7 +14,6 @@ from typing import Final
 
 import httpx
 
-from provcheck._internal.bounded import Lru
 from provcheck.errors import (
     ContentTooLargeError,
     IntegrityError,
@@ -99,7 +99,8 @@ class RegistryClient:
             HostLimiter(self.options.max_requests_per_host) if limiter is None else limiter
         )
         self.max_clients = max_clients
-        self._clients: Lru[str, httpx.AsyncClient] = Lru(max(max_clients, 1))
+        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+        """Least recently used first; beyond ``max_clients`` only while all are in use."""
         self._busy: dict[str, int] = {}
         self._fallbacks: dict[str, TLSFallback] = {}
         self._content: SingleFlight[_Key, Fetched] = SingleFlight()
@@ -153,8 +154,7 @@ class RegistryClient:
     async def aclose(self) -> None:
         """Close every connection. The client cannot be used afterwards."""
         self._closed = True
-        clients = [client for _, client in self._clients.items()]
-        self._clients = Lru(max(self.max_clients, 1))
+        clients, self._clients = list(self._clients.values()), OrderedDict()
         for client in clients:
             await client.aclose()
 
@@ -225,13 +225,12 @@ class RegistryClient:
 
     async def _make_room(self) -> None:
         while len(self._clients) >= self.max_clients:
-            idle = next((e for e, _ in self._clients.items() if e not in self._busy), None)
+            idle = next((e for e in self._clients if e not in self._busy), None)
             if idle is None:
                 return  # every client is in use: one more for a while
             client = self._clients.pop(idle)
             self._fallbacks.pop(idle, None)
-            if client is not None:
-                await client.aclose()
+            await client.aclose()
 
     def http_client(self, endpoint: str) -> httpx.AsyncClient:
         """The (lazily created) HTTP client of ``endpoint``.
@@ -266,7 +265,9 @@ class RegistryClient:
                 event_hooks={"request": [self._count, refuse_token_redirects]},
                 transport=transport,
             )
-            self._clients.put(endpoint, client)
+            self._clients[endpoint] = client
+        else:
+            self._clients.move_to_end(endpoint)
         return client
 
 

@@ -372,3 +372,24 @@ def test_the_defaults_are_shared_by_every_reader(tmp_path: Path) -> None:
     assert isinstance(client.limiter, HostLimiter) and client.limiter.per_host == 6
     assert client.options.tag_window == 2.0
     asyncio.run(client.aclose())
+
+
+def test_clients_in_use_are_never_closed_and_go_once_idle(tmp_path: Path) -> None:
+    server = _Server(delay=0.05)
+
+    async def run() -> None:
+        settings = RegistryOptions(docker_config_dir=tmp_path)
+        transport = httpx.MockTransport(server)
+        async with RegistryClient(
+            settings, store=MemoryStore(0), transport=transport, max_clients=1
+        ) as client:
+            hosts = ("a.example", "b.example")
+            sources = [client.source(ImageReference.parse(f"{h}/lab/x:1")) for h in hosts]
+            assert await asyncio.gather(*(s.fetch_blob(BLOB_DESC, 1 << 20) for s in sources))
+            busy_then = [client.http_client(h) for h in hosts]
+            assert len(client._clients) == 2 and not any(c.is_closed for c in busy_then)
+            third = client.source(ImageReference.parse("c.example/lab/x:1"))
+            await third.fetch_blob(BLOB_DESC, 1 << 20)
+            assert all(c.is_closed for c in busy_then) and list(client._clients) == ["c.example"]
+
+    asyncio.run(run())
