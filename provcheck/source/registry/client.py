@@ -408,7 +408,7 @@ class RegistrySource:
             try:
                 return await self._get_manifest(url, what, deadline)
             except NotFoundError as exc:
-                return exc  # an answer about the tag, shared within the window
+                return exc.with_traceback(None)  # an answer about the tag, kept for the window
 
         answer = await self._client._tags.run(self._key("tag", reference), run, self._deadline)
         if isinstance(answer, NotFoundError):
