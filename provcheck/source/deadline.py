@@ -8,9 +8,9 @@ import asyncio
 import itertools
 import math
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from provcheck.errors import DeadlineExceededError, UsageError
 
@@ -33,6 +33,25 @@ class Pending:
 
     host: str
     action: str
+
+
+class DeadlineView(Protocol):
+    """What a request needs of a deadline: :class:`Deadline`, or one shared by the callers of
+    one fetch (:class:`provcheck.source.flight.SharedDeadline`)."""
+
+    def remaining(self) -> float:
+        """Seconds left."""
+        ...
+
+    def waiting(self, host: str, action: str) -> AbstractContextManager[None]:
+        """Mark ``action`` on ``host`` as in flight for the duration of the block."""
+        ...
+
+    def cannot_wait(
+        self, host: str, action: str, error: Exception, wait: float
+    ) -> DeadlineExceededError:
+        """The error for a wait of ``wait`` seconds that does not fit."""
+        ...
 
 
 class Deadline:

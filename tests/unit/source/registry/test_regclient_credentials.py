@@ -250,3 +250,85 @@ def test_static_credentials() -> None:
     provider = StaticCredentials({"Reg.Example.com:5000": alice})
     assert asyncio.run(provider.credentials("reg.example.com:5000")) is alice
     assert asyncio.run(provider.credentials("reg.example.com")) is None
+
+
+def test_docker_credentials_are_read_again_after_their_ttl(tmp_path: Path) -> None:
+    """A rotated secret (a remounted Kubernetes Secret) is picked up by a long-lived client."""
+    d = _config(tmp_path / "d", {"auths": {"ghcr.io": {"auth": _auth("alice", "old")}}})
+    provider = DockerCredentials(d, ttl=0.2)
+
+    async def run() -> None:
+        first = await provider.credentials("ghcr.io")
+        _config(d, {"auths": {"ghcr.io": {"auth": _auth("alice", "rotated")}}})
+        again = await provider.credentials("ghcr.io")
+        assert first is not None and again is first  # within the TTL: not read again
+        assert len(provider._locks) == 0  # a lock lives only while a lookup runs
+        await asyncio.sleep(0.25)
+        rotated = await provider.credentials("ghcr.io")
+        assert rotated is not None and rotated.password == "rotated"
+
+    asyncio.run(run())
+
+
+def test_docker_credentials_keep_a_bounded_number_of_registries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provcheck.source.registry import credentials
+
+    monkeypatch.setattr(credentials, "MAX_REGISTRIES", 3)
+    provider = DockerCredentials(_config(tmp_path / "d", {"auths": {}}))
+
+    async def run() -> None:
+        for n in range(5):
+            assert await provider.credentials(f"r{n}.io") is None
+
+    asyncio.run(run())
+    assert len(provider._found) == 3
+
+
+PULL_SECRET = {
+    "auths": {
+        "https://index.docker.io/v1/": {"auth": _auth("hub-user", "hub-pw")},
+        "ghcr.io": {"username": "gh", "password": "gh-pw"},
+        "https://Reg.Example.com:5000/v2/": {"identitytoken": "refresh"},
+        "empty.io": {},
+    },
+    "credHelpers": {"ghcr.io": "never-run"},
+}
+
+
+def test_a_kubernetes_pull_secret_is_a_credential_provider() -> None:
+    """The ``.dockerconfigjson`` of a ``kubernetes.io/dockerconfigjson`` Secret, from bytes."""
+    provider = StaticCredentials.from_docker_config_json(
+        json.dumps(PULL_SECRET).encode(), origin="secret ns/pull"
+    )
+
+    async def run() -> None:
+        hub = await provider.credentials("docker.io")
+        assert hub is not None and (hub.username, hub.password) == ("hub-user", "hub-pw")
+        assert await provider.credentials("registry-1.docker.io") is hub
+        gh = await provider.credentials("GHCR.io")  # auths, never credHelpers (as the kubelet)
+        assert gh is not None and (gh.username, gh.password) == ("gh", "gh-pw")
+        assert gh.origin == "secret ns/pull auths['ghcr.io']"
+        token = await provider.credentials("reg.example.com:5000")
+        assert token is not None and token.identity_token == "refresh"
+        assert await provider.credentials("empty.io") is None
+        assert await provider.credentials("quay.io") is None
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json hunter2",
+        b'["hunter2"]',
+        b'{"auths": ["hunter2"]}',
+        b'{"auths": {"ghcr.io": {"auth": "hunter2"}}}',
+    ],
+)
+def test_a_malformed_pull_secret_is_a_usage_error_that_quotes_nothing(data: bytes) -> None:
+    with pytest.raises(UsageError) as info:
+        StaticCredentials.from_docker_config_json(data, origin="secret ns/pull")
+    assert "hunter2" not in str(info.value)
+    assert str(info.value).startswith("secret ns/pull")
