@@ -80,7 +80,10 @@ def registry_error_detail(body: bytes) -> str:
 
 
 def _is_tls_failure(exc: BaseException) -> bool:
-    """True when a TLS handshake failed for good (verification, protocol), not by a reset."""
+    """True when a TLS handshake failed for good (verification, protocol), not by a reset or a
+    timeout (a server that accepts and never answers leaves an ``SSLWantReadError`` behind)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return False
     first = next(ssl_errors(exc), None)
     return first is not None and not isinstance(first, ssl.SSLEOFError | ssl.SSLZeroReturnError)
 
@@ -303,9 +306,11 @@ async def _try(
                 f"TLS connection to {where} failed: {exc} ({_tls_hint(exc, host, options)})"
             ) from exc
         kind = type(exc).__name__
+        reason = str(exc) or (
+            "no answer in time" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+        )
         failed = RegistryConnectionError(
-            f"cannot fetch {what} from {where}: {kind}: {str(exc) or 'connection failed'} "
-            f"(after {attempt + 1} tries)"
+            f"cannot fetch {what} from {where}: {kind}: {reason} (after {attempt + 1} tries)"
         )
         if last:
             raise failed from exc
