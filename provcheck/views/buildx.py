@@ -86,7 +86,7 @@ class _Secret:
 
     pointer: str
     shown: str
-    name: str | None
+    name: str
     value: str
 
 
@@ -97,10 +97,11 @@ def _parsed_secrets(predicate: Any, predicate_type: str) -> list[_Secret]:
     from provcheck.report.redaction import redact, redact_assignment
 
     provenance = parse_provenance_predicate(predicate, predicate_type)
+    args = [(arg, arg.key[len(BUILD_ARG_PREFIX) :]) for arg in provenance.all_build_args()]
     out = [
-        _Secret(arg.pointer, redact(arg.value), arg.build_arg_name, arg.value)
-        for arg in provenance.all_build_args()
-        if looks_like_secret(arg.build_arg_name, arg.value) is not None
+        _Secret(arg.pointer, redact(arg.value), name, arg.value)
+        for arg, name in args
+        if looks_like_secret(name, arg.value) is not None
     ]
     out.extend(
         _Secret(env.pointer, redact_assignment(env.name, env.value), env.name, env.value)
@@ -116,9 +117,9 @@ def _parsed_secrets(predicate: Any, predicate_type: str) -> list[_Secret]:
 
 def _swept_secrets(predicate: Any) -> list[_Secret]:
     """For a predicate that does not parse: every ``build-arg:*`` value and every ``env`` list
-    entry (``NAME=value``) anywhere in it that looks like a secret. Raises
-    :class:`RedactionError` where one of them is not a scalar (a string) and so cannot be
-    judged."""
+    entry (``NAME=value``) anywhere in it that looks like a secret, judged as the parser's
+    values are. Raises :class:`RedactionError` when a ``build-arg:*`` value is an object or a
+    list, or an ``env`` is anything but a list of strings: what it holds cannot be judged."""
     from provcheck._internal.secrets import looks_like_secret
     from provcheck.report.redaction import redact, redact_assignment
 
@@ -143,18 +144,10 @@ def _swept_secrets(predicate: Any) -> list[_Secret]:
                 if not isinstance(value, list) or not all(isinstance(e, str) for e in value):
                     raise RedactionError(_CANNOT_REDACT)
                 for i, entry in enumerate(value):
-                    name, sep, text = entry.partition("=")
-                    found = looks_like_secret(name, text) if sep else looks_like_secret(None, name)
-                    if found is not None:
-                        shown = redact_assignment(name, text) if sep else redact(entry)
-                        out.append(
-                            _Secret(
-                                pointer_join(here, i),
-                                shown,
-                                name if sep else None,
-                                text if sep else entry,
-                            )
-                        )
+                    name, _, text = entry.partition("=")
+                    if looks_like_secret(name, text) is not None:
+                        shown = redact_assignment(name, text)
+                        out.append(_Secret(pointer_join(here, i), shown, name, text))
             else:
                 stack.append((here, value))
     return out
@@ -189,8 +182,6 @@ def _copies(secret: _Secret) -> Callable[[str], str]:
     if looks_like_secret(None, value) is not None:
         shown = redact(value)
         return lambda text: text.replace(value, shown)
-    if secret.name is None:
-        return lambda text: text
     assignment = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(secret.name)}={re.escape(value)}")
     shown = redact_assignment(secret.name, value)
     return lambda text: assignment.sub(lambda _: shown, text)
@@ -211,7 +202,7 @@ def _redacted_predicate(predicate: Any, predicate_type: str) -> tuple[Any, int]:
         _replace_at(out, secret.pointer, secret.shown)
     # Longest first, so that a secret containing another is replaced whole.
     ordered = sorted(secrets, key=lambda s: len(s.value), reverse=True)
-    swept, copies = _sweep(out, [_copies(s) for s in ordered if s.value])
+    swept, copies = _sweep(out, [_copies(s) for s in ordered])
     return swept, len(secrets) + copies
 
 
