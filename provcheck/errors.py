@@ -153,10 +153,6 @@ class NoSbomError(SbomError):
         self.attestations = attestations
 
 
-class RedactionError(ProvcheckError):
-    """A document whose secrets cannot all be found, so it cannot be printed redacted."""
-
-
 class VerificationError(ProvcheckError):
     """A signature, key or identity check failed."""
 

@@ -11,7 +11,7 @@ never appear here.
 
 :func:`redacted_provenance_document` is the same document with every secret build-arg value
 (as the ``build-args`` rule finds them) replaced by the redaction marker of the reports; a
-predicate the rule cannot read is swept by shape instead, or refused (:class:`RedactionError`).
+predicate the rule cannot read is swept by shape instead, or refused (:class:`AttestationError`).
 The secret tables are imported only when redacting, and never with the policy package.
 """
 
@@ -29,7 +29,7 @@ from provcheck.discovery.model import (
     ImageAttestations,
     PlatformImage,
 )
-from provcheck.errors import ProvcheckError, RedactionError
+from provcheck.errors import AttestationError, ProvcheckError
 from provcheck.predicates import SLSA_PROVENANCE_PREFIX, SPDX_DOCUMENT
 from provcheck.predicates.slsa import BUILD_ARG_PREFIX, parse_provenance_predicate, pointer_join
 from provcheck.views.gojson import GoStruct
@@ -118,8 +118,8 @@ def _parsed_secrets(predicate: Any, predicate_type: str) -> list[_Secret]:
 def _swept_secrets(predicate: Any) -> list[_Secret]:
     """For a predicate that does not parse: every ``build-arg:*`` value and every ``env`` list
     entry (``NAME=value``) anywhere in it that looks like a secret, judged as the parser's
-    values are. Raises :class:`RedactionError` when a ``build-arg:*`` value is an object or a
-    list, or an ``env`` is anything but a list of strings: what it holds cannot be judged."""
+    values are. Raises :class:`AttestationError` when a ``build-arg:*`` value is an object or
+    a list, or an ``env`` is anything but a list of strings: what it holds cannot be judged."""
     from provcheck._internal.secrets import looks_like_secret
     from provcheck.report.redaction import redact, redact_assignment
 
@@ -136,13 +136,13 @@ def _swept_secrets(predicate: Any) -> list[_Secret]:
             here = pointer_join(pointer, key)
             if key.startswith(BUILD_ARG_PREFIX) and value is not None:
                 if isinstance(value, dict | list):
-                    raise RedactionError(_CANNOT_REDACT)
+                    raise AttestationError(_CANNOT_REDACT)
                 name, text = key[len(BUILD_ARG_PREFIX) :], str(value)
                 if looks_like_secret(name, text) is not None:
                     out.append(_Secret(here, redact(text), name, text))
             elif key == "env":
                 if not isinstance(value, list) or not all(isinstance(e, str) for e in value):
-                    raise RedactionError(_CANNOT_REDACT)
+                    raise AttestationError(_CANNOT_REDACT)
                 for i, entry in enumerate(value):
                     name, _, text = entry.partition("=")
                     if looks_like_secret(name, text) is not None:
