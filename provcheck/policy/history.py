@@ -47,7 +47,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from provcheck.policy.secrets import name_is_secret
+from provcheck._internal.secrets import name_is_secret
 
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RUN_ARGS: Final = re.compile(r"RUN \|(\d{1,4}) (.*)", re.DOTALL)

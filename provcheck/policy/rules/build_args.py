@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from provcheck._internal.secrets import looks_like_secret
 from provcheck.policy.history import DeclaredArgs, dockerfile_arg_names, history_records
 from provcheck.policy.model import BuildArgsOptions, RuleOptions
 from provcheck.policy.rules.base import EvaluationContext, PlatformContext, provenance_error
-from provcheck.policy.secrets import looks_like_secret
 from provcheck.report.model import Evidence, RuleResult, Status
 
 NAME = "build-args"
