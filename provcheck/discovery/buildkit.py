@@ -40,7 +40,13 @@ from provcheck.errors import (
 )
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
-from provcheck.oci.model import Descriptor, ImageIndex, ImageManifest, load_json, parse_manifest
+from provcheck.oci.model import (
+    Descriptor,
+    ImageIndex,
+    ImageManifest,
+    load_manifest_json,
+    parse_manifest,
+)
 from provcheck.oci.platform import Platform
 from provcheck.predicates import PredicateKind, predicate_kind
 from provcheck.source.base import CONFIG_MAX_BYTES, Source
@@ -192,7 +198,7 @@ class AttestationReader:
         if not isinstance(manifest, ImageManifest):
             raise ManifestError(f"{descriptor.digest.short} is not an image manifest")
         raw = await self.fetch_blob(manifest.config, CONFIG_MAX_BYTES)
-        doc = load_json(raw, f"image config {manifest.config.digest.short}")
+        doc = load_manifest_json(raw, f"image config {manifest.config.digest.short}")
         if not isinstance(doc, dict):
             raise ManifestError(f"image config {manifest.config.digest.short} is not an object")
         return doc

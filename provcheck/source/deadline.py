@@ -6,25 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from provcheck.errors import DeadlineExceededError, UsageError
+from provcheck._internal.timeout import check_timeout
+from provcheck.errors import DeadlineExceededError
 
 DEFAULT_TIMEOUT: Final = 60.0
 """Seconds a command's network work may take: connect, requests, retries and waits together."""
-
-
-def check_timeout(seconds: float) -> float:
-    """``seconds`` if it is a finite number above zero; raises :class:`UsageError` otherwise."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise UsageError(f"invalid timeout {seconds!r}: must be a number of seconds")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise UsageError(f"invalid timeout {seconds!r}: must be a finite number above 0")
-    return float(seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,13 @@ from provcheck.discovery.stores.found import (
 from provcheck.errors import ManifestError, NotFoundError, ProvcheckError, RegistryError
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
-from provcheck.oci.model import Descriptor, ImageIndex, ImageManifest, load_json, parse_manifest
+from provcheck.oci.model import (
+    Descriptor,
+    ImageIndex,
+    ImageManifest,
+    load_manifest_json,
+    parse_manifest,
+)
 from provcheck.predicates import CYCLONEDX_BOM, SPDX_DOCUMENT, PredicateKind
 from provcheck.source.base import Source
 
@@ -75,7 +81,7 @@ def synthesise_sbom_statement(
     predicate_type = RAW_SBOM_TYPES.get(base_media_type(media_type))
     if predicate_type is None:
         raise ManifestError(f"{what}: {media_type[:100]!r} is not a raw SBOM media type")
-    doc = load_json(document, what)
+    doc = load_manifest_json(document, what)
     if not isinstance(doc, dict):
         raise ManifestError(f"{what} is not a JSON object")
     digest = MappingProxyType({subject.digest.algorithm: subject.digest.hex})

@@ -491,10 +491,7 @@ class RegistryAuth(httpx.Auth):
                 raise AuthenticationError(f"{where} refused {how} ({status})", status)
             raise RegistryHTTPError(f"{where} answered HTTP {status}", status)
         body = await read_capped(response, TOKEN_MAX_BYTES, f"answer of {where}")
-        try:
-            doc = load_json(body, f"answer of {where}", RegistryError)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            doc = None
+        doc = load_json(body, f"answer of {where}", RegistryError)
         token = None
         lifetime: float = DEFAULT_TOKEN_LIFETIME
         if isinstance(doc, dict):

@@ -25,7 +25,7 @@ from provcheck.errors import (
 )
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
-from provcheck.oci.model import Descriptor, ImageIndex, load_json, parse_manifest
+from provcheck.oci.model import Descriptor, ImageIndex, load_manifest_json, parse_manifest
 from provcheck.oci.reference import ImageReference
 from provcheck.source.base import MANIFEST_MAX_BYTES, check_cap, verify_content
 from provcheck.source.deadline import Deadline, DeadlineView
@@ -459,7 +459,7 @@ class RegistrySource:
     def _media_type_from_body(self, body: bytes, served: str, what: str) -> str:
         """Media type of a manifest served without a usable ``Content-Type``."""
         if served in ("", "application/json", "application/octet-stream", "text/plain"):
-            doc = load_json(body, f"{what} in {self.display_name}")
+            doc = load_manifest_json(body, f"{what} in {self.display_name}")
             declared = doc.get("mediaType") if isinstance(doc, dict) else None
             if isinstance(declared, str) and declared in mt.ALL_MANIFEST_TYPES:
                 return declared

@@ -14,7 +14,6 @@ import binascii
 import contextlib
 import os
 import re
-import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -224,33 +223,14 @@ class HelperCall:
         return Credentials(username=username, password=secret, origin=origin)
 
 
-def run_credential_helper(helper: str, server: str, timeout: float) -> Credentials | None:
-    """Run ``docker-credential-<helper> get`` for ``server``; ``None`` when it has nothing.
+async def run_credential_helper_async(call: HelperCall, timeout: float) -> Credentials | None:
+    """Run ``docker-credential-<helper> get`` for the server of ``call``; ``None`` when it has
+    nothing. A cancelled call kills the helper and waits for it, so that nothing outlives a
+    deadline.
 
     Raises :class:`UsageError` when the helper is missing, fails, times out or answers
     something that is not its JSON; the message never contains the helper's output.
     """
-    call = HelperCall(helper, server)
-    try:
-        done = subprocess.run(  # fixed argv, no shell
-            [call.program, "get"],
-            input=server.encode(),
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise call.not_installed() from None
-    except subprocess.TimeoutExpired:
-        raise call.too_slow(timeout) from None
-    except OSError as exc:
-        raise call.cannot_run(exc) from None
-    return call.answer(done.returncode, done.stdout, done.stderr)
-
-
-async def run_credential_helper_async(call: HelperCall, timeout: float) -> Credentials | None:
-    """:func:`run_credential_helper` on the event loop: a cancelled call kills the helper and
-    waits for it, so that nothing outlives a deadline."""
     try:
         process = await asyncio.create_subprocess_exec(  # fixed argv, no shell
             call.program,
@@ -306,20 +286,6 @@ def find_credentials(
     if entry is None:
         return None
     return _from_auths_entry(entry[1], f"{path} auths[{entry[0]!r}]")
-
-
-def load_credentials(
-    registry: str, config_dir: Path | None = None, *, helper_timeout: float = 20.0
-) -> Credentials | None:
-    """Credentials for ``registry`` (``host[:port]``, Docker Hub as ``docker.io``), or ``None``.
-
-    Blocks while a credential helper runs. Raises :class:`UsageError` for an unreadable or
-    malformed ``config.json`` and for failing credential helpers.
-    """
-    found = find_credentials(registry, config_dir)
-    if isinstance(found, HelperCall):
-        return run_credential_helper(found.helper, found.server, helper_timeout)
-    return found
 
 
 class CredentialProvider(Protocol):

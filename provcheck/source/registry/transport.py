@@ -26,6 +26,7 @@ from provcheck.errors import (
     RegistryError,
     RegistryHTTPError,
 )
+from provcheck.report.escape import escape_text
 from provcheck.source.deadline import DeadlineView
 from provcheck.source.limiter import RequestLimiter
 from provcheck.source.registry.auth import RegistryAuth
@@ -76,7 +77,7 @@ def registry_error_detail(body: bytes) -> str:
     text = "; ".join(p for p in parts if p)
     if len(text) > _MESSAGE_MAX:
         text = text[: _MESSAGE_MAX - 1] + "…"
-    return text.replace("\n", " ").replace("\r", " ")
+    return escape_text(text)
 
 
 def _is_tls_failure(exc: BaseException) -> bool:
