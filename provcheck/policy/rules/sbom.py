@@ -1,14 +1,15 @@
 """``sbom``: every platform has an SBOM; no denied package or license; licenses allowed.
 
-SBOMs are the usable SBOM statements of each platform; one bound to the index covers every
-platform. A statement whose SBOM cannot be parsed gives ``error``; an SBOM layer that could not
-be used (too large, tampered, unbound) makes the checks ``incomplete`` (or, when it was the only
-one, fails ``required``). License checks skip ``file`` and ``container`` components (the image
-itself and its files are not licensed packages). Under ``allow-licenses`` a component without
-license information (none, or ``NOASSERTION``) is ``incomplete``; ``NONE`` passes only when
-listed. ``deny-packages`` matches components with a purl (read as the purl spec says:
-``pkg://npm/x`` is ``pkg:npm/x``); a name match whose range cannot be decided (no version, one the
-ecosystem cannot read, a purl type without a version ordering) is ``incomplete``.
+SBOMs are the usable SBOM statements of each platform; one bound to the index covers every platform
+(:mod:`provcheck.sbom.scope` decides, and parses each once). A statement whose SBOM cannot be
+parsed gives ``error``; an SBOM layer that could not be used (too large, tampered, unbound) makes
+the checks ``incomplete`` (or, when it was the only one, fails ``required``). License checks skip
+``file`` and ``container`` components (the image itself and its files are not licensed packages).
+Under ``allow-licenses`` a component without license information (none, or ``NOASSERTION``) is
+``incomplete``; ``NONE`` passes only when listed. ``deny-packages`` matches components with a purl
+(read as the purl spec says: ``pkg://npm/x`` is ``pkg:npm/x``); a name match whose range cannot be
+decided (no version, one the ecosystem cannot read, a purl type without a version ordering) is
+``incomplete``.
 """
 
 from __future__ import annotations
