@@ -271,8 +271,7 @@ async def sbom_image_async(
 
     Raises what :func:`sbom_image` raises.
     """
-    from provcheck.errors import NoSbomError
-    from provcheck.sbom.collect import ImageSboms, collect_sboms
+    from provcheck.sbom.collect import image_sboms
 
     options = DiscoveryOptions(
         kinds=frozenset({PredicateKind.SBOM}), platforms=platforms, signature_stores=True
@@ -285,11 +284,7 @@ async def sbom_image_async(
         credentials=credentials,
         timeout=timeout,
     )
-    sboms = collect_sboms(found)
-    if not sboms:
-        message = f"no usable SBOM is bound to {found.reference} ({found.digest.short})"
-        raise NoSbomError(message, found)
-    return ImageSboms(found, sboms)
+    return image_sboms(found)
 
 
 def sbom_image(
@@ -304,12 +299,13 @@ def sbom_image(
     offload: Offload = False,
 ) -> ImageSboms:
     """The SBOMs bound to ``reference``: in the index, in cosign attestations and in OCI
-    referrers, parsed (:func:`collect_sboms`), with what was found while looking for them.
+    referrers, parsed, with what was found while looking for them.
 
     ``platforms`` keeps only those platforms; ``max_layer_bytes``, ``limits``, ``offload`` and
     ``timeout`` work as in :func:`verify_image`. Raises :class:`NoSbomError` (carrying the
-    attestations found, whose problems say why) when no usable SBOM is bound,
-    :class:`SbomError` for a malformed one, and the errors of :func:`inspect_image`.
+    attestations found, whose problems say why) when no usable SBOM is bound or none can be
+    read (a malformed SBOM beside readable ones is a ``malformed`` problem of the attestations
+    returned), and the errors of :func:`inspect_image`.
     """
     return asyncio.run(
         sbom_image_async(
