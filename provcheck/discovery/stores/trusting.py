@@ -98,8 +98,15 @@ def _verify(item: StoredEnvelope, trust: TrustConfig | None) -> _Checked:
     return checked
 
 
+def _every_image(found: ImageAttestations) -> tuple[PlatformImage, ...]:
+    """The platform images read and those the platform selection left out: a statement binds
+    to the whole index (what binds only to a platform left out is dropped afterwards, by
+    :func:`~provcheck.discovery.select.select_platforms`, not rejected)."""
+    return (*found.images, *found.others)
+
+
 def _platforms(found: ImageAttestations) -> list[tuple[Digest, Platform]]:
-    return [(image.descriptor.digest, image.platform) for image in found.images]
+    return [(image.descriptor.digest, image.platform) for image in _every_image(found)]
 
 
 def _bind(checked: _Checked, found: ImageAttestations) -> tuple[BindingFailure, ...]:
@@ -113,7 +120,7 @@ def _bind(checked: _Checked, found: ImageAttestations) -> tuple[BindingFailure, 
         predicate_type_hint=checked.item.hint,
     )
     checked.bound = [
-        (image, b) for image, b in zip(found.images, bound.bindings, strict=True) if b.usable
+        (image, b) for image, b in zip(_every_image(found), bound.bindings, strict=True) if b.usable
     ]
     return bound.failures
 
@@ -264,7 +271,7 @@ def _raw_sboms(
             platforms=_platforms(found),
             predicate_type_hint=None,
         )
-        for image, binding in zip(found.images, bound.bindings, strict=True):
+        for image, binding in zip(_every_image(found), bound.bindings, strict=True):
             if not binding.usable:
                 continue
             layer = AttestationLayer(
