@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from provcheck.attestation.binding import bind_statement, subject_is
-from provcheck.attestation.signatures import SignatureCheck
+from provcheck.attestation.signatures import SignatureCheck, TlogStatus
 from provcheck.attestation.statement import Statement, parse_statement
 from provcheck.discovery.limits import Budget
 from provcheck.discovery.model import (
@@ -356,7 +356,8 @@ class AttestationReader:
                 f"{where}: signed envelope: {exc.diagnostics()}: not used",
                 descriptor.digest,
             )
-        tlog = "unverified" if has_tlog_bundle(dict(descriptor.annotations)) else "absent"
+        present = has_tlog_bundle(dict(descriptor.annotations))
+        tlog = TlogStatus.UNVERIFIED if present else TlogStatus.ABSENT
         checked = verify_statement_envelope(
             envelope,
             trust,

@@ -85,7 +85,7 @@ def _signed(signed: SignedObject) -> dict[str, Any]:
         "accepted": signed.check.accepted,
         "signers": list(signed.check.signers),
         "rejections": list(signed.check.messages),
-        "tlog": signed.check.tlog,
+        "tlog": signed.check.tlog.value,
     }
 
 
