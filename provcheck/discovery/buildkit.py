@@ -485,7 +485,8 @@ async def _discover(
     # and nothing of the platforms left out is read (an entry without a platform is read to
     # learn it from its config).
     listed = [PlatformImage(d, d.platform) for d in image_entries if d.platform is not None]
-    if len(listed) == len(image_entries):
+    every_platform_listed = len(listed) == len(image_entries)
+    if every_platform_listed:
         require_platforms(reference, platform_keys(listed), options.platforms)
     read = await asyncio.gather(
         *(
@@ -496,7 +497,8 @@ async def _discover(
     )
     by_digest = {i.descriptor.digest: i for i in (*listed, *read)}
     everything = [by_digest[d.digest] for d in image_entries]
-    require_platforms(reference, platform_keys(everything), options.platforms)
+    if not every_platform_listed:
+        require_platforms(reference, platform_keys(everything), options.platforms)
     return ImageAttestations(
         reference,
         source.display_name,
