@@ -94,10 +94,6 @@ async def inspect_image_async(
     """
     ref = _parse(reference)
     options = options or DiscoveryOptions()
-    wanted = options.platforms
-    if wanted:
-        # Every platform is listed, so that a --platform that matches none can name them.
-        options = replace(options, platforms=frozenset())
     budget = Budget(options.limits)  # one for the whole image: the index and the stores
     deadline = Deadline(timeout)
     opened = _open(ref, client, registry, deadline, credentials)
@@ -105,13 +101,14 @@ async def inspect_image_async(
         found = await discover(
             source, root, reference=str(ref), options=options, pinned=_pinned(ref), budget=budget
         )
-        found = select_platforms(found, wanted)
+        # Discovery reads only the platforms wanted, and knows the others from the index.
         if options.signature_stores or options.trust is not None:
             # Trust is decided there, once, also for signed layers of the index.
             from provcheck.discovery.stores import discover_signed
 
             found = await discover_signed(source, found, options, budget)
-    return found
+    # Narrowed once trust is decided: a statement bound to a platform left out is not a problem.
+    return select_platforms(found, options.platforms)
 
 
 def inspect_image(

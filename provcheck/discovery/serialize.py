@@ -36,6 +36,7 @@ from provcheck.attestation.signatures import (
     SignatureCheck,
     SignedKind,
     SignedObject,
+    TlogStatus,
 )
 from provcheck.attestation.statement import Statement, Subject, parse_statement
 from provcheck.discovery.model import (
@@ -124,7 +125,7 @@ def check_dict(c: SignatureCheck) -> dict[str, Any]:
     return {
         "signers": list(c.signers),
         "rejections": [{"reason": r.reason.value, "message": r.message} for r in c.rejections],
-        "tlog": c.tlog,
+        "tlog": c.tlog.value,
         "covers": c.covers,
     }
 
@@ -253,7 +254,7 @@ def _check_from(d: dict[str, Any]) -> SignatureCheck:
         rejections=tuple(
             Rejection(RejectionReason(r["reason"]), r["message"]) for r in d.pop("rejections")
         ),
-        tlog=d.pop("tlog"),
+        tlog=TlogStatus(d.pop("tlog")),
         covers=d.pop("covers"),
     )
 

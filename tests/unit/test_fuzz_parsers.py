@@ -45,6 +45,7 @@ from provcheck.attestation.binding import bind_statement
 from provcheck.attestation.cosign import BUNDLE_ANNOTATION, has_tlog_bundle, parse_simple_signing
 from provcheck.attestation.dsse import parse_envelope
 from provcheck.attestation.keys import parse_public_key
+from provcheck.attestation.signatures import TlogStatus
 from provcheck.attestation.statement import parse_statement
 from provcheck.attestation.tlog import (
     DsseMaterial,
@@ -440,7 +441,7 @@ def test_cosign_bundle_annotations() -> None:
     annotation = rekor.cosign_annotation(sim.intoto_v002_body(envelope, sim.public_pem(signer)))
     material = _material()
     outcome = check_tlog(evidence_from_annotations({BUNDLE_ANNOTATION: annotation}), logs, material)
-    assert outcome.status == "verified", outcome
+    assert outcome.status is TlogStatus.VERIFIED, outcome
 
     def target(data: bytes) -> None:
         text = data.decode("utf-8", "replace")

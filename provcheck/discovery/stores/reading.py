@@ -183,8 +183,6 @@ class StoreReader:
             )
             found = StoredEnvelope(origin, form, descriptor, i, layer, target, hint)
             found.tlog_evidence = evidence_from_annotations(layer.annotations)
-            if found.tlog_evidence.present:
-                found.tlog = "unverified"
             try:
                 found.raw = await self._blob(layer)
                 found.envelope = parse_envelope(found.raw)
@@ -212,7 +210,6 @@ class StoreReader:
                 continue
             payload = await self._blob(layer)
             evidence = evidence_from_annotations(layer.annotations)
-            tlog = "unverified" if evidence.present else "absent"
             self.found.signatures.append(
                 SimpleSig(
                     origin,
@@ -221,7 +218,6 @@ class StoreReader:
                     target,
                     payload,
                     layer.annotations.get(SIGNATURE_ANNOTATION, ""),
-                    tlog,
                     evidence,
                 )
             )
@@ -378,7 +374,6 @@ class StoreReader:
                 found.error = exc.diagnostics()
                 self.found.envelopes.append(found)
                 continue
-            found.tlog = "unverified" if parsed.tlog.present else "absent"
             found.tlog_evidence = parsed.tlog
             if parsed.envelope is None:
                 found.error = "message-signature bundles are not supported: not used"
