@@ -78,17 +78,15 @@ def _findings(pc: PlatformContext, opts: BuildArgsOptions) -> tuple[list[str], l
 
 def _one(pc: PlatformContext, opts: BuildArgsOptions) -> RuleResult:
     names, evidence = _findings(pc, opts)
+    error = provenance_error(NAME, pc)
     if names:
         unique = sorted(set(names))
-        return RuleResult(
-            NAME,
-            Status.FAIL,
-            pc.key,
-            f"{len(unique)} secret(s) passed as build arguments or environment: "
-            + ", ".join(unique),
-            tuple(evidence),
-        )
-    error = provenance_error(NAME, pc)
+        found = f"{len(unique)} secret(s) passed as build arguments or environment: "
+        found += ", ".join(unique)
+        if error is not None:  # exit 3 beats 1: the unread provenance may hold more
+            message = f"{error.message}; also {found}"[:2000]
+            return RuleResult(NAME, Status.ERROR, pc.key, message, (*error.evidence, *evidence))
+        return RuleResult(NAME, Status.FAIL, pc.key, found, tuple(evidence))
     if error is not None:
         return error
     if not pc.provenance:
