@@ -13,7 +13,12 @@ from typing import Any, Final
 
 from provcheck.policy.history import DeclaredArgs, dockerfile_arg_names, history_records
 from provcheck.policy.model import BuildArgsOptions, RuleOptions
-from provcheck.policy.rules.base import EvaluationContext, PlatformContext, provenance_error
+from provcheck.policy.rules.base import (
+    EvaluationContext,
+    PlatformContext,
+    provenance_error,
+    with_provenance_error,
+)
 from provcheck.policy.secrets import looks_like_secret
 from provcheck.report.model import Evidence, RuleResult, Status
 
@@ -85,15 +90,12 @@ def _findings(
 
 def _one(pc: PlatformContext, opts: BuildArgsOptions) -> RuleResult:
     names, evidence, unread = _findings(pc, opts)
-    error = provenance_error(NAME, pc)
     if names:
         unique = sorted(set(names))
-        found = f"{len(unique)} secret(s) passed as build arguments or environment: "
-        found += ", ".join(unique)
-        if error is not None:  # exit 3 beats 1: the unread provenance may hold more
-            message = f"{error.message}; also {found}"[:2000]
-            return RuleResult(NAME, Status.ERROR, pc.key, message, (*error.evidence, *evidence))
-        return RuleResult(NAME, Status.FAIL, pc.key, found, tuple(evidence))
+        message = f"{len(unique)} secret(s) passed as build arguments or environment: "
+        found = RuleResult(NAME, Status.FAIL, pc.key, message + ", ".join(unique), tuple(evidence))
+        return with_provenance_error(pc, found)
+    error = provenance_error(NAME, pc)
     if error is not None:
         return error
     if unread is not None:
