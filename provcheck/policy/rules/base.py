@@ -95,16 +95,10 @@ def missing_provenance(rule: str, pc: PlatformContext) -> RuleResult | None:
     error = provenance_error(rule, pc)
     if error is not None:
         return error
-    if not pc.provenance:
-        return RuleResult(
-            rule,
-            Status.INCOMPLETE,
-            pc.key,
-            "no usable provenance for this platform, so this cannot be checked",
-            (
-                Evidence(
-                    str(pc.image.descriptor.digest), "", None, "build with --provenance=mode=max"
-                ),
-            ),
-        )
-    return None
+    return RuleResult(
+        rule,
+        Status.INCOMPLETE,
+        pc.key,
+        "no usable provenance for this platform, so this cannot be checked",
+        (Evidence(str(pc.image.descriptor.digest), "", None, "build with --provenance=mode=max"),),
+    )
