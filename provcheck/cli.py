@@ -261,9 +261,188 @@ def _parser() -> argparse.ArgumentParser:
         "lint", help="validate a policy file", description="Validate a policy file."
     )
     lint.add_argument("file", type=Path, help="policy file (YAML)")
-    for command in (inspect, verify, sbom, policy, lint):
+    audit = _add_audit(commands)
+    for command in (inspect, verify, sbom, policy, lint, audit):
         _add_verbose(command, f"verbose_{command.prog.rsplit(' ', 1)[-1]}")
     return parser
+
+
+AUDIT_FORMATS = ("text", "jsonl", "csv", "sarif", "junit")
+
+
+def _add_audit(commands: Any) -> argparse.ArgumentParser:
+    """``provcheck audit`` (and ``provcheck audit merge SHARD.jsonl ...``)."""
+    audit: argparse.ArgumentParser = commands.add_parser(
+        "audit",
+        help="verify many images against a policy",
+        usage="%(prog)s --policy FILE [REF ...] [--from FILE|-] [options]\n"
+        "       %(prog)s merge SHARD.jsonl ... [--format FORMAT] [--output FILE]",
+        description="Verify many images against one policy: one result per input reference, "
+        "in input order (copies of one image are verified once). Inputs: references, or "
+        "--from a file (or -) of references, one a line, or Kubernetes YAML (the images of "
+        "its workloads). `audit merge` joins the JSONL outputs of shards. The exit code is 3 "
+        "if any image is error, else 1 if any fails, else 0.",
+    )
+    audit.add_argument("references", nargs="*", metavar="REF", help="image references")
+    audit.add_argument("--policy", type=Path, help="policy file (YAML; not with merge)")
+    audit.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE",
+        help="read references from FILE (- for stdin): a list or Kubernetes YAML",
+    )
+    audit.add_argument(
+        "--format", choices=AUDIT_FORMATS, default="text", help="report format (default text)"
+    )
+    audit.add_argument(
+        "--output", type=Path, metavar="FILE", help="write the report here, replaced atomically"
+    )
+    audit.add_argument(
+        "--jobs",
+        type=_positive,
+        default=16,  # provcheck.audit.run.DEFAULT_JOBS, not imported: it loads asyncio
+        metavar="N",
+        help="images verified at once (default 16)",
+    )
+    audit.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=60.0,  # provcheck.audit.run.DEFAULT_IMAGE_TIMEOUT
+        metavar="SECONDS",
+        help="network time per image (default 60)",
+    )
+    audit.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="audit only the inputs of shard K of N (K from 0): sha256 of the reference as "
+        "given, first 8 bytes big-endian, modulo N",
+    )
+    audit.add_argument("--key", action="append", default=[], type=Path, metavar="PEM")
+    audit.add_argument("--trusted-root", type=Path, metavar="FILE")
+    audit.add_argument(
+        "--insecure-registry", action="append", default=[], metavar="HOST", help="plain HTTP"
+    )
+    audit.add_argument("--ca-file", type=Path, help="PEM bundle of CAs to trust for TLS")
+    audit.add_argument("--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]")
+    return audit
+
+
+def _positive(text: str) -> int:
+    """An integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be at least 1")
+    return value
+
+
+def _audit(args: argparse.Namespace) -> ExitCode:
+    from collections import Counter
+
+    from provcheck.audit.render import AuditFormat, writer
+    from provcheck.audit.run import worst
+    from provcheck.report import Verdict
+
+    out = writer(AuditFormat(args.format))
+    parts: list[str] = []
+
+    def emit(text: str) -> None:  # stdout is streamed; a file is replaced at the end
+        if args.output is None:
+            sys.stdout.write(text)
+        else:
+            parts.append(text)
+
+    tally: Counter[Verdict] = Counter()
+
+    def sink(report: Report) -> None:
+        tally[report.verdict] += 1
+        emit(out.part(report))
+
+    if args.references[:1] == ["merge"]:
+        _merge(args, lambda: emit(out.header()), sink)
+    else:
+        _audit_run(args, lambda: emit(out.header()), sink)
+    emit(out.footer(tally))
+    if args.output is not None:
+        _write("".join(parts), args.output)
+    if args.output is not None or args.format != "text":
+        from provcheck.audit.render import totals_line
+
+        print(f"provcheck: {totals_line(tally)}", file=sys.stderr)
+    return _verdict_exit_of(worst(tally))
+
+
+def _verdict_exit_of(verdict: str) -> ExitCode:
+    if verdict == "pass":
+        return ExitCode.PASS
+    return ExitCode.VIOLATION if verdict == "fail" else ExitCode.ERROR
+
+
+def _merge(
+    args: argparse.Namespace, start: Callable[[], None], sink: Callable[[Report], None]
+) -> None:
+    from provcheck.audit.merge import read_shards
+
+    given = [
+        name
+        for name, value in (
+            ("--policy", args.policy),
+            ("--from", args.from_file),
+            ("--shard", args.shard),
+            ("--key", args.key),
+            ("--trusted-root", args.trusted_root),
+        )
+        if value
+    ]
+    if given:
+        raise UsageError(f"audit merge: {', '.join(given)} cannot be used with merge")
+    if len(args.references) < 2:
+        raise UsageError("audit merge: name at least one SHARD.jsonl")
+    reports = read_shards([Path(name) for name in args.references[1:]])
+    first = next(reports, None)  # a bad first line is named before anything is written
+    start()
+    if first is not None:
+        sink(first)
+    for report in reports:
+        sink(report)
+
+
+def _audit_run(
+    args: argparse.Namespace, start: Callable[[], None], sink: Callable[[Report], None]
+) -> None:
+    from provcheck.audit.inputs import check_references, read_inputs
+    from provcheck.audit.run import AuditOptions, run_audit
+    from provcheck.audit.shard import Shard
+    from provcheck.policy import load_policy
+    from provcheck.source.registry import RegistryOptions
+
+    if args.policy is None:
+        raise UsageError("audit: the following arguments are required: --policy")
+    shard = Shard.parse(args.shard) if args.shard is not None else None
+    references = check_references(args.references)
+    if args.from_file is not None:
+        references += read_inputs(args.from_file)
+    if not references:
+        raise UsageError("audit: give references or --from FILE")
+    policy = load_policy(args.policy)
+    if args.key or args.trusted_root:
+        from provcheck.attestation.keys import load_public_key
+        from provcheck.attestation.tlog import load_trusted_root
+        from provcheck.policy.rules.signatures import with_trust
+
+        keys = [load_public_key(path) for path in args.key]
+        root = load_trusted_root(args.trusted_root) if args.trusted_root else None
+        policy = with_trust(policy, keys, root)
+    if shard is not None:
+        references = shard.select(references)
+    registry = RegistryOptions(
+        insecure_registries=frozenset(args.insecure_registry), ca_file=args.ca_file
+    )
+    options = AuditOptions(jobs=args.jobs, timeout=args.timeout, platforms=_platforms(args))
+    start()
+    run_audit(references, policy, sink, registry=registry, options=options)
 
 
 def _check_local(reference: str) -> None:
@@ -532,6 +711,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
     "verify": _verify,
     "policy": _policy_lint,
     "sbom": _sbom,
+    "audit": _audit,
 }
 
 
