@@ -413,7 +413,7 @@ def _audit_run(
     args: argparse.Namespace, start: Callable[[], None], sink: Callable[[Report], None]
 ) -> None:
     from provcheck.audit.inputs import check_references, read_inputs
-    from provcheck.audit.run import AuditOptions, run_audit
+    from provcheck.audit.run import REQUESTS_PER_HOST, AuditOptions, run_audit
     from provcheck.audit.shard import Shard
     from provcheck.policy import load_policy
     from provcheck.source.registry import RegistryOptions
@@ -438,7 +438,9 @@ def _audit_run(
     if shard is not None:
         references = shard.select(references)
     registry = RegistryOptions(
-        insecure_registries=frozenset(args.insecure_registry), ca_file=args.ca_file
+        insecure_registries=frozenset(args.insecure_registry),
+        ca_file=args.ca_file,
+        max_requests_per_host=REQUESTS_PER_HOST,
     )
     options = AuditOptions(jobs=args.jobs, timeout=args.timeout, platforms=_platforms(args))
     start()

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 DEFAULT_JOBS: Final = 16
 DEFAULT_IMAGE_TIMEOUT: Final = 60.0
+REQUESTS_PER_HOST: Final = 3
+"""Concurrent requests per registry host of an audit (as regclient does): a fleet of one
+registry's images must not look like an attack to it."""
 
 
 @dataclass(frozen=True, slots=True)
