@@ -277,11 +277,11 @@ def _add_audit(commands: Any) -> argparse.ArgumentParser:
         help="verify many images against a policy",
         usage="%(prog)s --policy FILE [REF ...] [--from FILE|-] [options]\n"
         "       %(prog)s merge SHARD.jsonl ... [--format FORMAT] [--output FILE]",
-        description="Verify many images against one policy: one result per input reference, "
-        "in input order (copies of one image are verified once). Inputs: references, or "
-        "--from a file (or -) of references, one a line, or Kubernetes YAML (the images of "
-        "its workloads). `audit merge` joins the JSONL outputs of shards. The exit code is 3 "
-        "if any image is error, else 1 if any fails, else 0.",
+        description="Verify many images against one policy: one result per input reference,\n"
+        "in input order (copies of one image are verified once). Inputs: references, or\n"
+        "--from a file (or -) of references, one a line, or Kubernetes YAML (the images of\n"
+        "its workloads). `audit merge` joins the JSONL outputs of shards. The exit code is\n"
+        "3 if any image is error, else 1 if any fails, else 0.",
     )
     audit.add_argument("references", nargs="*", metavar="REF", help="image references")
     audit.add_argument("--policy", type=Path, help="policy file (YAML; not with merge)")
@@ -317,13 +317,28 @@ def _add_audit(commands: Any) -> argparse.ArgumentParser:
         help="audit only the inputs of shard K of N (K from 0): sha256 of the reference as "
         "given, first 8 bytes big-endian, modulo N",
     )
-    audit.add_argument("--key", action="append", default=[], type=Path, metavar="PEM")
-    audit.add_argument("--trusted-root", type=Path, metavar="FILE")
+    audit.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PEM",
+        help="trust signatures by this public key (as verify --key)",
+    )
+    audit.add_argument(
+        "--trusted-root", type=Path, metavar="FILE", help="sigstore trusted root (as verify)"
+    )
     audit.add_argument(
         "--insecure-registry", action="append", default=[], metavar="HOST", help="plain HTTP"
     )
     audit.add_argument("--ca-file", type=Path, help="PEM bundle of CAs to trust for TLS")
-    audit.add_argument("--platform", action="append", default=[], metavar="OS/ARCH[/VARIANT]")
+    audit.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="OS/ARCH[/VARIANT]",
+        help="evaluate only this platform of each image (repeatable)",
+    )
     return audit
 
 
