@@ -52,8 +52,9 @@ def totals_line(tally: Counter[Verdict]) -> str:
 
 
 def _failed_rules(report: Report) -> list[str]:
-    bad = (Status.FAIL, Status.ERROR, Status.INCOMPLETE)
-    return sorted({r.rule for r in report.results if r.status in bad})
+    """The rules with a result worse than pass (fail, error, incomplete)."""
+    worse = Status.PASS.severity
+    return sorted({r.rule for r in report.results if r.status.severity > worse})
 
 
 class _Jsonl:
