@@ -15,19 +15,22 @@ import stat
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from provcheck import __version__
 from provcheck.errors import PolicyError, ProvcheckError, UsageError
 
 if TYPE_CHECKING:
+    from collections import Counter
+
     from provcheck.attestation.signatures import TrustConfig
     from provcheck.discovery.model import ImageAttestations
     from provcheck.discovery.options import DiscoveryOptions
-    from provcheck.report import Report
+    from provcheck.report import Report, Verdict
     from provcheck.source.registry import RegistryOptions
 
 
@@ -354,39 +357,38 @@ def _positive(text: str) -> int:
 
 
 def _audit(args: argparse.Namespace) -> ExitCode:
-    from collections import Counter
-
-    from provcheck.audit.render import AuditFormat, writer
-    from provcheck.audit.run import worst
-    from provcheck.report import Verdict
-
-    out = writer(AuditFormat(args.format))
-    parts: list[str] = []
-
-    def emit(text: str) -> None:  # stdout is streamed; a file is replaced at the end
-        if args.output is None:
-            sys.stdout.write(text)
-        else:
-            parts.append(text)
-
-    tally: Counter[Verdict] = Counter()
-
-    def sink(report: Report) -> None:
-        tally[report.verdict] += 1
-        emit(out.part(report))
-
-    if args.references[:1] == ["merge"]:
-        _merge(args, lambda: emit(out.header()), sink)
-    else:
-        _audit_run(args, lambda: emit(out.header()), sink)
-    emit(out.footer(tally))
-    if args.output is not None:
-        _write("".join(parts), args.output)
+    """Results are written as they come: to stdout, or to a file that replaces ``--output``
+    when the run ends (a run that stops on an error leaves the old one)."""
+    with ExitStack() as stack:
+        handle = sys.stdout if args.output is None else stack.enter_context(_replacing(args.output))
+        tally = _audit_to(args, handle)
     if args.output is not None or args.format != "text":
         from provcheck.audit.render import totals_line
 
         print(f"provcheck: {totals_line(tally)}", file=sys.stderr)
+    from provcheck.audit.run import worst
+
     return _verdict_exit_of(worst(tally))
+
+
+def _audit_to(args: argparse.Namespace, handle: TextIO) -> Counter[Verdict]:
+    from collections import Counter
+
+    from provcheck.audit.render import AuditFormat, writer
+
+    out = writer(AuditFormat(args.format))
+    tally: Counter[Verdict] = Counter()
+
+    def sink(report: Report) -> None:
+        tally[report.verdict] += 1
+        handle.write(out.part(report))
+
+    if args.references[:1] == ["merge"]:
+        _merge(args, lambda: handle.write(out.header()), sink)
+    else:
+        _audit_run(args, lambda: handle.write(out.header()), sink)
+    handle.write(out.footer(tally))
+    return tally
 
 
 def _verdict_exit_of(verdict: str) -> ExitCode:
@@ -396,7 +398,7 @@ def _verdict_exit_of(verdict: str) -> ExitCode:
 
 
 def _merge(
-    args: argparse.Namespace, start: Callable[[], None], sink: Callable[[Report], None]
+    args: argparse.Namespace, start: Callable[[], object], sink: Callable[[Report], None]
 ) -> None:
     from provcheck.audit.merge import read_shards
 
@@ -425,7 +427,7 @@ def _merge(
 
 
 def _audit_run(
-    args: argparse.Namespace, start: Callable[[], None], sink: Callable[[Report], None]
+    args: argparse.Namespace, start: Callable[[], object], sink: Callable[[Report], None]
 ) -> None:
     from provcheck.audit.inputs import check_references, read_inputs
     from provcheck.audit.run import REQUESTS_PER_HOST, AuditOptions, run_audit
@@ -512,30 +514,40 @@ def _platforms(args: argparse.Namespace) -> frozenset[str]:
 
 
 def _write(text: str, output: Path | None) -> None:
-    """Write the rendered output to stdout, or replace the file ``output`` atomically: a
-    temporary file in the same folder, renamed over it, so a reader never sees a partial or
-    stale report. A symlink's target is replaced; a device or pipe is written to."""
+    """Write the rendered output to stdout, or replace the file ``output`` atomically (see
+    :func:`_replacing`)."""
     if output is None:
         sys.stdout.write(text)
         return
+    with _replacing(output) as handle:
+        handle.write(text)
+
+
+@contextmanager
+def _replacing(output: Path) -> Iterator[TextIO]:
+    """A handle whose text replaces the file ``output`` atomically when the block ends: a
+    temporary file in the same folder, renamed over it, so a reader never sees a partial or
+    stale report (a block that raises leaves the old file). A symlink's target is replaced; a
+    device or pipe is written to."""
     try:
         target = Path(os.path.realpath(output))
         status = target.stat() if target.exists() else None
         if status is not None and not stat.S_ISREG(status.st_mode):
             with target.open("w", encoding="utf-8") as handle:  # /dev/stdout, a named pipe
-                handle.write(text)
+                yield handle
             return
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot write {output}: {getattr(exc, 'strerror', None) or exc}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            yield handle
         os.chmod(temp, status.st_mode & 0o777 if status is not None else 0o644)
         os.replace(temp, target)
     except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
         raise UsageError(f"cannot write {output}: {exc.strerror}") from exc
+    finally:
+        Path(temp).unlink(missing_ok=True)
 
 
 def _report_problems(found: ImageAttestations) -> bool:

@@ -375,3 +375,31 @@ def test_csv_sarif_and_junit_have_one_entry_per_image(
     suites = ET.fromstring(out).findall("testsuite")
     assert [suite.get("name") for suite in suites] == fleet
     assert [suite.get("errors") for suite in suites] == ["0", "0", "1"]
+
+
+def test_an_output_file_is_replaced_only_by_a_finished_run(
+    real_registry: RealRegistry, policy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shard = tmp_path / "shard.jsonl"
+    ref = real_registry.ref("b-multi-max")
+    assert (
+        _audit(capsys, "--policy", str(policy), ref, "--format", "jsonl", "--output", str(shard))[0]
+        == 0
+    )
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{}\n")
+    report = tmp_path / "report.csv"
+    report.write_text("the previous report\n")
+    code, out, err = _audit(
+        capsys, "merge", str(shard), str(bad), "--format", "csv", "--output", str(report)
+    )
+    assert (code, out) == (2, "") and f"{bad}:1:" in err
+    assert report.read_text() == "the previous report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bad.jsonl",
+        "policy.yaml",
+        "report.csv",
+        "shard.jsonl",
+    ]
+    assert _audit(capsys, "merge", str(shard), "--format", "csv", "--output", str(report))[0] == 0
+    assert report.read_text().splitlines()[1].startswith(f"{ref},sha256:")
