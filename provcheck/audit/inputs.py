@@ -27,9 +27,10 @@ from provcheck.report.escape import escape_text
 MAX_INPUT_BYTES: Final = 64 * 1024 * 1024
 STDIN: Final = "-"
 
-_YAML_START: Final = re.compile(r"^(---|%YAML|[A-Za-z_][\w.-]*:(\s|$))")
-"""The first meaningful line of a YAML file: a document marker, a directive or a key (no
-reference has a colon followed by a space or the end of the line)."""
+_YAML_START: Final = re.compile(r"^(---|%YAML|\{|[A-Za-z_][\w.-]*:(\s|$))")
+"""The first meaningful line of a YAML file: a document marker, a directive, a key (no
+reference has a colon followed by a space or the end of the line) or a JSON object (what
+``kubectl get -o json`` prints)."""
 
 
 def _checked(reference: str, where: str) -> str:

@@ -129,6 +129,27 @@ def test_a_list_kind_and_nested_lists(tmp_path: Path) -> None:
     ]
 
 
+def test_kubectl_json_output(tmp_path: Path) -> None:
+    import json
+
+    pods = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "kind": "Pod",
+                "spec": {"containers": [{"name": "a", "image": "registry.example/a:1"}]},
+            },
+            {
+                "kind": "Pod",
+                "spec": {"containers": [{"name": "b", "image": "registry.example/b:2"}]},
+            },
+        ],
+    }
+    text = json.dumps(pods, indent=4)
+    assert read_inputs(_file(tmp_path, text)) == ["registry.example/a:1", "registry.example/b:2"]
+
+
 def test_stdin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import io
     import sys
