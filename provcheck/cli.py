@@ -391,10 +391,13 @@ def _audit_to(args: argparse.Namespace, handle: TextIO) -> Counter[Verdict]:
     return tally
 
 
-def _verdict_exit_of(verdict: str) -> ExitCode:
-    if verdict == "pass":
+def _verdict_exit_of(verdict: Verdict) -> ExitCode:
+    """The exit code of a verdict: of one report, or the worst of an audit's."""
+    from provcheck.report import Verdict
+
+    if verdict is Verdict.PASS:
         return ExitCode.PASS
-    return ExitCode.VIOLATION if verdict == "fail" else ExitCode.ERROR
+    return ExitCode.VIOLATION if verdict is Verdict.FAIL else ExitCode.ERROR
 
 
 def _merge(
@@ -664,11 +667,7 @@ def _summary(report: Report) -> str:
 
 
 def _verdict_exit(report: Report) -> ExitCode:
-    from provcheck.report import Verdict
-
-    if report.verdict is Verdict.PASS:
-        return ExitCode.PASS
-    return ExitCode.VIOLATION if report.verdict is Verdict.FAIL else ExitCode.ERROR
+    return _verdict_exit_of(report.verdict)
 
 
 def _discovery_options(args: argparse.Namespace, **kwargs: Any) -> DiscoveryOptions:
