@@ -15,20 +15,23 @@ import stat
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from provcheck import __version__
 from provcheck.errors import PolicyError, PolicyMistakesError, ProvcheckError, UsageError
 
 if TYPE_CHECKING:
+    from collections import Counter
+
     from provcheck.attestation.keys import PublicKey
     from provcheck.attestation.signatures import TrustConfig
     from provcheck.discovery.model import ImageAttestations
     from provcheck.discovery.options import DiscoveryOptions
-    from provcheck.report import Report
+    from provcheck.report import Report, Verdict
     from provcheck.source.registry import RegistryOptions
 
 
@@ -278,9 +281,207 @@ def _parser() -> argparse.ArgumentParser:
         "lint", help="validate a policy file", description="Validate a policy file."
     )
     lint.add_argument("file", type=Path, help="policy file (YAML)")
-    for command in (inspect, verify, sbom, policy, lint):
+    audit = _add_audit(commands)
+    for command in (inspect, verify, sbom, policy, lint, audit):
         _add_verbose(command, f"verbose_{command.prog.rsplit(' ', 1)[-1]}")
     return parser
+
+
+AUDIT_FORMATS = ("text", "jsonl", "csv", "sarif", "junit")
+
+
+def _add_audit(commands: Any) -> argparse.ArgumentParser:
+    """``provcheck audit`` (and ``provcheck audit merge SHARD.jsonl ...``)."""
+    audit: argparse.ArgumentParser = commands.add_parser(
+        "audit",
+        help="verify many images against a policy",
+        usage="%(prog)s --policy FILE [REF ...] [--from FILE|-] [options]\n"
+        "       %(prog)s merge SHARD.jsonl ... [--format FORMAT] [--output FILE]",
+        description="Verify many images against one policy: one result per input reference,\n"
+        "in input order (copies of one image are verified once). Inputs: references, or\n"
+        "--from a file (or -) of references, one a line, or Kubernetes YAML (the images of\n"
+        "its workloads). `audit merge` joins the JSONL outputs of shards. The exit code is\n"
+        "3 if any image is error, else 1 if any fails, else 0.",
+    )
+    audit.add_argument("references", nargs="*", metavar="REF", help="image references")
+    audit.add_argument("--policy", type=Path, help="policy file (YAML; not with merge)")
+    audit.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE",
+        help="read references from FILE (- for stdin): a list or Kubernetes YAML",
+    )
+    audit.add_argument(
+        "--format", choices=AUDIT_FORMATS, default="text", help="report format (default text)"
+    )
+    audit.add_argument(
+        "--output", type=Path, metavar="FILE", help="write the report here, replaced atomically"
+    )
+    audit.add_argument(
+        "--jobs",
+        type=_positive,
+        default=16,  # provcheck.audit.run.DEFAULT_JOBS, not imported: it loads asyncio
+        metavar="N",
+        help="images verified at once (default 16)",
+    )
+    audit.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=60.0,  # provcheck.audit.run.DEFAULT_IMAGE_TIMEOUT
+        metavar="SECONDS",
+        help="network time per image (default 60)",
+    )
+    audit.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="audit only the inputs of shard K of N (K from 0): sha256 of the reference as "
+        "given, first 8 bytes big-endian, modulo N",
+    )
+    audit.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PEM",
+        help="trust signatures by this public key (as verify --key)",
+    )
+    audit.add_argument(
+        "--trusted-root", type=Path, metavar="FILE", help="sigstore trusted root (as verify)"
+    )
+    audit.add_argument(
+        "--insecure-registry", action="append", default=[], metavar="HOST", help="plain HTTP"
+    )
+    audit.add_argument("--ca-file", type=Path, help="PEM bundle of CAs to trust for TLS")
+    audit.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="OS/ARCH[/VARIANT]",
+        help="evaluate only this platform of each image (repeatable)",
+    )
+    return audit
+
+
+def _positive(text: str) -> int:
+    """An integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: must be at least 1")
+    return value
+
+
+def _audit(args: argparse.Namespace) -> ExitCode:
+    """Results are written as they come: to stdout, or to a file that replaces ``--output``
+    when the run ends (a run that stops on an error leaves the old one)."""
+    with ExitStack() as stack:
+        handle = sys.stdout if args.output is None else stack.enter_context(_replacing(args.output))
+        tally = _audit_to(args, handle)
+    if args.output is not None or args.format != "text":
+        from provcheck.audit.render import totals_line
+
+        print(f"provcheck: {totals_line(tally)}", file=sys.stderr)
+    from provcheck.audit.run import worst
+
+    return _verdict_exit_of(worst(tally))
+
+
+def _audit_to(args: argparse.Namespace, handle: TextIO) -> Counter[Verdict]:
+    from collections import Counter
+
+    from provcheck.audit.render import AuditFormat, writer
+
+    out = writer(AuditFormat(args.format))
+    tally: Counter[Verdict] = Counter()
+
+    def sink(report: Report) -> None:
+        tally[report.verdict] += 1
+        handle.write(out.part(report))
+
+    if args.references[:1] == ["merge"]:
+        _merge(args, lambda: handle.write(out.header()), sink)
+    else:
+        _audit_run(args, lambda: handle.write(out.header()), sink)
+    handle.write(out.footer(tally))
+    return tally
+
+
+def _verdict_exit_of(verdict: Verdict) -> ExitCode:
+    """The exit code of a verdict: of one report, or the worst of an audit's."""
+    from provcheck.report import Verdict
+
+    if verdict is Verdict.PASS:
+        return ExitCode.PASS
+    return ExitCode.VIOLATION if verdict is Verdict.FAIL else ExitCode.ERROR
+
+
+def _merge(
+    args: argparse.Namespace, start: Callable[[], object], sink: Callable[[Report], None]
+) -> None:
+    from provcheck.audit.merge import read_shards
+
+    given = [
+        name
+        for name, value in (
+            ("--policy", args.policy),
+            ("--from", args.from_file),
+            ("--shard", args.shard),
+            ("--key", args.key),
+            ("--trusted-root", args.trusted_root),
+        )
+        if value
+    ]
+    if given:
+        raise UsageError(f"audit merge: {', '.join(given)} cannot be used with merge")
+    if len(args.references) < 2:
+        raise UsageError("audit merge: name at least one SHARD.jsonl")
+    reports = read_shards([Path(name) for name in args.references[1:]])
+    first = next(reports, None)  # a bad first line is named before anything is written
+    start()
+    if first is not None:
+        sink(first)
+    for report in reports:
+        sink(report)
+
+
+def _audit_run(
+    args: argparse.Namespace, start: Callable[[], object], sink: Callable[[Report], None]
+) -> None:
+    from provcheck.audit.inputs import check_references, read_inputs
+    from provcheck.audit.run import REQUESTS_PER_HOST, AuditOptions, run_audit
+    from provcheck.audit.shard import Shard
+    from provcheck.policy import load_policy
+    from provcheck.source.registry import RegistryOptions
+
+    if args.policy is None:
+        raise UsageError("audit: the following arguments are required: --policy")
+    shard = Shard.parse(args.shard) if args.shard is not None else None
+    references = check_references(args.references)
+    if args.from_file is not None:
+        references += read_inputs(args.from_file)
+    if not references:
+        raise UsageError("audit: give references or --from FILE")
+    policy = load_policy(args.policy)
+    if args.key or args.trusted_root:
+        from provcheck.attestation.keys import load_public_key
+        from provcheck.attestation.tlog import load_trusted_root
+        from provcheck.policy.rules.signatures import with_trust
+
+        keys = [load_public_key(path) for path in args.key]
+        root = load_trusted_root(args.trusted_root) if args.trusted_root else None
+        policy = with_trust(policy, keys, root)
+    if shard is not None:
+        references = shard.select(references)
+    registry = RegistryOptions(
+        insecure_registries=frozenset(args.insecure_registry),
+        ca_file=args.ca_file,
+        max_requests_per_host=REQUESTS_PER_HOST,
+    )
+    options = AuditOptions(jobs=args.jobs, timeout=args.timeout, platforms=_platforms(args))
+    start()
+    run_audit(references, policy, sink, registry=registry, options=options)
 
 
 def _check_local(reference: str) -> None:
@@ -335,30 +536,40 @@ def _platforms(args: argparse.Namespace) -> frozenset[str]:
 
 
 def _write(text: str, output: Path | None) -> None:
-    """Write the rendered output to stdout, or replace the file ``output`` atomically: a
-    temporary file in the same folder, renamed over it, so a reader never sees a partial or
-    stale report. A symlink's target is replaced; a device or pipe is written to."""
+    """Write the rendered output to stdout, or replace the file ``output`` atomically (see
+    :func:`_replacing`)."""
     if output is None:
         sys.stdout.write(text)
         return
+    with _replacing(output) as handle:
+        handle.write(text)
+
+
+@contextmanager
+def _replacing(output: Path) -> Iterator[TextIO]:
+    """A handle whose text replaces the file ``output`` atomically when the block ends: a
+    temporary file in the same folder, renamed over it, so a reader never sees a partial or
+    stale report (a block that raises leaves the old file). A symlink's target is replaced; a
+    device or pipe is written to."""
     try:
         target = Path(os.path.realpath(output))
         status = target.stat() if target.exists() else None
         if status is not None and not stat.S_ISREG(status.st_mode):
             with target.open("w", encoding="utf-8") as handle:  # /dev/stdout, a named pipe
-                handle.write(text)
+                yield handle
             return
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot write {output}: {getattr(exc, 'strerror', None) or exc}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            yield handle
         os.chmod(temp, status.st_mode & 0o777 if status is not None else 0o644)
         os.replace(temp, target)
     except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
         raise UsageError(f"cannot write {output}: {exc.strerror}") from exc
+    finally:
+        Path(temp).unlink(missing_ok=True)
 
 
 def _remove_stale(output: Path) -> None:
@@ -492,11 +703,7 @@ def _summary(report: Report) -> str:
 
 
 def _verdict_exit(report: Report) -> ExitCode:
-    from provcheck.report import Verdict
-
-    if report.verdict is Verdict.PASS:
-        return ExitCode.PASS
-    return ExitCode.VIOLATION if report.verdict is Verdict.FAIL else ExitCode.ERROR
+    return _verdict_exit_of(report.verdict)
 
 
 def _discovery_options(args: argparse.Namespace, **kwargs: Any) -> DiscoveryOptions:
@@ -604,6 +811,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
     "verify": _verify,
     "policy": _policy_lint,
     "sbom": _sbom,
+    "audit": _audit,
 }
 
 

@@ -114,7 +114,7 @@ def report_from_dict(data: Mapping[str, Any]) -> Report:
     report = Report(
         policy=doc.pop("policy"),
         reference=subject["reference"],
-        digest=subject["digest"],
+        digest=subject["digest"] or "",  # null: an audit's error report
         results=tuple(_result_from(dict(r)) for r in doc.pop("results")),
         on_incomplete=OnIncomplete(doc.pop("onIncomplete")),
         problems=tuple(doc.pop("problems")),

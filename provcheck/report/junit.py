@@ -26,9 +26,9 @@ def _details(r: RuleResult) -> str:
     return "\n".join(lines)
 
 
-def render_junit(report: Report) -> str:
-    """JUnit XML; ``fail``/``incomplete`` (under on-incomplete fail) are failures, ``error``
-    errors, ``skip`` and tolerated ``incomplete`` are skipped."""
+def junit_testsuite(report: Report) -> ET.Element:
+    """The report's ``testsuite``: ``fail``/``incomplete`` (under on-incomplete fail) are
+    failures, ``error`` errors, ``skip`` and tolerated ``incomplete`` are skipped."""
     suite = ET.Element(
         "testsuite", name=escape_text(report.reference), tests=str(len(report.results))
     )
@@ -73,8 +73,13 @@ def render_junit(report: Report) -> str:
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
     suite.set("skipped", str(skipped))
+    return suite
+
+
+def render_junit(report: Report) -> str:
+    """JUnit XML: one ``testsuites`` of the report's :func:`junit_testsuite`."""
     suites = ET.Element("testsuites", name="provcheck")
-    suites.append(suite)
+    suites.append(junit_testsuite(report))
     ET.indent(suites)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

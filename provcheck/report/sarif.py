@@ -100,40 +100,37 @@ def _invocation(report: Report) -> dict[str, Any]:
     }
 
 
-def render_sarif(report: Report) -> str:
-    """SARIF 2.1.0 JSON with one run, one rule per policy rule, one result per non-pass."""
+def sarif_run(report: Report) -> dict[str, Any]:
+    """The one SARIF run of a report: one rule per policy rule, one result per non-pass."""
     rule_ids = sorted({r.rule for r in report.results})
-    doc = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "provcheck",
-                        "version": __version__,
-                        "rules": [
-                            {
-                                "id": rid,
-                                "name": rid,
-                                "shortDescription": {"text": RULE_HELP.get(rid, rid)},
-                                "defaultConfiguration": {"level": "error"},
-                            }
-                            for rid in rule_ids
-                        ],
+    return {
+        "tool": {
+            "driver": {
+                "name": "provcheck",
+                "version": __version__,
+                "rules": [
+                    {
+                        "id": rid,
+                        "name": rid,
+                        "shortDescription": {"text": RULE_HELP.get(rid, rid)},
+                        "defaultConfiguration": {"level": "error"},
                     }
-                },
-                "automationDetails": {"id": f"provcheck/{report.policy}/"},
-                "invocations": [_invocation(report)],
-                "results": [
-                    _result(r, report) for r in report.results if r.status is not Status.PASS
+                    for rid in rule_ids
                 ],
-                "properties": {
-                    "verdict": report.verdict.value,
-                    "policy": report.policy,
-                    "digest": report.digest,
-                },
             }
-        ],
+        },
+        "automationDetails": {"id": f"provcheck/{report.policy}/"},
+        "invocations": [_invocation(report)],
+        "results": [_result(r, report) for r in report.results if r.status is not Status.PASS],
+        "properties": {
+            "verdict": report.verdict.value,
+            "policy": report.policy,
+            "digest": report.digest,
+        },
     }
+
+
+def render_sarif(report: Report) -> str:
+    """SARIF 2.1.0 JSON with one run (:func:`sarif_run`)."""
+    doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [sarif_run(report)]}
     return escape_surrogates(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"

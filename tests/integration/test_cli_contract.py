@@ -439,7 +439,7 @@ def test_a_local_folder_gets_a_hint(
 def test_no_arguments_prints_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys)
     assert (code, out) == (2, "")
-    for command in ("inspect", "verify", "sbom", "policy"):
+    for command in ("inspect", "verify", "sbom", "policy", "audit"):
         assert f"    {command} " in err
     assert "exit codes:" in err
 
@@ -454,7 +454,7 @@ def _all_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentP
 
 def test_every_option_has_help_text() -> None:
     parsers = list(_all_parsers(_parser()))
-    assert len(parsers) == 6
+    assert len(parsers) == 7  # provcheck, inspect, verify, sbom, policy, policy lint, audit
     for parser in parsers:
         for action in parser._actions:
             assert action.help and action.help != argparse.SUPPRESS, (parser.prog, action.dest)

@@ -1,0 +1,177 @@
+"""An audit's results in each format, written as they come: a header, one part per report
+(in input order), and a footer with the totals. No report is held."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter
+from enum import StrEnum
+from typing import Any, Final, Protocol, assert_never
+
+from provcheck.report.escape import escape_surrogates, escape_text
+from provcheck.report.json import report_to_dict
+from provcheck.report.model import Report, Status, Verdict
+from provcheck.report.sarif import SARIF_SCHEMA
+
+
+class AuditFormat(StrEnum):
+    """The ``--format`` of ``provcheck audit`` (and ``audit merge``)."""
+
+    TEXT = "text"
+    JSONL = "jsonl"
+    CSV = "csv"
+    SARIF = "sarif"
+    JUNIT = "junit"
+
+
+class AuditWriter(Protocol):
+    """Renders an audit piece by piece."""
+
+    def header(self) -> str: ...
+    def part(self, report: Report) -> str: ...
+    def footer(self, tally: Counter[Verdict]) -> str: ...
+
+
+def jsonl_line(report: Report) -> str:
+    """One JSONL record: the report's JSON on one line, ``subject.digest`` null when none was
+    resolved (an error report). :func:`provcheck.report.json.parse_report` reads it back."""
+    doc: dict[str, Any] = report_to_dict(report)
+    if not report.digest:
+        doc["subject"]["digest"] = None
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    return escape_surrogates(text) + "\n"
+
+
+def totals_line(tally: Counter[Verdict]) -> str:
+    """``3 images: 1 pass, 1 fail, 1 error``."""
+    counts = ", ".join(f"{tally[v]} {v.value}" for v in Verdict)
+    return f"{sum(tally.values())} images: {counts}"
+
+
+def _failed_rules(report: Report) -> list[str]:
+    """The rules with a result worse than pass (fail, error, incomplete)."""
+    worse = Status.PASS.severity
+    return sorted({r.rule for r in report.results if r.status.severity > worse})
+
+
+class _Jsonl:
+    def header(self) -> str:
+        return ""
+
+    def part(self, report: Report) -> str:
+        return jsonl_line(report)
+
+    def footer(self, tally: Counter[Verdict]) -> str:
+        return ""
+
+
+_TEXT_ROW: Final = "{verdict:<7} {digest:<19} {reference}{detail}\n"
+
+
+class _Text:
+    def header(self) -> str:
+        names = {"verdict": "VERDICT", "digest": "DIGEST", "reference": "REFERENCE"}
+        return _TEXT_ROW.format(**names, detail="")
+
+    def part(self, report: Report) -> str:
+        if report.error is not None:
+            detail = f"  ({report.error})"
+        else:
+            rules = _failed_rules(report)
+            detail = f"  (not passed: {', '.join(rules)})" if rules else ""
+        return _TEXT_ROW.format(
+            verdict=report.verdict.value.upper(),
+            digest=report.digest[:19] or "-",
+            reference=escape_text(report.reference),
+            detail=escape_text(detail),
+        )
+
+    def footer(self, tally: Counter[Verdict]) -> str:
+        return totals_line(tally) + "\n"
+
+
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+CSV_COLUMNS: Final = ("reference", "digest", "verdict", *Status, "rules", "error")
+"""The columns: then the number of results of each status, the rules not passed, the error."""
+
+
+def csv_cell(value: str) -> str:
+    """A cell a spreadsheet shows as text: a leading ``= + - @`` (or tab, CR) gets a ``'``."""
+    shown = escape_text(value)
+    return "'" + shown if value.startswith(_FORMULA_START) else shown
+
+
+class _Csv:
+    @staticmethod
+    def _row(cells: list[str]) -> str:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerow([csv_cell(c) for c in cells])
+        return out.getvalue()
+
+    def header(self) -> str:
+        return self._row(list(CSV_COLUMNS))
+
+    def part(self, report: Report) -> str:
+        counts = [str(n) for n in report.counts().values()]
+        cells = [report.reference, report.digest, report.verdict.value, *counts]
+        return self._row([*cells, " ".join(_failed_rules(report)), report.error or ""])
+
+    def footer(self, tally: Counter[Verdict]) -> str:
+        return ""
+
+
+class _Sarif:
+    """SARIF 2.1.0: one run per image."""
+
+    def __init__(self) -> None:
+        self._runs = 0
+
+    def header(self) -> str:
+        return f'{{"$schema": {json.dumps(SARIF_SCHEMA)}, "version": "2.1.0", "runs": [\n'
+
+    def part(self, report: Report) -> str:
+        from provcheck.report.sarif import sarif_run
+
+        run = sarif_run(report)
+        run["properties"]["reference"] = report.reference
+        text = escape_surrogates(json.dumps(run, ensure_ascii=False))
+        self._runs += 1
+        return ("" if self._runs == 1 else ",\n") + text
+
+    def footer(self, tally: Counter[Verdict]) -> str:
+        return "\n]}\n"
+
+
+class _Junit:
+    """JUnit XML: one testsuite per image."""
+
+    def header(self) -> str:
+        return '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="provcheck">\n'
+
+    def part(self, report: Report) -> str:
+        from provcheck.report.junit import junit_testsuite
+
+        suite = junit_testsuite(report)
+        ET.indent(suite, level=1)
+        return "  " + ET.tostring(suite, encoding="unicode") + "\n"
+
+    def footer(self, tally: Counter[Verdict]) -> str:
+        return "</testsuites>\n"
+
+
+def writer(fmt: AuditFormat) -> AuditWriter:
+    """A fresh writer of ``fmt``."""
+    if fmt is AuditFormat.TEXT:
+        return _Text()
+    if fmt is AuditFormat.JSONL:
+        return _Jsonl()
+    if fmt is AuditFormat.CSV:
+        return _Csv()
+    if fmt is AuditFormat.SARIF:
+        return _Sarif()
+    if fmt is AuditFormat.JUNIT:
+        return _Junit()
+    assert_never(fmt)

@@ -1,0 +1,143 @@
+"""Verify many references on one shared client: one report per input, in input order.
+
+At most ``jobs`` verifications run at once, and at most ``window`` results wait to be
+emitted behind a slow one, so memory stays flat in the number of inputs. Copies of one
+reference (the same image, digest-pinned or by tag, however it is spelled) are verified once
+and share the report, held only until its last copy is emitted. Every failure to verify is an
+error report for that input (its message, no digest); the audit goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Final
+
+from provcheck.errors import ProvcheckError
+from provcheck.oci.reference import parse_reference
+from provcheck.report.model import Report, Verdict
+
+if TYPE_CHECKING:
+    from provcheck.policy import Policy
+    from provcheck.source.registry import RegistryClient, RegistryOptions
+
+DEFAULT_JOBS: Final = 16
+DEFAULT_IMAGE_TIMEOUT: Final = 60.0
+REQUESTS_PER_HOST: Final = 3
+"""Concurrent requests per registry host of an audit (as regclient does): a fleet of one
+registry's images must not look like an attack to it."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditOptions:
+    """How an audit runs: ``jobs`` images at once, ``timeout`` seconds of network work per
+    image, results held back behind a slow one at most ``window`` (default 4 times ``jobs``)."""
+
+    jobs: int = DEFAULT_JOBS
+    timeout: float = DEFAULT_IMAGE_TIMEOUT
+    platforms: frozenset[str] = frozenset()
+    max_layer_bytes: int | None = None
+    window: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.jobs < 1 or (self.window is not None and self.window < 1):
+            raise ValueError("jobs and window must be at least 1")
+
+
+def _key(reference: str) -> str:
+    """What copies of one reference share: its canonical spelling."""
+    return str(parse_reference(reference))
+
+
+async def _verify(
+    reference: str, policy: Policy, client: RegistryClient, options: AuditOptions
+) -> Report:
+    from provcheck.api import verify_image_async
+
+    try:
+        return await verify_image_async(
+            reference,
+            policy,
+            client=client,
+            timeout=options.timeout,
+            platforms=options.platforms,
+            max_layer_bytes=options.max_layer_bytes,
+        )
+    except ProvcheckError as exc:
+        message = exc.diagnostics()
+    except Exception as exc:  # a bug: this image errors (fail closed), the audit goes on
+        message = f"internal error ({type(exc).__name__})"
+    return Report.from_error(message, reference=reference, policy=policy.name)
+
+
+async def audit_stream(
+    references: Sequence[str], policy: Policy, client: RegistryClient, options: AuditOptions
+) -> AsyncIterator[Report]:
+    """The report of every reference, in order; each report's ``reference`` is the input's
+    string exactly as given."""
+    keys = [_key(ref) for ref in references]
+    copies_left = Counter(keys)
+    gate = asyncio.Semaphore(options.jobs)
+    window = options.window or 4 * options.jobs
+    flights: dict[str, asyncio.Task[Report]] = {}
+    pending: deque[tuple[str, str, asyncio.Task[Report]]] = deque()
+
+    async def one(reference: str) -> Report:
+        async with gate:
+            return await _verify(reference, policy, client, options)
+
+    async def emit() -> Report:
+        reference, key, task = pending.popleft()
+        report = await task
+        copies_left[key] -= 1
+        if not copies_left[key]:
+            del flights[key], copies_left[key]
+        return replace(report, reference=reference)
+
+    try:
+        for reference, key in zip(references, keys, strict=True):
+            task = flights.get(key)
+            if task is None:
+                task = flights[key] = asyncio.create_task(one(reference))
+            pending.append((reference, key, task))
+            while len(pending) >= window:
+                yield await emit()
+        while pending:
+            yield await emit()
+    finally:
+        for task in flights.values():
+            task.cancel()
+
+
+def run_audit(
+    references: Sequence[str],
+    policy: Policy,
+    sink: Callable[[Report], None],
+    *,
+    registry: RegistryOptions | None = None,
+    options: AuditOptions | None = None,
+) -> Counter[Verdict]:
+    """Audit ``references`` on one client of ``registry`` options, handing each report to
+    ``sink`` in input order; returns how many of each verdict there were."""
+    from provcheck.source.registry import RegistryClient
+
+    tally: Counter[Verdict] = Counter()
+
+    async def drain() -> None:
+        async with RegistryClient(registry) as client:
+            stream = audit_stream(references, policy, client, options or AuditOptions())
+            async for report in stream:
+                tally[report.verdict] += 1
+                sink(report)
+
+    asyncio.run(drain())
+    return tally
+
+
+def worst(tally: Counter[Verdict]) -> Verdict:
+    """``error`` if any image errored, else ``fail`` if any failed, else ``pass``."""
+    if tally[Verdict.ERROR]:
+        return Verdict.ERROR
+    return Verdict.FAIL if tally[Verdict.FAIL] else Verdict.PASS
