@@ -306,6 +306,23 @@ def find_credentials(
     return _from_auths_entry(entry[1], f"{path} auths[{entry[0]!r}]")
 
 
+async def find_credentials_async(
+    registry: str, config_dir: Path | None = None
+) -> Credentials | HelperCall | None:
+    """:func:`find_credentials` in a worker thread (it reads a file), or ``None`` at once when
+    there is no ``config.json``: a thread costs ~2 ms to start, a ``stat`` microseconds.
+
+    Raises :class:`UsageError` as :func:`find_credentials` does.
+    """
+    try:
+        (docker_config_dir(config_dir) / "config.json").stat()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        pass  # find_credentials reports it
+    return await asyncio.to_thread(find_credentials, registry, config_dir)
+
+
 def load_credentials(
     registry: str, config_dir: Path | None = None, *, helper_timeout: float = 20.0
 ) -> Credentials | None:
@@ -347,7 +364,7 @@ class DockerCredentials:
             return self._found[registry]
         async with self._locks.setdefault(registry, asyncio.Lock()):
             if registry not in self._found:
-                found = await asyncio.to_thread(find_credentials, registry, self._config_dir)
+                found = await find_credentials_async(registry, self._config_dir)
                 if isinstance(found, HelperCall):
                     found = await run_credential_helper_async(found, self._helper_timeout)
                 self._found[registry] = found
