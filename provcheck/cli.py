@@ -13,6 +13,7 @@ import math
 import os
 import stat
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from enum import IntEnum
@@ -321,8 +322,6 @@ def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    import tempfile  # 3 ms (with shutil, random): only for --output
-
     try:
         target = Path(os.path.realpath(output))
         status = target.stat() if target.exists() else None
