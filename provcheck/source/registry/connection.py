@@ -305,12 +305,12 @@ class LazyTLSTransport(httpx.AsyncBaseTransport):
         """
         if request.url.scheme != "https":
             return await self._plain.handle_async_request(request)
-        if self._verified is None:
-            origin = (request.url.host, request.url.port or 443)
-            if origin == self._probe_origin:
-                not_tls = await self._not_tls(request)
-                if not_tls is not None:
-                    raise httpx.ConnectError(str(not_tls), request=request) from not_tls
+        origin = (request.url.host, request.url.port or 443)
+        if self._verified is None and origin == self._probe_origin:
+            not_tls = await self._not_tls(request)
+            if not_tls is not None:
+                raise httpx.ConnectError(str(not_tls), request=request) from not_tls
+        if self._verified is None:  # no await since this check: built once
             self._verified = http_transport(
                 ssl_context(self._endpoint, self._options), self._limits
             )

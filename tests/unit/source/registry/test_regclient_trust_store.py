@@ -3,6 +3,7 @@ settings (system store, ``--ca-file``, certs.d) for an HTTPS redirect. Never cer
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -162,3 +163,21 @@ async def test_https_redirect_to_an_untrusted_server_fails_closed(
         with pytest.raises(RegistryConnectionError, match="certificate"):
             await source.fetch_blob(BLOB_DESC, 1 << 20)
     assert storage.log == []
+
+
+async def test_concurrent_https_redirects_share_one_tls_setup(
+    registry: HTTPServer,
+    storage: HTTPServer,
+    ca: trustme.CA,
+    tmp_path: Path,
+    trust_loads: list[str],
+) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    endpoint = _endpoint(registry)
+    options = _options(tmp_path, frozenset({endpoint}), ca_file=ca_file)
+    async with RegistryClient(options) as client:
+        source = client.source(ImageReference.parse(f"{endpoint}/lab/x:1"))
+        blobs = await asyncio.gather(*(source.fetch_blob(BLOB_DESC, 1 << 20) for _ in range(8)))
+    assert blobs == [BLOB] * 8
+    assert trust_loads == ["set_default_verify_paths", "load_verify_locations"]
