@@ -357,8 +357,8 @@ def importtime(ref: str, runs: int, env: Mapping[str, str], top: int) -> None:
     print(f"## -X importtime of the inspect run (median of {runs})\n")
     print(
         f"total import time (sum of self): {statistics.median(totals) / 1000:.0f} ms; "
-        f"`import sniffio` attempted {statistics.median(sniffio):.0f} times (it is not "
-        "installed)\n"
+        f"`import sniffio` attempted {statistics.median(sniffio):.0f} times (more than once: "
+        "it is not installed, and httpcore tries again at every lock)\n"
     )
     print("| top-level package | self ms (all its modules) |\n| --- | --- |")
     ranked = sorted(by_package.items(), key=lambda kv: -statistics.median(kv[1]))
