@@ -101,6 +101,7 @@ if typing.TYPE_CHECKING:
     from provcheck.sbom.collect import ImageSboms, collect_sboms
     from provcheck.sbom.export import SbomEntry
     from provcheck.sbom.model import Component, Sbom, SbomFormat
+    from provcheck.source.limiter import HostLimiter, RequestLimiter
     from provcheck.source.registry import (
         CredentialProvider,
         Credentials,
@@ -109,6 +110,7 @@ if typing.TYPE_CHECKING:
         RegistryOptions,
         StaticCredentials,
     )
+    from provcheck.source.store import ContentStore, MemoryStore
 
 _LAZY: typing.Final[dict[str, str]] = {
     "AttestationError": "provcheck.errors",
@@ -120,6 +122,7 @@ _LAZY: typing.Final[dict[str, str]] = {
     "Binding": "provcheck.attestation.binding",
     "BindingStatus": "provcheck.attestation.binding",
     "Component": "provcheck.sbom.model",
+    "ContentStore": "provcheck.source.store",
     "ContentTooLargeError": "provcheck.errors",
     "CredentialProvider": "provcheck.source.registry",
     "Credentials": "provcheck.source.registry",
@@ -131,6 +134,7 @@ _LAZY: typing.Final[dict[str, str]] = {
     "DocumentError": "provcheck.errors",
     "Evidence": "provcheck.report",
     "FileResolver": "provcheck.policy",
+    "HostLimiter": "provcheck.source.limiter",
     "Identity": "provcheck.attestation.signatures",
     "ImageAttestations": "provcheck.discovery.model",
     "ImageReference": "provcheck.oci.reference",
@@ -144,6 +148,7 @@ _LAZY: typing.Final[dict[str, str]] = {
     "Limits": "provcheck.discovery.limits",
     "ManifestError": "provcheck.errors",
     "MappingResolver": "provcheck.policy",
+    "MemoryStore": "provcheck.source.store",
     "NoSbomError": "provcheck.errors",
     "NotFoundError": "provcheck.errors",
     "OnIncomplete": "provcheck.report",
@@ -163,6 +168,7 @@ _LAZY: typing.Final[dict[str, str]] = {
     "RegistryOptions": "provcheck.source.registry",
     "Report": "provcheck.report",
     "ReportFormat": "provcheck.report",
+    "RequestLimiter": "provcheck.source.limiter",
     "RuleResult": "provcheck.report",
     "Sbom": "provcheck.sbom.model",
     "SbomEntry": "provcheck.sbom.export",
@@ -213,6 +219,7 @@ __all__ = [
     "Binding",
     "BindingStatus",
     "Component",
+    "ContentStore",
     "ContentTooLargeError",
     "CredentialProvider",
     "Credentials",
@@ -224,6 +231,7 @@ __all__ = [
     "DocumentError",
     "Evidence",
     "FileResolver",
+    "HostLimiter",
     "Identity",
     "ImageAttestations",
     "ImageReference",
@@ -237,6 +245,7 @@ __all__ = [
     "Limits",
     "ManifestError",
     "MappingResolver",
+    "MemoryStore",
     "NoSbomError",
     "NotFoundError",
     "OnIncomplete",
@@ -256,6 +265,7 @@ __all__ = [
     "RegistryOptions",
     "Report",
     "ReportFormat",
+    "RequestLimiter",
     "RuleResult",
     "Sbom",
     "SbomEntry",

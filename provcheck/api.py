@@ -95,10 +95,6 @@ async def inspect_image_async(
     """
     ref = _parse(reference)
     options = options or DiscoveryOptions()
-    wanted = options.platforms
-    if wanted:
-        # Every platform is listed, so that a --platform that matches none can name them.
-        options = replace(options, platforms=frozenset())
     budget = Budget(options.limits)  # one for the whole image: the index and the stores
     deadline = Deadline(timeout)
     opened = _open(ref, client, registry, deadline, credentials)
@@ -106,13 +102,14 @@ async def inspect_image_async(
         found = await discover(
             source, root, reference=str(ref), options=options, pinned=_pinned(ref), budget=budget
         )
-        found = select_platforms(found, wanted)
+        # Discovery reads only the platforms wanted, and knows the others from the index.
         if options.signature_stores or options.trust is not None:
             # Trust is decided there, once, also for signed layers of the index.
             from provcheck.discovery.stores import discover_signed
 
             found = await discover_signed(source, found, options, budget)
-    return found
+    # Narrowed once trust is decided: a statement bound to a platform left out is not a problem.
+    return select_platforms(found, options.platforms)
 
 
 def inspect_image(
@@ -272,8 +269,7 @@ async def sbom_image_async(
 
     Raises what :func:`sbom_image` raises.
     """
-    from provcheck.errors import NoSbomError
-    from provcheck.sbom.collect import ImageSboms, collect_sboms
+    from provcheck.sbom.collect import image_sboms
 
     options = DiscoveryOptions(
         kinds=frozenset({PredicateKind.SBOM}), platforms=platforms, signature_stores=True
@@ -286,11 +282,7 @@ async def sbom_image_async(
         credentials=credentials,
         timeout=timeout,
     )
-    sboms = collect_sboms(found)
-    if not sboms:
-        message = f"no usable SBOM is bound to {found.reference} ({found.digest.short})"
-        raise NoSbomError(message, found)
-    return ImageSboms(found, sboms)
+    return image_sboms(found)
 
 
 def sbom_image(
@@ -305,12 +297,13 @@ def sbom_image(
     offload: Offload = False,
 ) -> ImageSboms:
     """The SBOMs bound to ``reference``: in the index, in cosign attestations and in OCI
-    referrers, parsed (:func:`collect_sboms`), with what was found while looking for them.
+    referrers, parsed, with what was found while looking for them.
 
     ``platforms`` keeps only those platforms; ``max_layer_bytes``, ``limits``, ``offload`` and
     ``timeout`` work as in :func:`verify_image`. Raises :class:`NoSbomError` (carrying the
-    attestations found, whose problems say why) when no usable SBOM is bound,
-    :class:`SbomError` for a malformed one, and the errors of :func:`inspect_image`.
+    attestations found, whose problems say why) when no usable SBOM is bound or none can be
+    read (a malformed SBOM beside readable ones is a ``malformed`` problem of the attestations
+    returned), and the errors of :func:`inspect_image`.
     """
     return asyncio.run(
         sbom_image_async(

@@ -1,15 +1,15 @@
 """The ``provcheck`` command line: argument parsing, output, exit codes. Nothing else.
 
 Exit codes (:data:`EXIT_CODES`): 0 pass, 1 policy violation, 2 usage, policy or input-file
-error, 3 fetch or verification error (3 beats 1), 130 interrupted. Every error is one line on
-stderr, an unexpected one too (exit 3, fail closed); ``-vv`` adds the traceback.
+error, 3 fetch or verification error (3 beats 1), 130 interrupted, 141 stdout closed by its
+reader. Every error is one line on stderr, an unexpected one too (exit 3, fail closed); ``-vv``
+adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import stat
 import sys
@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from provcheck import __version__
-from provcheck.errors import PolicyError, ProvcheckError, UsageError
+from provcheck.errors import PolicyError, PolicyMistakesError, ProvcheckError, UsageError
 
 if TYPE_CHECKING:
+    from provcheck.attestation.keys import PublicKey
     from provcheck.attestation.signatures import TrustConfig
     from provcheck.discovery.model import ImageAttestations
     from provcheck.discovery.options import DiscoveryOptions
@@ -44,6 +45,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     ERROR = 3
     INTERRUPTED = 130
+    STDOUT_CLOSED = 141
 
 
 EXIT_CODES = """\
@@ -55,6 +57,7 @@ exit codes:
        digest, evidence too large, missing, malformed or bound to another image, an
        internal error; 3 beats 1
   130  interrupted (Ctrl-C)
+  141  stdout closed by its reader (`| head`): 128 + SIGPIPE, as a shell reports it
 """
 
 
@@ -69,11 +72,23 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
 
-    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
-        # Python 3.11 turns ``--option=--`` into an empty list instead of a value.
-        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
-            self.error(f"argument {'/'.join(action.option_strings)}: expected a value, not '--'")
-        return super()._get_values(action, arg_strings)
+
+def _check_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse ``--option=--``, which Python 3.11's argparse stores as an empty list instead of
+    a value (without calling the option's type), in ``parser`` and the subcommands ``args``
+    chose. Exits with a usage error (2)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = getattr(args, action.dest, None)
+            if chosen in action.choices:
+                _check_values(action.choices[chosen], args)
+            continue
+        if not action.option_strings or action.nargs is not None:
+            continue
+        value = getattr(args, action.dest, None)
+        values = value if isinstance(action, argparse._AppendAction) else [value]
+        if isinstance(values, list) and any(v == [] for v in values):
+            parser.error(f"argument {'/'.join(action.option_strings)}: expected a value, not '--'")
 
 
 def _size(text: str) -> int:
@@ -91,16 +106,18 @@ def _size(text: str) -> int:
 
 
 def _seconds(text: str) -> float:
-    """A finite number of seconds above zero (``nan``, ``inf``, ``0`` and ``-1`` are refused)."""
+    """The type of ``--timeout``: the library's own check (:func:`check_timeout`) on the
+    number ``text`` (``nan``, ``inf``, ``0`` and ``-1`` are refused)."""
+    from provcheck._internal.timeout import check_timeout
+
     try:
-        value = float(text)
+        seconds: object = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(
-            f"invalid number of seconds {text!r}: must be finite and above 0"
-        )
-    return value
+        seconds = text  # not a number: check_timeout says so
+    try:
+        return check_timeout(seconds)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(exc.diagnostics()) from None
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -267,8 +284,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_local(reference: str) -> None:
-    """Raise a :class:`UsageError` with a hint when ``reference`` names a local folder that is
-    not itself the OCI layout (rather than ask DNS about it, or fail on its contents)."""
+    """Raise a :class:`UsageError` with a hint when ``reference`` names a local folder that
+    looks like an OCI layout (it has ``oci-layout`` or ``index.json``, or holds an
+    ``oci-layout/`` folder) without ``oci-layout://``, or holds one where it names the layout
+    (rather than ask DNS about it, or fail on its contents)."""
     from provcheck.oci.reference import LAYOUT_SCHEME, LayoutReference
 
     scheme = reference.startswith(LAYOUT_SCHEME)
@@ -288,7 +307,7 @@ def _check_local(reference: str) -> None:
             f"{path} is not an OCI layout but holds one: did you mean "
             f"{LAYOUT_SCHEME}{path / 'oci-layout'}?"
         )
-    if not scheme and (layout_like or "/" in reference or reference.startswith(".")):
+    if not scheme and layout_like:  # any other folder leaves a registry reference alone
         raise UsageError(
             f"{reference!r} is a local folder, not a registry reference: did you mean "
             f"{LAYOUT_SCHEME}{reference}?"
@@ -340,6 +359,20 @@ def _write(text: str, output: Path | None) -> None:
     except OSError as exc:
         Path(temp).unlink(missing_ok=True)
         raise UsageError(f"cannot write {output}: {exc.strerror}") from exc
+
+
+def _remove_stale(output: Path) -> None:
+    """Remove what :func:`_write` would have replaced (a symlink's target, if a regular file);
+    a device or pipe is left alone. A failure to remove it is a warning on stderr."""
+    try:
+        target = Path(os.path.realpath(output))
+        if stat.S_ISREG(target.lstat().st_mode):
+            target.unlink()
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        print(f"provcheck: warning: cannot remove the earlier {output}: {reason}", file=sys.stderr)
 
 
 def _report_problems(found: ImageAttestations) -> bool:
@@ -432,12 +465,15 @@ def _evaluate(args: argparse.Namespace) -> Report:
 
     policy = load_policy(args.policy)
     if args.key or args.trusted_root:
-        from provcheck.attestation.keys import load_public_key
-        from provcheck.attestation.tlog import load_trusted_root
+        from provcheck.attestation.tlog import MAX_TRUSTED_ROOT_BYTES, TrustedRoot
         from provcheck.policy.rules.signatures import with_trust
 
-        keys = [load_public_key(path) for path in args.key]
-        root = load_trusted_root(args.trusted_root) if args.trusted_root else None
+        keys = _public_keys(args.key)
+        root = None
+        if args.trusted_root:
+            path = args.trusted_root
+            data = _trust_file(path, "trusted root", MAX_TRUSTED_ROOT_BYTES)
+            root = TrustedRoot.from_bytes(data, str(path))
         policy = with_trust(policy, keys, root)
     return verify_image(
         args.reference,
@@ -475,17 +511,53 @@ def _discovery_options(args: argparse.Namespace, **kwargs: Any) -> DiscoveryOpti
     return options
 
 
+def _trust_file(path: Path, what: str, limit: int) -> bytes:
+    """The bytes of a ``--key`` or ``--trusted-root`` file, read as the files a policy names
+    are (:class:`~provcheck.policy.resolver.FileResolver`, here relative to the current
+    directory): a regular file only (a FIFO or a device could block or never end), at most
+    ``limit`` bytes. Raises :class:`UsageError`."""
+    from provcheck.errors import KeyResolutionError
+    from provcheck.policy.resolver import FileResolver
+
+    try:
+        data = FileResolver(Path()).resolve(str(path))
+    except KeyResolutionError as exc:
+        raise UsageError(f"{exc.location}: cannot read the {what}: {exc.reason}") from exc
+    if len(data) > limit:
+        raise UsageError(f"{path}: {what} is larger than {limit} bytes")
+    return data
+
+
+def _public_keys(paths: Sequence[Path]) -> list[PublicKey]:
+    """The ``--key`` files, each read by :func:`_trust_file`. Raises :class:`UsageError`."""
+    from provcheck.attestation.keys import MAX_KEY_FILE_BYTES, parse_public_key
+
+    return [
+        parse_public_key(_trust_file(path, "key file", MAX_KEY_FILE_BYTES), str(path))
+        for path in paths
+    ]
+
+
 def _trust(keys: list[Path]) -> TrustConfig | None:
     """Trust the given public keys, or nobody (``None``) when there are none."""
     if not keys:
         return None
-    from provcheck.attestation.keys import load_public_key
     from provcheck.attestation.signatures import TrustConfig
 
-    return TrustConfig(keys=tuple(load_public_key(path) for path in keys))
+    return TrustConfig(keys=tuple(_public_keys(keys)))
 
 
 def _sbom(args: argparse.Namespace) -> ExitCode:
+    try:
+        return _export_sbom(args)
+    except (Exception, KeyboardInterrupt):
+        # A run that exports nothing leaves no file: never the export of an earlier run.
+        if args.output is not None:
+            _remove_stale(args.output)
+        raise
+
+
+def _export_sbom(args: argparse.Namespace) -> ExitCode:
     from provcheck.api import sbom_image
     from provcheck.errors import NoSbomError
     from provcheck.sbom.export import ExportFormat, export_sboms
@@ -536,9 +608,17 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
 
 
 def _message(exc: BaseException) -> str:
-    """The one line shown for ``exc``: its diagnostics, or a pointer to ``-vv`` for a bug."""
+    """The one line shown for ``exc``: its diagnostics, or a pointer to ``-vv`` for a bug.
+
+    Diagnostics may quote an attestation or a registry: every control, line-breaking or bidi
+    character is escaped (:func:`~provcheck.report.escape.escape_text`), on each line of the
+    one error that has several (a policy file's mistakes, one a line)."""
     if isinstance(exc, ProvcheckError):
-        return exc.diagnostics()
+        from provcheck.report.escape import escape_text
+
+        text = exc.diagnostics()
+        lines = text.split("\n") if isinstance(exc, PolicyMistakesError) else [text]
+        return "\n".join(escape_text(line) for line in lines)
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     return f"internal error ({type(exc).__name__}); run with -vv for the traceback"
@@ -572,11 +652,11 @@ def _run(args: argparse.Namespace) -> int:
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         _stdout_closed()
-        return ExitCode.ERROR
+        return ExitCode.STDOUT_CLOSED
     except ProvcheckError as exc:
         if verbose >= 2:
             traceback.print_exc(file=sys.stderr)
-        print(f"provcheck: error: {exc.diagnostics()}", file=sys.stderr)
+        print(f"provcheck: error: {_message(exc)}", file=sys.stderr)
         usage = isinstance(exc, UsageError | PolicyError)
         return ExitCode.USAGE if usage else ExitCode.ERROR
     except Exception as exc:  # a bug: fail closed, with one line (the traceback with -vv)
@@ -595,6 +675,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.USAGE
     try:
         args = parser.parse_args(arguments)
+        _check_values(parser, args)
     except SystemExit as exit_:  # --help, --version (0) and usage errors (2)
         return exit_.code if isinstance(exit_.code, int) else ExitCode.USAGE
     levels = {0: logging.WARNING, 1: logging.INFO}

@@ -140,19 +140,30 @@ def threshold_rejection(signers: Iterable[str], threshold: int, what: str) -> Re
     )
 
 
+class TlogStatus(StrEnum):
+    """What is known of a signature's transparency-log entry (the wire strings of reports)."""
+
+    VERIFIED = "verified"
+    """Every entry verified against a trusted log key."""
+    UNVERIFIED = "unverified"
+    """An entry is present but was not (or could not be) verified."""
+    ABSENT = "absent"
+    """No entry."""
+
+
 @dataclass(frozen=True, slots=True)
 class SignatureCheck:
     """The outcome of verifying one signed object.
 
     ``signers``: key ids (``sha256`` hex of the SPKI) or identities that verified.
-    ``rejections``: why it is not accepted (empty when accepted). ``tlog``: ``verified``,
-    ``unverified`` (present but not checked) or ``absent``. ``covers``: ``sha256:<hex>`` of the
+    ``rejections``: why it is not accepted (empty when accepted). ``tlog``: what is known of
+    its transparency-log entry. ``covers``: ``sha256:<hex>`` of the
     exact bytes the signatures cover (a DSSE payload; the manifest a simple signature names).
     """
 
     signers: tuple[str, ...] = ()
     rejections: tuple[Rejection, ...] = ()
-    tlog: str = "absent"
+    tlog: TlogStatus = TlogStatus.ABSENT
     covers: str | None = None
 
     @property

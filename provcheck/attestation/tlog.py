@@ -48,15 +48,13 @@ from provcheck._internal.jsonload import load_json, load_json_object
 from provcheck.attestation.cosign import BUNDLE_ANNOTATION
 from provcheck.attestation.dsse import Envelope, EnvelopeError, b64decode_any, pae
 from provcheck.attestation.keys import PublicKey, parse_public_key
+from provcheck.attestation.signatures import TlogStatus
 from provcheck.errors import UsageError, VerificationError
 from provcheck.files import read_capped
 
 MAX_TRUSTED_ROOT_BYTES: Final = 1024 * 1024
 MAX_ENTRIES: Final = 16
 MAX_PROOF_HASHES: Final = 64
-ABSENT: Final = "absent"
-UNVERIFIED: Final = "unverified"
-VERIFIED: Final = "verified"
 _SUPPORTED_TREE_HASH: Final = "SHA2_256"
 _SIGNATURE_LINE: Final = re.compile("^\u2014 (\\S+) (\\S+)$")
 
@@ -235,6 +233,11 @@ class TlogEvidence:
     def present(self) -> bool:
         """True when an entry (readable or not) came with the signature."""
         return bool(self.entries) or self.malformed is not None
+
+    @property
+    def status(self) -> TlogStatus:
+        """Before any check: ``unverified`` when an entry is present, else ``absent``."""
+        return TlogStatus.UNVERIFIED if self.present else TlogStatus.ABSENT
 
 
 NO_TLOG: Final = TlogEvidence()
@@ -658,7 +661,7 @@ def verify_entry(entry: TlogEntry, logs: Iterable[LogKey], material: Material) -
 class TlogOutcome:
     """The tlog status of one signature and, when an entry failed, why it is rejected."""
 
-    status: str
+    status: TlogStatus
     rejection: str | None = None
 
 
@@ -667,9 +670,9 @@ def check_tlog(evidence: TlogEvidence, logs: Sequence[LogKey], material: Materia
     given; ``verified`` when every entry verifies; otherwise ``unverified`` with a rejection
     (a forged or mismatched entry is an attack signal, whatever the policy says)."""
     if not evidence.present:
-        return TlogOutcome(ABSENT)
+        return TlogOutcome(TlogStatus.ABSENT)
     if not logs:
-        return TlogOutcome(UNVERIFIED)
+        return TlogOutcome(TlogStatus.UNVERIFIED)
     if evidence.malformed is not None:
         reason = evidence.malformed
     else:
@@ -680,18 +683,19 @@ def check_tlog(evidence: TlogEvidence, logs: Sequence[LogKey], material: Materia
             except VerificationError as exc:
                 reasons.append(exc.diagnostics())
         if not reasons:
-            return TlogOutcome(VERIFIED)
+            return TlogOutcome(TlogStatus.VERIFIED)
         reason = "; ".join(reasons)
-    return TlogOutcome(UNVERIFIED, f"transparency-log entry does not verify: {reason}"[:1000])
+    rejection = f"transparency-log entry does not verify: {reason}"[:1000]
+    return TlogOutcome(TlogStatus.UNVERIFIED, rejection)
 
 
-def tlog_required_reason(status: str, logs: Sequence[LogKey]) -> str:
+def tlog_required_reason(status: TlogStatus, logs: Sequence[LogKey]) -> str:
     """Why a signature fails ``tlog: required`` with this status."""
-    if status == UNVERIFIED and not logs:
+    if status is TlogStatus.UNVERIFIED and not logs:
         return (
             "no verified transparency-log entry (the policy requires tlog): an entry is present "
             "but no trusted root with Rekor keys was given (--trusted-root FILE or trusted-root:)"
         )
-    if status == ABSENT:
+    if status is TlogStatus.ABSENT:
         return "no verified transparency-log entry (the policy requires tlog): none is present"
     return f"no verified transparency-log entry (the policy requires tlog; entry {status})"

@@ -27,6 +27,7 @@ from provcheck.attestation.signatures import (
     Rejection,
     RejectionReason,
     SignatureCheck,
+    TlogStatus,
     TrustConfig,
     threshold_rejection,
 )
@@ -43,26 +44,21 @@ from provcheck.errors import ProvcheckError, VerificationError
 from provcheck.oci.digest import Digest
 
 
-def sha256_of(data: bytes) -> str:
-    """``sha256:<hex>`` of ``data``: how signed bytes are named in a :class:`SignerPool`."""
-    return f"sha256:{hashlib.sha256(data).hexdigest()}"
-
-
 @dataclass(frozen=True, slots=True)
 class VerifiedPayload:
     """The outcome of checking one envelope.
 
     ``statement`` is set when the payload parsed (verified when trust was given); ``signers``
     are the key ids or identities that verified it; ``rejections`` say why it may not be used;
-    ``tlog`` is ``verified``, ``unverified`` or ``absent``; ``payload_digest`` is the sha256 hex
-    of the payload bytes.
+    ``tlog`` is what is known of its transparency-log entry; ``payload_digest`` is the sha256
+    hex of the payload bytes.
     """
 
     statement: Statement | None
     signers: tuple[str, ...]
     rejections: tuple[Rejection, ...]
     payload_digest: str | None
-    tlog: str
+    tlog: TlogStatus
 
     @property
     def check(self) -> SignatureCheck:
@@ -71,12 +67,20 @@ class VerifiedPayload:
         return SignatureCheck(self.signers, self.rejections, self.tlog, covers)
 
 
+def _require_tlog(trust: TrustConfig, tlog: TlogStatus, rejections: list[Rejection]) -> None:
+    """With ``tlog: required``, reject a signature nothing else rejected whose transparency-log
+    entry is not verified."""
+    if trust.tlog_required and tlog is not TlogStatus.VERIFIED and not rejections:
+        reason = tlog_required_reason(tlog, trust.log_keys)
+        rejections.append(Rejection(RejectionReason.TLOG_REQUIRED, reason))
+
+
 def verify_statement_envelope(
     envelope: Envelope,
     trust: TrustConfig | None,
     *,
     keyless_bundle: bytes | None = None,
-    tlog: str = "absent",
+    tlog: TlogStatus = TlogStatus.ABSENT,
     tlog_evidence: TlogEvidence | None = None,
     raw_envelope: bytes | None = None,
 ) -> VerifiedPayload:
@@ -115,7 +119,7 @@ def verify_statement_envelope(
                 return VerifiedPayload(
                     None, (), (Rejection(RejectionReason.UNTRUSTED, reason),), None, tlog
                 )
-            signers, tlog = (who,), "verified"
+            signers, tlog = (who,), TlogStatus.VERIFIED
         else:
             signers = check_envelope(envelope, trust.keys).key_ids
             if not signers:
@@ -131,9 +135,7 @@ def verify_statement_envelope(
                 tlog = outcome.status
                 if outcome.rejection is not None:
                     rejections.append(Rejection(RejectionReason.TLOG, outcome.rejection))
-        if trust.tlog_required and tlog != "verified" and not rejections:
-            reason = tlog_required_reason(tlog, trust.log_keys)
-            rejections.append(Rejection(RejectionReason.TLOG_REQUIRED, reason))
+        _require_tlog(trust, tlog, rejections)
     statement: Statement | None = None
     try:
         statement = parse_statement(payload)  # exactly the verified bytes
@@ -149,7 +151,6 @@ def verify_simple_signature(
     target: Digest,
     trust: TrustConfig | None,
     *,
-    tlog: str = "absent",
     tlog_evidence: TlogEvidence = NO_TLOG,
 ) -> SignatureCheck:
     """Check a cosign simple-signing signature found in the store of ``target``.
@@ -159,6 +160,7 @@ def verify_simple_signature(
     one is required with ``trust.tlog_required``. ``covers`` is ``target``. The threshold is
     not applied here (see :class:`SignerPool`). Never raises for bad content.
     """
+    tlog = tlog_evidence.status
     if trust is None:
         unchecked = Rejection(
             RejectionReason.NOT_VERIFIED, "not verified: no trusted key configured"
@@ -200,9 +202,7 @@ def verify_simple_signature(
         tlog = outcome.status
         if outcome.rejection is not None:
             rejections.append(Rejection(RejectionReason.TLOG, outcome.rejection))
-    if trust.tlog_required and tlog != "verified" and not rejections:
-        reason = tlog_required_reason(tlog, trust.log_keys)
-        rejections.append(Rejection(RejectionReason.TLOG_REQUIRED, reason))
+    _require_tlog(trust, tlog, rejections)
     return SignatureCheck(signers, tuple(rejections), tlog, str(target))
 
 

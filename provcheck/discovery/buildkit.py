@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from provcheck.attestation.binding import bind_statement, subject_is
-from provcheck.attestation.signatures import SignatureCheck
+from provcheck.attestation.signatures import SignatureCheck, TlogStatus
 from provcheck.attestation.statement import Statement, parse_statement
 from provcheck.discovery.limits import Budget
 from provcheck.discovery.model import (
@@ -28,6 +28,7 @@ from provcheck.discovery.model import (
 )
 from provcheck.discovery.offload import run_verification
 from provcheck.discovery.options import DiscoveryOptions
+from provcheck.discovery.select import platform_keys, require_platforms
 from provcheck.errors import (
     AttestationError,
     ContentTooLargeError,
@@ -40,7 +41,13 @@ from provcheck.errors import (
 )
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
-from provcheck.oci.model import Descriptor, ImageIndex, ImageManifest, load_json, parse_manifest
+from provcheck.oci.model import (
+    Descriptor,
+    ImageIndex,
+    ImageManifest,
+    load_manifest_json,
+    parse_manifest,
+)
 from provcheck.oci.platform import Platform
 from provcheck.predicates import PredicateKind, predicate_kind
 from provcheck.source.base import CONFIG_MAX_BYTES, Source
@@ -192,7 +199,7 @@ class AttestationReader:
         if not isinstance(manifest, ImageManifest):
             raise ManifestError(f"{descriptor.digest.short} is not an image manifest")
         raw = await self.fetch_blob(manifest.config, CONFIG_MAX_BYTES)
-        doc = load_json(raw, f"image config {manifest.config.digest.short}")
+        doc = load_manifest_json(raw, f"image config {manifest.config.digest.short}")
         if not isinstance(doc, dict):
             raise ManifestError(f"image config {manifest.config.digest.short} is not an object")
         return doc
@@ -355,7 +362,8 @@ class AttestationReader:
                 f"{where}: signed envelope: {exc.diagnostics()}: not used",
                 descriptor.digest,
             )
-        tlog = "unverified" if has_tlog_bundle(dict(descriptor.annotations)) else "absent"
+        present = has_tlog_bundle(dict(descriptor.annotations))
+        tlog = TlogStatus.UNVERIFIED if present else TlogStatus.ABSENT
         checked = verify_statement_envelope(
             envelope,
             trust,
@@ -419,8 +427,9 @@ async def discover(
     index-bound rather than unsigned. ``budget``: the image's budget, when the caller shares it
     with later reads (default: a new one from ``options.limits``). Problems with individual
     attestations are reported in the result; an error reading or parsing the root itself raises
-    (:class:`ManifestError`, :class:`RegistryError`, …), and :class:`LimitExceededError` when
-    the image needs more work than the limits allow.
+    (:class:`ManifestError`, :class:`RegistryError`, …), :class:`LimitExceededError` when
+    the image needs more work than the limits allow, and :class:`PlatformNotFoundError` when
+    ``options.platforms`` names a platform the image lacks.
     """
     options = options or DiscoveryOptions()
     run = AttestationReader(source, options, pinned=pinned, budget=budget)
@@ -441,9 +450,9 @@ async def _discover(
     problems: list[Problem] = []
     if isinstance(parsed, ImageManifest):
         image = await run.image(descriptor, [], descriptor)
-        images = [image] if _wanted(image.platform, options) else []
+        require_platforms(reference, platform_keys([image]), options.platforms)
         return ImageAttestations(
-            reference, source.display_name, descriptor, tuple(images), problems=image.problems
+            reference, source.display_name, descriptor, (image,), problems=image.problems
         )
 
     if parsed.media_type == mt.DOCKER_MANIFEST_LIST and any(
@@ -478,17 +487,36 @@ async def _discover(
                     e.descriptor.digest,
                 )
             )
-    wanted = [d for d in image_entries if d.platform is None or _wanted(d.platform, options)]
-    found = await asyncio.gather(
-        *(run.image(d, attestations[d.digest], descriptor) for d in wanted)
+    # The index names the platforms: one that is not there is refused before anything is read,
+    # and nothing of the platforms left out is read (an entry without a platform is read to
+    # learn it from its config).
+    listed = [PlatformImage(d, d.platform) for d in image_entries if d.platform is not None]
+    every_platform_listed = len(listed) == len(image_entries)
+    if every_platform_listed:
+        require_platforms(reference, platform_keys(listed), options.platforms)
+    read = await asyncio.gather(
+        *(
+            run.image(d, attestations[d.digest], descriptor)
+            for d in image_entries
+            if d.platform is None or _wanted(d.platform, options)
+        )
     )
+    by_digest = {i.descriptor.digest: i for i in (*listed, *read)}
+    everything = [by_digest[d.digest] for d in image_entries]
+    if not every_platform_listed:
+        require_platforms(reference, platform_keys(everything), options.platforms)
     return ImageAttestations(
         reference,
         source.display_name,
         descriptor,
-        tuple(i for i in found if _wanted(i.platform, options)),
+        tuple(i for i in read if _wanted(i.platform, options)),
         annotations=parsed.annotations,
         problems=tuple(problems),
+        others=tuple(
+            PlatformImage(i.descriptor, i.platform)
+            for i in everything
+            if not _wanted(i.platform, options)
+        ),
     )
 
 

@@ -237,6 +237,9 @@ class ImageAttestations:
     problems: tuple[Problem, ...] = ()
     signed: tuple[SignedObject, ...] = ()
     """Every signature and signed attestation found in signature stores, accepted or not."""
+    others: tuple[PlatformImage, ...] = ()
+    """The platform images that ``DiscoveryOptions.platforms`` left out, in index order: their
+    descriptor and platform only, nothing of them read (statements may still bind to them)."""
 
     @property
     def digest(self) -> Digest:

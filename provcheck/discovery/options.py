@@ -21,7 +21,9 @@ class DiscoveryOptions:
     ``kinds``: predicate kinds whose layers are fetched; a layer without a predicate-type
     annotation is always fetched (its kind is unknown until it is read). ``image_configs``:
     fetch each platform's image config (needed to read build args leaked into history or Env).
-    ``platforms``: only these platforms (normalised keys); empty means all.
+    ``platforms``: only these platforms (normalised keys); empty means all. Nothing of the
+    others is read (they are listed in ``ImageAttestations.others``); one the index lacks raises
+    :class:`~provcheck.errors.PlatformNotFoundError` before anything below the index is read.
     """
 
     kinds: frozenset[PredicateKind] = field(default_factory=lambda: frozenset(PredicateKind))

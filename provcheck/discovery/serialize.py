@@ -36,6 +36,7 @@ from provcheck.attestation.signatures import (
     SignatureCheck,
     SignedKind,
     SignedObject,
+    TlogStatus,
 )
 from provcheck.attestation.statement import Statement, Subject, parse_statement
 from provcheck.discovery.model import (
@@ -66,7 +67,8 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _platform(p: Platform) -> dict[str, Any]:
+def platform_dict(p: Platform) -> dict[str, Any]:
+    """``{"os", "architecture", "variant", "osVersion"}``."""
     return {
         "os": p.os,
         "architecture": p.architecture,
@@ -75,19 +77,21 @@ def _platform(p: Platform) -> dict[str, Any]:
     }
 
 
-def _descriptor(d: Descriptor) -> dict[str, Any]:
+def descriptor_dict(d: Descriptor) -> dict[str, Any]:
+    """Every field of ``d`` (``data`` as base64)."""
     return {
         "mediaType": d.media_type,
         "digest": str(d.digest),
         "size": d.size,
-        "platform": _platform(d.platform) if d.platform is not None else None,
+        "platform": platform_dict(d.platform) if d.platform is not None else None,
         "annotations": dict(d.annotations),
         "artifactType": d.artifact_type,
         "data": _b64(d.data) if d.data is not None else None,
     }
 
 
-def _problem(p: Problem) -> dict[str, Any]:
+def problem_dict(p: Problem) -> dict[str, Any]:
+    """``{"kind", "message", "digest"}``."""
     return {
         "kind": p.kind.value,
         "message": p.message,
@@ -95,8 +99,14 @@ def _problem(p: Problem) -> dict[str, Any]:
     }
 
 
-def _problems(problems: tuple[Problem, ...]) -> list[dict[str, Any]]:
-    return [_problem(p) for p in problems]
+def problem_list(problems: tuple[Problem, ...]) -> list[dict[str, Any]]:
+    """Each of ``problems``, in order."""
+    return [problem_dict(p) for p in problems]
+
+
+def subject_list(s: Statement) -> list[dict[str, Any]]:
+    """The subjects of ``s``: ``[{"name", "digest": {algorithm: hex}}]``."""
+    return [{"name": x.name, "digest": dict(x.digest)} for x in s.subjects]
 
 
 def _statement(s: Statement) -> dict[str, Any]:
@@ -105,68 +115,71 @@ def _statement(s: Statement) -> dict[str, Any]:
     return {
         "type": s.type,
         "predicateType": s.predicate_type,
-        "subjects": [{"name": x.name, "digest": dict(x.digest)} for x in s.subjects],
+        "subjects": subject_list(s),
         "predicate": dict(s.predicate),
     }
 
 
-def _check(c: SignatureCheck) -> dict[str, Any]:
+def check_dict(c: SignatureCheck) -> dict[str, Any]:
+    """``{"signers", "rejections": [{"reason", "message"}], "tlog", "covers"}``."""
     return {
         "signers": list(c.signers),
         "rejections": [{"reason": r.reason.value, "message": r.message} for r in c.rejections],
-        "tlog": c.tlog,
+        "tlog": c.tlog.value,
         "covers": c.covers,
+    }
+
+
+def binding_dict(b: Binding) -> dict[str, Any]:
+    """``{"status", "failures": [{"reason", "message"}]}``."""
+    return {
+        "status": b.status.value,
+        "failures": [{"reason": f.reason.value, "message": f.message} for f in b.failures],
     }
 
 
 def _layer(layer: AttestationLayer) -> dict[str, Any]:
     binding = layer.binding
     return {
-        "descriptor": _descriptor(layer.descriptor),
+        "descriptor": descriptor_dict(layer.descriptor),
         "index": layer.index,
         "predicateTypeHint": layer.predicate_type_hint,
         "statement": _statement(layer.statement) if layer.statement is not None else None,
-        "binding": None
-        if binding is None
-        else {
-            "status": binding.status.value,
-            "failures": [
-                {"reason": f.reason.value, "message": f.message} for f in binding.failures
-            ],
-        },
-        "problems": _problems(layer.problems),
+        "binding": binding_dict(binding) if binding is not None else None,
+        "problems": problem_list(layer.problems),
         "trust": layer.trust.value,
-        "signature": _check(layer.signature) if layer.signature is not None else None,
+        "signature": check_dict(layer.signature) if layer.signature is not None else None,
     }
 
 
 def _manifest(m: AttestationManifest) -> dict[str, Any]:
     return {
-        "descriptor": _descriptor(m.descriptor),
+        "descriptor": descriptor_dict(m.descriptor),
         "form": m.form.value,
         "origin": m.origin.value,
         "layers": [_layer(x) for x in m.layers],
-        "problems": _problems(m.problems),
+        "problems": problem_list(m.problems),
     }
 
 
 def _image(i: PlatformImage) -> dict[str, Any]:
     return {
-        "descriptor": _descriptor(i.descriptor),
-        "platform": _platform(i.platform),
+        "descriptor": descriptor_dict(i.descriptor),
+        "platform": platform_dict(i.platform),
         "config": dict(i.config) if i.config is not None else None,
         "attestations": [_manifest(m) for m in i.attestations],
-        "problems": _problems(i.problems),
+        "problems": problem_list(i.problems),
     }
 
 
-def _signed(s: SignedObject) -> dict[str, Any]:
+def signed_dict(s: SignedObject) -> dict[str, Any]:
+    """One signature or signed attestation, its check as :func:`check_dict`."""
     return {
         "kind": s.kind.value,
         "origin": s.origin,
         "location": s.location,
         "target": s.target,
-        "check": _check(s.check),
+        "check": check_dict(s.check),
         "predicateType": s.predicate_type,
         "payloadDigest": s.payload_digest,
         "indexScoped": s.index_scoped,
@@ -180,11 +193,11 @@ def attestations_to_dict(found: ImageAttestations) -> dict[str, Any]:
         "schemaVersion": SCHEMA_VERSION,
         "reference": found.reference,
         "source": found.source,
-        "descriptor": _descriptor(found.descriptor),
+        "descriptor": descriptor_dict(found.descriptor),
         "annotations": dict(found.annotations),
         "images": [_image(i) for i in found.images],
-        "problems": _problems(found.problems),
-        "signed": [_signed(s) for s in found.signed],
+        "problems": problem_list(found.problems),
+        "signed": [signed_dict(s) for s in found.signed],
     }
 
 
@@ -241,7 +254,7 @@ def _check_from(d: dict[str, Any]) -> SignatureCheck:
         rejections=tuple(
             Rejection(RejectionReason(r["reason"]), r["message"]) for r in d.pop("rejections")
         ),
-        tlog=d.pop("tlog"),
+        tlog=TlogStatus(d.pop("tlog")),
         covers=d.pop("covers"),
     )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-from provcheck._internal.jsonload import load_json as _load_json
+from provcheck._internal.jsonload import load_json
 from provcheck.errors import ManifestError
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
@@ -144,10 +144,10 @@ class ImageManifest:
     subject: Descriptor | None = None
 
 
-def load_json(data: bytes, what: str) -> Any:
+def load_manifest_json(data: bytes, what: str) -> Any:
     """Decode JSON bytes (:func:`provcheck._internal.jsonload.load_json`); raise
     :class:`ManifestError` naming ``what`` when they are not strict JSON or nest too deeply."""
-    return _load_json(data, what, ManifestError)
+    return load_json(data, what, ManifestError)
 
 
 def parse_manifest(
@@ -158,7 +158,7 @@ def parse_manifest(
     The body's own ``mediaType`` (when present) must agree with the expected one.
     Raises :class:`ManifestError` for malformed, contradictory or unsupported content.
     """
-    doc = load_json(data, where)
+    doc = load_manifest_json(data, where)
     if not isinstance(doc, dict):
         raise ManifestError(f"{where}: a manifest must be a JSON object")
     if doc.get("schemaVersion") != 2:

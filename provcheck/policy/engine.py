@@ -6,7 +6,6 @@ import dataclasses
 from collections import Counter
 from datetime import UTC, datetime
 
-from provcheck.attestation.binding import BindingStatus
 from provcheck.discovery.model import (
     TRUST_ORDER,
     ImageAttestations,
@@ -24,6 +23,7 @@ from provcheck.predicates import PredicateKind
 from provcheck.predicates.slsa import parse_provenance
 from provcheck.report.model import Evidence, Report, RuleResult, Status
 from provcheck.report.trust import annotate_trust
+from provcheck.sbom.scope import applicable_statements
 
 _VOIDED: dict[ProblemKind, str] = {
     ProblemKind.INTEGRITY: "evidence was tampered with or corrupted: the content did not match "
@@ -150,17 +150,12 @@ def _at_trust(image: ImageAttestations, minimum: TrustLevel) -> ImageAttestation
 
 def _relevant(
     image: ImageAttestations, pi: PlatformImage, kind: PredicateKind
-) -> list[UsableStatement]:
+) -> tuple[UsableStatement, ...]:
     """The statements of ``kind`` a rule reads for ``pi``: its own, and for SBOMs those bound to
-    the index (which cover every platform), each once."""
-    out = {u.source: u for u in pi.statements(kind)}
+    the index (which cover every platform), as the ``sbom`` rule reads them."""
     if kind is PredicateKind.SBOM:
-        for other in image.images:
-            for u in other.statements(kind):
-                binding = u.layer.binding
-                if binding is not None and binding.status is BindingStatus.INDEX:
-                    out.setdefault(u.source, u)
-    return list(out.values())
+        return applicable_statements(pi, image.images)
+    return tuple(pi.statements(kind))
 
 
 def _explain_min_trust(

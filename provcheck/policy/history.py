@@ -36,6 +36,12 @@ The last value of a ``RUN |N`` record runs into the command. It ends where the v
 history's earlier ``ARG`` record (or the provenance) gave that name ends, else before the shell
 (the image's ``Shell``, ``/bin/sh -c``, ``cmd /S /C``), else at the first space. The command
 text itself is never read.
+
+The work is linear in the size of the history and the Dockerfile: an ``ARG`` record is tried
+only against the instructions whose first name it starts with (indexed once per history), and
+no pattern is compiled per name. Whatever the input, at most :data:`MAX_HISTORY_RECORDS`
+records and :data:`MAX_FIT_WORK` characters of fits are read; past either,
+:attr:`HistoryReading.unread` says what was left (and ``build-args`` is ``incomplete``).
 """
 
 from __future__ import annotations
@@ -47,13 +53,23 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from provcheck.policy.secrets import name_is_secret
+from provcheck._internal.secrets import name_is_secret
 
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RUN_ARGS: Final = re.compile(r"RUN \|(\d{1,4}) (.*)", re.DOTALL)
 _DEFAULT_SHELLS: Final[tuple[str, ...]] = ("/bin/sh -c", "cmd /S /C")
 _ARG_INSTRUCTION: Final = re.compile(r"\s*ARG\s+(.*)", re.IGNORECASE | re.DOTALL)
 _ESCAPE_DIRECTIVE: Final = re.compile(r"#\s*escape\s*=\s*(\S)", re.IGNORECASE)
+_LEAD: Final = re.compile(r"[^= ]*")
+
+MAX_HISTORY_RECORDS: Final = 10_000
+"""History records read at most (a BuildKit image has one per Dockerfile instruction, of every
+stage up to its base images'); past it the reading says what it left unread."""
+MAX_FIT_WORK: Final = 1 << 24
+"""Characters of ``ARG`` record bodies matched against Dockerfile ``ARG`` instructions, at most,
+per history: each instruction tried on a record costs the record's length (an upper bound of the
+scan). Only many instructions with the same first name reach it; past it, as past
+:data:`MAX_HISTORY_RECORDS`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +98,48 @@ class DeclaredArgs:
 
     instructions: tuple[tuple[str, ...], ...] = ()
     values: Mapping[str, str] = field(default_factory=dict)
+    _by_lead: Mapping[str, tuple[tuple[str, ...], ...]] = field(
+        init=False, repr=False, compare=False
+    )
+    """The distinct instructions by the lead of their first name (see :meth:`candidates`)."""
+
+    def __post_init__(self) -> None:
+        groups: dict[str, list[tuple[str, ...]]] = {}
+        for names in dict.fromkeys(self.instructions):
+            if names:
+                groups.setdefault(_lead(names[0]), []).append(names)
+        # longest first; the sort is stable, so instructions of one length stay in order
+        by_lead = {k: tuple(sorted(v, key=len, reverse=True)) for k, v in groups.items()}
+        object.__setattr__(self, "_by_lead", by_lead)
 
     @property
     def names(self) -> frozenset[str]:
         """Every name a Dockerfile ``ARG`` instruction declares."""
         return frozenset(name for names in self.instructions for name in names)
+
+    def candidates(self, body: str) -> tuple[tuple[str, ...], ...]:
+        """The instructions that may fit the ``ARG`` record ``body``, longest first.
+
+        One fits only if ``body`` starts with its first name followed by ``=``, a space or the
+        end, so both start with the same text up to the first ``=`` or space (the lead).
+        """
+        return self._by_lead.get(_lead(body), ())
+
+
+def _lead(text: str) -> str:
+    """``text`` up to its first ``=`` or space."""
+    match = _LEAD.match(text)
+    assert match is not None  # the pattern matches the empty string
+    return match.group()
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryReading:
+    """The records of a history that assign values, and what was left unread."""
+
+    records: tuple[HistoryRecord, ...]
+    unread: str | None = None
+    """Why part of the history was not read (see :data:`MAX_HISTORY_RECORDS`), else ``None``."""
 
 
 def dockerfile_arg_names(dockerfile: str) -> tuple[tuple[str, ...], ...]:
@@ -130,25 +183,47 @@ def _instructions(lines: Sequence[str], escape: str) -> Iterator[str]:
         yield " ".join(parts)
 
 
-def history_records(config: Mapping[str, Any], declared: DeclaredArgs) -> list[HistoryRecord]:
-    """The ``ARG``, ``ENV`` and ``RUN |N`` records of ``config.history`` that assign values."""
+def history_records(
+    config: Mapping[str, Any],
+    declared: DeclaredArgs,
+    *,
+    max_records: int = MAX_HISTORY_RECORDS,
+    max_fit_work: int = MAX_FIT_WORK,
+) -> HistoryReading:
+    """The ``ARG``, ``ENV`` and ``RUN |N`` records of ``config.history`` that assign values.
+
+    Reads at most ``max_records`` records and ``max_fit_work`` characters of instruction fits;
+    the reading says what it left unread. The work is linear in the history's size.
+    """
     history = config.get("history")
     if not isinstance(history, list):
-        return []
+        return HistoryReading(())
     inner = config.get("config")
     shell = inner.get("Shell") if isinstance(inner, dict) else None
     shells = _DEFAULT_SHELLS
     if isinstance(shell, list) and shell and all(isinstance(word, str) for word in shell):
         shells = (" ".join(shell), *_DEFAULT_SHELLS)
+    patterns = _shell_patterns(shells)
     known: dict[str, str] = dict(declared.values)
     names = set(declared.names | known.keys())
     out: list[HistoryRecord] = []
-    for index, item in enumerate(history):
+    work = 0
+    unread = None
+    if len(history) > max_records:
+        unread = f"{len(history) - max_records} of {len(history)} history records not read "
+        unread += f"(at most {max_records} are)"
+    for index, item in enumerate(history[:max_records]):
         created = item.get("created_by") if isinstance(item, dict) else None
         if not isinstance(created, str):
             continue
         if created.startswith("ARG "):
-            items = _arg_items(created[4:], declared.instructions, glue=True)
+            candidates = declared.candidates(created[4:])
+            work += len(candidates) * len(created)
+            if work > max_fit_work:
+                unread = f"history records from {index} on not read: matching them against the "
+                unread += f"Dockerfile's ARG instructions is over {max_fit_work} characters"
+                break
+            items = _arg_items(created[4:], candidates, glue=True)
             names.update(name for name, _ in items)
             best = _valued(items)
             confirmed = _confirmed(best, declared.values)
@@ -159,14 +234,14 @@ def history_records(config: Mapping[str, Any], declared: DeclaredArgs) -> list[H
             plain = _valued(_arg_items(created[4:], (), glue=False))
             known.update(best)
         else:
-            best = run_record(created, names, known, shells)
+            best = _run_record(created, names, known, patterns)
             confirmed = _confirmed(best, known)
-            plain = [] if confirmed else run_record(created, frozenset(), known, shells)
+            plain = [] if confirmed else _run_record(created, frozenset(), known, patterns)
         if best or plain:
             seen = set(best)
             other = tuple(pair for pair in plain if pair not in seen)
             out.append(HistoryRecord(index, tuple(best), other))
-    return out
+    return HistoryReading(tuple(out), unread)
 
 
 def _confirmed(items: Sequence[tuple[str, str]], values: Mapping[str, str]) -> bool:
@@ -179,7 +254,8 @@ def _confirmed(items: Sequence[tuple[str, str]], values: Mapping[str, str]) -> b
 
 def arg_record(body: str, instructions: Sequence[Sequence[str]] = ()) -> list[tuple[str, str]]:
     """The ``NAME=value`` items of an ``ARG`` record's ``body`` (items without a value dropped)."""
-    return _valued(_arg_items(body, instructions, glue=True))
+    declared = DeclaredArgs(tuple(tuple(names) for names in instructions))
+    return _valued(_arg_items(body, declared.candidates(body), glue=True))
 
 
 def _valued(items: Sequence[tuple[str, str | None]]) -> list[tuple[str, str]]:
@@ -187,15 +263,16 @@ def _valued(items: Sequence[tuple[str, str | None]]) -> list[tuple[str, str]]:
 
 
 def _arg_items(
-    body: str, instructions: Sequence[Sequence[str]], *, glue: bool
+    body: str, candidates: Sequence[Sequence[str]], *, glue: bool
 ) -> list[tuple[str, str | None]]:
-    """Items of an ``ARG`` record, split at the longest fitting instruction's names or by syntax.
+    """Items of an ``ARG`` record, split at the names of the first fitting candidate instruction
+    (:meth:`DeclaredArgs.candidates`: longest first) or by syntax.
 
     With ``glue``, a ``word=`` after a non-empty value of a secret-looking name stays in that
     value unless ``word`` looks secret too: ``DB_PASSWORD=correct horse battery=staple`` is one
     password, not a password and a ``battery`` arg whose name would print a piece of it.
     """
-    for names in sorted(instructions, key=len, reverse=True):
+    for names in candidates:
         fitted = _split_at_names(body, names)
         if fitted is not None:
             return fitted
@@ -260,9 +337,18 @@ def _split_at_names(body: str, names: Sequence[str]) -> list[tuple[str, str | No
 
 
 def _next_item(body: str, name: str, pos: int) -> int | None:
-    """Index of the space before the item ``name`` (``name=`` or bare ``name``) after ``pos``."""
-    match = re.compile(f" {re.escape(name)}(?==| |\\Z)").search(body, pos)
-    return match.start() if match else None
+    """Index of the space before the item ``name`` (``name=`` or bare ``name``) after ``pos``.
+
+    A plain search (no regex to compile per name): each candidate is looked at once.
+    """
+    needle = f" {name}"
+    at = body.find(needle, pos)
+    while at >= 0:
+        after = at + len(needle)
+        if after == len(body) or body[after] in "= ":
+            return at
+        at = body.find(needle, at + 1)
+    return None
 
 
 def run_record(
@@ -272,6 +358,20 @@ def run_record(
     shells: Sequence[str] = _DEFAULT_SHELLS,
 ) -> list[tuple[str, str]]:
     """The N ``NAME=value`` items of a ``RUN |N …`` record; ``[]`` for any other record."""
+    return _run_record(created_by, names, known or {}, _shell_patterns(shells))
+
+
+def _shell_patterns(shells: Sequence[str]) -> tuple[re.Pattern[str], ...]:
+    """Where each shell starts the command in a ``RUN`` record (compiled once per history)."""
+    return tuple(re.compile(f" {re.escape(sh)}(?: |\\Z)") for sh in shells)
+
+
+def _run_record(
+    created_by: str,
+    names: AbstractSet[str],
+    known: Mapping[str, str],
+    shells: Sequence[re.Pattern[str]],
+) -> list[tuple[str, str]]:
     match = _RUN_ARGS.match(created_by)
     if not match:
         return []
@@ -280,9 +380,9 @@ def run_record(
     if names and first in names:
         items = _run_items(body, count, lambda name: name in names)
         if items is not None:
-            return _last_value(items, known or {}, shells)
+            return _last_value(items, known, shells)
     items = _run_items(body, count, lambda name: _NAME.fullmatch(name) is not None)
-    return _last_value(items, known or {}, shells) if items is not None else []
+    return _last_value(items, known, shells) if items is not None else []
 
 
 def _run_items(
@@ -311,13 +411,13 @@ def _run_items(
 
 
 def _last_value(
-    items: list[tuple[str, str]], known: Mapping[str, str], shells: Sequence[str]
+    items: list[tuple[str, str]], known: Mapping[str, str], shells: Sequence[re.Pattern[str]]
 ) -> list[tuple[str, str]]:
     """Cut the command off the last value (see the module docstring)."""
     name, rest = items[-1]
     value = known.get(name)
     if value is None or not (rest == value or rest.startswith(value + " ")):
-        found = (re.search(f" {re.escape(sh)}(?: |\\Z)", rest) for sh in shells)
+        found = (sh.search(rest) for sh in shells)
         ends = [m.start() for m in found if m]
         value = rest[: min(ends)] if ends else rest.partition(" ")[0]
     return [*items[:-1], (name, value)]

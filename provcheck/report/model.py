@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import Final, assert_never
 
 from provcheck.report.redaction import redact, redact_assignment
 
@@ -31,14 +31,15 @@ class Status(StrEnum):
 
 
 STATUS_ORDER: Final[tuple[Status, ...]] = (
-    Status.FAIL,
     Status.ERROR,
+    Status.FAIL,
     Status.INCOMPLETE,
     Status.PASS,
     Status.SKIP,
 )
 """Every status, worst first: the one definition of their ordering (what a rule reports when it
-combines several outcomes is the worst of them)."""
+combines several outcomes is the worst of them, and the verdict follows the worst result).
+``error`` comes first: an answer that could not be given beats a failure (exit 3 beats 1)."""
 
 
 class Verdict(StrEnum):
@@ -101,17 +102,21 @@ class RuleResult:
 
 
 def compute_verdict(results: Iterable[RuleResult], on_incomplete: OnIncomplete) -> Verdict:
-    """``error`` if any result errored (an answer could not be given: exit 3 beats 1), else
-    ``fail`` if any result fails (or is incomplete under ``fail``), else ``pass``. No results
-    at all is an ``error`` (fail closed)."""
-    statuses = [r.status for r in results]
-    if not statuses or Status.ERROR in statuses:
-        return Verdict.ERROR
-    if Status.FAIL in statuses:
-        return Verdict.FAIL
-    if Status.INCOMPLETE in statuses and on_incomplete is OnIncomplete.FAIL:
-        return Verdict.FAIL
-    return Verdict.PASS
+    """The verdict of the worst result by :data:`STATUS_ORDER`: ``error`` beats ``fail``;
+    ``incomplete`` is a ``fail`` under ``on-incomplete: fail`` and a warning (``pass``)
+    otherwise; ``pass`` and ``skip`` pass. No results at all is an ``error`` (fail closed)."""
+    worst = max((r.status for r in results), key=lambda s: s.severity, default=None)
+    match worst:
+        case None | Status.ERROR:
+            return Verdict.ERROR
+        case Status.FAIL:
+            return Verdict.FAIL
+        case Status.INCOMPLETE:
+            return Verdict.FAIL if on_incomplete is OnIncomplete.FAIL else Verdict.PASS
+        case Status.PASS | Status.SKIP:
+            return Verdict.PASS
+        case _:
+            assert_never(worst)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,38 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
-# Prefixes that name a token kind without revealing any of its secret part (at most 4 chars).
-_KIND_PREFIXES: Final = (
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "npm_",
-    "AKIA",
-    "ASIA",
-    "xoxb",
-    "xoxp",
-    "xoxa",
-    "xoxr",
-    "xoxs",
-    "glpa",
-    "sk_l",
-    "sk_t",
-    "hf_",
-    "dop_",
-    "doo_",
-    "dor_",
-    "squ_",
-    "sqp_",
-    "sqa_",
-    "shpa",
-    "shpc",
-    "shpp",
-    "shps",
-)
+from provcheck._internal.secrets import TOKEN_FORMATS, shown_prefix
 
-_SHOWN_PREFIXES: Final = frozenset({"", *(p[:4] for p in _KIND_PREFIXES)})
+_SHOWN_PREFIXES: Final = frozenset({"", *(p[:4] for f in TOKEN_FORMATS for p in f.shown)})
 
 
 def redact(value: str) -> str:
@@ -46,8 +17,7 @@ def redact(value: str) -> str:
     """
     if _is_redacted(value):
         return value
-    prefix = next((p for p in _KIND_PREFIXES if value.startswith(p)), "")
-    return f"{prefix[:4]}…({len(value)} chars, redacted)"
+    return f"{shown_prefix(value)[:4]}…({len(value)} chars, redacted)"
 
 
 def _is_redacted(value: str) -> bool:

@@ -2,18 +2,19 @@
 
 An SBOM statement whose subject is a platform manifest describes that platform; one whose
 subject is the pinned index describes every platform, and is listed once (platform ``None``)
-however many platforms carry it. Only usable statements count: verified, parsed and bound.
+however many platforms carry it (:mod:`provcheck.sbom.scope` decides which is which). Only
+usable statements count: verified, parsed and bound.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from provcheck.attestation.binding import BindingStatus
-from provcheck.predicates import PredicateKind
-from provcheck.sbom import parse_sbom
+from provcheck.errors import NoSbomError, SbomError
 from provcheck.sbom.export import SbomEntry
+from provcheck.sbom.scope import ScopedSbom, scope_sboms
 
 if TYPE_CHECKING:
     from provcheck.discovery.model import ImageAttestations
@@ -22,25 +23,64 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class ImageSboms:
     """The SBOMs bound to an image (at least one), and everything found while looking for them:
-    the problems of ``attestations`` are warnings to show (a rejected SBOM is one of them)."""
+    the problems of ``attestations`` are warnings to show (a rejected SBOM is one of them, and
+    so is one that could not be parsed)."""
 
     attestations: ImageAttestations
     sboms: tuple[SbomEntry, ...]
+
+
+def _collect(found: ImageAttestations) -> tuple[tuple[SbomEntry, ...], tuple[ScopedSbom, ...]]:
+    """The entries of the readable SBOMs, and the unreadable SBOMs, each once, in storage order."""
+    entries: dict[tuple[str | None, str], SbomEntry] = {}
+    unreadable: dict[str, ScopedSbom] = {}
+    for platform in scope_sboms(found.images):
+        for scoped in platform.own:
+            key = str(scoped.usable.layer.descriptor.digest)
+            if scoped.sbom is None:
+                unreadable.setdefault(key, scoped)
+                continue
+            described = None if scoped.index_scoped else platform.image.platform.key
+            if (described, key) not in entries:
+                entries[(described, key)] = SbomEntry(described, scoped.usable.source, scoped.sbom)
+    return tuple(entries.values()), tuple(unreadable.values())
 
 
 def collect_sboms(found: ImageAttestations) -> tuple[SbomEntry, ...]:
     """Every usable SBOM of ``found``, parsed, in storage order: one entry per platform and
     attestation (``UsableStatement.source``), index-scoped ones once with platform ``None``.
 
-    Empty when there is none. Raises :class:`SbomError` for a malformed SBOM document.
+    Empty when there is none. Raises :class:`SbomError` for a malformed SBOM document (use
+    :func:`image_sboms` to keep the others).
     """
-    entries: dict[tuple[str | None, str], SbomEntry] = {}
-    for image in found.images:
-        for usable in image.statements(PredicateKind.SBOM):
-            assert usable.layer.binding is not None  # usable statements are bound
-            index_scoped = usable.layer.binding.status is BindingStatus.INDEX
-            platform = None if index_scoped else image.platform.key
-            key = (platform, usable.source)
-            if key not in entries:
-                entries[key] = SbomEntry(platform, usable.source, parse_sbom(usable.statement))
-    return tuple(entries.values())
+    entries, unreadable = _collect(found)
+    if unreadable:
+        raise SbomError(unreadable[0].error or "unreadable SBOM")
+    return entries
+
+
+def image_sboms(found: ImageAttestations) -> ImageSboms:
+    """The readable SBOMs of ``found``; each malformed one becomes a ``malformed`` problem of
+    the returned ``attestations`` (naming its attestation), so it is reported, never dropped.
+
+    Raises :class:`NoSbomError` (carrying those attestations) when no usable SBOM can be read.
+    """
+    from provcheck.discovery.model import Problem, ProblemKind
+
+    entries, unreadable = _collect(found)
+    problems = tuple(
+        Problem(
+            ProblemKind.MALFORMED,
+            f"SBOM {s.usable.source}: {s.error}: not used",
+            s.usable.layer.descriptor.digest,
+        )
+        for s in unreadable
+    )
+    seen = dataclasses.replace(found, problems=(*found.problems, *problems)) if problems else found
+    if not entries:
+        where = f"{found.reference} ({found.digest.short})"
+        if problems:
+            message = f"no SBOM bound to {where} can be read: {len(problems)} malformed"
+            raise NoSbomError(message, seen)
+        raise NoSbomError(f"no usable SBOM is bound to {where}", seen)
+    return ImageSboms(seen, entries)

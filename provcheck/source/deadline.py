@@ -6,25 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
-from provcheck.errors import DeadlineExceededError, UsageError
+from provcheck._internal.timeout import check_timeout
+from provcheck.errors import DeadlineExceededError
 
 DEFAULT_TIMEOUT: Final = 60.0
 """Seconds a command's network work may take: connect, requests, retries and waits together."""
-
-
-def check_timeout(seconds: float) -> float:
-    """``seconds`` if it is a finite number above zero; raises :class:`UsageError` otherwise."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise UsageError(f"invalid timeout {seconds!r}: must be a number of seconds")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise UsageError(f"invalid timeout {seconds!r}: must be a finite number above 0")
-    return float(seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +24,25 @@ class Pending:
 
     host: str
     action: str
+
+
+class DeadlineView(Protocol):
+    """What a request needs of a deadline: :class:`Deadline`, or one shared by the callers of
+    one fetch (:class:`provcheck.source.flight.SharedDeadline`)."""
+
+    def remaining(self) -> float:
+        """Seconds left."""
+        ...
+
+    def waiting(self, host: str, action: str) -> AbstractContextManager[None]:
+        """Mark ``action`` on ``host`` as in flight for the duration of the block."""
+        ...
+
+    def cannot_wait(
+        self, host: str, action: str, error: Exception, wait: float
+    ) -> DeadlineExceededError:
+        """The error for a wait of ``wait`` seconds that does not fit."""
+        ...
 
 
 class Deadline:

@@ -11,7 +11,7 @@ from provcheck.errors import ManifestError, NotFoundError, UsageError
 from provcheck.files import read_regular
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
-from provcheck.oci.model import Descriptor, ImageIndex, load_json, parse_manifest
+from provcheck.oci.model import Descriptor, ImageIndex, load_manifest_json, parse_manifest
 from provcheck.source.base import MANIFEST_MAX_BYTES, check_cap, verify_content
 
 MARKER_MAX_BYTES: Final = 4096
@@ -61,7 +61,7 @@ class LayoutSource:
             raise UsageError(f"{self._path}: cannot read index.json: {exc.strerror}") from exc
         if len(data) > MANIFEST_MAX_BYTES:
             raise ManifestError(f"{index_path} is over {MANIFEST_MAX_BYTES} bytes")
-        doc = load_json(data, f"{index_path}")
+        doc = load_manifest_json(data, f"{index_path}")
         media_type = doc.get("mediaType", mt.OCI_INDEX) if isinstance(doc, dict) else mt.OCI_INDEX
         parsed = parse_manifest(data, media_type, str(index_path))
         if not isinstance(parsed, ImageIndex):
@@ -113,7 +113,7 @@ class LayoutSource:
             raise NotFoundError(f"{digest} is not in {self.display_name}", 404) from exc
         probe = Descriptor(mt.OCI_MANIFEST, digest, size)
         data = await self._read(probe, MANIFEST_MAX_BYTES)
-        doc = load_json(data, f"manifest {digest.short}")
+        doc = load_manifest_json(data, f"manifest {digest.short}")
         media_type = doc.get("mediaType") if isinstance(doc, dict) else None
         if not isinstance(media_type, str) or media_type not in mt.ALL_MANIFEST_TYPES:
             raise ManifestError(f"{digest.short} in {self.display_name} is not a manifest")

@@ -10,14 +10,18 @@ SBOMs are every ``https://spdx.dev/Document`` layer, the first as ``SPDX`` and t
 never appear here.
 
 :func:`redacted_provenance_document` is the same document with every secret build-arg value
-(as the ``build-args`` rule finds them) replaced by the redaction marker of the reports.
+(as the ``build-args`` rule finds them) replaced by the redaction marker of the reports; a
+predicate the rule cannot read is swept by shape instead, or refused (:class:`AttestationError`).
+The secret tables are imported only when redacting, and never with the policy package.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from provcheck.discovery.model import (
     AttestationManifest,
@@ -25,14 +29,13 @@ from provcheck.discovery.model import (
     ImageAttestations,
     PlatformImage,
 )
-from provcheck.errors import ProvcheckError
-from provcheck.policy.secrets import looks_like_secret
+from provcheck.errors import AttestationError, ProvcheckError
 from provcheck.predicates import SLSA_PROVENANCE_PREFIX, SPDX_DOCUMENT
-from provcheck.predicates.slsa import parse_provenance_predicate
-from provcheck.report.redaction import redact, redact_assignment
+from provcheck.predicates.slsa import BUILD_ARG_PREFIX, parse_provenance_predicate, pointer_join
 from provcheck.views.gojson import GoStruct
 
 _PREDICATE = "/predicate"
+_CANNOT_REDACT: Final = "cannot redact this provenance; --show-secrets prints it as is"
 
 
 def _in_index(image: PlatformImage) -> list[AttestationManifest]:
@@ -77,59 +80,130 @@ def _replace_at(document: Any, pointer: str, value: str) -> None:
         node[last] = value
 
 
-def _secret_places(predicate: Any, predicate_type: str) -> list[tuple[str, str, str]]:
-    """(pointer into the predicate, replacement, secret value) of every secret build arg and
-    LLB ``env`` entry, found as the ``build-args`` rule finds them."""
-    try:
-        provenance = parse_provenance_predicate(predicate, predicate_type)
-    except ProvcheckError:
-        return []
-    out: list[tuple[str, str, str]] = []
-    for arg in provenance.all_build_args():
-        name = arg.build_arg_name
-        if looks_like_secret(name, arg.value) is not None:
-            out.append((arg.pointer, redact(arg.value), arg.value))
+@dataclass(frozen=True, slots=True)
+class _Secret:
+    """A secret value, where it is (a pointer into the predicate) and what replaces it."""
+
+    pointer: str
+    shown: str
+    name: str
+    value: str
+
+
+def _parsed_secrets(predicate: Any, predicate_type: str) -> list[_Secret]:
+    """Every secret build arg and LLB ``env`` entry, found as the ``build-args`` rule finds
+    them. Raises :class:`ProvcheckError` when the predicate does not parse."""
+    from provcheck._internal.secrets import looks_like_secret
+    from provcheck.report.redaction import redact, redact_assignment
+
+    provenance = parse_provenance_predicate(predicate, predicate_type)
+    args = [(arg, arg.key[len(BUILD_ARG_PREFIX) :]) for arg in provenance.all_build_args()]
+    out = [
+        _Secret(arg.pointer, redact(arg.value), name, arg.value)
+        for arg, name in args
+        if looks_like_secret(name, arg.value) is not None
+    ]
     out.extend(
-        (env.pointer, redact_assignment(env.name, env.value), env.value)
+        _Secret(env.pointer, redact_assignment(env.name, env.value), env.name, env.value)
         for env in provenance.llb_env
         if looks_like_secret(env.name, env.value) is not None
     )
     return [
-        (pointer[len(_PREDICATE) :], shown, value)
-        for pointer, shown, value in out
-        if pointer.startswith(_PREDICATE + "/")
+        _Secret(s.pointer[len(_PREDICATE) :], s.shown, s.name, s.value)
+        for s in out
+        if s.pointer.startswith(_PREDICATE + "/")
     ]
 
 
-def _sweep(node: Any, secrets: list[str]) -> tuple[Any, int]:
-    """``node`` with every other copy of a secret value in a string redacted; the count."""
+def _swept_secrets(predicate: Any) -> list[_Secret]:
+    """For a predicate that does not parse: every ``build-arg:*`` value and every ``env`` list
+    entry (``NAME=value``) anywhere in it that looks like a secret, judged as the parser's
+    values are. Raises :class:`AttestationError` when a ``build-arg:*`` value is an object or
+    a list, or an ``env`` is anything but a list of strings: what it holds cannot be judged."""
+    from provcheck._internal.secrets import looks_like_secret
+    from provcheck.report.redaction import redact, redact_assignment
+
+    out: list[_Secret] = []
+    stack: list[tuple[str, Any]] = [("", predicate)]
+    while stack:
+        pointer, node = stack.pop()
+        if isinstance(node, list):
+            stack.extend((pointer_join(pointer, i), item) for i, item in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            here = pointer_join(pointer, key)
+            if key.startswith(BUILD_ARG_PREFIX) and value is not None:
+                if isinstance(value, dict | list):
+                    raise AttestationError(_CANNOT_REDACT)
+                name, text = key[len(BUILD_ARG_PREFIX) :], str(value)
+                if looks_like_secret(name, text) is not None:
+                    out.append(_Secret(here, redact(text), name, text))
+            elif key == "env":
+                if not isinstance(value, list) or not all(isinstance(e, str) for e in value):
+                    raise AttestationError(_CANNOT_REDACT)
+                for i, entry in enumerate(value):
+                    name, _, text = entry.partition("=")
+                    if looks_like_secret(name, text) is not None:
+                        shown = redact_assignment(name, text)
+                        out.append(_Secret(pointer_join(here, i), shown, name, text))
+            else:
+                stack.append((here, value))
+    return out
+
+
+def _sweep(node: Any, rewrites: list[Callable[[str], str]]) -> tuple[Any, int]:
+    """``node`` with ``rewrites`` applied to each of its strings; how many strings changed."""
     if isinstance(node, str):
         text = node
-        for secret in secrets:
-            if secret in text:
-                text = text.replace(secret, redact(secret))
+        for rewrite in rewrites:
+            text = rewrite(text)
         return text, int(text != node)
     if isinstance(node, list):
-        items = [_sweep(item, secrets) for item in node]
+        items = [_sweep(item, rewrites) for item in node]
         return [item for item, _ in items], sum(n for _, n in items)
     if isinstance(node, dict):
-        pairs = {key: _sweep(value, secrets) for key, value in node.items()}
+        pairs = {key: _sweep(value, rewrites) for key, value in node.items()}
         return {k: v for k, (v, _) in pairs.items()}, sum(n for _, n in pairs.values())
     return node, 0
 
 
+def _copies(secret: _Secret) -> Callable[[str], str]:
+    """What redacts the other copies of ``secret`` in a string: every ``NAME=value`` (an env
+    entry, a history-like command line); every copy of a value that is a secret by itself (a
+    token format, a URL with a credential, a high-entropy string), since such a value can be
+    told from ordinary text. A value that is secret only by its name (``DB_PASSWORD=admin``)
+    is not replaced elsewhere: ``admin`` may be any word of the document."""
+    from provcheck._internal.secrets import looks_like_secret
+    from provcheck.report.redaction import redact, redact_assignment
+
+    value = secret.value
+    if looks_like_secret(None, value) is not None:
+        shown = redact(value)
+        return lambda text: text.replace(value, shown)
+    assignment = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(secret.name)}={re.escape(value)}")
+    shown = redact_assignment(secret.name, value)
+    return lambda text: assignment.sub(lambda _: shown, text)
+
+
 def _redacted_predicate(predicate: Any, predicate_type: str) -> tuple[Any, int]:
-    """A copy of ``predicate`` with its secrets redacted, and how many values were."""
-    places = _secret_places(predicate, predicate_type)
-    if not places:
+    """A copy of ``predicate`` with its secrets redacted, and how many strings were. A
+    predicate that does not parse is swept by shape (:func:`_swept_secrets`), never printed
+    unchecked."""
+    try:
+        secrets = _parsed_secrets(predicate, predicate_type)
+    except ProvcheckError:
+        secrets = _swept_secrets(predicate)
+    if not secrets:
         return predicate, 0
     out = copy.deepcopy(predicate)
-    for pointer, shown, _ in places:
-        _replace_at(out, pointer, shown)
+    for secret in secrets:
+        _replace_at(out, secret.pointer, secret.shown)
     # Longest first, so that a secret containing another is replaced whole.
-    secrets = sorted({value for _, _, value in places if len(value) >= 4}, key=len, reverse=True)
-    swept, copies = _sweep(out, secrets)
-    return swept, len(places) + copies
+    ordered = sorted(secrets, key=lambda s: len(s.value), reverse=True)
+    swept, copies = _sweep(out, [_copies(s) for s in ordered])
+    return swept, len(secrets) + copies
 
 
 def _sbom(image: PlatformImage) -> dict[str, Any]:

@@ -6,14 +6,16 @@ brackets are explained once, in a legend at the end, for the labels that appear.
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 from provcheck.attestation.binding import BindingStatus
 from provcheck.attestation.signatures import signer_label
 from provcheck.discovery.model import AttestationLayer, ImageAttestations
+from provcheck.oci.digest import Digest
 from provcheck.report.escape import escape_text
 from provcheck.report.legend import trust_legend
-from provcheck.views.document import sbom_summary
+from provcheck.views.document import sbom_summaries, sbom_summary
 
 BINDING_MEANING: Final = {
     BindingStatus.BOUND: "its subject is this platform's manifest",
@@ -21,14 +23,14 @@ BINDING_MEANING: Final = {
 }
 
 
-def _layer_line(layer: AttestationLayer) -> str:
+def _layer_line(layer: AttestationLayer, sboms: Mapping[Digest, dict[str, Any]]) -> str:
     kind = layer.kind.value if layer.kind else "unknown"
     predicate = escape_text(
         layer.statement.predicate_type if layer.statement else layer.predicate_type_hint or "?"
     )
     if layer.usable and layer.binding is not None:
         state = f"{layer.binding.status.value}, {layer.trust.value}"
-        sbom = sbom_summary(layer)
+        sbom = sbom_summary(layer, sboms)
         if sbom is not None:
             detail = sbom.get("error") or (
                 f"{sbom['format']} {sbom['specVersion']}, {sbom['components']} components"
@@ -61,6 +63,7 @@ def _legend(found: ImageAttestations) -> str | None:
 def render_inspect_text(found: ImageAttestations) -> str:
     """Render ``found`` as indented text for a person."""
     platforms = ", ".join(escape_text(i.platform.key) for i in found.images) or "(none)"
+    sboms = sbom_summaries(found)
     lines = [
         f"Reference:  {escape_text(found.reference)}",
         f"Source:     {escape_text(found.source)}",
@@ -77,7 +80,7 @@ def render_inspect_text(found: ImageAttestations) -> str:
                 f"  attestation manifest {manifest.descriptor.digest.short} "
                 f"({manifest.form.value}, from {manifest.origin.value})"
             )
-            lines.extend(_layer_line(layer) for layer in manifest.layers)
+            lines.extend(_layer_line(layer, sboms) for layer in manifest.layers)
     if found.signed:
         lines += ["", "Signatures:"]
         for signed in found.signed:

@@ -163,7 +163,13 @@ def test_help_has_the_exit_code_table(capsys: pytest.CaptureFixture[str]) -> Non
         code, out, _ = _run(capsys, *argv)
         assert code == 0
         assert "exit codes:" in out and "3 beats 1" in out
-        for line in ("0    pass", "1    policy violation", "2    usage error", "3    fetch or"):
+        for line in (
+            "0    pass",
+            "1    policy violation",
+            "2    usage error",
+            "3    fetch or",
+            "141  stdout",
+        ):
             assert line in out
 
 

@@ -32,7 +32,10 @@ PROVCHECK_MODULES: Final = frozenset(
     {
         "provcheck",
         "provcheck._internal",
+        "provcheck._internal.bounded",
         "provcheck._internal.jsonload",
+        "provcheck._internal.secrets",  # secret build arguments are redacted in the view
+        "provcheck._internal.timeout",
         "provcheck.api",
         "provcheck.attestation",
         "provcheck.attestation.binding",
@@ -53,8 +56,6 @@ PROVCHECK_MODULES: Final = frozenset(
         "provcheck.oci.model",
         "provcheck.oci.platform",
         "provcheck.oci.reference",
-        "provcheck.policy",  # the package only (lazy names), for policy.secrets
-        "provcheck.policy.secrets",  # secret build arguments are redacted in the view
         "provcheck.predicates",
         "provcheck.predicates.slsa",
         "provcheck.predicates.slsa_layout",
@@ -64,6 +65,8 @@ PROVCHECK_MODULES: Final = frozenset(
         "provcheck.source",
         "provcheck.source.base",
         "provcheck.source.deadline",
+        "provcheck.source.flight",
+        "provcheck.source.limiter",
         "provcheck.source.registry",
         "provcheck.source.registry.auth",
         "provcheck.source.registry.client",
@@ -71,6 +74,7 @@ PROVCHECK_MODULES: Final = frozenset(
         "provcheck.source.registry.credentials",
         "provcheck.source.registry.options",
         "provcheck.source.registry.transport",
+        "provcheck.source.store",
         "provcheck.views",
         "provcheck.views.buildx",
         "provcheck.views.gojson",
@@ -99,6 +103,7 @@ and packageurl (the platform qualifier of subject purls)."""
 NEVER: Final = frozenset(
     {
         # the policy engine and what only it needs
+        "provcheck.policy",
         "provcheck.policy.engine",
         "provcheck.policy.loader",
         "provcheck.report.model",

@@ -1,8 +1,10 @@
 """The CLI against a real registry with TLS and basic auth: credentials from Docker's
-config.json, CAs from --ca-file, and no credential ever printed."""
+config.json, CAs from --ca-file, and no credential ever printed; and pull-secret credentials
+through the library."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import ssl
@@ -14,7 +16,10 @@ import httpx
 import pytest
 import trustme
 
+from provcheck.api import inspect_image_async
 from provcheck.cli import main
+from provcheck.errors import AuthenticationError
+from provcheck.source.registry import RegistryClient, RegistryOptions, StaticCredentials
 from tests.conftest import require_docker_registry
 from tests.oci_push import push_layout
 from tests.paths import REAL_DIR
@@ -136,3 +141,33 @@ def test_anonymous_access_is_refused(
     _, err = capsys.readouterr()
     assert code == 3
     assert "401" in err or "authentic" in err.lower()
+
+
+def test_a_kubernetes_pull_secret_authenticates_one_tenant_of_a_shared_client(
+    secure_registry: str, ca_file: Path, tmp_path: Path
+) -> None:
+    """Two tenants on one client, each with the ``.dockerconfigjson`` of its pull secret (bytes,
+    as the Kubernetes API returns them): the right one reads the image, the wrong one does not
+    ride on the other's requests, tokens or answers."""
+
+    def secret(password: str) -> StaticCredentials:
+        auth = base64.b64encode(f"{USER}:{password}".encode()).decode()
+        data = json.dumps({"auths": {f"https://{secure_registry}": {"auth": auth}}}).encode()
+        return StaticCredentials.from_docker_config_json(data, origin="secret t/pull")
+
+    options = RegistryOptions(ca_file=ca_file, docker_config_dir=tmp_path / "none")
+    ref = f"{secure_registry}/lab/a-single-min:1"
+
+    async def run() -> None:
+        async with RegistryClient(options) as client:
+            good, wrong = secret(PASSWORD), secret("wrong-password")
+            results = await asyncio.gather(
+                inspect_image_async(ref, client=client, credentials=good),
+                inspect_image_async(ref, client=client, credentials=wrong),
+                return_exceptions=True,
+            )
+            assert not isinstance(results[0], BaseException), results[0]
+            assert isinstance(results[1], AuthenticationError)
+            assert "wrong-password" not in str(results[1])
+
+    asyncio.run(run())

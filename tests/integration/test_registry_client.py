@@ -20,7 +20,8 @@ from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor, ImageIndex, ImageManifest, parse_manifest
 from provcheck.oci.reference import ImageReference
 from provcheck.source.base import CONFIG_MAX_BYTES
-from provcheck.source.registry import RegistryClient, RegistryOptions
+from provcheck.source.registry import RegistryClient, RegistryOptions, StaticCredentials
+from provcheck.source.store import MemoryStore
 from tests.paths import real_case
 from tests.registry import RealRegistry
 
@@ -131,14 +132,19 @@ def test_no_import_is_attempted_on_the_many_request_path(
     recorder = _ImportRecorder()
 
     async def run() -> None:
-        async with RegistryClient(_options(tmp_path)) as client:
+        async with RegistryClient(_options(tmp_path), store=MemoryStore(0)) as client:
             await inspect_image_async(real_registry.ref(CASE), client=client)  # warm: lazy imports
             before = client.requests_made
             sys.meta_path.insert(0, recorder)
             try:
+                # Providers of their own: each call makes its requests (none merged).
                 await asyncio.gather(
                     *(
-                        inspect_image_async(real_registry.ref(CASE), client=client)
+                        inspect_image_async(
+                            real_registry.ref(CASE),
+                            client=client,
+                            credentials=StaticCredentials({}),
+                        )
                         for _ in range(10)
                     )
                 )

@@ -21,7 +21,7 @@ from pytest_httpserver import HTTPServer
 
 from provcheck.api import inspect_image, inspect_image_async
 from provcheck.cli import main
-from provcheck.errors import DeadlineExceededError, UsageError
+from provcheck.errors import DeadlineExceededError, RegistryConnectionError, UsageError
 from provcheck.source.registry import RegistryClient, RegistryOptions
 
 POLICY = Path(__file__).parents[2] / "policies" / "baseline.yaml"
@@ -207,6 +207,21 @@ def test_library_deadline_cancels_cleanly_own_client(silent: SilentServer, tmp_p
     assert silent.wait_all_closed()
 
 
+def test_a_silent_tls_handshake_is_a_timeout_not_a_certificate_problem(
+    silent: SilentServer, tmp_path: Path
+) -> None:
+    """Loopback gets HTTPS first; a server that accepts and never answers times the TLS
+    handshake out. That is retried like any connect timeout, and never reported as a TLS
+    failure with a hint to install a CA."""
+    options = RegistryOptions(docker_config_dir=tmp_path, connect_timeout=0.3, max_retries=1)
+    with pytest.raises(RegistryConnectionError) as info:
+        inspect_image(f"{silent.host}/x/y:1", registry=options, timeout=30)
+    message = info.value.diagnostics()
+    assert "ConnectTimeout: no answer in time (after 2 tries)" in message, message
+    assert "TLS" not in message and "--ca-file" not in message
+    assert silent.wait_all_closed()
+
+
 def test_library_deadline_with_a_shared_client(silent: SilentServer, tmp_path: Path) -> None:
     """The deadline cancels this call's requests and closes their connections; the shared
     client stays usable for other calls."""
@@ -280,7 +295,8 @@ def test_invalid_timeouts_are_usage_errors(
     code = main(["inspect", reference, f"--timeout={value}"])
     _, err = capsys.readouterr()
     assert code == 2
-    assert err.startswith("provcheck inspect: error: argument --timeout: invalid number of seconds")
+    # the library's own message (check_timeout), for text that is no number too
+    assert err.startswith("provcheck inspect: error: argument --timeout: invalid timeout ")
     assert err.count("\n") == 1
 
 

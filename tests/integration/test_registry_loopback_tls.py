@@ -17,7 +17,7 @@ import trustme
 
 from provcheck.cli import main
 from provcheck.oci.reference import ImageReference
-from provcheck.source.registry import RegistryClient, RegistryOptions
+from provcheck.source.registry import RegistryClient, RegistryOptions, StaticCredentials
 from tests.conftest import require_docker_registry
 from tests.oci_push import push_layout
 from tests.paths import REAL_DIR
@@ -171,8 +171,9 @@ def test_fallback_is_decided_once_per_host(real_registry: RealRegistry, tmp_path
         options = RegistryOptions(docker_config_dir=tmp_path)
         async with RegistryClient(options) as client:
             ref = ImageReference.parse(f"{host}/{real_registry.repositories['b-multi-max']}:1")
-            source = client.source(ref)
-            results = await asyncio.gather(*(source.resolve("1") for _ in range(12)))
+            # Anonymous providers of their own: 12 requests at once, not merged into one.
+            sources = [client.source(ref, credentials=StaticCredentials({})) for _ in range(12)]
+            results = await asyncio.gather(*(source.resolve("1") for source in sources))
             assert len({d.digest for d, _ in results}) == 1
             assert client.requests_made == 12
             assert client.base_url(host) == f"http://{host}"

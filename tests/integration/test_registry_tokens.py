@@ -40,7 +40,8 @@ def elsewhere() -> Iterator[HTTPServer]:
 
 @pytest.fixture
 def options(tmp_path: Path) -> RegistryOptions:
-    return RegistryOptions(docker_config_dir=tmp_path, backoff_base=0.0)
+    # tag_window 0: each resolution of a tag is a request, so that every one shows its token.
+    return RegistryOptions(docker_config_dir=tmp_path, backoff_base=0.0, tag_window=0.0)
 
 
 def _config(tmp_path: Path, server: HTTPServer, entry: dict[str, str]) -> None:

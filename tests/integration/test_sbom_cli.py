@@ -12,7 +12,9 @@ import jsonschema
 import pytest
 
 from provcheck.cli import main
+from tests.oci_builder import ImageBuilder, provenance_statement
 from tests.paths import REAL_DIR, REPO_ROOT
+from tests.unit.sbom.helpers import sbom_statement, spdx_document
 
 SCHEMA = json.loads((REPO_ROOT / "provcheck" / "views" / "inspect.schema.json").read_text())
 G = f"oci-layout://{REAL_DIR / 'g-sbom-generator' / 'oci-layout'}:1"
@@ -142,3 +144,44 @@ def test_store_reads_give_the_same_bytes_every_time(
         for m in image["attestationManifests"]
     }
     assert origins - {"index"}
+
+
+def _with_malformed_sbom(tmp_path: Path, *, good: bool) -> str:
+    """A one-platform layout whose SBOM attestations are a readable SPDX document (when
+    ``good``) and one whose ``packages`` is not a list."""
+    builder = ImageBuilder("app")
+    entry = builder.add_platform("linux/amd64")
+    documents = [spdx_document([{"name": "a", "version": "1"}])] if good else []
+    documents.append({"spdxVersion": "SPDX-2.3", "packages": "oops"})
+    statements = [provenance_statement(entry.digest, platform="linux/amd64")]
+    statements += [sbom_statement(d, subject_digest=entry.digest) for d in documents]
+    builder.attest(entry, statements)
+    return f"oci-layout://{builder.build().write_layout(tmp_path / 'layout')}:1"
+
+
+def test_a_malformed_sbom_beside_good_ones_is_named_and_fails_closed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # the readable SBOM is exported, the malformed one is named on stderr, and the exit
+    # status says not everything was exported
+    code, out, err = _run(capsys, "sbom", _with_malformed_sbom(tmp_path, good=True))
+    assert code == 3
+    (sbom,) = json.loads(out)["sboms"]
+    assert (sbom["platform"], [c["name"] for c in sbom["components"]]) == ("linux/amd64", ["a"])
+    assert sbom["source"].endswith("#layers/1")
+    (line,) = [x for x in err.splitlines() if "SBOM" in x]
+    assert line.startswith("provcheck: warning: malformed: SBOM sha256:")
+    assert "#layers/2: /predicate/packages must be a list" in line
+    assert line.endswith(": not used")
+
+
+def test_only_malformed_sboms_export_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = _run(
+        capsys, "sbom", _with_malformed_sbom(tmp_path, good=False), "--format", "csv"
+    )
+    assert (code, out) == (3, "")
+    assert "warning: malformed: SBOM sha256:" in err
+    assert "#layers/1: /predicate/packages must be a list, not str: not used" in err
+    assert err.splitlines()[-1].endswith("can be read: 1 malformed")

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from provcheck.api import inspect_image, verify_image
 from provcheck.attestation.keys import parse_public_key
-from provcheck.attestation.signatures import SignedObject, TrustConfig
+from provcheck.attestation.signatures import SignedObject, TlogStatus, TrustConfig
 from provcheck.attestation.tlog import load_trusted_root
 from provcheck.cli import main
 from provcheck.discovery.options import DiscoveryOptions
@@ -230,7 +230,7 @@ def test_every_entry_verifies_with_the_trusted_root(good: dict[str, Path | str])
     assert len(signed) == 3  # .att, .sig, bundle
     for obj in signed:
         assert obj.check.accepted, obj
-        assert obj.check.tlog == "verified", obj
+        assert obj.check.tlog is TlogStatus.VERIFIED, obj
     report = _verify(good, "required", root=True)
     assert report.verdict is Verdict.PASS, _messages(report)
 
@@ -261,7 +261,7 @@ def test_optional_without_a_trusted_root_is_accepted_unverified(
     assert report.verdict is Verdict.PASS, _messages(report)
     for obj in _signed(good, root=False):
         assert obj.check.accepted
-        assert obj.check.tlog == "unverified"
+        assert obj.check.tlog is TlogStatus.UNVERIFIED
 
 
 @pytest.mark.parametrize(
@@ -319,7 +319,7 @@ def test_verification_with_a_trusted_root_does_no_network_io(
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: refuse(None, a))
     report = _verify(good, "required", root=True)
     assert report.verdict is Verdict.PASS
-    assert all(s.check.tlog == "verified" for s in _signed(good, root=True))
+    assert all(s.check.tlog is TlogStatus.VERIFIED for s in _signed(good, root=True))
     assert attempts == []
 
 

@@ -45,6 +45,7 @@ from provcheck.attestation.binding import bind_statement
 from provcheck.attestation.cosign import BUNDLE_ANNOTATION, has_tlog_bundle, parse_simple_signing
 from provcheck.attestation.dsse import parse_envelope
 from provcheck.attestation.keys import parse_public_key
+from provcheck.attestation.signatures import TlogStatus
 from provcheck.attestation.statement import parse_statement
 from provcheck.attestation.tlog import (
     DsseMaterial,
@@ -59,7 +60,7 @@ from provcheck.discovery.options import DiscoveryOptions
 from provcheck.errors import ProvcheckError
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
-from provcheck.oci.model import Descriptor, load_json, parse_manifest
+from provcheck.oci.model import Descriptor, load_manifest_json, parse_manifest
 from provcheck.oci.platform import Platform
 from provcheck.oci.reference import ImageReference
 from provcheck.policy import Policy, load_policy
@@ -69,7 +70,11 @@ from provcheck.report import ReportFormat, render
 from provcheck.sbom import parse_sbom
 from provcheck.sbom.export import ExportFormat, SbomEntry, export_sboms
 from provcheck.source.registry import RegistryClient, RegistryOptions
-from provcheck.source.registry.credentials import load_credentials, run_credential_helper
+from provcheck.source.registry.credentials import (
+    DockerCredentials,
+    HelperCall,
+    run_credential_helper_async,
+)
 from provcheck.source.registry.transport import registry_error_detail
 from provcheck.views.buildx import provenance_document, sbom_document
 from provcheck.views.document import inspect_document
@@ -338,7 +343,7 @@ def test_slsa_predicates() -> None:
     ]
 
     def target(data: bytes) -> None:
-        predicate = load_json(data, "predicate")
+        predicate = load_manifest_json(data, "predicate")
         _statement_consumers(json.dumps({**docs[0], "predicate": predicate}).encode())
 
     fuzz("predicate", [d["predicate"] for d in docs], target)
@@ -346,7 +351,7 @@ def test_slsa_predicates() -> None:
 
 def test_sbom_documents() -> None:
     def target(data: bytes) -> None:
-        document = load_json(data, "sbom")
+        document = load_manifest_json(data, "sbom")
         kind = (
             "https://spdx.dev/Document" if b"spdxVersion" in data else "https://cyclonedx.org/bom"
         )
@@ -418,7 +423,7 @@ def test_manifests_and_indexes() -> None:
 
 def test_image_configs() -> None:
     def target(data: bytes) -> None:
-        config = load_json(data, "config")
+        config = load_manifest_json(data, "config")
         Platform.from_dict(config)
 
     fuzz("image-config", seeds().configs, target)
@@ -436,7 +441,7 @@ def test_cosign_bundle_annotations() -> None:
     annotation = rekor.cosign_annotation(sim.intoto_v002_body(envelope, sim.public_pem(signer)))
     material = _material()
     outcome = check_tlog(evidence_from_annotations({BUNDLE_ANNOTATION: annotation}), logs, material)
-    assert outcome.status == "verified", outcome
+    assert outcome.status is TlogStatus.VERIFIED, outcome
 
     def target(data: bytes) -> None:
         text = data.decode("utf-8", "replace")
@@ -452,7 +457,7 @@ def test_bundle_tlog_entries() -> None:
     material = _material()
 
     def target(data: bytes) -> None:
-        check_tlog(evidence_from_bundle(load_json(data, "entries")), logs, material)
+        check_tlog(evidence_from_bundle(load_manifest_json(data, "entries")), logs, material)
 
     fuzz("tlog-entries", [[entry]], target)
 
@@ -508,11 +513,17 @@ def test_docker_config_files(tmp_path: Path) -> None:
         "credHelpers": {"other.io": "x"},
     }
 
+    loop = asyncio.new_event_loop()
+
     def target(data: bytes) -> None:
         (tmp_path / "config.json").write_bytes(data)
-        load_credentials("registry.example.com", tmp_path)
+        provider = DockerCredentials(tmp_path)
+        loop.run_until_complete(provider.credentials("registry.example.com"))
 
-    fuzz("docker-config", [doc], target)
+    try:
+        fuzz("docker-config", [doc], target)
+    finally:
+        loop.close()
 
 
 def test_credential_helper_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -522,15 +533,21 @@ def test_credential_helper_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
 
+    loop = asyncio.new_event_loop()
+    call = HelperCall("fuzz", "registry.example.com")
+
     def target(data: bytes) -> None:
         answer.write_bytes(data)
-        run_credential_helper("fuzz", "registry.example.com", 5.0)
+        loop.run_until_complete(run_credential_helper_async(call, 5.0))
 
-    fuzz(
-        "credential-helper",
-        [{"ServerURL": "registry.example.com", "Username": "u", "Secret": "s"}],
-        target,
-    )
+    try:
+        fuzz(
+            "credential-helper",
+            [{"ServerURL": "registry.example.com", "Username": "u", "Secret": "s"}],
+            target,
+        )
+    finally:
+        loop.close()
 
 
 def test_policy_files(tmp_path: Path) -> None:
@@ -584,7 +601,7 @@ def test_library_and_cli_on_hostile_attestations(tmp_path: Path) -> None:
         builder = ImageBuilder(f"fuzz{cases[0]}")
         entry = builder.add_platform("linux/amd64")
         valid = provenance_statement(entry.digest)
-        hostile = load_json(data, "statement")
+        hostile = load_manifest_json(data, "statement")
         if isinstance(hostile, dict):
             hostile["subject"] = valid["subject"]
         else:
@@ -608,7 +625,7 @@ def test_library_on_hostile_image_configs(tmp_path: Path) -> None:
 
     def target(data: bytes) -> None:
         cases[0] += 1
-        config = load_json(data, "config")
+        config = load_manifest_json(data, "config")
         builder = ImageBuilder(f"config{cases[0]}")
         entry = builder.add_platform("linux/amd64", config if isinstance(config, dict) else {})
         builder.attest(entry, [provenance_statement(entry.digest)])

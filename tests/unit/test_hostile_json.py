@@ -43,7 +43,7 @@ from provcheck.oci.model import Descriptor
 from provcheck.oci.reference import ImageReference
 from provcheck.sbom import parse_sbom
 from provcheck.source.registry import RegistryClient, RegistryOptions
-from provcheck.source.registry.credentials import load_credentials
+from provcheck.source.registry.credentials import DockerCredentials
 from tests.oci_builder import provenance_statement, spdx_statement
 from tests.paths import FIXTURES_DIR, load_script
 
@@ -229,10 +229,10 @@ def test_hostile_token_server_answers_are_registry_errors(
 def test_a_deeply_nested_docker_config_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_bytes(DEEP)
     with pytest.raises(UsageError, match="nests deeper than 200"):
-        load_credentials("registry.example.com", tmp_path)
+        asyncio.run(DockerCredentials(tmp_path).credentials("registry.example.com"))
     auth = base64.b64encode(b"u:p").decode()
     (tmp_path / "config.json").write_text(
         json.dumps({"auths": {"r.io": {"auth": "\u00e9" + auth}}})
     )
     with pytest.raises(UsageError, match="auth is not base64"):
-        load_credentials("r.io", tmp_path)
+        asyncio.run(DockerCredentials(tmp_path).credentials("r.io"))

@@ -16,7 +16,15 @@ import pytest
 
 from provcheck.discovery.model import TRUST_ORDER, TrustLevel
 from provcheck.policy.rules.frontend import _worst
-from provcheck.report.model import STATUS_ORDER, Evidence, RuleResult, Status
+from provcheck.report.model import (
+    STATUS_ORDER,
+    Evidence,
+    OnIncomplete,
+    RuleResult,
+    Status,
+    Verdict,
+    compute_verdict,
+)
 from provcheck.report.trust import annotate_result
 from tests.paths import REPO_ROOT
 
@@ -45,8 +53,26 @@ def test_trust_ranks_weakest_first() -> None:
 
 def test_status_severity_follows_the_order() -> None:
     assert [s.severity for s in STATUS_ORDER] == sorted((s.severity for s in Status), reverse=True)
-    assert Status.FAIL.severity > Status.ERROR.severity > Status.INCOMPLETE.severity
+    # an error (no answer could be given) is worse than a failure: exit 3 beats 1
+    assert Status.ERROR.severity > Status.FAIL.severity > Status.INCOMPLETE.severity
     assert Status.INCOMPLETE.severity > Status.PASS.severity > Status.SKIP.severity
+
+
+@pytest.mark.parametrize("on_incomplete", list(OnIncomplete))
+def test_the_verdict_follows_the_worst_status(on_incomplete: OnIncomplete) -> None:
+    incomplete = Verdict.FAIL if on_incomplete is OnIncomplete.FAIL else Verdict.PASS
+    expected = {
+        Status.ERROR: Verdict.ERROR,
+        Status.FAIL: Verdict.FAIL,
+        Status.INCOMPLETE: incomplete,
+        Status.PASS: Verdict.PASS,
+        Status.SKIP: Verdict.PASS,
+    }
+    for i, worst in enumerate(STATUS_ORDER):
+        milder = [_result(s) for s in STATUS_ORDER[i + 1 :]]
+        for results in ([_result(worst)], [*milder, _result(worst)], [_result(worst), *milder]):
+            assert compute_verdict(results, on_incomplete) is expected[worst]
+    assert compute_verdict([], on_incomplete) is Verdict.ERROR  # nothing evaluated: fail closed
 
 
 def _result(status: Status, *trust: str) -> RuleResult:

@@ -56,9 +56,9 @@ class StoredEnvelope:
     hint: str | None
     envelope: Envelope | None = None
     keyless: bytes | None = None
-    tlog: str = "absent"
     error: str | None = None
-    tlog_evidence: TlogEvidence | None = None
+    tlog_evidence: TlogEvidence = NO_TLOG
+    """The transparency-log entries found with it (of a keyless bundle too: verified there)."""
     raw: bytes | None = None
     """The envelope bytes as stored (a cosign ``intoto`` entry hashes them)."""
 
@@ -73,7 +73,6 @@ class SimpleSig:
     target: Target
     payload: bytes
     signature: str
-    tlog: str = "absent"
     tlog_evidence: TlogEvidence = NO_TLOG
 
 

@@ -41,7 +41,13 @@ from provcheck.discovery.stores.found import (
 from provcheck.errors import ManifestError, NotFoundError, ProvcheckError, RegistryError
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
-from provcheck.oci.model import Descriptor, ImageIndex, ImageManifest, load_json, parse_manifest
+from provcheck.oci.model import (
+    Descriptor,
+    ImageIndex,
+    ImageManifest,
+    load_manifest_json,
+    parse_manifest,
+)
 from provcheck.predicates import CYCLONEDX_BOM, SPDX_DOCUMENT, PredicateKind
 from provcheck.source.base import Source
 
@@ -75,7 +81,7 @@ def synthesise_sbom_statement(
     predicate_type = RAW_SBOM_TYPES.get(base_media_type(media_type))
     if predicate_type is None:
         raise ManifestError(f"{what}: {media_type[:100]!r} is not a raw SBOM media type")
-    doc = load_json(document, what)
+    doc = load_manifest_json(document, what)
     if not isinstance(doc, dict):
         raise ManifestError(f"{what} is not a JSON object")
     digest = MappingProxyType({subject.digest.algorithm: subject.digest.hex})
@@ -177,8 +183,6 @@ class StoreReader:
             )
             found = StoredEnvelope(origin, form, descriptor, i, layer, target, hint)
             found.tlog_evidence = evidence_from_annotations(layer.annotations)
-            if found.tlog_evidence.present:
-                found.tlog = "unverified"
             try:
                 found.raw = await self._blob(layer)
                 found.envelope = parse_envelope(found.raw)
@@ -206,7 +210,6 @@ class StoreReader:
                 continue
             payload = await self._blob(layer)
             evidence = evidence_from_annotations(layer.annotations)
-            tlog = "unverified" if evidence.present else "absent"
             self.found.signatures.append(
                 SimpleSig(
                     origin,
@@ -215,7 +218,6 @@ class StoreReader:
                     target,
                     payload,
                     layer.annotations.get(SIGNATURE_ANNOTATION, ""),
-                    tlog,
                     evidence,
                 )
             )
@@ -372,7 +374,6 @@ class StoreReader:
                 found.error = exc.diagnostics()
                 self.found.envelopes.append(found)
                 continue
-            found.tlog = "unverified" if parsed.tlog.present else "absent"
             found.tlog_evidence = parsed.tlog
             if parsed.envelope is None:
                 found.error = "message-signature bundles are not supported: not used"

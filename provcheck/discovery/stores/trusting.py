@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from provcheck.attestation.binding import Binding, BindingFailure, BindingStatus, bind_to_image
 from provcheck.attestation.signatures import (
@@ -27,12 +27,14 @@ from provcheck.attestation.signatures import (
     SignatureCheck,
     SignedKind,
     SignedObject,
+    TlogStatus,
     TrustConfig,
 )
 from provcheck.attestation.statement import Statement
 from provcheck.attestation.verify import (
     SignerPool,
     Tally,
+    VerifiedPayload,
     verify_simple_signature,
     verify_statement_envelope,
 )
@@ -61,45 +63,55 @@ from provcheck.oci.platform import Platform
 
 @dataclass(slots=True)
 class _Checked:
+    """A stored envelope, what verifying it gave, and what binding and the threshold add."""
+
     item: StoredEnvelope
-    statement: Statement | None
-    signers: tuple[str, ...]
-    rejections: list[Rejection]
-    payload_digest: str | None
-    bound: list[tuple[PlatformImage, Binding]]
+    verified: VerifiedPayload
+    later: list[Rejection] = field(default_factory=list)
+    """Rejections after verification: the binding's, the threshold's."""
+    bound: list[tuple[PlatformImage, Binding]] = field(default_factory=list)
     """The platforms the statement binds to, each with its binding (computed once)."""
 
     @property
+    def statement(self) -> Statement | None:
+        return self.verified.statement
+
+    @property
+    def rejections(self) -> tuple[Rejection, ...]:
+        return (*self.verified.rejections, *self.later)
+
+    @property
     def check(self) -> SignatureCheck:
-        covers = f"sha256:{self.payload_digest}" if self.payload_digest else None
-        return SignatureCheck(self.signers, tuple(self.rejections), self.item.tlog, covers)
+        return dataclasses.replace(self.verified.check, rejections=self.rejections)
 
 
 def _verify(item: StoredEnvelope, trust: TrustConfig | None) -> _Checked:
-    checked = _Checked(item, None, (), [], None, [])
     if item.error is not None or item.envelope is None:
-        checked.rejections.append(
-            Rejection(RejectionReason.UNREADABLE, item.error or "no envelope")
+        unreadable = Rejection(RejectionReason.UNREADABLE, item.error or "no envelope")
+        return _Checked(
+            item, VerifiedPayload(None, (), (unreadable,), None, item.tlog_evidence.status)
         )
-        return checked
-    result = verify_statement_envelope(
+    keyless = item.keyless is not None
+    verified = verify_statement_envelope(
         item.envelope,
         trust,
         keyless_bundle=item.keyless,
-        tlog=item.tlog,
-        tlog_evidence=None if item.keyless is not None else item.tlog_evidence,
+        tlog=item.tlog_evidence.status,
+        tlog_evidence=None if keyless else item.tlog_evidence,  # a keyless bundle checks its own
         raw_envelope=item.raw,
     )
-    item.tlog = result.tlog
-    checked.statement = result.statement
-    checked.signers = result.signers
-    checked.rejections.extend(result.rejections)
-    checked.payload_digest = result.payload_digest
-    return checked
+    return _Checked(item, verified)
+
+
+def _every_image(found: ImageAttestations) -> tuple[PlatformImage, ...]:
+    """The platform images read and those the platform selection left out: a statement binds
+    to the whole index (what binds only to a platform left out is dropped afterwards, by
+    :func:`~provcheck.discovery.select.select_platforms`, not rejected)."""
+    return (*found.images, *found.others)
 
 
 def _platforms(found: ImageAttestations) -> list[tuple[Digest, Platform]]:
-    return [(image.descriptor.digest, image.platform) for image in found.images]
+    return [(image.descriptor.digest, image.platform) for image in _every_image(found)]
 
 
 def _bind(checked: _Checked, found: ImageAttestations) -> tuple[BindingFailure, ...]:
@@ -113,7 +125,7 @@ def _bind(checked: _Checked, found: ImageAttestations) -> tuple[BindingFailure, 
         predicate_type_hint=checked.item.hint,
     )
     checked.bound = [
-        (image, b) for image, b in zip(found.images, bound.bindings, strict=True) if b.usable
+        (image, b) for image, b in zip(_every_image(found), bound.bindings, strict=True) if b.usable
     ]
     return bound.failures
 
@@ -153,7 +165,6 @@ def _image_signatures(
             sig.signature,
             sig.target.descriptor.digest,
             trust,
-            tlog=sig.tlog,
             tlog_evidence=sig.tlog_evidence,
         )
         for sig in signatures
@@ -168,7 +179,6 @@ def _image_signatures(
         target = sig.target.descriptor.digest
         if pool is not None and _chains_to_statements(sig, found):
             check = _with(check, pool.tally((str(target),), f"{kind} {target.short}"))
-        sig.tlog = check.tlog
         signed.append(SignedObject(kind, sig.origin.value, location(sig), str(target), check))
         if not check.accepted and trust is not None:
             tail = "" if check.valid else ": not used"
@@ -201,7 +211,7 @@ def _signed_attestations(
                 continue
             tally = pool.tally((c.check.covers or "",), f"statement {c.item.manifest.digest.short}")
             if tally.rejection is not None:
-                c.rejections.append(tally.rejection)
+                c.later.append(tally.rejection)
     signed: list[SignedObject] = []
     additions: dict[Digest, list[AttestationManifest]] = {}
     problems: list[Problem] = []
@@ -216,7 +226,7 @@ def _signed_attestations(
                 str(item.target.descriptor.digest),
                 check,
                 c.statement.predicate_type if c.statement else item.hint,
-                c.payload_digest,
+                c.verified.payload_digest,
                 _index_scoped(c),
                 tuple(image.platform.key for image, _ in c.bound) if not c.rejections else (),
             )
@@ -264,7 +274,7 @@ def _raw_sboms(
             platforms=_platforms(found),
             predicate_type_hint=None,
         )
-        for image, binding in zip(found.images, bound.bindings, strict=True):
+        for image, binding in zip(_every_image(found), bound.bindings, strict=True):
             if not binding.usable:
                 continue
             layer = AttestationLayer(
@@ -319,7 +329,7 @@ def _settle_layer(
         chain.append(str(manifest.descriptor.digest))
     tally = pool.tally(chain, f"statement {layer.descriptor.digest.short}")
     if tally.met:
-        tlog = signature.tlog if signature is not None else "absent"
+        tlog = signature.tlog if signature is not None else TlogStatus.ABSENT
         check = SignatureCheck(tally.signers, (), tlog, chain[0])
         return dataclasses.replace(layer, trust=TrustLevel.SIGNED, signature=check)
     if signature is not None:  # a signed envelope below the threshold is rejected
@@ -368,7 +378,7 @@ def settle(
             failures = _bind(c, found)
             if not c.bound:
                 why = "; ".join(f.message for f in failures)
-                c.rejections.append(
+                c.later.append(
                     Rejection(
                         RejectionReason.BOUND_ELSEWHERE,
                         f"its statement is bound to another image ({why})",

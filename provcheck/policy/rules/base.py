@@ -72,21 +72,33 @@ def provenance_error(rule: str, pc: PlatformContext) -> RuleResult | None:
     )
 
 
+def with_provenance_error(pc: PlatformContext, found: RuleResult) -> RuleResult:
+    """``found``, unless a provenance statement of the platform could not be read: then an
+    ``error`` (it may hold anything: exit 3 beats 1) whose message also names what ``found``
+    reports when that is worse than a pass."""
+    error = provenance_error(found.rule, pc)
+    if error is None or found.status is Status.ERROR:
+        return found
+    if found.status.severity <= Status.PASS.severity:
+        return error
+    message = f"{error.message}; also {found.message}"[:2000]
+    evidence = (*error.evidence, *found.evidence)
+    return RuleResult(found.rule, Status.ERROR, found.platform, message, evidence)
+
+
 def missing_provenance(rule: str, pc: PlatformContext) -> RuleResult | None:
-    """The result of a rule that needs provenance when the platform has none usable."""
+    """The result of a rule that needs provenance when the platform has none usable (an
+    ``error`` when some could not be read); ``None`` when there is some to check (then the
+    rule's result goes through :func:`with_provenance_error`)."""
+    if pc.provenance:
+        return None
     error = provenance_error(rule, pc)
     if error is not None:
         return error
-    if not pc.provenance:
-        return RuleResult(
-            rule,
-            Status.INCOMPLETE,
-            pc.key,
-            "no usable provenance for this platform, so this cannot be checked",
-            (
-                Evidence(
-                    str(pc.image.descriptor.digest), "", None, "build with --provenance=mode=max"
-                ),
-            ),
-        )
-    return None
+    return RuleResult(
+        rule,
+        Status.INCOMPLETE,
+        pc.key,
+        "no usable provenance for this platform, so this cannot be checked",
+        (Evidence(str(pc.image.descriptor.digest), "", None, "build with --provenance=mode=max"),),
+    )

@@ -12,7 +12,12 @@ from provcheck.errors import InvalidReferenceError
 from provcheck.oci.reference import ImageReference
 from provcheck.policy.matching import material_matches
 from provcheck.policy.model import BaseImagesOptions, RuleOptions
-from provcheck.policy.rules.base import EvaluationContext, ProvenanceRecord, missing_provenance
+from provcheck.policy.rules.base import (
+    EvaluationContext,
+    ProvenanceRecord,
+    missing_provenance,
+    with_provenance_error,
+)
 from provcheck.policy.rules.frontend import frontend_names
 from provcheck.predicates.slsa import Material
 from provcheck.report.model import Evidence, RuleResult, Status
@@ -81,24 +86,21 @@ class BaseImagesRule:
                     )
             if bad:
                 msg = f"base image(s) not allowed: {', '.join(sorted(set(bad)))}"
-                out.append(RuleResult(NAME, Status.FAIL, pc.key, msg, tuple(evidence)))
+                found = RuleResult(NAME, Status.FAIL, pc.key, msg, tuple(evidence))
             elif evidence:
-                out.append(
-                    RuleResult(
-                        NAME, Status.PASS, pc.key, "all base images are allowed", tuple(evidence)
-                    )
+                found = RuleResult(
+                    NAME, Status.PASS, pc.key, "all base images are allowed", tuple(evidence)
                 )
             else:
-                out.append(
-                    RuleResult(
-                        NAME,
-                        Status.PASS,
-                        pc.key,
-                        "no base image recorded (FROM scratch)",
-                        tuple(
-                            Evidence(r.source, r.provenance.pointers["materials"])
-                            for r in pc.provenance
-                        ),
-                    )
+                found = RuleResult(
+                    NAME,
+                    Status.PASS,
+                    pc.key,
+                    "no base image recorded (FROM scratch)",
+                    tuple(
+                        Evidence(r.source, r.provenance.pointers["materials"])
+                        for r in pc.provenance
+                    ),
                 )
+            out.append(with_provenance_error(pc, found))
         return out

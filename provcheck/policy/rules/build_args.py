@@ -11,10 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from provcheck._internal.secrets import looks_like_secret
 from provcheck.policy.history import DeclaredArgs, dockerfile_arg_names, history_records
 from provcheck.policy.model import BuildArgsOptions, RuleOptions
-from provcheck.policy.rules.base import EvaluationContext, PlatformContext, provenance_error
-from provcheck.policy.secrets import looks_like_secret
+from provcheck.policy.rules.base import (
+    EvaluationContext,
+    PlatformContext,
+    provenance_error,
+    with_provenance_error,
+)
 from provcheck.report.model import Evidence, RuleResult, Status
 
 NAME = "build-args"
@@ -46,7 +51,11 @@ def _declared(pc: PlatformContext) -> DeclaredArgs:
     return DeclaredArgs(tuple(instructions), values)
 
 
-def _findings(pc: PlatformContext, opts: BuildArgsOptions) -> tuple[list[str], list[Evidence]]:
+def _findings(
+    pc: PlatformContext, opts: BuildArgsOptions
+) -> tuple[list[str], list[Evidence], str | None]:
+    """Secret names and their evidence, and why part of the history was not read (if it was
+    not)."""
     names: list[str] = []
     evidence: list[Evidence] = []
 
@@ -64,33 +73,39 @@ def _findings(pc: PlatformContext, opts: BuildArgsOptions) -> tuple[list[str], l
         for env in rec.provenance.llb_env:
             consider(rec.source, env.pointer, env.name, env.value)
     config = pc.image.config
+    unread = None
     if config is not None:
         for pointer, name, value in _config_env(config):
             consider(pc.config_source, pointer, name, value)
-        for record in history_records(config, _declared(pc)):
+        reading = history_records(config, _declared(pc))
+        unread = reading.unread
+        for record in reading.records:
             pointer = f"/history/{record.index}/created_by"
             found = [consider(pc.config_source, pointer, n, v) for n, v in record.args]
             if not any(found):
                 for n, v in record.other:
                     consider(pc.config_source, pointer, n, v)
-    return names, evidence
+    return names, evidence, unread
 
 
 def _one(pc: PlatformContext, opts: BuildArgsOptions) -> RuleResult:
-    names, evidence = _findings(pc, opts)
+    names, evidence, unread = _findings(pc, opts)
     if names:
         unique = sorted(set(names))
-        return RuleResult(
-            NAME,
-            Status.FAIL,
-            pc.key,
-            f"{len(unique)} secret(s) passed as build arguments or environment: "
-            + ", ".join(unique),
-            tuple(evidence),
-        )
+        message = f"{len(unique)} secret(s) passed as build arguments or environment: "
+        found = RuleResult(NAME, Status.FAIL, pc.key, message + ", ".join(unique), tuple(evidence))
+        return with_provenance_error(pc, found)
     error = provenance_error(NAME, pc)
     if error is not None:
         return error
+    if unread is not None:
+        return RuleResult(
+            NAME,
+            Status.INCOMPLETE,
+            pc.key,
+            f"no secret found in what was read, but {unread}",
+            (Evidence(pc.config_source, "/history"),),
+        )
     if not pc.provenance:
         return RuleResult(
             NAME,

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from provcheck.policy.matching import text_matches
 from provcheck.policy.model import BuilderOptions, RuleOptions
-from provcheck.policy.rules.base import EvaluationContext, missing_provenance
+from provcheck.policy.rules.base import (
+    EvaluationContext,
+    missing_provenance,
+    with_provenance_error,
+)
 from provcheck.report.model import Evidence, RuleResult, Status
 
 NAME = "builder"
@@ -45,7 +49,8 @@ class BuilderRule:
             if bad:
                 bid = bad[0].provenance.builder_id
                 msg = f"builder id {bid!r} is not allowed" if bid else "no builder id is recorded"
-                out.append(RuleResult(NAME, Status.FAIL, pc.key, msg, evidence))
+                found = RuleResult(NAME, Status.FAIL, pc.key, msg, evidence)
             else:
-                out.append(RuleResult(NAME, Status.PASS, pc.key, "builder id is allowed", evidence))
+                found = RuleResult(NAME, Status.PASS, pc.key, "builder id is allowed", evidence)
+            out.append(with_provenance_error(pc, found))
         return out

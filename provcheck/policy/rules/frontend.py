@@ -17,7 +17,12 @@ from provcheck.oci.platform import Platform
 from provcheck.oci.reference import ImageReference
 from provcheck.policy.matching import reference_matches, text_matches
 from provcheck.policy.model import FrontendOptions, RuleOptions
-from provcheck.policy.rules.base import EvaluationContext, ProvenanceRecord, missing_provenance
+from provcheck.policy.rules.base import (
+    EvaluationContext,
+    ProvenanceRecord,
+    missing_provenance,
+    with_provenance_error,
+)
 from provcheck.predicates.slsa import (
     BUILTIN_DOCKERFILE_FRONTEND,
     ContextKind,
@@ -274,5 +279,6 @@ class FrontendRule:
             if missing is not None:
                 out.append(missing)
                 continue
-            out.append(_worst([_check(r, options, pc.key) for r in pc.provenance]))
+            found = _worst([_check(r, options, pc.key) for r in pc.provenance])
+            out.append(with_provenance_error(pc, found))
         return out

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from provcheck.policy.model import ProvenanceOptions, RuleOptions
-from provcheck.policy.rules.base import EvaluationContext, PlatformContext, provenance_error
+from provcheck.policy.rules.base import (
+    EvaluationContext,
+    PlatformContext,
+    provenance_error,
+    with_provenance_error,
+)
 from provcheck.report.model import Evidence, RuleResult, Status
 
 NAME = "provenance"
@@ -11,10 +16,10 @@ _MAX_HINT = "build with --provenance=mode=max (or --attest type=provenance,mode=
 
 
 def _one(pc: PlatformContext, opts: ProvenanceOptions, ctx: EvaluationContext) -> RuleResult:
-    error = provenance_error(NAME, pc)
-    if error is not None:
-        return error
     if not pc.provenance:
+        error = provenance_error(NAME, pc)
+        if error is not None:
+            return error
         problems = sum(1 for _ in pc.image.all_problems())
         extra = f" ({problems} unusable attestation problem(s) reported)" if problems else ""
         status = Status.FAIL if opts.required else Status.SKIP
@@ -88,4 +93,4 @@ class ProvenanceRule:
     def check(self, ctx: EvaluationContext, options: RuleOptions) -> list[RuleResult]:
         """One result per platform."""
         assert isinstance(options, ProvenanceOptions)
-        return [_one(pc, options, ctx) for pc in ctx.platforms]
+        return [with_provenance_error(pc, _one(pc, options, ctx)) for pc in ctx.platforms]

@@ -1,14 +1,15 @@
 """``sbom``: every platform has an SBOM; no denied package or license; licenses allowed.
 
-SBOMs are the usable SBOM statements of each platform; one bound to the index covers every
-platform. A statement whose SBOM cannot be parsed gives ``error``; an SBOM layer that could not
-be used (too large, tampered, unbound) makes the checks ``incomplete`` (or, when it was the only
-one, fails ``required``). License checks skip ``file`` and ``container`` components (the image
-itself and its files are not licensed packages). Under ``allow-licenses`` a component without
-license information (none, or ``NOASSERTION``) is ``incomplete``; ``NONE`` passes only when
-listed. ``deny-packages`` matches components with a purl (read as the purl spec says:
-``pkg://npm/x`` is ``pkg:npm/x``); a name match whose range cannot be decided (no version, one the
-ecosystem cannot read, a purl type without a version ordering) is ``incomplete``.
+SBOMs are the usable SBOM statements of each platform; one bound to the index covers every platform
+(:mod:`provcheck.sbom.scope` decides, and parses each once). A statement whose SBOM cannot be
+parsed gives ``error``; an SBOM layer that could not be used (too large, tampered, unbound) makes
+the checks ``incomplete`` (or, when it was the only one, fails ``required``). License checks skip
+``file`` and ``container`` components (the image itself and its files are not licensed packages).
+Under ``allow-licenses`` a component without license information (none, or ``NOASSERTION``) is
+``incomplete``; ``NONE`` passes only when listed. ``deny-packages`` matches components with a purl
+(read as the purl spec says: ``pkg://npm/x`` is ``pkg:npm/x``); a name match whose range cannot be
+decided (no version, one the ecosystem cannot read, a purl type without a version ordering) is
+``incomplete``.
 """
 
 from __future__ import annotations
@@ -18,16 +19,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from provcheck.attestation.binding import BindingStatus
-from provcheck.discovery.model import PlatformImage, Problem, UsableStatement
+from provcheck.discovery.model import PlatformImage, Problem
 from provcheck.errors import SbomError
 from provcheck.policy.model import RuleOptions, SbomOptions
 from provcheck.policy.rules.base import EvaluationContext, PlatformContext
 from provcheck.predicates import PredicateKind
 from provcheck.report.model import Evidence, RuleResult, Status
-from provcheck.sbom import Sbom, parse_sbom
+from provcheck.sbom import Sbom
 from provcheck.sbom.licenses import LicenseRules, LicenseVerdict
 from provcheck.sbom.model import Component
+from provcheck.sbom.scope import PlatformSboms, ScopedSbom, scope_sboms
 from provcheck.sbom.versions import (
     Purl,
     VersionProblem,
@@ -78,57 +79,6 @@ class _Finding:
         return self.kind.value if self.detail is None else f"{self.kind.value} ({self.detail})"
 
 
-@dataclass(frozen=True, slots=True)
-class _Parsed:
-    usable: UsableStatement
-    sbom: Sbom | None
-    error: str | None
-
-    @property
-    def scope(self) -> str:
-        binding = self.usable.layer.binding
-        if binding is not None and binding.status is BindingStatus.INDEX:
-            return "bound to the index (covers every platform)"
-        return "bound to this platform"
-
-
-class _Cache:
-    """Each SBOM statement is parsed once per evaluation, whichever platforms it covers."""
-
-    def __init__(self) -> None:
-        self._parsed: dict[str, _Parsed] = {}
-
-    def get(self, usable: UsableStatement) -> _Parsed:
-        key = str(usable.layer.descriptor.digest)
-        if key not in self._parsed:
-            try:
-                self._parsed[key] = _Parsed(usable, parse_sbom(usable.statement), None)
-            except SbomError as exc:
-                self._parsed[key] = _Parsed(usable, None, exc.diagnostics())
-        return self._parsed[key]
-
-
-def _index_bound(ctx: EvaluationContext) -> list[UsableStatement]:
-    out: list[UsableStatement] = []
-    for pc in ctx.platforms:
-        for usable in pc.image.statements(PredicateKind.SBOM):
-            binding = usable.layer.binding
-            if binding is not None and binding.status is BindingStatus.INDEX:
-                out.append(usable)
-    return out
-
-
-def _statements(pc: PlatformContext, index_bound: list[UsableStatement]) -> list[UsableStatement]:
-    seen: set[str] = set()
-    out: list[UsableStatement] = []
-    for usable in [*pc.image.statements(PredicateKind.SBOM), *index_bound]:
-        key = str(usable.layer.descriptor.digest)
-        if key not in seen:
-            seen.add(key)
-            out.append(usable)
-    return out
-
-
 def _sbom_problems(image: PlatformImage) -> list[Problem]:
     """Problems of SBOM layers (by annotation or statement) that were not usable."""
     out: list[Problem] = []
@@ -139,7 +89,7 @@ def _sbom_problems(image: PlatformImage) -> list[Problem]:
     return out
 
 
-def _denied_packages(parsed: _Parsed, sbom: Sbom, opts: SbomOptions) -> Iterator[_Finding]:
+def _denied_packages(parsed: ScopedSbom, sbom: Sbom, opts: SbomOptions) -> Iterator[_Finding]:
     types = {p.type for p in opts.deny_packages}
     source = parsed.usable.source
     for component in sbom.components:
@@ -185,7 +135,7 @@ def _denied_packages(parsed: _Parsed, sbom: Sbom, opts: SbomOptions) -> Iterator
                 )
 
 
-def _license_findings(parsed: _Parsed, sbom: Sbom, rules: LicenseRules) -> Iterator[_Finding]:
+def _license_findings(parsed: ScopedSbom, sbom: Sbom, rules: LicenseRules) -> Iterator[_Finding]:
     source = parsed.usable.source
     memo: dict[tuple[str, ...], tuple[LicenseVerdict, str]] = {}
     for component in sbom.components:
@@ -242,10 +192,8 @@ def _summary(findings: list[_Finding]) -> str:
     return ", ".join(f"{kind}: {n}" for kind, n in counts.items())
 
 
-def _one(
-    pc: PlatformContext, opts: SbomOptions, cache: _Cache, index_bound: list[UsableStatement]
-) -> RuleResult:
-    statements = _statements(pc, index_bound)
+def _one(pc: PlatformContext, opts: SbomOptions, scoped: PlatformSboms) -> RuleResult:
+    statements = scoped.sboms
     problems = _sbom_problems(pc.image)
     unusable = "; ".join(p.message for p in problems[:3])
     checks = bool(opts.deny_packages) or opts.licenses.allow is not None or bool(opts.licenses.deny)
@@ -263,16 +211,15 @@ def _one(
         return RuleResult(NAME, Status.SKIP, pc.key, message, (image_evidence,))
 
     findings: list[_Finding] = []
-    accepted: list[tuple[_Parsed, Sbom]] = []
+    accepted: list[tuple[ScopedSbom, Sbom]] = []
     other_formats: list[str] = []
-    for usable in statements:
-        parsed = cache.get(usable)
+    for parsed in statements:
         if parsed.sbom is None:
             findings.append(
                 _Finding(
                     Status.ERROR,
                     FindingKind.UNREADABLE_SBOM,
-                    Evidence(usable.source, "/predicate", None, None),
+                    Evidence(parsed.usable.source, "/predicate", None, None),
                     parsed.error,
                 )
             )
@@ -328,6 +275,5 @@ class SbomRule:
     def check(self, ctx: EvaluationContext, options: RuleOptions) -> list[RuleResult]:
         """One result per platform."""
         assert isinstance(options, SbomOptions)
-        cache = _Cache()
-        index_bound = _index_bound(ctx)
-        return [_one(pc, options, cache, index_bound) for pc in ctx.platforms]
+        scoped = scope_sboms([pc.image for pc in ctx.platforms])
+        return [_one(pc, options, sboms) for pc, sboms in zip(ctx.platforms, scoped, strict=True)]

@@ -8,7 +8,6 @@ from provcheck.source.registry.credentials import (
     Credentials,
     DockerCredentials,
     StaticCredentials,
-    load_credentials,
 )
 from provcheck.source.registry.options import RegistryOptions
 
@@ -20,5 +19,4 @@ __all__ = [
     "RegistryOptions",
     "RegistrySource",
     "StaticCredentials",
-    "load_credentials",
 ]

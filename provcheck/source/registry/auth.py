@@ -13,7 +13,6 @@ another origin (:func:`refuse_token_redirects`).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -23,16 +22,17 @@ import re
 import secrets
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
-from contextlib import nullcontext
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
 import httpx
 
+from provcheck._internal.bounded import KeyedLocks, Lru
 from provcheck._internal.jsonload import load_json
 from provcheck.errors import AuthenticationError, RegistryError, RegistryHTTPError
-from provcheck.source.deadline import Deadline
+from provcheck.source.deadline import DeadlineView
 from provcheck.source.registry.credentials import CredentialProvider, Credentials
 
 TOKEN_MAX_BYTES: Final = 1024 * 1024
@@ -42,6 +42,10 @@ _CLIENT_ID: Final = "provcheck"
 TOKEN_ORIGIN: Final = "provcheck.token_origin"
 """Request extension of token requests: the (scheme, host, port) they may be sent to."""
 ANONYMOUS: Final = "anonymous"
+MAX_TOKENS: Final = 1024
+"""Tokens (and repositories' scopes) kept per client; expired ones are dropped first."""
+MAX_ENDPOINTS: Final = 1024
+"""Endpoints whose authentication scheme is remembered."""
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -163,7 +167,9 @@ class AuthState:
 
     Tokens are keyed by endpoint, scopes and a fingerprint of the credentials that fetched them:
     an HMAC under a key that lives only in this object, so the cache holds no secret and its keys
-    cannot be matched against anything outside it.
+    cannot be matched against anything outside it. Every table is bounded (:data:`MAX_TOKENS`,
+    :data:`MAX_ENDPOINTS`; expired tokens go first), and a token's lock lives only while a
+    request holds or waits for it.
     """
 
     def __init__(
@@ -173,11 +179,11 @@ class AuthState:
         self.user_agent = user_agent
         self.timeout = timeout
         self._key = secrets.token_bytes(32)
-        self._tokens: dict[_TokenKey, _Token] = {}
-        self._scopes_for: dict[tuple[str, str, str], tuple[str, ...]] = {}
-        self._basic: set[str] = set()
-        self._challenged: set[str] = set()
-        self._locks: dict[_TokenKey, asyncio.Lock] = {}
+        self._tokens: Lru[_TokenKey, _Token] = Lru(MAX_TOKENS)
+        self._scopes_for: Lru[tuple[str, str, str], tuple[str, ...]] = Lru(MAX_TOKENS)
+        self._basic: Lru[str, bool] = Lru(MAX_ENDPOINTS)
+        self._challenged: Lru[str, bool] = Lru(MAX_ENDPOINTS)
+        self._locks: KeyedLocks[_TokenKey] = KeyedLocks()
 
     def fingerprint(self, credentials: Credentials | None) -> str:
         """A short keyed hash of ``credentials`` (``"anonymous"`` for ``None``); never a secret."""
@@ -220,23 +226,28 @@ class AuthState:
         value, lifetime = token
         margin = min(10.0, lifetime / 4)
         expires_at = time.monotonic() + lifetime - margin
-        self._tokens[(endpoint, scopes, fingerprint)] = _Token(value, expires_at)
+        now = time.monotonic()
+        if len(self._tokens) >= MAX_TOKENS:
+            self._tokens.drop([key for key, old in self._tokens.items() if old.expires_at <= now])
+        self._tokens.put((endpoint, scopes, fingerprint), _Token(value, expires_at))
         self.remember(endpoint, repository, scopes, fingerprint)
 
     def remember(
         self, endpoint: str, repository: str, scopes: tuple[str, ...], fingerprint: str
     ) -> None:
         """Use the token for ``scopes`` up front on later requests for ``repository``."""
-        self._scopes_for[(endpoint, repository, fingerprint)] = scopes
-        self._challenged.add(endpoint)
+        self._scopes_for.put((endpoint, repository, fingerprint), scopes)
+        self._challenged.put(endpoint, True)
 
     def challenged(self, endpoint: str) -> bool:
         """True once ``endpoint`` asked for authentication (so credentials are worth a look)."""
         return endpoint in self._challenged
 
-    def lock(self, endpoint: str, scopes: tuple[str, ...], fingerprint: str) -> asyncio.Lock:
+    def lock(
+        self, endpoint: str, scopes: tuple[str, ...], fingerprint: str
+    ) -> AbstractAsyncContextManager[None]:
         """One lock per token, so that concurrent requests fetch it once."""
-        return self._locks.setdefault((endpoint, scopes, fingerprint), asyncio.Lock())
+        return self._locks.hold((endpoint, scopes, fingerprint))
 
     def uses_basic(self, endpoint: str) -> bool:
         """True once ``endpoint`` asked for Basic auth."""
@@ -244,8 +255,8 @@ class AuthState:
 
     def set_basic(self, endpoint: str) -> None:
         """Remember that ``endpoint`` wants Basic auth."""
-        self._basic.add(endpoint)
-        self._challenged.add(endpoint)
+        self._basic.put(endpoint, True)
+        self._challenged.put(endpoint, True)
 
 
 def _basic_header(credentials: Credentials) -> str:
@@ -325,7 +336,7 @@ class RegistryAuth(httpx.Auth):
         endpoint: str,
         registry: str,
         repository: str,
-        deadline: Deadline | None = None,
+        deadline: DeadlineView | None = None,
     ) -> None:
         self._state = state
         self._credentials = credentials
@@ -480,10 +491,7 @@ class RegistryAuth(httpx.Auth):
                 raise AuthenticationError(f"{where} refused {how} ({status})", status)
             raise RegistryHTTPError(f"{where} answered HTTP {status}", status)
         body = await read_capped(response, TOKEN_MAX_BYTES, f"answer of {where}")
-        try:
-            doc = load_json(body, f"answer of {where}", RegistryError)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            doc = None
+        doc = load_json(body, f"answer of {where}", RegistryError)
         token = None
         lifetime: float = DEFAULT_TOKEN_LIFETIME
         if isinstance(doc, dict):

@@ -14,12 +14,13 @@ import binascii
 import contextlib
 import os
 import re
-import subprocess
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from provcheck._internal.bounded import KeyedLocks, Lru
 from provcheck._internal.jsonload import load_json, load_json_object
 from provcheck.errors import UsageError
 
@@ -222,33 +223,14 @@ class HelperCall:
         return Credentials(username=username, password=secret, origin=origin)
 
 
-def run_credential_helper(helper: str, server: str, timeout: float) -> Credentials | None:
-    """Run ``docker-credential-<helper> get`` for ``server``; ``None`` when it has nothing.
+async def run_credential_helper_async(call: HelperCall, timeout: float) -> Credentials | None:
+    """Run ``docker-credential-<helper> get`` for the server of ``call``; ``None`` when it has
+    nothing. A cancelled call kills the helper and waits for it, so that nothing outlives a
+    deadline.
 
     Raises :class:`UsageError` when the helper is missing, fails, times out or answers
     something that is not its JSON; the message never contains the helper's output.
     """
-    call = HelperCall(helper, server)
-    try:
-        done = subprocess.run(  # fixed argv, no shell
-            [call.program, "get"],
-            input=server.encode(),
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise call.not_installed() from None
-    except subprocess.TimeoutExpired:
-        raise call.too_slow(timeout) from None
-    except OSError as exc:
-        raise call.cannot_run(exc) from None
-    return call.answer(done.returncode, done.stdout, done.stderr)
-
-
-async def run_credential_helper_async(call: HelperCall, timeout: float) -> Credentials | None:
-    """:func:`run_credential_helper` on the event loop: a cancelled call kills the helper and
-    waits for it, so that nothing outlives a deadline."""
     try:
         process = await asyncio.create_subprocess_exec(  # fixed argv, no shell
             call.program,
@@ -323,20 +305,6 @@ async def find_credentials_async(
     return await asyncio.to_thread(find_credentials, registry, config_dir)
 
 
-def load_credentials(
-    registry: str, config_dir: Path | None = None, *, helper_timeout: float = 20.0
-) -> Credentials | None:
-    """Credentials for ``registry`` (``host[:port]``, Docker Hub as ``docker.io``), or ``None``.
-
-    Blocks while a credential helper runs. Raises :class:`UsageError` for an unreadable or
-    malformed ``config.json`` and for failing credential helpers.
-    """
-    found = find_credentials(registry, config_dir)
-    if isinstance(found, HelperCall):
-        return run_credential_helper(found.helper, found.server, helper_timeout)
-    return found
-
-
 class CredentialProvider(Protocol):
     """Where a :class:`~provcheck.source.registry.RegistryClient` gets credentials from."""
 
@@ -348,35 +316,92 @@ class CredentialProvider(Protocol):
         ...
 
 
+CREDENTIALS_TTL: Final = 300.0
+"""Seconds credentials are kept before ``config.json`` (or its helper) is read again, so that
+rotated secrets are picked up by a long-lived client."""
+MAX_REGISTRIES: Final = 1024
+"""Registries whose credentials are kept at once."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    credentials: Credentials | None
+    until: float
+
+
 class DockerCredentials:
     """Docker's ``config.json`` (``None``: ``$DOCKER_CONFIG`` or ``~/.docker``), read once per
-    registry; credential helpers run as child processes that a deadline kills."""
+    registry and again after ``ttl`` seconds; credential helpers run as child processes that a
+    deadline kills. At most :data:`MAX_REGISTRIES` registries are kept."""
 
-    def __init__(self, config_dir: Path | None = None, *, helper_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        config_dir: Path | None = None,
+        *,
+        helper_timeout: float = 20.0,
+        ttl: float = CREDENTIALS_TTL,
+    ) -> None:
         self._config_dir = config_dir
         self._helper_timeout = helper_timeout
-        self._found: dict[str, Credentials | None] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._ttl = ttl
+        self._found: Lru[str, _Found] = Lru(MAX_REGISTRIES)
+        self._locks: KeyedLocks[str] = KeyedLocks()
+
+    def _fresh(self, registry: str) -> _Found | None:
+        found = self._found.get(registry)
+        if found is not None and found.until <= time.monotonic():
+            self._found.pop(registry)
+            return None
+        return found
 
     async def credentials(self, registry: str) -> Credentials | None:
         """See :meth:`CredentialProvider.credentials`."""
-        if registry in self._found:
-            return self._found[registry]
-        async with self._locks.setdefault(registry, asyncio.Lock()):
-            if registry not in self._found:
-                found = await find_credentials_async(registry, self._config_dir)
-                if isinstance(found, HelperCall):
-                    found = await run_credential_helper_async(found, self._helper_timeout)
-                self._found[registry] = found
-        return self._found[registry]
+        found = self._fresh(registry)
+        if found is not None:
+            return found.credentials
+        async with self._locks.hold(registry):
+            found = self._fresh(registry)
+            if found is None:
+                looked_up = await find_credentials_async(registry, self._config_dir)
+                if isinstance(looked_up, HelperCall):
+                    looked_up = await run_credential_helper_async(looked_up, self._helper_timeout)
+                found = _Found(looked_up, time.monotonic() + self._ttl)
+                self._found.put(registry, found)
+        return found.credentials
+
+
+def _registry_key(registry: str) -> str:
+    """How a registry is looked up: ``host[:port]`` lowercased, Docker Hub as ``docker.io``."""
+    host = config_key_host(registry)
+    return "docker.io" if host in _DOCKER_HUB_HOSTS else host
 
 
 class StaticCredentials:
-    """Credentials held in memory, per registry (``host[:port]``), e.g. from a pull secret."""
+    """Credentials held in memory, per registry (``host[:port]``; config.json keys such as
+    ``https://index.docker.io/v1/`` work too), e.g. from a Kubernetes pull secret."""
 
     def __init__(self, by_registry: Mapping[str, Credentials]) -> None:
-        self._by_registry = {key.lower(): value for key, value in by_registry.items()}
+        self._by_registry = {_registry_key(key): value for key, value in by_registry.items()}
+
+    @classmethod
+    def from_docker_config_json(cls, data: bytes, origin: str = "pull secret") -> StaticCredentials:
+        """The ``auths`` of a Docker ``config.json`` document, e.g. the ``.dockerconfigjson``
+        of a ``kubernetes.io/dockerconfigjson`` Secret (decoded from base64), read from memory.
+
+        Like the kubelet, only ``auths`` counts (a pull secret cannot run credential helpers).
+        Raises :class:`UsageError` for malformed content, never quoting it (it holds secrets).
+        """
+        config = load_json_object(data, origin, UsageError)
+        auths = config.get("auths") or {}
+        if not isinstance(auths, dict):
+            raise UsageError(f"{origin}: auths must be an object")
+        found: dict[str, Credentials] = {}
+        for key in sorted(auths, key=lambda k: (k != server_url(_registry_key(k)), k)):
+            credentials = _from_auths_entry(auths[key], f"{origin} auths[{key!r}]")
+            if credentials is not None:
+                found.setdefault(_registry_key(key), credentials)
+        return cls(found)
 
     async def credentials(self, registry: str) -> Credentials | None:
         """See :meth:`CredentialProvider.credentials`."""
-        return self._by_registry.get(registry.lower())
+        return self._by_registry.get(_registry_key(registry))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Final
 
 from provcheck.errors import UsageError
+from provcheck.source.limiter import DEFAULT_REQUESTS_PER_HOST
 
 DEFAULT_CERTS_DIR: Final = Path("/etc/docker/certs.d")
 
@@ -50,6 +51,12 @@ class RegistryOptions:
     """Upper bound of any wait between tries, including a server's ``Retry-After``."""
     max_connections: int = 8
     """Connections per registry endpoint."""
+    max_requests_per_host: int = DEFAULT_REQUESTS_PER_HOST
+    """Requests in flight per registry endpoint, for every reader of the client together (the
+    default limiter; a client given its own ``limiter`` ignores this)."""
+    tag_window: float = 2.0
+    """Seconds an answer about a tag or a referrers list (which may change) is shared with the
+    resolutions of it that come later; ``0`` shares it only among concurrent ones."""
     max_redirects: int = 5
     credential_helper_timeout: float = 20.0
     user_agent: str = field(default_factory=default_user_agent)
@@ -58,6 +65,8 @@ class RegistryOptions:
         """Raises :class:`UsageError` for negative counts or non-positive timeouts."""
         if self.max_retries < 0 or self.max_connections < 1 or self.max_redirects < 0:
             raise UsageError("max_retries and max_redirects must be >= 0, max_connections >= 1")
+        if self.max_requests_per_host < 1 or self.tag_window < 0:
+            raise UsageError("max_requests_per_host must be >= 1, tag_window >= 0")
         if min(self.timeout, self.connect_timeout, self.pool_timeout) <= 0:
             raise UsageError("timeouts must be positive")
         if self.backoff_base < 0 or self.max_retry_after < 0:

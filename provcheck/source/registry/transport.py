@@ -26,7 +26,9 @@ from provcheck.errors import (
     RegistryError,
     RegistryHTTPError,
 )
-from provcheck.source.deadline import Deadline
+from provcheck.report.escape import escape_text
+from provcheck.source.deadline import DeadlineView
+from provcheck.source.limiter import RequestLimiter
 from provcheck.source.registry.auth import RegistryAuth
 from provcheck.source.registry.connection import speaks_no_tls, ssl_errors
 from provcheck.source.registry.options import RegistryOptions
@@ -75,11 +77,14 @@ def registry_error_detail(body: bytes) -> str:
     text = "; ".join(p for p in parts if p)
     if len(text) > _MESSAGE_MAX:
         text = text[: _MESSAGE_MAX - 1] + "…"
-    return text.replace("\n", " ").replace("\r", " ")
+    return escape_text(text)
 
 
 def _is_tls_failure(exc: BaseException) -> bool:
-    """True when a TLS handshake failed for good (verification, protocol), not by a reset."""
+    """True when a TLS handshake failed for good (verification, protocol), not by a reset or a
+    timeout (a server that accepts and never answers leaves an ``SSLWantReadError`` behind)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return False
     first = next(ssl_errors(exc), None)
     return first is not None and not isinstance(first, ssl.SSLEOFError | ssl.SSLZeroReturnError)
 
@@ -166,7 +171,8 @@ async def fetch(
     where: str,
     host: str,
     options: RegistryOptions,
-    deadline: Deadline | None = None,
+    limiter: RequestLimiter,
+    deadline: DeadlineView | None = None,
 ) -> Fetched:
     """GET ``url`` and read at most ``limit`` bytes of a 200 body, retrying what may pass.
 
@@ -176,29 +182,35 @@ async def fetch(
     :class:`AuthenticationError` (401/403), :class:`RegistryHTTPError` (other statuses),
     :class:`RegistryConnectionError` (network, TLS, timeouts), :class:`DeadlineExceededError`
     (a wait past the deadline), :class:`RegistryError` (too many redirects, undecodable
-    bodies), and whatever ``over_limit`` builds.
+    bodies), and whatever ``over_limit`` builds. Every try holds a slot of ``limiter`` for
+    ``host`` and waits out a pause of the host (another request's ``429`` with ``Retry-After``);
+    a ``429`` with ``Retry-After`` pauses the host for every request.
     """
     headers = {"Accept": accept} if accept else {}
     action = f"GET {what}"
     attempt = 0
     while True:
+        await _wait_for_pause(limiter, deadline, host, action, where)
         with _waiting(deadline, host, action):
-            tried = await _try(
-                client,
-                url,
-                headers,
-                attempt=attempt,
-                limit=limit,
-                over_limit=over_limit,
-                make_auth=make_auth,
-                what=what,
-                where=where,
-                host=host,
-                options=options,
-            )
+            async with limiter.slot(host):
+                tried = await _try(
+                    client,
+                    url,
+                    headers,
+                    attempt=attempt,
+                    limit=limit,
+                    over_limit=over_limit,
+                    make_auth=make_auth,
+                    what=what,
+                    where=where,
+                    host=host,
+                    options=options,
+                )
         if isinstance(tried, Fetched):
             return tried
         delay, reason = tried.delay, tried.reason
+        if tried.rate_limited:
+            await limiter.pause(host, delay)
         if deadline is not None and delay >= deadline.remaining():
             raise deadline.cannot_wait(host, action, tried.error, delay) from tried.error
         attempt += 1
@@ -223,10 +235,26 @@ class _Retry:
     delay: float
     reason: str
     error: RegistryError
+    rate_limited: bool = False
+    """A ``429`` with ``Retry-After``: the whole host waits ``delay``."""
 
 
-def _waiting(deadline: Deadline | None, host: str, action: str) -> AbstractContextManager[None]:
+def _waiting(deadline: DeadlineView | None, host: str, action: str) -> AbstractContextManager[None]:
     return nullcontext() if deadline is None else deadline.waiting(host, action)
+
+
+async def _wait_for_pause(
+    limiter: RequestLimiter, deadline: DeadlineView | None, host: str, action: str, where: str
+) -> None:
+    """Wait while ``host`` is paused; raise :class:`DeadlineExceededError` at once when the
+    pause ends after the deadline."""
+    while (pause := await limiter.resume_in(host)) > 0:
+        if deadline is not None and pause >= deadline.remaining():
+            error = RegistryHTTPError(f"{where} is rate-limited (HTTP 429 with Retry-After)", 429)
+            raise deadline.cannot_wait(host, action, error, pause)
+        _log.info("waiting %.1f s for %s: it is rate-limited (HTTP 429)", pause, where)
+        with _waiting(deadline, host, f"{action}: waiting {pause:.1f} s, rate-limited"):
+            await asyncio.sleep(pause)
 
 
 async def _try(
@@ -263,7 +291,7 @@ async def _try(
             wait = _retry_after(response.headers.get("retry-after"), options.max_retry_after)
             if wait is None:
                 return _Retry(backoff(attempt, options), f"HTTP {status}", error)
-            return _Retry(wait, f"HTTP {status} with Retry-After", error)
+            return _Retry(wait, f"HTTP {status} with Retry-After", error, status == 429)
     except RegistryHTTPError as exc:
         # Also token-server failures raised by the auth flow.
         if last or exc.status_code not in RETRY_STATUSES or isinstance(exc, AuthenticationError):
@@ -279,9 +307,11 @@ async def _try(
                 f"TLS connection to {where} failed: {exc} ({_tls_hint(exc, host, options)})"
             ) from exc
         kind = type(exc).__name__
+        reason = str(exc) or (
+            "no answer in time" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+        )
         failed = RegistryConnectionError(
-            f"cannot fetch {what} from {where}: {kind}: {str(exc) or 'connection failed'} "
-            f"(after {attempt + 1} tries)"
+            f"cannot fetch {what} from {where}: {kind}: {reason} (after {attempt + 1} tries)"
         )
         if last:
             raise failed from exc

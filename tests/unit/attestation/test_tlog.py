@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from provcheck.attestation.dsse import parse_envelope
 from provcheck.attestation.keys import parse_public_key
+from provcheck.attestation.signatures import TlogStatus
 from provcheck.attestation.tlog import (
     DsseMaterial,
     LogKey,
@@ -192,16 +193,16 @@ def test_validity_window_and_unknown_log() -> None:
 def test_status_without_entries_without_keys_and_malformed() -> None:
     rekor, signer, envelope, logs = _setup()
     material = _material(signer, envelope)
-    assert check_tlog(TlogEvidence(), logs, material).status == "absent"
+    assert check_tlog(TlogEvidence(), logs, material).status is TlogStatus.ABSENT
     assert evidence_from_bundle([]) == TlogEvidence()
     text = rekor.cosign_annotation(sim.intoto_v002_body(envelope, sim.public_pem(signer)))
     evidence = evidence_from_annotations({"dev.sigstore.cosign/bundle": text})
-    assert check_tlog(evidence, (), material).status == "unverified"
-    assert check_tlog(evidence, logs, material).status == "verified"
+    assert check_tlog(evidence, (), material).status is TlogStatus.UNVERIFIED
+    assert check_tlog(evidence, logs, material).status is TlogStatus.VERIFIED
     bad = evidence_from_annotations({"dev.sigstore.cosign/bundle": "{not json"})
     assert bad.present
     outcome = check_tlog(bad, logs, material)
-    assert outcome.status == "unverified"
+    assert outcome.status is TlogStatus.UNVERIFIED
     assert outcome.rejection is not None
     assert outcome.rejection.startswith("transparency-log entry does not verify: ")
 

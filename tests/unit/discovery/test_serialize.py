@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 
 from provcheck.api import inspect_image
 from provcheck.attestation.binding import BindingReason, BindingStatus
-from provcheck.attestation.signatures import RejectionReason, SignedKind
+from provcheck.attestation.signatures import RejectionReason, SignedKind, TlogStatus
 from provcheck.attestation.statement import Statement
 from provcheck.discovery.model import (
     AttestationForm,
@@ -105,6 +105,7 @@ def test_i_cosign_replays_its_signed_statements_and_signatures() -> None:
     assert len(signed) == 2 and len(found.signed) >= 2
     again = _assert_replays(found)
     assert again.signed == found.signed
+    assert {type(s.check.tlog) for s in again.signed} == {TlogStatus}  # typed, not a bare str
     assert [layer.signature for layer in _layers(again) if layer.trust is TrustLevel.SIGNED] == [
         layer.signature for layer in signed
     ]
@@ -320,6 +321,7 @@ def test_malformed_documents_are_document_errors() -> None:
         (("layer", "trust"), TrustLevel),
         (("binding", "status"), BindingStatus),
         (("signed", "kind"), SignedKind),
+        (("check", "tlog"), TlogStatus),
     ],
 )
 def test_the_schema_names_every_member_of_each_vocabulary(

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from provcheck._internal.secrets import looks_like_secret
 from provcheck.policy import Policy, evaluate, parse_policy
-from provcheck.policy.secrets import looks_like_secret
 from provcheck.report import Report, Status, Verdict
 from tests.paths import REAL_CASES
 from tests.unit.policy.realdata import load_case

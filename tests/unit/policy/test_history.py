@@ -51,7 +51,7 @@ def test_run_record_uses_the_image_shell() -> None:
         "config": {"Shell": ["/bin/bash", "-o", "pipefail", "-c"]},
         "history": _history(["RUN |1 A=x y /bin/bash -o pipefail -c make"]),
     }
-    (record,) = history_records(config, DeclaredArgs())
+    (record,) = history_records(config, DeclaredArgs()).records
     assert record.args == (("A", "x y"),)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provcheck.policy.secrets import looks_like_secret
+from provcheck._internal.secrets import looks_like_secret
 
 # Fake tokens in the real formats (prefix, alphabet, length); none is or was ever valid.
 GITHUB_CLASSIC = "3f9a0c4b7d2e8f1a6b5c9d0e4f7a2b8c1d6e3f90"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from provcheck.api import inspect_image_async, verify_image
 from provcheck.attestation.binding import Binding, BindingStatus
+from provcheck.cli import main
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.policy import evaluate, parse_policy
 from provcheck.predicates import PredicateKind
@@ -251,6 +253,27 @@ def test_unreadable_sbom_is_an_error(tmp_path: Path) -> None:
     assert result.status is Status.ERROR
     assert "/predicate/packages must be a list" in result.message
     assert result.evidence[0].source.endswith("#layers/2")
+
+
+def test_an_unreadable_sbom_beside_a_denied_package_is_an_error_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 3 beats 1 inside the rule: one SBOM of the platform denies a package, the other cannot be
+    # read; the result is an error (exit 3) whose message still names the denied package
+    lodash = {"name": "lodash", "version": "4.17.20", "purl": "pkg:npm/lodash@4.17.20"}
+    malformed = {**spdx_document([{"name": "a"}]), "spdxVersion": 7}
+    ref = _image(tmp_path, [spdx_document([lodash]), malformed])
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY.format(body='    deny-packages: ["pkg:npm/lodash@<4.17.21"]'))
+    code = main(["verify", ref, "--policy", str(policy), "--format", "json"])
+    (result,) = [r for r in json.loads(capsys.readouterr().out)["results"] if r["rule"] == "sbom"]
+    assert code == 3
+    assert result["status"] == "error"
+    assert "unreadable SBOM" in result["message"] and "denied package: 1" in result["message"]
+    assert "pkg:npm/lodash@4.17.20" in {e.get("value") for e in result["evidence"]}
+    assert main(["verify", ref, "--policy", str(policy)]) == 3
+    text = capsys.readouterr().out
+    assert "verdict: ERROR" in text and "FAIL" not in text
 
 
 def test_oversized_sbom_is_reported_not_passed(tmp_path: Path) -> None:

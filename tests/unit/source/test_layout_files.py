@@ -1,11 +1,13 @@
 """An OCI layout is read like hostile input: every file capped, only regular files, and never
-through a symbolic link that leads out of the layout (issue 14.11)."""
+through a symbolic link below the layout directory (issue 14.11), even one swapped in while it
+is being read."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,7 @@ from provcheck.cli import main
 from provcheck.discovery.model import ProblemKind
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.errors import UsageError
+from provcheck.files import read_regular
 from provcheck.oci.digest import Digest
 from provcheck.predicates import PredicateKind
 from provcheck.source.layout import MARKER_MAX_BYTES, LayoutSource
@@ -43,7 +46,7 @@ def test_layout_files_that_are_devices_are_refused(tmp_path: Path, name: str) ->
     layout, _ = _layout(tmp_path)
     (layout / name).unlink()
     (layout / name).symlink_to("/dev/zero")
-    with pytest.raises(UsageError, match="is a link to a file outside"):
+    with pytest.raises(UsageError, match="is a symbolic link or lies under one"):
         LayoutSource(layout)
 
 
@@ -59,9 +62,8 @@ def test_the_cli_refuses_a_device_index_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     layout, _ = _layout(tmp_path)
-    os.mkfifo(layout / "fifo")
     (layout / "index.json").unlink()
-    (layout / "index.json").symlink_to(layout / "fifo")
+    os.mkfifo(layout / "index.json")
     assert main(["inspect", f"oci-layout://{layout}:1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
@@ -76,7 +78,7 @@ def test_a_blob_linked_out_of_the_layout_is_not_read(tmp_path: Path) -> None:
     blob.symlink_to(outside)
     found = inspect_image(f"oci-layout://{layout}:1", options=DiscoveryOptions())
     assert not list(found.images[0].statements(PredicateKind.PROVENANCE))
-    problems = [p for p in found.all_problems() if "outside" in p.message]
+    problems = [p for p in found.all_problems() if "symbolic link" in p.message]
     assert [p.kind for p in problems] == [ProblemKind.MALFORMED]
 
 
@@ -88,11 +90,58 @@ def test_a_fifo_blob_is_a_problem_not_a_hang(tmp_path: Path) -> None:
     assert any("not a regular file" in p.message for p in found.all_problems())
 
 
-def test_links_inside_the_layout_are_followed(tmp_path: Path) -> None:
-    """Deduplicating tools may link blobs to each other; that stays readable."""
+def test_links_inside_the_layout_are_refused_too(tmp_path: Path) -> None:
+    """BuildKit, oras and skopeo never write a link into a layout: none is followed (the real
+    fixtures have none, see below), so none can be swapped to lead out."""
     layout, blob = _layout(tmp_path)
     shutil.move(blob, layout / "moved")
     blob.symlink_to(Path("..") / ".." / "moved")
     found = inspect_image(f"oci-layout://{layout}:1", options=DiscoveryOptions())
+    assert not list(found.images[0].statements(PredicateKind.PROVENANCE))
+    assert any("symbolic link" in p.message for p in found.all_problems())
+
+
+def test_the_real_layouts_hold_no_links() -> None:
+    real = Path(__file__).parents[3] / "fixtures" / "real"
+    layouts = [marker.parent for marker in real.rglob("oci-layout")]
+    assert layouts
+    assert not [p for layout in layouts for p in layout.rglob("*") if p.is_symlink()]
+
+
+def test_a_link_to_the_layout_itself_is_followed(tmp_path: Path) -> None:
+    """The user names the layout directory: a link there is theirs."""
+    layout, _ = _layout(tmp_path)
+    (tmp_path / "named").symlink_to(layout)
+    found = inspect_image(f"oci-layout://{tmp_path / 'named'}:1", options=DiscoveryOptions())
     assert len(list(found.images[0].statements(PredicateKind.PROVENANCE))) == 1
-    assert not list(found.all_problems())
+
+
+def test_a_directory_swapped_for_a_link_while_reading_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race of a check-then-open: ``blobs`` is replaced by a link to a copy outside with
+    other bytes at the first ``open`` (after any check a reader made on the path)."""
+    layout, blob = _layout(tmp_path)
+    outside = tmp_path / "outside"
+    shutil.copytree(layout / "blobs", outside)
+    (outside / blob.relative_to(layout / "blobs")).write_bytes(b"attacker's bytes")
+    real_open = os.open
+    swapped: list[str] = []
+
+    def swap_then_open(*args: Any, **kwargs: Any) -> int:
+        if not swapped:
+            swapped.append("blobs")
+            (layout / "blobs").rename(tmp_path / "old-blobs")
+            (layout / "blobs").symlink_to(outside)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(os, "open", swap_then_open)
+    with pytest.raises(UsageError, match="symbolic link"):
+        read_regular(blob, 1000, "blob", UsageError, within=layout)
+    assert swapped
+
+
+def test_a_path_outside_the_layout_is_refused(tmp_path: Path) -> None:
+    layout, _ = _layout(tmp_path)
+    with pytest.raises(UsageError, match="not inside"):
+        read_regular(layout / ".." / "x", 10, "blob", UsageError, within=layout)

@@ -61,6 +61,7 @@ def options(tmp_path: Path, docker_config: Path) -> RegistryOptions:
         max_retry_after=0.05,
         timeout=5.0,
         connect_timeout=2.0,
+        tag_window=0.0,  # each resolution of a tag is a request: these tests count them
     )
 
 

@@ -59,6 +59,7 @@ def _options(tmp_path: Path, **kwargs: object) -> RegistryOptions:
         docker_config_dir=tmp_path / "docker",
         certs_dir=kwargs.pop("certs_dir", tmp_path / "certs.d"),  # type: ignore[arg-type]
         backoff_base=0.0,
+        tag_window=0.0,  # each resolution of a tag is a request: these tests count them
         **kwargs,  # type: ignore[arg-type]
     )
 

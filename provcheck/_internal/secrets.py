@@ -1,4 +1,8 @@
-"""Does a build argument or environment variable look like a secret? (names and values)"""
+"""Does a build argument or environment variable look like a secret? (names and values)
+
+Stdlib only: the policy rules and the redacting views (``inspect --format provenance``, which
+must not load the policy package) both read it.
+"""
 
 from __future__ import annotations
 
@@ -43,22 +47,61 @@ _HARMLESS_NAME_SUFFIXES: Final = (
 """Names that point at a secret rather than hold one. Their values are still checked: a URL
 with a password or a token in a known format is reported whatever the name."""
 
-_TOKEN_PATTERNS: Final = (
-    ("GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")),
-    ("npm token", re.compile(r"\bnpm_[A-Za-z0-9]{30,}")),
-    ("AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
-    ("Stripe key", re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}")),
-    ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
-    ("Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
-    ("DigitalOcean token", re.compile(r"\bdo[opr]_v1_[a-f0-9]{64}")),
-    ("SonarQube token", re.compile(r"\bsq[upa]_[a-f0-9]{40}")),
-    ("Shopify token", re.compile(r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}")),
-    ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")),
+
+@dataclass(frozen=True, slots=True)
+class TokenFormat:
+    """A known token format: its kind, its pattern and the prefixes a redaction may show."""
+
+    kind: str
+    pattern: re.Pattern[str]
+    shown: tuple[str, ...] = ()
+    """Value prefixes that name the kind without revealing any of the secret (<= 4 chars)."""
+
+
+TOKEN_FORMATS: Final = (
+    TokenFormat(
+        "GitHub token",
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ),
+    TokenFormat("npm token", re.compile(r"\bnpm_[A-Za-z0-9]{30,}"), ("npm_",)),
+    TokenFormat(
+        "AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), ("AKIA", "ASIA")
+    ),
+    TokenFormat(
+        "Slack token",
+        re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+        ("xoxb", "xoxp", "xoxa", "xoxr", "xoxs"),
+    ),
+    TokenFormat("GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), ("glpa",)),
+    TokenFormat(
+        "Stripe key", re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"), ("sk_l", "sk_t")
+    ),
+    TokenFormat("Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+    TokenFormat("Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}"), ("hf_",)),
+    TokenFormat(
+        "DigitalOcean token",
+        re.compile(r"\bdo[opr]_v1_[a-f0-9]{64}"),
+        ("dop_", "doo_", "dor_"),
+    ),
+    TokenFormat("SonarQube token", re.compile(r"\bsq[upa]_[a-f0-9]{40}"), ("squ_", "sqp_", "sqa_")),
+    TokenFormat(
+        "Shopify token",
+        re.compile(r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),
+        ("shpa", "shpc", "shpp", "shps"),
+    ),
+    TokenFormat("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    TokenFormat("JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")),
 )
-"""Known token formats (prefix and alphabet), wherever they stand in a value."""
+"""Known token formats (prefix and alphabet), wherever they stand in a value: the one table
+that both detection (:func:`looks_like_secret`) and redaction (``report.redaction``) read."""
+
+
+def shown_prefix(value: str) -> str:
+    """The token-kind prefix a redaction of ``value`` may show (``""``: none)."""
+    return next((p for f in TOKEN_FORMATS for p in f.shown if value.startswith(p)), "")
+
+
 _URL_USERINFO: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://([^/\s@]*)@")
 _MASKED_USERINFO: Final = frozenset({"xxxxx:xxxxx", "xxxxx", ":xxxxx"})
 """What BuildKit's ``urlutil.RedactCredentials`` leaves: user and password, user, password."""
@@ -103,7 +146,7 @@ def _high_entropy(value: str) -> bool:
 
 
 def _token_kind(text: str) -> str | None:
-    return next((reason for reason, pattern in _TOKEN_PATTERNS if pattern.search(text)), None)
+    return next((f.kind for f in TOKEN_FORMATS if f.pattern.search(text)), None)
 
 
 def _url_credential(value: str) -> str | None:
