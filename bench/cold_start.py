@@ -13,7 +13,7 @@ Starts Debian's docker-registry on a free loopback port, pushes the real BuildKi
 4. probes: TLS contexts created by one run and their cost, the CA bundles, asyncio loop
    creation, bytecode (``.pyc`` present, and the run with none), ``sniffio`` import retries.
 
-    .venv/bin/python bench/cold_start.py [--runs 9] [--case b-multi-max]
+    .venv/bin/python bench/cold_start.py [--runs 9] [--case b-multi-max] [--compare NAME=TREE]
 """
 
 from __future__ import annotations
@@ -247,6 +247,35 @@ def pairs(ref: str, runs: int, env: Mapping[str, str]) -> None:
     )
 
 
+def compare(ref: str, runs: int, env: Mapping[str, str], trees: Mapping[str, str]) -> None:
+    """Rounds of one cold inspect per provcheck tree (``PYTHONPATH=<tree>``; ``this``: the
+    checkout this script belongs to) and one buildx run, in an order that rotates every round;
+    each tree's median wall time and the median of its per-round ratio to buildx."""
+    argv = [PROVCHECK, "inspect", ref, "--format", "provenance"]
+    buildx = [str(BUILDX), "imagetools", "inspect", "--format", "{{json .Provenance}}", ref]
+    commands: list[tuple[str, list[str], Mapping[str, str]]] = [
+        (name, argv, env if tree == "this" else {**env, "PYTHONPATH": tree})
+        for name, tree in trees.items()
+    ]
+    commands.append(("buildx", buildx, env))
+    times: dict[str, list[Timing]] = defaultdict(list)
+    for i in range(runs):
+        shift = i % len(commands)
+        for name, command, run_env in commands[shift:] + commands[:shift]:
+            times[name].append(run(command, run_env))
+    print(f"## compare: {runs} rounds of {', '.join(times)} (rotating order), ms\n")
+    print("| tree | wall (median) | CPU (median) | ratio to buildx (median of rounds) |")
+    print("| --- | --- | --- | --- |")
+    theirs = times["buildx"]
+    for name, values in times.items():
+        ratios = [a.wall / b.wall for a, b in zip(values, theirs, strict=True)]
+        print(
+            f"| {name} | {ms([t.wall for t in values])} | {ms([t.cpu for t in values])} | "
+            f"{statistics.median(ratios):.2f} |"
+        )
+    print()
+
+
 def floors(
     server: RegistryServer, ref: str, paths: Sequence[str], runs: int, env: Mapping[str, str]
 ) -> None:
@@ -328,8 +357,8 @@ def importtime(ref: str, runs: int, env: Mapping[str, str], top: int) -> None:
     print(f"## -X importtime of the inspect run (median of {runs})\n")
     print(
         f"total import time (sum of self): {statistics.median(totals) / 1000:.0f} ms; "
-        f"`import sniffio` attempted {statistics.median(sniffio):.0f} times (it is not "
-        "installed)\n"
+        f"`import sniffio` attempted {statistics.median(sniffio):.0f} times (more than once: "
+        "it is not installed, and httpcore tries again at every lock)\n"
     )
     print("| top-level package | self ms (all its modules) |\n| --- | --- |")
     ranked = sorted(by_package.items(), key=lambda kv: -statistics.median(kv[1]))
@@ -383,6 +412,15 @@ def main() -> None:
     parser.add_argument("--case", default="b-multi-max")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sections", default="pairs,floors,importtime,probes")
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=TREE",
+        help="also run the compare section: provcheck from this source tree (e.g. a "
+        "`git worktree` of an older commit, with its .pyc compiled), next to this checkout "
+        "and buildx (repeatable)",
+    )
     args = parser.parse_args()
     if not BUILDX.exists():
         sys.exit("buildx not found: run scripts/reference-tools.sh")
@@ -404,6 +442,9 @@ def main() -> None:
         sections = args.sections.split(",")
         if "pairs" in sections:
             pairs(ref, args.runs, env)
+        if args.compare:
+            trees = dict(item.split("=", 1) for item in args.compare)
+            compare(ref, args.runs, env, {**trees, "this": "this"})
         if "floors" in sections:
             floors(server, ref, paths, args.runs, env)
         if "importtime" in sections:

@@ -32,7 +32,6 @@ from provcheck.oci.reference import ImageReference, LayoutReference, Reference, 
 from provcheck.predicates import PredicateKind
 from provcheck.source.base import Source
 from provcheck.source.deadline import DEFAULT_TIMEOUT, Deadline
-from provcheck.source.layout import LayoutSource
 
 if TYPE_CHECKING:
     # Imported where they are used: a layout needs no HTTP client, inspect needs no policy.
@@ -53,6 +52,8 @@ async def _open(
 ) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes]]]:
     """Open the source of ``reference`` and fetch its verified root manifest."""
     if isinstance(reference, LayoutReference):
+        from provcheck.source.layout import LayoutSource
+
         layout = LayoutSource(reference.path)
         pin: str | Digest | None = reference.digest or reference.tag
         root = await (layout.resolve(pin) if pin is not None else layout.resolve_default())

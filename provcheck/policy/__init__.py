@@ -1,12 +1,34 @@
-"""Policies: load and validate policy files, evaluate images against them."""
+"""Policies: load and validate policy files, evaluate images against them.
+
+Names are imported on first use: a submodule (such as :mod:`provcheck.policy.secrets`, which the
+provenance view uses) can be imported without the engine, the loader and their dependencies
+(cryptography, PyYAML).
+"""
 
 from __future__ import annotations
 
-from provcheck.policy.engine import evaluate
-from provcheck.policy.loader import lint_policy, load_policy, parse_policy
-from provcheck.policy.model import Policy
-from provcheck.policy.resolver import FileResolver, KeyResolver, MappingResolver
-from provcheck.policy.rules import RULES
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:
+    from provcheck.policy.engine import evaluate
+    from provcheck.policy.loader import lint_policy, load_policy, parse_policy
+    from provcheck.policy.model import Policy
+    from provcheck.policy.resolver import FileResolver, KeyResolver, MappingResolver
+    from provcheck.policy.rules import RULES
+
+_LAZY: typing.Final[dict[str, str]] = {
+    "RULES": "provcheck.policy.rules",
+    "FileResolver": "provcheck.policy.resolver",
+    "KeyResolver": "provcheck.policy.resolver",
+    "MappingResolver": "provcheck.policy.resolver",
+    "Policy": "provcheck.policy.model",
+    "evaluate": "provcheck.policy.engine",
+    "lint_policy": "provcheck.policy.loader",
+    "load_policy": "provcheck.policy.loader",
+    "parse_policy": "provcheck.policy.loader",
+}
+"""Where each name lives (the imports above, for type checkers, say the same)."""
 
 __all__ = [
     "RULES",
@@ -19,3 +41,15 @@ __all__ = [
     "load_policy",
     "parse_policy",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    """Import a name from its module on first use."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The names of ``__all__`` too, which are not imported yet."""
+    return sorted({*globals(), *__all__})

@@ -1,20 +1,40 @@
-"""Reports: the evaluation as data, and its text, JSON, SARIF and JUnit renderings."""
+"""Reports: the evaluation as data, and its text, JSON, SARIF and JUnit renderings.
+
+The model's names are imported on first use: a submodule (such as
+:mod:`provcheck.report.redaction`, which the provenance view uses) can be imported without the
+report model.
+"""
 
 from __future__ import annotations
 
+import importlib
+import typing
 from enum import StrEnum
 from typing import assert_never
 
-from provcheck.report.model import (
-    SCHEMA_VERSION,
-    Evidence,
-    OnIncomplete,
-    Report,
-    RuleResult,
-    Status,
-    Verdict,
-)
-from provcheck.report.redaction import redact
+if typing.TYPE_CHECKING:
+    from provcheck.report.model import (
+        SCHEMA_VERSION,
+        Evidence,
+        OnIncomplete,
+        Report,
+        RuleResult,
+        Status,
+        Verdict,
+    )
+    from provcheck.report.redaction import redact
+
+_LAZY: typing.Final[dict[str, str]] = {
+    "SCHEMA_VERSION": "provcheck.report.model",
+    "Evidence": "provcheck.report.model",
+    "OnIncomplete": "provcheck.report.model",
+    "Report": "provcheck.report.model",
+    "RuleResult": "provcheck.report.model",
+    "Status": "provcheck.report.model",
+    "Verdict": "provcheck.report.model",
+    "redact": "provcheck.report.redaction",
+}
+"""Where each name lives (the imports above, for type checkers, say the same)."""
 
 
 class ReportFormat(StrEnum):
@@ -60,3 +80,15 @@ __all__ = [
     "redact",
     "render",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    """Import a name from its module on first use."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The names of ``__all__`` too, which are not imported yet."""
+    return sorted({*globals(), *__all__})

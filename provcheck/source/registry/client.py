@@ -35,9 +35,8 @@ from provcheck.source.registry.auth import AuthState, RegistryAuth, refuse_token
 from provcheck.source.registry.connection import (
     SchemePolicy,
     TLSFallback,
-    http_transport,
+    endpoint_transport,
     scheme_policy,
-    ssl_context,
 )
 from provcheck.source.registry.credentials import CredentialProvider, DockerCredentials
 from provcheck.source.registry.options import RegistryOptions
@@ -243,18 +242,16 @@ class RegistryClient:
         client = self._clients.get(endpoint)
         if client is None:
             policy = scheme_policy(endpoint, self.options)
-            verify = (
-                ssl_context(endpoint, self.options) if policy is not SchemePolicy.HTTP else True
-            )
             limits = httpx.Limits(
                 max_connections=self.options.max_connections,
                 max_keepalive_connections=self.options.max_connections,
             )
-            transport = self._transport or http_transport(verify, limits)
+            transport = self._transport or endpoint_transport(
+                endpoint, policy, self.options, limits
+            )
             if policy is SchemePolicy.HTTPS_THEN_HTTP:
                 transport = self._fallbacks[endpoint] = TLSFallback(transport, endpoint)
             client = httpx.AsyncClient(
-                verify=verify,
                 http1=True,
                 http2=False,
                 timeout=self._timeout,

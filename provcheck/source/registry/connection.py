@@ -98,12 +98,18 @@ class _ClosingBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def http_transport(verify: ssl.SSLContext | bool, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+def http_transport(verify: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
     """httpx's HTTP/1.1 transport whose cancelled TLS handshakes close their sockets."""
     transport = httpx.AsyncHTTPTransport(verify=verify, http1=True, http2=False, limits=limits)
     pool = transport._pool  # httpx 0.28 has no parameter for the network backend
     pool._network_backend = _ClosingBackend(pool._network_backend)
     return transport
+
+
+def no_trust_context() -> ssl.SSLContext:
+    """A client context that trusts no certificate (no CAs loaded; hostname check and
+    ``CERT_REQUIRED`` on): for connections that must never complete a TLS handshake."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 class SchemePolicy(StrEnum):
@@ -241,3 +247,88 @@ def ssl_context(endpoint: str, options: RegistryOptions) -> ssl.SSLContext:
         where = files[-1] if files else options.certs_dir
         raise UsageError(f"cannot load TLS certificate {where}: {exc}") from exc
     return context
+
+
+class LazyTLSTransport(httpx.AsyncBaseTransport):
+    """The transport of an endpoint spoken to over plain HTTP (or HTTPS first, on loopback):
+    ``http://`` requests go over connections that load no trust store; ``https://`` ones (an
+    HTTPS attempt, a redirect to blob storage) over the endpoint's TLS settings
+    (:func:`ssl_context`), built at the first such request, so a plain-HTTP run never loads
+    the system CA store.
+
+    With ``probe`` (the loopback rule), the first HTTPS request to the endpoint itself is
+    preceded by a TLS ClientHello from :func:`no_trust_context`: a server's answer to it does
+    not depend on what the client trusts, so a non-TLS answer is raised as the
+    :class:`httpx.ConnectError` that the attempt with the full trust store would raise (see
+    :class:`TLSFallback`), without loading the store. The probe sends no HTTP and cannot
+    complete a handshake; any other outcome (a certificate, no answer) leaves the decision to
+    the verified attempt.
+    """
+
+    def __init__(
+        self, endpoint: str, options: RegistryOptions, limits: httpx.Limits, *, probe: bool
+    ) -> None:
+        self._endpoint = endpoint
+        self._options = options
+        self._limits = limits
+        self._no_trust = no_trust_context()
+        self._plain = http_transport(self._no_trust, limits)
+        self._verified: httpx.AsyncHTTPTransport | None = None
+        host, port = split_endpoint(endpoint.lower())
+        self._probe_origin = (host.strip("[]"), port or 443) if probe else None
+        self._backend = _ClosingBackend(httpcore.AnyIOBackend())
+
+    async def _not_tls(self, request: httpx.Request) -> httpcore.ConnectError | None:
+        """The error of a ClientHello to the request's host when the answer is not TLS."""
+        url = request.url
+        timeout = request.extensions.get("timeout", {}).get("connect")
+        try:
+            stream = await self._backend.connect_tcp(url.host, url.port or 443, timeout)
+        except (httpcore.ConnectError, httpcore.ConnectTimeout):
+            return None
+        try:
+            tls = await stream.start_tls(self._no_trust, url.host, timeout)
+        except httpcore.ConnectError as exc:
+            return exc if speaks_no_tls(exc) else None
+        except httpcore.ConnectTimeout:
+            return None
+        else:  # pragma: no cover - a context without trust anchors cannot complete a handshake
+            await tls.aclose()
+            return None
+        finally:
+            await stream.aclose()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` over plain HTTP or the endpoint's TLS settings, by its scheme.
+
+        Raises :class:`UsageError` (at the first HTTPS request) for unreadable certificate files.
+        """
+        if request.url.scheme != "https":
+            return await self._plain.handle_async_request(request)
+        origin = (request.url.host, request.url.port or 443)
+        if self._verified is None and origin == self._probe_origin:
+            not_tls = await self._not_tls(request)
+            if not_tls is not None:
+                raise httpx.ConnectError(str(not_tls), request=request) from not_tls
+        if self._verified is None:  # no await since this check: built once
+            self._verified = http_transport(
+                ssl_context(self._endpoint, self._options), self._limits
+            )
+        return await self._verified.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close both connection pools."""
+        await self._plain.aclose()
+        if self._verified is not None:
+            await self._verified.aclose()
+
+
+def endpoint_transport(
+    endpoint: str, policy: SchemePolicy, options: RegistryOptions, limits: httpx.Limits
+) -> httpx.AsyncBaseTransport:
+    """The transport of ``endpoint``'s client: HTTPS endpoints get their TLS settings up front
+    (so bad certificate files are a :class:`UsageError` before any request); plain-HTTP and
+    loopback endpoints a :class:`LazyTLSTransport`."""
+    if policy is SchemePolicy.HTTPS:
+        return http_transport(ssl_context(endpoint, options), limits)
+    return LazyTLSTransport(endpoint, options, limits, probe=policy is SchemePolicy.HTTPS_THEN_HTTP)

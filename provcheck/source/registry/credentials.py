@@ -288,6 +288,23 @@ def find_credentials(
     return _from_auths_entry(entry[1], f"{path} auths[{entry[0]!r}]")
 
 
+async def find_credentials_async(
+    registry: str, config_dir: Path | None = None
+) -> Credentials | HelperCall | None:
+    """:func:`find_credentials` in a worker thread (it reads a file), or ``None`` at once when
+    there is no ``config.json``: a thread costs ~2 ms to start, a ``stat`` microseconds.
+
+    Raises :class:`UsageError` as :func:`find_credentials` does.
+    """
+    try:
+        (docker_config_dir(config_dir) / "config.json").stat()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        pass  # find_credentials reports it
+    return await asyncio.to_thread(find_credentials, registry, config_dir)
+
+
 class CredentialProvider(Protocol):
     """Where a :class:`~provcheck.source.registry.RegistryClient` gets credentials from."""
 
@@ -345,7 +362,7 @@ class DockerCredentials:
         async with self._locks.hold(registry):
             found = self._fresh(registry)
             if found is None:
-                looked_up = await asyncio.to_thread(find_credentials, registry, self._config_dir)
+                looked_up = await find_credentials_async(registry, self._config_dir)
                 if isinstance(looked_up, HelperCall):
                     looked_up = await run_credential_helper_async(looked_up, self._helper_timeout)
                 found = _Found(looked_up, time.monotonic() + self._ttl)

@@ -127,3 +127,27 @@ def test_every_format_encodes_as_utf8(fmt: ReportFormat) -> None:
     )
     out = render(evaluate(image, parse_policy(POLICY, "t.yaml"), now=NOW), fmt)
     out.encode("utf-8")
+
+
+def test_exactly_the_listed_characters_are_escaped() -> None:
+    """Every code point, against the list the module documents (the check compiles a class of
+    ranges; the list is the source of truth)."""
+    unsafe = {
+        *range(0x00, 0x20),
+        0x7F,
+        *range(0x80, 0xA0),
+        0x2028,
+        0x2029,
+        0x061C,
+        0x200E,
+        0x200F,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+        *range(0xD800, 0xE000),
+        0xFFFE,
+        0xFFFF,
+    }
+    changed = {code for code in range(0x110000) if escape_text(chr(code)) != chr(code)}
+    assert changed == unsafe
+    text = "".join(chr(code) for code in range(0x110000))
+    assert escape_text(text) == "".join(escape_text(chr(code)) for code in range(0x110000))
