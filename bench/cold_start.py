@@ -155,7 +155,7 @@ _PROBES: Final = {
         "import asyncio",
         "import logging; logging.basicConfig()",
     ),
-    "import decimal (provcheck.views.gojson)": ("import asyncio", "import decimal"),
+    "import decimal (provcheck._internal.gojson)": ("import asyncio", "import decimal"),
     "import locale (argparse's gettext, after argparse)": ("import argparse", "import locale"),
     "import shutil (+ bz2, lzma: argparse's HelpFormatter, after asyncio)": (
         "import argparse, asyncio",

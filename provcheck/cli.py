@@ -614,12 +614,12 @@ def _inspect(args: argparse.Namespace) -> ExitCode:
         args.reference, options=options, registry=_registry_options(args), timeout=args.timeout
     )
     if args.format in ("provenance", "sbom"):
+        from provcheck._internal.gojson import go_json_indent
         from provcheck.views.buildx import (
             provenance_document,
             redacted_provenance_document,
             sbom_document,
         )
-        from provcheck.views.gojson import go_json_indent
 
         if args.format == "sbom":
             document = sbom_document(found)

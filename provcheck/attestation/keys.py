@@ -24,8 +24,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
+from provcheck._internal.files import read_capped
 from provcheck.errors import UsageError, VerificationError
-from provcheck.files import read_capped
 
 MAX_KEY_FILE_BYTES: Final = 64 * 1024
 _MIN_RSA_BITS: Final = 2048

@@ -44,13 +44,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from provcheck._internal.files import read_capped
 from provcheck._internal.jsonload import load_json, load_json_object
 from provcheck.attestation.cosign import BUNDLE_ANNOTATION
 from provcheck.attestation.dsse import Envelope, EnvelopeError, b64decode_any, pae
 from provcheck.attestation.keys import PublicKey, parse_public_key
 from provcheck.attestation.signatures import TlogStatus
 from provcheck.errors import UsageError, VerificationError
-from provcheck.files import read_capped
 
 MAX_TRUSTED_ROOT_BYTES: Final = 1024 * 1024
 MAX_ENTRIES: Final = 16

@@ -17,9 +17,9 @@ from typing import Any, Final
 
 import yaml
 
+from provcheck._internal.files import read_capped
 from provcheck.audit.workloads import images_of
 from provcheck.errors import PolicyMistakesError, UsageError
-from provcheck.files import read_capped
 from provcheck.oci.reference import parse_reference
 from provcheck.policy.loader import _BaseLoader, _Mistakes, _walk
 from provcheck.report.escape import escape_text

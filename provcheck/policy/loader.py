@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import yaml
 
+from provcheck._internal.files import read_capped
 from provcheck.discovery.model import TrustLevel
 from provcheck.errors import KeyResolutionError, PolicyError, PolicyMistakesError, SbomError
-from provcheck.files import read_capped
 from provcheck.oci.platform import Platform
 from provcheck.policy.model import (
     DEFAULT_SBOM_GENERATORS,

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
+from provcheck._internal.files import read_at_most
 from provcheck.errors import KeyResolutionError
-from provcheck.files import read_at_most
 
 MAX_RESOLVED_BYTES: Final = 1024 * 1024
 """The most a resolver returns (the size of the largest trusted root provcheck accepts); each

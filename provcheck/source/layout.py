@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 from typing import Final
 
+from provcheck._internal.files import read_regular
 from provcheck._internal.jsonload import load_json_object
 from provcheck.errors import ManifestError, NotFoundError, UsageError
-from provcheck.files import read_regular
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor, ImageIndex, load_manifest_json, parse_manifest

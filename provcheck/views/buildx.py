@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from provcheck._internal.gojson import GoStruct
 from provcheck.discovery.model import (
     AttestationManifest,
     AttestationOrigin,
@@ -32,7 +33,6 @@ from provcheck.discovery.model import (
 from provcheck.errors import AttestationError, ProvcheckError
 from provcheck.predicates import SLSA_PROVENANCE_PREFIX, SPDX_DOCUMENT
 from provcheck.predicates.slsa import BUILD_ARG_PREFIX, parse_provenance_predicate, pointer_join
-from provcheck.views.gojson import GoStruct
 
 _PREDICATE = "/predicate"
 _CANNOT_REDACT: Final = "cannot redact this provenance; --show-secrets prints it as is"

@@ -77,7 +77,7 @@ PROVCHECK_MODULES: Final = frozenset(
         "provcheck.source.store",
         "provcheck.views",
         "provcheck.views.buildx",
-        "provcheck.views.gojson",
+        "provcheck._internal.gojson",
     }
 )
 """provcheck's modules on this path; a new one must be needed by it (add it here, with the

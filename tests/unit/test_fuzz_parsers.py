@@ -38,6 +38,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from provcheck._internal.gojson import go_json_indent
 from provcheck.api import inspect_image, verify_image
 from provcheck.attestation import bundle as sb
 from provcheck.attestation._sigstore import _tlog_entries
@@ -78,7 +79,6 @@ from provcheck.source.registry.credentials import (
 from provcheck.source.registry.transport import registry_error_detail
 from provcheck.views.buildx import provenance_document, sbom_document
 from provcheck.views.document import inspect_document
-from provcheck.views.gojson import go_json_indent
 from provcheck.views.text import render_inspect_text
 from tests.hashseed import run_under_seeds
 from tests.oci_builder import ImageBuilder, provenance_statement

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provcheck.views.gojson import GoStruct, go_json_indent
+from provcheck._internal.gojson import GoStruct, go_json_indent
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from provcheck._internal.files import read_regular
 from provcheck.api import inspect_image
 from provcheck.cli import main
 from provcheck.discovery.model import ProblemKind
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.errors import UsageError
-from provcheck.files import read_regular
 from provcheck.oci.digest import Digest
 from provcheck.predicates import PredicateKind
 from provcheck.source.layout import MARKER_MAX_BYTES, LayoutSource
