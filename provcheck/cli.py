@@ -509,6 +509,8 @@ def _open_cache(args: argparse.Namespace) -> Cache:
     from provcheck.cache import open_cache, secret_from_env
     from provcheck.cache.disk import DEFAULT_DISK_BYTES, default_cache_dir
 
+    if args.cache == "none":
+        raise UsageError("provcheck cache needs a cache: --cache DIR|redis://HOST:PORT/DB")
     spec = args.cache if args.cache is not None else str(default_cache_dir())
     size = args.cache_max_size or DEFAULT_DISK_BYTES
     return open_cache(spec, max_bytes=size, secret=secret_from_env())

@@ -16,6 +16,7 @@ import logging
 import os
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -162,6 +163,8 @@ class DiskStore:
                 root,
             )
         self._written_since_count: int | None = None
+        self._pruning = threading.Lock()
+        """Held by the one prune this process runs at a time (writes run in threads)."""
 
     # -- content ---------------------------------------------------------------------------------
     def blob_path(self, digest: Digest) -> Path:
@@ -200,13 +203,19 @@ class DiskStore:
         self._account(len(data))
 
     def _account(self, written: int) -> None:
-        """Prune when this process has written a tenth of the bound since it last counted."""
-        if self._written_since_count is None:
-            self._written_since_count = self.max_bytes // 10 + 1  # count on the first write
-        self._written_since_count += written
-        if self._written_since_count > self.max_bytes // 10:
-            self._written_since_count = 0
-            self._prune()
+        """Prune when this process has written a tenth of the bound since it last counted
+        (and no other of its writes is pruning already)."""
+        if not self._pruning.acquire(blocking=False):
+            return
+        try:
+            if self._written_since_count is None:
+                self._written_since_count = self.max_bytes // 10 + 1  # count on the first write
+            self._written_since_count += written
+            if self._written_since_count > self.max_bytes // 10:
+                self._written_since_count = 0
+                self._prune()
+        finally:
+            self._pruning.release()
 
     # -- verdicts --------------------------------------------------------------------------------
     def verdict_path(self, key: str) -> Path:

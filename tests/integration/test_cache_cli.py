@@ -186,3 +186,15 @@ def _write(folder: Path, text: str) -> Path:
     path = folder / "plain.yaml"
     path.write_text(text)
     return path
+
+
+def test_cache_commands_need_a_cache_and_a_long_enough_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cache", "info", "--cache", "none"]) == 2
+    assert "needs a cache" in capsys.readouterr().err
+    assert not Path("none").exists()
+    monkeypatch.setenv("PROVCHECK_CACHE_HMAC_KEY", "short-secret")
+    assert main(["cache", "info", "--cache", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "at least 16 bytes" in err and "short-secret" not in err

@@ -230,3 +230,13 @@ def test_without_a_key_verdicts_are_kept_only_in_a_private_directory(tmp_path: P
     asyncio.run(store.put(Digest.of(data), data))
     assert asyncio.run(store.get(Digest.of(data))) == data
     assert DiskStore(shared, secret=SECRET).verdicts_enabled
+
+
+def test_the_default_directory_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from provcheck.cache.disk import default_cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "provcheck"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")  # the spec: absolute paths only
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "provcheck"
