@@ -431,11 +431,11 @@ def _verify(args: argparse.Namespace) -> ExitCode:
 
 
 def _evaluate(args: argparse.Namespace) -> Report:
+    if args.cache != "none":
+        return _evaluate_cached(args)
     from provcheck.api import verify_image
     from provcheck.policy import load_policy
 
-    if args.cache != "none":
-        return _evaluate_cached(args)
     policy = _with_cli_trust(args, load_policy(args.policy))
     return verify_image(
         args.reference,

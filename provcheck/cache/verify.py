@@ -68,12 +68,10 @@ async def verify_cached(
     A layout reference is verified without the cache. Raises what ``verify_image_async``
     raises; a cache that fails is a miss.
     """
-    from provcheck.api import inspect_image_async, verification_options, verify_image_async
-    from provcheck.policy import evaluate
-    from provcheck.source.registry import RegistryClient
-
     ref = parse_reference(reference)
     if not isinstance(ref, ImageReference):
+        from provcheck.api import verify_image_async
+
         return await verify_image_async(
             ref, policy, timeout=timeout, platforms=platforms, max_layer_bytes=max_layer_bytes
         )
@@ -85,6 +83,11 @@ async def verify_cached(
         hit = await cache.verdicts.get(key)
         if hit is not None and hit.digest == str(ref.digest):
             return rebind(hit, shown)
+    # Imported only on a miss: a cached verdict of a pinned reference needs no HTTP stack.
+    from provcheck.api import inspect_image_async, verification_options
+    from provcheck.policy import evaluate
+    from provcheck.source.registry import RegistryClient
+
     started = time.monotonic()
     async with RegistryClient(registry, store=cache) as client:
         if ref.digest is None:
