@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -198,3 +200,19 @@ def test_cache_commands_need_a_cache_and_a_long_enough_key(
     assert main(["cache", "info", "--cache", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "at least 16 bytes" in err and "short-secret" not in err
+
+
+def test_verifications_killed_at_any_point_leave_a_cache_that_gives_the_same_report(
+    real_registry: RealRegistry, policy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref, cache = real_registry.ref("f-slsa-v1"), str(tmp_path / "cache")
+    expected = _verify(capsys, ref, "--policy", str(policy))
+    command = [str(REPO_ROOT / ".venv" / "bin" / "provcheck"), "verify", ref]
+    command += ["--policy", str(policy), "--cache", cache, "--format", "json"]
+    for delay in (0.05, 0.15, 0.3, 0.45, 0.6, 0.8):
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert _verify(capsys, ref, "--policy", str(policy), "--cache", cache) == expected
+    assert _verify(capsys, ref, "--policy", str(policy), "--cache", cache) == expected
