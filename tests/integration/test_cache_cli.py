@@ -21,6 +21,7 @@ import redis.asyncio
 from provcheck.api import inspect_image, verification_options
 from provcheck.cache.verdicts import IMMUTABLE_TTL, STORES_TTL, verdict_expiry
 from provcheck.cli import main
+from provcheck.oci.digest import Digest
 from provcheck.policy import load_policy
 from tests.paths import REAL_DIR, REPO_ROOT
 from tests.registry import RealRegistry
@@ -216,3 +217,29 @@ def test_verifications_killed_at_any_point_leave_a_cache_that_gives_the_same_rep
         proc.wait()
     assert _verify(capsys, ref, "--policy", str(policy), "--cache", cache) == expected
     assert _verify(capsys, ref, "--policy", str(policy), "--cache", cache) == expected
+
+
+def test_poisoned_content_in_the_cache_is_fetched_again_never_used(
+    real_registry: RealRegistry, policy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref, cache = _pinned(real_registry, "c-secrets-max"), tmp_path / "cache"
+    cold = _verify(capsys, ref, "--policy", str(policy), "--cache", str(cache))
+    shutil.rmtree(cache / "verdicts")
+    blobs = [p for p in (cache / "blobs").rglob("*") if p.is_file()]
+    assert blobs
+    for path in blobs:  # the secret-leaking provenance swapped for something harmless-looking
+        path.write_bytes(b'{"schemaVersion": 2, "manifests": []}')
+    mark = real_registry.server.mark()
+    assert _verify(capsys, ref, "--policy", str(policy), "--cache", str(cache)) == cold
+    fetched = real_registry.server.requests_since(mark)
+    assert len(fetched) == len(blobs)  # every poisoned entry was a miss, fetched once
+    for path in blobs:  # and replaced by the verified content
+        Digest.parse(f"sha256:{path.name}").verify(path.read_bytes())
+
+
+def test_cache_info_of_redis(redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cache", "info", "--cache", redis_url]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"cache: {redis_url}\n")
+    assert "(verdict caching off: no HMAC key)" in out
+    assert "maxmemory-policy allkeys-lru; every key has a TTL" in out
