@@ -51,6 +51,7 @@ if typing.TYPE_CHECKING:
     from provcheck.errors import (
         AttestationError,
         AuthenticationError,
+        CacheError,
         ContentTooLargeError,
         DeadlineExceededError,
         DocumentError,
@@ -125,6 +126,7 @@ _LAZY: typing.Final[dict[str, str]] = {
     "ContentStore": "provcheck.source.store",
     "ContentTooLargeError": "provcheck.errors",
     "CredentialProvider": "provcheck.source.registry",
+    "CacheError": "provcheck.errors",
     "Credentials": "provcheck.source.registry",
     "DeadlineExceededError": "provcheck.errors",
     "Descriptor": "provcheck.oci.model",
@@ -218,6 +220,7 @@ __all__ = [
     "AuthenticationError",
     "Binding",
     "BindingStatus",
+    "CacheError",
     "Component",
     "ContentStore",
     "ContentTooLargeError",

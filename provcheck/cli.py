@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 
     from provcheck.attestation.keys import PublicKey
     from provcheck.attestation.signatures import TrustConfig
+    from provcheck.cache import Cache
     from provcheck.discovery.model import ImageAttestations
     from provcheck.discovery.options import DiscoveryOptions
+    from provcheck.policy import Policy
     from provcheck.report import Report, Verdict
     from provcheck.source.registry import RegistryOptions
 
@@ -248,6 +250,7 @@ def _parser() -> argparse.ArgumentParser:
         help="sigstore trusted root for keyless verification (never fetched over the network)",
     )
     _add_source_options(verify)
+    _add_cache_options(verify, default="none")
 
     sbom = commands.add_parser(
         "sbom",
@@ -282,6 +285,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("file", type=Path, help="policy file (YAML)")
     audit = _add_audit(commands)
+    _add_cache_commands(commands)
     for command in (inspect, verify, sbom, policy, lint, audit):
         _add_verbose(command, f"verbose_{command.prog.rsplit(' ', 1)[-1]}")
     return parser
@@ -671,10 +675,24 @@ def _verify(args: argparse.Namespace) -> ExitCode:
 
 
 def _evaluate(args: argparse.Namespace) -> Report:
+    if args.cache != "none":
+        return _evaluate_cached(args)
     from provcheck.api import verify_image
     from provcheck.policy import load_policy
 
-    policy = load_policy(args.policy)
+    policy = _with_cli_trust(args, load_policy(args.policy))
+    return verify_image(
+        args.reference,
+        policy,
+        registry=_registry_options(args),
+        platforms=_platforms(args),
+        max_layer_bytes=args.max_attestation_size,
+        timeout=args.timeout,
+    )
+
+
+def _with_cli_trust(args: argparse.Namespace, policy: Policy) -> Policy:
+    """``policy`` with the keys of ``--key`` and the root of ``--trusted-root``."""
     if args.key or args.trusted_root:
         from provcheck.attestation.tlog import MAX_TRUSTED_ROOT_BYTES, TrustedRoot
         from provcheck.policy.rules.signatures import with_trust
@@ -686,14 +704,122 @@ def _evaluate(args: argparse.Namespace) -> Report:
             data = _trust_file(path, "trusted root", MAX_TRUSTED_ROOT_BYTES)
             root = TrustedRoot.from_bytes(data, str(path))
         policy = with_trust(policy, keys, root)
-    return verify_image(
-        args.reference,
-        policy,
-        registry=_registry_options(args),
-        platforms=_platforms(args),
-        max_layer_bytes=args.max_attestation_size,
-        timeout=args.timeout,
+    return policy
+
+
+def _add_cache_options(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """``--cache`` and ``--cache-max-size`` (verify, cache)."""
+    group = parser.add_argument_group("cache")
+    where = "none: no cache" if default == "none" else "default $XDG_CACHE_HOME/provcheck"
+    group.add_argument(
+        "--cache",
+        default=default,
+        metavar="DIR|redis://HOST:PORT/DB|none",
+        help=f"content and verdicts cache ({where}); verdicts are cached in Redis, or in a "
+        "directory not private to you, only with an HMAC key in $PROVCHECK_CACHE_HMAC_KEY",
     )
+    group.add_argument(
+        "--cache-max-size",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="size bound of a cache directory (default 1GiB; least recently used go first)",
+    )
+
+
+def _add_cache_commands(commands: Any) -> None:
+    """``provcheck cache info|prune|clear``."""
+    cache = commands.add_parser(
+        "cache",
+        help="look after the cache",
+        description="Show, prune or clear the content and verdicts cache.",
+    )
+    actions = cache.add_subparsers(
+        dest="cache_command",
+        required=True,
+        parser_class=_Parser,
+        metavar="COMMAND",
+        help="provcheck cache COMMAND --help shows its options",
+    )
+    for name, text in (
+        ("info", "count the entries and their size"),
+        ("prune", "remove expired, orphaned and least recently used entries"),
+        ("clear", "remove every entry"),
+    ):
+        action = actions.add_parser(name, help=text, description=text.capitalize() + ".")
+        _add_cache_options(action, default=None)
+        _add_verbose(action, f"verbose_cache_{name}")
+    _add_verbose(cache, "verbose_cache")
+
+
+def _open_cache(args: argparse.Namespace) -> Cache:
+    from provcheck.cache import open_cache, secret_from_env
+    from provcheck.cache.disk import DEFAULT_DISK_BYTES, default_cache_dir
+
+    if args.cache == "none":
+        raise UsageError("provcheck cache needs a cache: --cache DIR|redis://HOST:PORT/DB")
+    spec = args.cache if args.cache is not None else str(default_cache_dir())
+    size = args.cache_max_size or DEFAULT_DISK_BYTES
+    return open_cache(spec, max_bytes=size, secret=secret_from_env())
+
+
+def _evaluate_cached(args: argparse.Namespace) -> Report:
+    """``verify --cache``: the policy file read once (its bytes are part of the verdict key)."""
+    import asyncio
+
+    from provcheck._internal.files import read_capped
+    from provcheck.cache.verify import verify_cached
+    from provcheck.policy.loader import MAX_POLICY_BYTES, parse_policy
+    from provcheck.policy.resolver import FileResolver
+
+    raw = read_capped(args.policy, MAX_POLICY_BYTES, "policy file", PolicyError)
+    parsed = parse_policy(raw, str(args.policy), resolver=FileResolver(args.policy.parent))
+    policy = _with_cli_trust(args, parsed)
+    registry = _registry_options(args)
+
+    async def run() -> Report:
+        cache = _open_cache(args)
+        try:
+            report: Report = await verify_cached(
+                args.reference,
+                policy,
+                raw,
+                cache,
+                registry=registry,
+                timeout=args.timeout,
+                platforms=_platforms(args),
+                max_layer_bytes=args.max_attestation_size,
+            )
+        finally:
+            await cache.aclose()
+        return report
+
+    return asyncio.run(run())
+
+
+def _cache(args: argparse.Namespace) -> ExitCode:
+    """``provcheck cache info|prune|clear``."""
+    import asyncio
+
+    async def run() -> str:
+        cache = _open_cache(args)
+        try:
+            if args.cache_command == "info":
+                info = await cache.info()
+                return (
+                    f"cache: {info.location}\n"
+                    f"content: {info.blobs} entries, {info.blob_bytes} bytes\n"
+                    f"verdicts: {info.verdicts} entries, {info.verdict_bytes} bytes"
+                    f"{'' if info.verdicts_enabled else ' (verdict caching off: no HMAC key)'}\n"
+                    f"bound: {info.bound}\n"
+                )
+            done = await (cache.prune() if args.cache_command == "prune" else cache.clear())
+            return f"{cache.location}: removed {done.removed} entries ({done.freed} bytes)\n"
+        finally:
+            await cache.aclose()
+
+    _write(asyncio.run(run()), None)
+    return ExitCode.PASS
 
 
 def _summary(report: Report) -> str:
@@ -812,6 +938,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], ExitCode]] = {
     "policy": _policy_lint,
     "sbom": _sbom,
     "audit": _audit,
+    "cache": _cache,
 }
 
 

@@ -157,5 +157,10 @@ class VerificationError(ProvcheckError):
     """A signature, key or identity check failed."""
 
 
+class CacheError(ProvcheckError):
+    """A cache (``--cache DIR|redis://…``) that cannot be opened or read by ``provcheck cache``
+    (a verification treats an unreachable cache as empty, never as an error)."""
+
+
 class LimitExceededError(ProvcheckError):
     """An image needs more work than its limits allow (descriptors, bytes, nesting): refused."""

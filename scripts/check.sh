@@ -27,6 +27,27 @@ if [[ ! -x /usr/bin/docker-registry ]]; then
   fi
 fi
 
+# 1b. Debian's redis-server: the tests start their own instances (no persistence).
+if [[ ! -x /usr/bin/redis-server ]]; then
+  SUDO=()
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO=(sudo); else
+      log "redis-server missing and not root (no sudo): Redis cache tests will skip, or fail with CI=true"
+    fi
+  fi
+  if [[ $(id -u) -eq 0 || ${#SUDO[@]} -gt 0 ]]; then
+    log "installing redis-server"
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
+    # the package starts a service on :6379; we never use it
+    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+      "${SUDO[@]}" systemctl disable --now redis-server >/dev/null 2>&1 || true
+    elif command -v service >/dev/null 2>&1; then
+      "${SUDO[@]}" service redis-server stop >/dev/null 2>&1 || true
+    fi
+  fi
+fi
+
 # 2. the reference clients the tests compare against (buildx, cosign, oras), into .tools/
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
   if ! bash scripts/reference-tools.sh >/dev/null; then
@@ -40,8 +61,8 @@ if [[ ! -x .venv/bin/python ]]; then
   log "creating .venv"
   python3 -m venv .venv
 fi
-log "pip install -e .[test,lint,sigstore]"
-.venv/bin/pip install -q -e '.[test,lint,sigstore]'
+log "pip install -e .[test,lint,sigstore,redis]"
+.venv/bin/pip install -q -e '.[test,lint,sigstore,redis]'
 
 # 4. lint, format, types, tests (in that order)
 log "ruff check"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.paths import FIXTURES_DIR, real_case
+from tests.redis_server import redis_server
 from tests.registry import DOCKER_REGISTRY, RealRegistry, RegistryServer, load_real_cases
 
 
@@ -79,3 +80,10 @@ def unique_repository(request: pytest.FixtureRequest) -> str:
     """A repository name no other test uses, e.g. ``t/test-push-roundtrip-3f2a``."""
     name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60].strip("-")
     return f"t/{name}-{os.urandom(2).hex()}"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``redis://127.0.0.1:PORT/0`` of one redis-server (no persistence) for the session."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url

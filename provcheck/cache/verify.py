@@ -1,0 +1,121 @@
+"""``verify --cache``: a verification that reads content and verdicts from a cache.
+
+A digest-pinned reference whose verdict is cached is answered without any request; a tag costs
+the one request that resolves it. Everything else is the uncached verification, with the cache
+as the registry client's content store.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from provcheck.cache.verdicts import (
+    VerdictInputs,
+    cacheable,
+    evaluation_options,
+    rebind,
+    trust_inputs,
+    verdict_expiry,
+    verdict_key,
+)
+from provcheck.oci.digest import Digest
+from provcheck.oci.reference import ImageReference, parse_reference
+from provcheck.source.deadline import DEFAULT_TIMEOUT
+
+if TYPE_CHECKING:
+    from provcheck.cache import Cache
+    from provcheck.policy import Policy
+    from provcheck.report import Report
+    from provcheck.source.registry import RegistryOptions
+
+
+def _inputs(
+    ref: ImageReference,
+    digest: Digest,
+    policy: Policy,
+    document: bytes,
+    platforms: frozenset[str],
+    max_layer_bytes: int | None,
+) -> VerdictInputs:
+    return VerdictInputs(
+        digest=digest,
+        policy_document=document,
+        trust=trust_inputs(policy),
+        pinned=ref.digest is not None,
+        repositories=(f"{ref.registry}/{ref.repository}",),
+        options=evaluation_options(policy, platforms, max_layer_bytes),
+    )
+
+
+async def verify_cached(
+    reference: str,
+    policy: Policy,
+    policy_document: bytes,
+    cache: Cache,
+    *,
+    registry: RegistryOptions | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    platforms: frozenset[str] = frozenset(),
+    max_layer_bytes: int | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """Verify ``reference`` against ``policy`` (parsed from ``policy_document``) as
+    :func:`~provcheck.api.verify_image_async` does, with ``cache`` for content and verdicts.
+
+    A layout reference is verified without the cache. Raises what ``verify_image_async``
+    raises; a cache that fails is a miss.
+    """
+    ref = parse_reference(reference)
+    if not isinstance(ref, ImageReference):
+        from provcheck.api import verify_image_async
+
+        return await verify_image_async(
+            ref, policy, timeout=timeout, platforms=platforms, max_layer_bytes=max_layer_bytes
+        )
+    shown = str(ref)
+    if ref.digest is not None:
+        key = verdict_key(
+            _inputs(ref, ref.digest, policy, policy_document, platforms, max_layer_bytes)
+        )
+        hit = await cache.verdicts.get(key)
+        if hit is not None and hit.digest == str(ref.digest):
+            return rebind(hit, shown)
+    # Imported only on a miss: a cached verdict of a pinned reference needs no HTTP stack.
+    from provcheck.api import inspect_image_async, verification_options
+    from provcheck.policy import evaluate
+    from provcheck.source.registry import RegistryClient
+
+    started = time.monotonic()
+    async with RegistryClient(registry, store=cache) as client:
+        if ref.digest is None:
+            from provcheck.source.deadline import Deadline
+
+            deadline = Deadline(timeout)
+            async with deadline.enforce():
+                source = client.source(ref, deadline=deadline)
+                descriptor, _ = await source.resolve(ref.api_reference)
+            key = verdict_key(
+                _inputs(ref, descriptor.digest, policy, policy_document, platforms, max_layer_bytes)
+            )
+            hit = await cache.verdicts.get(key)
+            if hit is not None and hit.digest == str(descriptor.digest):
+                return rebind(hit, shown)
+        options = verification_options(policy)
+        if max_layer_bytes is not None:
+            options = replace(options, max_layer_bytes=max_layer_bytes)
+        left = max(timeout - (time.monotonic() - started), 0.001)
+        found = await inspect_image_async(ref, options=options, client=client, timeout=left)
+    moment = now or datetime.now(UTC)
+    report = evaluate(found, policy, now=moment, platforms=platforms)
+    if cacheable(report):
+        expires = verdict_expiry(found, policy, moment, stores=options.signature_stores)
+        if expires is not None:
+            digest = Digest.parse(report.digest)
+            key = verdict_key(
+                _inputs(ref, digest, policy, policy_document, platforms, max_layer_bytes)
+            )
+            await cache.verdicts.put(key, report, expires)
+    return report
