@@ -6,11 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from enum import StrEnum
 from typing import Any, Final, Protocol, assert_never
 
+from provcheck.audit.summary import Summary, trust_levels
 from provcheck.report.escape import escape_surrogates, escape_text
 from provcheck.report.json import report_to_dict
 from provcheck.report.model import Report, Status, Verdict
@@ -25,6 +27,7 @@ class AuditFormat(StrEnum):
     CSV = "csv"
     SARIF = "sarif"
     JUNIT = "junit"
+    MARKDOWN = "markdown"
 
 
 class AuditWriter(Protocol):
@@ -162,6 +165,69 @@ class _Junit:
         return "</testsuites>\n"
 
 
+_MD_PUNCTUATION: Final = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~&])")
+
+
+def md(text: str) -> str:
+    """``text`` as literal Markdown on one line: controls and line breaks escaped visibly
+    (:func:`escape_text`), then every character with a meaning in Markdown backslash-escaped (pipes,
+    backticks, emphasis, links, lists, HTML tags and entities show as the characters they are)."""
+    return _MD_PUNCTUATION.sub(r"\\\1", escape_text(text))
+
+
+def short_digest(digest: str) -> str:
+    """``sha256:0123456789ab``: the algorithm and 12 hex digits (empty for none)."""
+    algorithm, _, hexdigits = digest.partition(":")
+    return f"{algorithm}:{hexdigits[:12]}" if hexdigits else digest
+
+
+class _Markdown:
+    """A summary an auditor reads: the verdict of every image in a table (streamed), then
+    the totals, the failing rules with their remediation, the trust levels and the errors."""
+
+    def __init__(self) -> None:
+        self._summary = Summary()
+
+    def header(self) -> str:
+        return (
+            "# provcheck audit\n\n"
+            "Totals, failing rules and errors follow the table.\n\n"
+            "| # | Reference | Digest | Verdict | Trust |\n"
+            "|---:|---|---|---|---|\n"
+        )
+
+    def part(self, report: Report) -> str:
+        self._summary.add(report)
+        number = sum(self._summary.verdicts.values())
+        trust = ", ".join(md(level) for level in trust_levels(report)) or "-"
+        return (
+            f"| {number} | {md(report.reference)} | {md(short_digest(report.digest)) or '-'} "
+            f"| **{report.verdict.value}** | {trust} |\n"
+        )
+
+    def footer(self, tally: Counter[Verdict]) -> str:
+        summary = self._summary
+        out = [f"\n## Totals\n\n{md(totals_line(tally))}\n"]
+        if summary.trust:
+            out.append("\n### Trust levels\n\n| Trust level | Images |\n|---|---:|\n")
+            out += [f"| {md(level)} | {n} |\n" for level, n in sorted(summary.trust.items())]
+        out.append("\n## Failing rules\n\n")
+        groups = summary.most_failed()
+        if not groups:
+            out.append("None.\n")
+        for rule, group in groups:
+            images = len(group.references)
+            out.append(f"### {md(rule)} ({images} image{'s' if images != 1 else ''})\n\n")
+            out += [f"**Remediation:** {md(text)}\n\n" for text in sorted(group.remediations)]
+            out += [f"- {md(ref)}\n" for ref in group.references]
+            out.append("\n")
+        out.append("## Errors\n\n")
+        if not summary.errors:
+            out.append("None.\n")
+        out += [f"- {md(ref)}: {md(message)}\n" for ref, message in summary.errors]
+        return "".join(out)
+
+
 def writer(fmt: AuditFormat) -> AuditWriter:
     """A fresh writer of ``fmt``."""
     if fmt is AuditFormat.TEXT:
@@ -174,4 +240,6 @@ def writer(fmt: AuditFormat) -> AuditWriter:
         return _Sarif()
     if fmt is AuditFormat.JUNIT:
         return _Junit()
+    if fmt is AuditFormat.MARKDOWN:
+        return _Markdown()
     assert_never(fmt)

@@ -403,3 +403,24 @@ def test_an_output_file_is_replaced_only_by_a_finished_run(
     ]
     assert _audit(capsys, "merge", str(shard), "--format", "csv", "--output", str(report))[0] == 0
     assert report.read_text().splitlines()[1].startswith(f"{ref},sha256:")
+
+
+def test_markdown_summarises_a_fleet_for_an_auditor(
+    real_registry: RealRegistry, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = [real_registry.ref("b-multi-max"), real_registry.ref("c-secrets-max")]
+    fleet += [f"{real_registry.host}/lab/no-such-image:1", real_registry.ref("c-secrets-max")]
+    code, out, err = _audit(capsys, "--policy", str(policy), "--format", "markdown", *fleet)
+    assert code == 3, err
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "/lab/" in line]
+    assert [row.split(" | ")[3] for row in rows] == [
+        "**pass**",
+        "**fail**",
+        "**error**",
+        "**fail**",
+    ]
+    assert "4 images: 1 pass, 2 fail, 1 error" in out
+    failing = out.split("## Failing rules")[1].split("## Errors")[0]
+    assert failing.count("### build\\-args (2 images)") == 1
+    assert "**Remediation:** " in failing
+    assert "no\\-such\\-image:1: " in out.split("## Errors")[1]
