@@ -332,6 +332,12 @@ def _add_audit(commands: Any) -> argparse.ArgumentParser:
         help="network time per image (default 60)",
     )
     audit.add_argument(
+        "--since",
+        type=Path,
+        metavar="PREVIOUS.jsonl",
+        help="add what changed since a previous JSONL audit (text, markdown, html)",
+    )
+    audit.add_argument(
         "--shard",
         metavar="K/N",
         help="audit only the inputs of shard K of N (K from 0): sha256 of the reference as "
@@ -391,9 +397,18 @@ def _audit(args: argparse.Namespace) -> ExitCode:
 def _audit_to(args: argparse.Namespace, handle: TextIO) -> Counter[Verdict]:
     from collections import Counter
 
-    from provcheck.audit.render import AuditFormat, writer
+    from provcheck.audit.render import SINCE_FORMATS, AuditFormat, writer
 
-    out = writer(AuditFormat(args.format))
+    fmt = AuditFormat(args.format)
+    since = None
+    if args.since is not None:
+        from provcheck.audit.since import Diff, read_previous
+
+        if fmt not in SINCE_FORMATS:
+            names = ", ".join(sorted(SINCE_FORMATS))
+            raise UsageError(f"audit: --since needs --format {names}")
+        since = Diff(read_previous(args.since), str(args.since))
+    out = writer(fmt, since)
     tally: Counter[Verdict] = Counter()
 
     def sink(report: Report) -> None:

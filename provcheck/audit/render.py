@@ -12,6 +12,7 @@ from collections import Counter
 from enum import StrEnum
 from typing import Any, Final, Protocol, assert_never
 
+from provcheck.audit.since import Before, Changed, Diff
 from provcheck.audit.summary import Summary, trust_levels
 from provcheck.report.escape import escape_surrogates, escape_text
 from provcheck.report.json import report_to_dict
@@ -74,12 +75,36 @@ class _Jsonl:
 _TEXT_ROW: Final = "{verdict:<7} {digest:<19} {reference}{detail}\n"
 
 
+def _state(before: Before | None, digest: bool) -> str:
+    if before is None:
+        return "-"
+    shown = short_digest(before.digest) if digest else ""
+    return f"{before.verdict.value} {shown}" if shown else before.verdict.value
+
+
+def change_detail(changed: Changed) -> str:
+    """``pass -> fail`` (with the short digests when they differ)."""
+    before, after = changed.before, changed.after
+    digest = before is None or after is None or before.digest != after.digest
+    return f"{_state(before, digest)} -> {_state(after, digest)}"
+
+
+def diff_counts(diff: Diff) -> str:
+    """``1 newly failing, 0 fixed, 2 digest changed, 1 new, 0 gone``."""
+    return ", ".join(f"{n} {change.value}" for change, n in diff.counts())
+
+
 class _Text:
+    def __init__(self, since: Diff | None = None) -> None:
+        self._since = since
+
     def header(self) -> str:
         names = {"verdict": "VERDICT", "digest": "DIGEST", "reference": "REFERENCE"}
         return _TEXT_ROW.format(**names, detail="")
 
     def part(self, report: Report) -> str:
+        if self._since is not None:
+            self._since.add(report)
         if report.error is not None:
             detail = f"  ({report.error})"
         else:
@@ -93,7 +118,14 @@ class _Text:
         )
 
     def footer(self, tally: Counter[Verdict]) -> str:
-        return totals_line(tally) + "\n"
+        out = totals_line(tally) + "\n"
+        if self._since is not None:
+            out += f"\nsince {escape_text(self._since.name)}: {diff_counts(self._since)}\n"
+            for changed in self._since.changes():
+                detail = change_detail(changed)
+                out += f"{changed.change.value.upper():<15} {escape_text(changed.reference)}"
+                out += f"  ({escape_text(detail)})\n"
+        return out
 
 
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -185,8 +217,9 @@ class _Markdown:
     """A summary an auditor reads: the verdict of every image in a table (streamed), then
     the totals, the failing rules with their remediation, the trust levels and the errors."""
 
-    def __init__(self) -> None:
+    def __init__(self, since: Diff | None = None) -> None:
         self._summary = Summary()
+        self._since = since
 
     def header(self) -> str:
         return (
@@ -198,6 +231,8 @@ class _Markdown:
 
     def part(self, report: Report) -> str:
         self._summary.add(report)
+        if self._since is not None:
+            self._since.add(report)
         number = sum(self._summary.verdicts.values())
         trust = ", ".join(md(level) for level in trust_levels(report)) or "-"
         return (
@@ -225,13 +260,29 @@ class _Markdown:
         if not summary.errors:
             out.append("None.\n")
         out += [f"- {md(ref)}: {md(message)}\n" for ref, message in summary.errors]
+        if self._since is not None:
+            out.append(f"\n## Since {md(self._since.name)}\n\n{md(diff_counts(self._since))}\n")
+            changes = self._since.changes()
+            if changes:
+                out.append("\n| Change | Reference | Before → now |\n|---|---|---|\n")
+            out += [
+                f"| {c.change.value} | {md(c.reference)} | {md(change_detail(c))} |\n"
+                for c in changes
+            ]
         return "".join(out)
 
 
-def writer(fmt: AuditFormat) -> AuditWriter:
-    """A fresh writer of ``fmt``."""
+SINCE_FORMATS: Final = frozenset({AuditFormat.TEXT, AuditFormat.MARKDOWN})
+"""The formats with a ``--since`` section."""
+
+
+def writer(fmt: AuditFormat, since: Diff | None = None) -> AuditWriter:
+    """A fresh writer of ``fmt``, with a section of the changes ``since`` (in a format of
+    :data:`SINCE_FORMATS`)."""
+    if since is not None and fmt not in SINCE_FORMATS:
+        raise ValueError(f"no --since section in {fmt}")
     if fmt is AuditFormat.TEXT:
-        return _Text()
+        return _Text(since)
     if fmt is AuditFormat.JSONL:
         return _Jsonl()
     if fmt is AuditFormat.CSV:
@@ -241,5 +292,5 @@ def writer(fmt: AuditFormat) -> AuditWriter:
     if fmt is AuditFormat.JUNIT:
         return _Junit()
     if fmt is AuditFormat.MARKDOWN:
-        return _Markdown()
+        return _Markdown(since)
     assert_never(fmt)
