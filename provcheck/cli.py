@@ -332,6 +332,12 @@ def _add_audit(commands: Any) -> argparse.ArgumentParser:
         help="network time per image (default 60)",
     )
     audit.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress on stderr (a bar on a terminal, else a line now and then), no totals",
+    )
+    audit.add_argument(
         "--since",
         type=Path,
         metavar="PREVIOUS.jsonl",
@@ -385,7 +391,7 @@ def _audit(args: argparse.Namespace) -> ExitCode:
     with ExitStack() as stack:
         handle = sys.stdout if args.output is None else stack.enter_context(_replacing(args.output))
         tally = _audit_to(args, handle)
-    if args.output is not None or args.format != "text":
+    if not args.quiet and (args.output is not None or args.format != "text"):
         from provcheck.audit.render import totals_line
 
         print(f"provcheck: {totals_line(tally)}", file=sys.stderr)
@@ -397,6 +403,7 @@ def _audit(args: argparse.Namespace) -> ExitCode:
 def _audit_to(args: argparse.Namespace, handle: TextIO) -> Counter[Verdict]:
     from collections import Counter
 
+    from provcheck.audit.progress import Progress, progress
     from provcheck.audit.render import SINCE_FORMATS, AuditFormat, writer
 
     fmt = AuditFormat(args.format)
@@ -410,15 +417,32 @@ def _audit_to(args: argparse.Namespace, handle: TextIO) -> Counter[Verdict]:
         since = Diff(read_previous(args.since), str(args.since))
     out = writer(fmt, since)
     tally: Counter[Verdict] = Counter()
+    shared = handle.isatty()  # the output on the terminal of the bar: flushed between
+    shown: Progress | None = None
+
+    def start(total: int | None) -> None:
+        nonlocal shown
+        handle.write(out.header())
+        shown = progress(total, sys.stderr, quiet=args.quiet, shared=shared)
 
     def sink(report: Report) -> None:
-        tally[report.verdict] += 1
-        handle.write(out.part(report))
+        def emit() -> None:
+            handle.write(out.part(report))
+            if shared:
+                handle.flush()
 
-    if args.references[:1] == ["merge"]:
-        _merge(args, lambda: handle.write(out.header()), sink)
-    else:
-        _audit_run(args, lambda: handle.write(out.header()), sink)
+        tally[report.verdict] += 1
+        assert shown is not None, "start() comes first"
+        shown.show(report, emit)
+
+    try:
+        if args.references[:1] == ["merge"]:
+            _merge(args, start, sink)
+        else:
+            _audit_run(args, start, sink)
+    finally:
+        if shown is not None:
+            shown.close()
     handle.write(out.footer(tally))
     return tally
 
@@ -433,7 +457,7 @@ def _verdict_exit_of(verdict: Verdict) -> ExitCode:
 
 
 def _merge(
-    args: argparse.Namespace, start: Callable[[], object], sink: Callable[[Report], None]
+    args: argparse.Namespace, start: Callable[[int | None], object], sink: Callable[[Report], None]
 ) -> None:
     from provcheck.audit.merge import read_shards
 
@@ -454,7 +478,7 @@ def _merge(
         raise UsageError("audit merge: name at least one SHARD.jsonl")
     reports = read_shards([Path(name) for name in args.references[1:]])
     first = next(reports, None)  # a bad first line is named before anything is written
-    start()
+    start(None)
     if first is not None:
         sink(first)
     for report in reports:
@@ -462,7 +486,7 @@ def _merge(
 
 
 def _audit_run(
-    args: argparse.Namespace, start: Callable[[], object], sink: Callable[[Report], None]
+    args: argparse.Namespace, start: Callable[[int | None], object], sink: Callable[[Report], None]
 ) -> None:
     from provcheck.audit.inputs import check_references, read_inputs
     from provcheck.audit.run import REQUESTS_PER_HOST, AuditOptions, run_audit
@@ -495,7 +519,7 @@ def _audit_run(
         max_requests_per_host=REQUESTS_PER_HOST,
     )
     options = AuditOptions(jobs=args.jobs, timeout=args.timeout, platforms=_platforms(args))
-    start()
+    start(len(references))
     run_audit(references, policy, sink, registry=registry, options=options)
 
 
