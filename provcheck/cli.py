@@ -287,7 +287,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-AUDIT_FORMATS = ("text", "jsonl", "csv", "markdown", "sarif", "junit")
+AUDIT_FORMATS = ("text", "jsonl", "csv", "markdown", "html", "sarif", "junit")
 
 
 def _add_audit(commands: Any) -> argparse.ArgumentParser:

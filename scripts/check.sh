@@ -27,6 +27,22 @@ if [[ ! -x /usr/bin/docker-registry ]]; then
   fi
 fi
 
+# 1b. Debian's chromium: the audit HTML report's headless screenshot test (skips without it,
+# fails with CI=true).
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=()
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO=(sudo); else
+      log "chromium missing and not root (no sudo): the screenshot test will skip, or fail with CI=true"
+    fi
+  fi
+  if [[ $(id -u) -eq 0 || ${#SUDO[@]} -gt 0 ]]; then
+    log "installing chromium"
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  fi
+fi
+
 # 2. the reference clients the tests compare against (buildx, cosign, oras), into .tools/
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
   if ! bash scripts/reference-tools.sh >/dev/null; then

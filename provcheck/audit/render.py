@@ -29,6 +29,7 @@ class AuditFormat(StrEnum):
     SARIF = "sarif"
     JUNIT = "junit"
     MARKDOWN = "markdown"
+    HTML = "html"
 
 
 class AuditWriter(Protocol):
@@ -55,7 +56,7 @@ def totals_line(tally: Counter[Verdict]) -> str:
     return f"{sum(tally.values())} images: {counts}"
 
 
-def _failed_rules(report: Report) -> list[str]:
+def failed_rules(report: Report) -> list[str]:
     """The rules with a result worse than pass (fail, error, incomplete)."""
     worse = Status.PASS.severity
     return sorted({r.rule for r in report.results if r.status.severity > worse})
@@ -108,7 +109,7 @@ class _Text:
         if report.error is not None:
             detail = f"  ({report.error})"
         else:
-            rules = _failed_rules(report)
+            rules = failed_rules(report)
             detail = f"  (not passed: {', '.join(rules)})" if rules else ""
         return _TEXT_ROW.format(
             verdict=report.verdict.value.upper(),
@@ -152,7 +153,7 @@ class _Csv:
     def part(self, report: Report) -> str:
         counts = [str(n) for n in report.counts().values()]
         cells = [report.reference, report.digest, report.verdict.value, *counts]
-        return self._row([*cells, " ".join(_failed_rules(report)), report.error or ""])
+        return self._row([*cells, " ".join(failed_rules(report)), report.error or ""])
 
     def footer(self, tally: Counter[Verdict]) -> str:
         return ""
@@ -272,7 +273,7 @@ class _Markdown:
         return "".join(out)
 
 
-SINCE_FORMATS: Final = frozenset({AuditFormat.TEXT, AuditFormat.MARKDOWN})
+SINCE_FORMATS: Final = frozenset({AuditFormat.TEXT, AuditFormat.MARKDOWN, AuditFormat.HTML})
 """The formats with a ``--since`` section."""
 
 
@@ -293,4 +294,8 @@ def writer(fmt: AuditFormat, since: Diff | None = None) -> AuditWriter:
         return _Junit()
     if fmt is AuditFormat.MARKDOWN:
         return _Markdown(since)
+    if fmt is AuditFormat.HTML:
+        from provcheck.audit.html_report import HtmlWriter
+
+        return HtmlWriter(since)
     assert_never(fmt)
