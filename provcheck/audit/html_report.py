@@ -68,6 +68,8 @@ border:1px solid var(--line);border-radius:6px}
 .rule{border-left:3px solid #cf222e;padding:2px 0 2px 12px;margin:10px 0}
 .rule ul{margin:4px 0;padding-left:20px}
 .remedy{background:#fff8c5;border-radius:6px;padding:4px 8px;margin:4px 0}
+tr[data-change=newly_failing] td:first-child{color:#cf222e;font-weight:600}
+tr[data-change=fixed] td:first-child{color:#1a7f37;font-weight:600}
 """
 
 _JS: Final = """

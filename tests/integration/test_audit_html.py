@@ -71,11 +71,10 @@ def _pixels(png: bytes) -> set[bytes]:
     return {raw[i : i + 3] for i in range(0, len(raw), 97)}
 
 
-def test_a_headless_chromium_screenshot_shows_the_report(report: Path, tmp_path: Path) -> None:
-    chromium = _chromium()
-    shot = tmp_path / "audit.png"
+def _headless(chromium: str, *args: str) -> str:
+    """Run headless chromium (no network, a fresh profile); its stdout."""
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(
+        done = subprocess.run(
             [
                 chromium,
                 "--headless",
@@ -87,14 +86,24 @@ def test_a_headless_chromium_screenshot_shows_the_report(report: Path, tmp_path:
                 "--disable-component-update",
                 "--disable-sync",
                 f"--user-data-dir={profile}",
-                f"--screenshot={shot}",
-                "--window-size=1400,1000",
-                report.as_uri(),
+                *args,
             ],
             capture_output=True,
+            text=True,
             timeout=120,
             check=True,
         )
+    return done.stdout
+
+
+def test_a_headless_chromium_screenshot_shows_the_report(report: Path, tmp_path: Path) -> None:
+    chromium = _chromium()
+    shot = tmp_path / "audit.png"
+    _headless(chromium, f"--screenshot={shot}", "--window-size=1400,1000", report.as_uri())
+    # the inline script ran (it counts the rows it shows)
+    assert '<span id="shown" class="muted">6 of 6 shown</span>' in _headless(
+        chromium, "--dump-dom", report.as_uri()
+    )
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
     assert len(_pixels(png)) > 50  # not one colour: text, bars and badges were drawn
