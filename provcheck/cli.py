@@ -291,7 +291,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-AUDIT_FORMATS = ("text", "jsonl", "csv", "sarif", "junit")
+AUDIT_FORMATS = ("text", "jsonl", "csv", "markdown", "html", "sarif", "junit")
 
 
 def _add_audit(commands: Any) -> argparse.ArgumentParser:
@@ -334,6 +334,18 @@ def _add_audit(commands: Any) -> argparse.ArgumentParser:
         default=60.0,  # provcheck.audit.run.DEFAULT_IMAGE_TIMEOUT
         metavar="SECONDS",
         help="network time per image (default 60)",
+    )
+    audit.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress on stderr (a bar on a terminal, else a line now and then), no totals",
+    )
+    audit.add_argument(
+        "--since",
+        type=Path,
+        metavar="PREVIOUS.jsonl",
+        help="add what changed since a previous JSONL audit (text, markdown, html)",
     )
     audit.add_argument(
         "--shard",
@@ -383,7 +395,7 @@ def _audit(args: argparse.Namespace) -> ExitCode:
     with ExitStack() as stack:
         handle = sys.stdout if args.output is None else stack.enter_context(_replacing(args.output))
         tally = _audit_to(args, handle)
-    if args.output is not None or args.format != "text":
+    if not args.quiet and (args.output is not None or args.format != "text"):
         from provcheck.audit.render import totals_line
 
         print(f"provcheck: {totals_line(tally)}", file=sys.stderr)
@@ -395,19 +407,46 @@ def _audit(args: argparse.Namespace) -> ExitCode:
 def _audit_to(args: argparse.Namespace, handle: TextIO) -> Counter[Verdict]:
     from collections import Counter
 
-    from provcheck.audit.render import AuditFormat, writer
+    from provcheck.audit.progress import Progress, progress
+    from provcheck.audit.render import SINCE_FORMATS, AuditFormat, writer
 
-    out = writer(AuditFormat(args.format))
+    fmt = AuditFormat(args.format)
+    since = None
+    if args.since is not None:
+        from provcheck.audit.since import Diff, read_previous
+
+        if fmt not in SINCE_FORMATS:
+            names = ", ".join(sorted(SINCE_FORMATS))
+            raise UsageError(f"audit: --since needs --format {names}")
+        since = Diff(read_previous(args.since), str(args.since))
+    out = writer(fmt, since)
     tally: Counter[Verdict] = Counter()
+    shared = handle.isatty()  # the output on the terminal of the bar: flushed between
+    shown: Progress | None = None
+
+    def start(total: int | None) -> None:
+        nonlocal shown
+        handle.write(out.header())
+        shown = progress(total, sys.stderr, quiet=args.quiet, shared=shared)
 
     def sink(report: Report) -> None:
-        tally[report.verdict] += 1
-        handle.write(out.part(report))
+        def emit() -> None:
+            handle.write(out.part(report))
+            if shared:
+                handle.flush()
 
-    if args.references[:1] == ["merge"]:
-        _merge(args, lambda: handle.write(out.header()), sink)
-    else:
-        _audit_run(args, lambda: handle.write(out.header()), sink)
+        tally[report.verdict] += 1
+        assert shown is not None, "start() comes first"
+        shown.show(report, emit)
+
+    try:
+        if args.references[:1] == ["merge"]:
+            _merge(args, start, sink)
+        else:
+            _audit_run(args, start, sink)
+    finally:
+        if shown is not None:
+            shown.close()
     handle.write(out.footer(tally))
     return tally
 
@@ -422,7 +461,7 @@ def _verdict_exit_of(verdict: Verdict) -> ExitCode:
 
 
 def _merge(
-    args: argparse.Namespace, start: Callable[[], object], sink: Callable[[Report], None]
+    args: argparse.Namespace, start: Callable[[int | None], object], sink: Callable[[Report], None]
 ) -> None:
     from provcheck.audit.merge import read_shards
 
@@ -443,7 +482,7 @@ def _merge(
         raise UsageError("audit merge: name at least one SHARD.jsonl")
     reports = read_shards([Path(name) for name in args.references[1:]])
     first = next(reports, None)  # a bad first line is named before anything is written
-    start()
+    start(None)
     if first is not None:
         sink(first)
     for report in reports:
@@ -451,7 +490,7 @@ def _merge(
 
 
 def _audit_run(
-    args: argparse.Namespace, start: Callable[[], object], sink: Callable[[Report], None]
+    args: argparse.Namespace, start: Callable[[int | None], object], sink: Callable[[Report], None]
 ) -> None:
     from provcheck.audit.inputs import check_references, read_inputs
     from provcheck.audit.run import REQUESTS_PER_HOST, AuditOptions, run_audit
@@ -484,7 +523,7 @@ def _audit_run(
         max_requests_per_host=REQUESTS_PER_HOST,
     )
     options = AuditOptions(jobs=args.jobs, timeout=args.timeout, platforms=_platforms(args))
-    start()
+    start(len(references))
     run_audit(references, policy, sink, registry=registry, options=options)
 
 

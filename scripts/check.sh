@@ -6,47 +6,33 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { printf '[check] %s\n' "$*" >&2; }
 
-# 1. Debian's docker-registry (distribution 2.8): the tests start their own instances.
-if [[ ! -x /usr/bin/docker-registry ]]; then
-  SUDO=()
+# 1. Debian packages the tests use as real peers. Each is installed only when missing; a test
+# that needs a missing one skips locally and fails with CI=true.
+#   need COMMAND PACKAGE [SERVICE] WHAT: install PACKAGE when COMMAND is missing, and stop the
+#   SERVICE the package starts (the tests start their own instances on free loopback ports).
+need() {
+  local command=$1 package=$2 service=$3 what=$4
+  command -v "$command" >/dev/null 2>&1 && return 0
+  local sudo=()
   if [[ $(id -u) -ne 0 ]]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO=(sudo); else
-      log "docker-registry missing and not root (no sudo): registry tests will skip, or fail with CI=true"
+    if command -v sudo >/dev/null 2>&1; then sudo=(sudo); else
+      log "$package missing and not root (no sudo): $what will skip, or fail with CI=true"
+      return 0
     fi
   fi
-  if [[ $(id -u) -eq 0 || ${#SUDO[@]} -gt 0 ]]; then
-    log "installing docker-registry"
-    "${SUDO[@]}" apt-get update -qq
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry
-    # the package starts a service on :5000; we never use it
-    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
-      "${SUDO[@]}" systemctl disable --now docker-registry >/dev/null 2>&1 || true
-    elif command -v service >/dev/null 2>&1; then
-      "${SUDO[@]}" service docker-registry stop >/dev/null 2>&1 || true
-    fi
+  log "installing $package"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package"
+  [[ -n $service ]] || return 0
+  if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+    "${sudo[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
+  elif command -v service >/dev/null 2>&1; then
+    "${sudo[@]}" service "$service" stop >/dev/null 2>&1 || true
   fi
-fi
-
-# 1b. Debian's redis-server: the tests start their own instances (no persistence).
-if [[ ! -x /usr/bin/redis-server ]]; then
-  SUDO=()
-  if [[ $(id -u) -ne 0 ]]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO=(sudo); else
-      log "redis-server missing and not root (no sudo): Redis cache tests will skip, or fail with CI=true"
-    fi
-  fi
-  if [[ $(id -u) -eq 0 || ${#SUDO[@]} -gt 0 ]]; then
-    log "installing redis-server"
-    "${SUDO[@]}" apt-get update -qq
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
-    # the package starts a service on :6379; we never use it
-    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
-      "${SUDO[@]}" systemctl disable --now redis-server >/dev/null 2>&1 || true
-    elif command -v service >/dev/null 2>&1; then
-      "${SUDO[@]}" service redis-server stop >/dev/null 2>&1 || true
-    fi
-  fi
-fi
+}
+need docker-registry docker-registry docker-registry "registry tests"        # distribution 2.8, :5000
+need redis-server redis-server redis-server "Redis cache tests"               # :6379, no persistence
+need chromium chromium "" "the audit HTML screenshot test"                    # headless, no service
 
 # 2. the reference clients the tests compare against (buildx, cosign, oras), into .tools/
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

@@ -6,11 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from enum import StrEnum
 from typing import Any, Final, Protocol, assert_never
 
+from provcheck.audit.since import Before, Changed, Diff
+from provcheck.audit.summary import Summary, trust_levels
 from provcheck.report.escape import escape_surrogates, escape_text
 from provcheck.report.json import report_to_dict
 from provcheck.report.model import Report, Status, Verdict
@@ -25,6 +28,8 @@ class AuditFormat(StrEnum):
     CSV = "csv"
     SARIF = "sarif"
     JUNIT = "junit"
+    MARKDOWN = "markdown"
+    HTML = "html"
 
 
 class AuditWriter(Protocol):
@@ -51,7 +56,7 @@ def totals_line(tally: Counter[Verdict]) -> str:
     return f"{sum(tally.values())} images: {counts}"
 
 
-def _failed_rules(report: Report) -> list[str]:
+def failed_rules(report: Report) -> list[str]:
     """The rules with a result worse than pass (fail, error, incomplete)."""
     worse = Status.PASS.severity
     return sorted({r.rule for r in report.results if r.status.severity > worse})
@@ -71,16 +76,40 @@ class _Jsonl:
 _TEXT_ROW: Final = "{verdict:<7} {digest:<19} {reference}{detail}\n"
 
 
+def _state(before: Before | None, digest: bool) -> str:
+    if before is None:
+        return "-"
+    shown = short_digest(before.digest) if digest else ""
+    return f"{before.verdict.value} {shown}" if shown else before.verdict.value
+
+
+def change_detail(changed: Changed) -> str:
+    """``pass -> fail`` (with the short digests when they differ)."""
+    before, after = changed.before, changed.after
+    digest = before is None or after is None or before.digest != after.digest
+    return f"{_state(before, digest)} -> {_state(after, digest)}"
+
+
+def diff_counts(diff: Diff) -> str:
+    """``1 newly failing, 0 fixed, 2 digest changed, 1 new, 0 gone``."""
+    return ", ".join(f"{n} {change.value}" for change, n in diff.counts())
+
+
 class _Text:
+    def __init__(self, since: Diff | None = None) -> None:
+        self._since = since
+
     def header(self) -> str:
         names = {"verdict": "VERDICT", "digest": "DIGEST", "reference": "REFERENCE"}
         return _TEXT_ROW.format(**names, detail="")
 
     def part(self, report: Report) -> str:
+        if self._since is not None:
+            self._since.add(report)
         if report.error is not None:
             detail = f"  ({report.error})"
         else:
-            rules = _failed_rules(report)
+            rules = failed_rules(report)
             detail = f"  (not passed: {', '.join(rules)})" if rules else ""
         return _TEXT_ROW.format(
             verdict=report.verdict.value.upper(),
@@ -90,7 +119,14 @@ class _Text:
         )
 
     def footer(self, tally: Counter[Verdict]) -> str:
-        return totals_line(tally) + "\n"
+        out = totals_line(tally) + "\n"
+        if self._since is not None:
+            out += f"\nsince {escape_text(self._since.name)}: {diff_counts(self._since)}\n"
+            for changed in self._since.changes():
+                detail = change_detail(changed)
+                out += f"{changed.change.value.upper():<15} {escape_text(changed.reference)}"
+                out += f"  ({escape_text(detail)})\n"
+        return out
 
 
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -117,7 +153,7 @@ class _Csv:
     def part(self, report: Report) -> str:
         counts = [str(n) for n in report.counts().values()]
         cells = [report.reference, report.digest, report.verdict.value, *counts]
-        return self._row([*cells, " ".join(_failed_rules(report)), report.error or ""])
+        return self._row([*cells, " ".join(failed_rules(report)), report.error or ""])
 
     def footer(self, tally: Counter[Verdict]) -> str:
         return ""
@@ -162,10 +198,92 @@ class _Junit:
         return "</testsuites>\n"
 
 
-def writer(fmt: AuditFormat) -> AuditWriter:
-    """A fresh writer of ``fmt``."""
+_MD_PUNCTUATION: Final = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~&])")
+
+
+def md(text: str) -> str:
+    """``text`` as literal Markdown on one line: controls and line breaks escaped visibly
+    (:func:`escape_text`), then every character with a meaning in Markdown backslash-escaped (pipes,
+    backticks, emphasis, links, lists, HTML tags and entities show as the characters they are)."""
+    return _MD_PUNCTUATION.sub(r"\\\1", escape_text(text))
+
+
+def short_digest(digest: str) -> str:
+    """``sha256:0123456789ab``: the algorithm and 12 hex digits (empty for none)."""
+    algorithm, _, hexdigits = digest.partition(":")
+    return f"{algorithm}:{hexdigits[:12]}" if hexdigits else digest
+
+
+class _Markdown:
+    """A summary an auditor reads: the verdict of every image in a table (streamed), then
+    the totals, the failing rules with their remediation, the trust levels and the errors."""
+
+    def __init__(self, since: Diff | None = None) -> None:
+        self._summary = Summary()
+        self._since = since
+
+    def header(self) -> str:
+        return (
+            "# provcheck audit\n\n"
+            "Totals, failing rules and errors follow the table.\n\n"
+            "| # | Reference | Digest | Verdict | Trust |\n"
+            "|---:|---|---|---|---|\n"
+        )
+
+    def part(self, report: Report) -> str:
+        self._summary.add(report)
+        if self._since is not None:
+            self._since.add(report)
+        number = sum(self._summary.verdicts.values())
+        trust = ", ".join(md(level) for level in trust_levels(report)) or "-"
+        return (
+            f"| {number} | {md(report.reference)} | {md(short_digest(report.digest)) or '-'} "
+            f"| **{report.verdict.value}** | {trust} |\n"
+        )
+
+    def footer(self, tally: Counter[Verdict]) -> str:
+        summary = self._summary
+        out = [f"\n## Totals\n\n{md(totals_line(tally))}\n"]
+        if summary.trust:
+            out.append("\n### Trust levels\n\n| Trust level | Images |\n|---|---:|\n")
+            out += [f"| {md(level)} | {n} |\n" for level, n in sorted(summary.trust.items())]
+        out.append("\n## Failing rules\n\n")
+        groups = summary.most_failed()
+        if not groups:
+            out.append("None.\n")
+        for rule, group in groups:
+            images = len(group.references)
+            out.append(f"### {md(rule)} ({images} image{'s' if images != 1 else ''})\n\n")
+            out += [f"**Remediation:** {md(text)}\n\n" for text in sorted(group.remediations)]
+            out += [f"- {md(ref)}\n" for ref in group.references]
+            out.append("\n")
+        out.append("## Errors\n\n")
+        if not summary.errors:
+            out.append("None.\n")
+        out += [f"- {md(ref)}: {md(message)}\n" for ref, message in summary.errors]
+        if self._since is not None:
+            out.append(f"\n## Since {md(self._since.name)}\n\n{md(diff_counts(self._since))}\n")
+            changes = self._since.changes()
+            if changes:
+                out.append("\n| Change | Reference | Before → now |\n|---|---|---|\n")
+            out += [
+                f"| {c.change.value} | {md(c.reference)} | {md(change_detail(c))} |\n"
+                for c in changes
+            ]
+        return "".join(out)
+
+
+SINCE_FORMATS: Final = frozenset({AuditFormat.TEXT, AuditFormat.MARKDOWN, AuditFormat.HTML})
+"""The formats with a ``--since`` section."""
+
+
+def writer(fmt: AuditFormat, since: Diff | None = None) -> AuditWriter:
+    """A fresh writer of ``fmt``, with a section of the changes ``since`` (in a format of
+    :data:`SINCE_FORMATS`)."""
+    if since is not None and fmt not in SINCE_FORMATS:
+        raise ValueError(f"no --since section in {fmt}")
     if fmt is AuditFormat.TEXT:
-        return _Text()
+        return _Text(since)
     if fmt is AuditFormat.JSONL:
         return _Jsonl()
     if fmt is AuditFormat.CSV:
@@ -174,4 +292,10 @@ def writer(fmt: AuditFormat) -> AuditWriter:
         return _Sarif()
     if fmt is AuditFormat.JUNIT:
         return _Junit()
+    if fmt is AuditFormat.MARKDOWN:
+        return _Markdown(since)
+    if fmt is AuditFormat.HTML:
+        from provcheck.audit.html_report import HtmlWriter
+
+        return HtmlWriter(since)
     assert_never(fmt)

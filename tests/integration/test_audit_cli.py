@@ -5,6 +5,7 @@ one result per input, duplicates verified once, exit codes, shards + merge, Kube
 from __future__ import annotations
 
 import json
+import re
 import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -403,3 +404,68 @@ def test_an_output_file_is_replaced_only_by_a_finished_run(
     ]
     assert _audit(capsys, "merge", str(shard), "--format", "csv", "--output", str(report))[0] == 0
     assert report.read_text().splitlines()[1].startswith(f"{ref},sha256:")
+
+
+def test_markdown_summarises_a_fleet_for_an_auditor(
+    real_registry: RealRegistry, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = [real_registry.ref("b-multi-max"), real_registry.ref("c-secrets-max")]
+    fleet += [f"{real_registry.host}/lab/no-such-image:1", real_registry.ref("c-secrets-max")]
+    code, out, err = _audit(capsys, "--policy", str(policy), "--format", "markdown", *fleet)
+    assert code == 3, err
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "/lab/" in line]
+    assert [row.split(" | ")[3] for row in rows] == [
+        "**pass**",
+        "**fail**",
+        "**error**",
+        "**fail**",
+    ]
+    assert "4 images: 1 pass, 2 fail, 1 error" in out
+    failing = out.split("## Failing rules")[1].split("## Errors")[0]
+    assert failing.count("### build\\-args (2 images)") == 1
+    assert "**Remediation:** " in failing
+    assert "no\\-such\\-image:1: " in out.split("## Errors")[1]
+
+
+def test_since_lists_what_changed_since_a_previous_audit(
+    real_registry: RealRegistry, policy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b, c, d = (
+        real_registry.ref(case)
+        for case in ("b-multi-max", "c-secrets-max", "g-sbom-generator", "a-single-min")
+    )
+    other = real_registry.ref("i-cosign")  # passes too, another digest
+    _, out, _ = _audit(capsys, "--policy", str(policy), "--format", "jsonl", a, b, other)
+    now = {r["subject"]["reference"]: r for r in _lines(out)}
+    # the previous audit: a failed (then fixed), b passed (now failing), c had other's digest,
+    # d was not audited (new), and an image no longer audited (gone)
+    previous = {a: now[b], b: now[a], c: now[other], "registry.example/gone:1": now[a]}
+    lines = []
+    for ref, record in previous.items():
+        record = json.loads(json.dumps(record))
+        record["subject"]["reference"] = ref
+        lines.append(json.dumps(record))
+    since = tmp_path / "previous.jsonl"
+    since.write_text("\n".join(lines) + "\n")
+    args = ["--policy", str(policy), "--since", str(since), a, b, c, d, b]
+    code, out, err = _audit(capsys, *args)
+    assert code == 1, err
+    section = out.split(f"since {since}: ")[1]
+    assert section.startswith("1 newly failing, 1 fixed, 1 digest changed, 1 new, 1 gone\n")
+    changes = section.splitlines()[1:]
+    expected = [("NEWLY FAILING", b), ("FIXED", a), ("DIGEST CHANGED", c), ("NEW", d)]
+    expected.append(("GONE", "registry.example/gone:1"))
+    assert [(line[:15].strip(), line[16:].split()[0]) for line in changes] == expected
+    short = "sha256:[0-9a-f]{12}"
+    assert re.search(f"  \\(pass {short} -> fail {short}\\)$", changes[0])  # digests differ
+    assert re.search(f"  \\(pass {short} -> pass {short}\\)$", changes[2])
+    assert re.search(f"  \\(- -> fail {short}\\)$", changes[3])
+    _, md_out, _ = _audit(capsys, *args[:-5], "--format", "markdown", a, b, c, d)
+    assert "## Since " in md_out and "| newly failing | " in md_out and "| gone | " in md_out
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(lines[0] + "\n{not json\n")
+    code, out, err = _audit(capsys, "--policy", str(policy), "--since", str(bad), a)
+    assert code == 2 and out == ""
+    assert f"{bad}:2:" in err
+    code, _, err = _audit(capsys, *args, "--format", "csv")
+    assert code == 2 and "--since needs --format" in err
