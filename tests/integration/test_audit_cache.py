@@ -5,6 +5,7 @@ a registry outage is an error even with a cached verdict."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import redis.asyncio
 
 from provcheck.cli import main
 from tests.conftest import require_docker_registry
@@ -35,7 +37,7 @@ def policy(tmp_path: Path) -> Path:
 
 
 def _audit(
-    capsys: pytest.CaptureFixture[str], policy: Path, cache: Path, *refs: str
+    capsys: pytest.CaptureFixture[str], policy: Path, cache: Path | str, *refs: str
 ) -> tuple[int, str]:
     code = main(
         ["audit", "--policy", str(policy), "--cache", str(cache), "--format", "jsonl", *refs]
@@ -122,6 +124,14 @@ def test_a_cached_verdict_is_not_used_when_the_head_of_its_tag_fails(
     assert report["subject"]["digest"] is None  # never an old digest
 
 
+async def _verdicts_in(url: str) -> int:
+    client = redis.asyncio.from_url(url)
+    try:
+        return len([key async for key in client.scan_iter(match="*verdict:*")])
+    finally:
+        await client.aclose()
+
+
 def _fleet(registry: RealRegistry, prefix: str) -> list[str]:
     """The cases pushed under two repositories each: all of the first copy, then the second."""
     refs = []
@@ -184,3 +194,27 @@ def test_an_audit_killed_halfway_and_run_again_gives_the_same_results_and_redoes
     seen = _by_repository(real_registry.server.requests_since(mark))
     assert sorted(seen.values()) == [[("HEAD", "manifests/1")]] * len(refs)
     assert main(["cache", "info", "--cache", str(cache)]) == 0
+
+
+def test_a_warm_audit_through_redis_costs_one_head_per_tag(
+    real_registry: RealRegistry,
+    policy: Path,
+    redis_url: str,
+    unique_repository: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("PROVCHECK_CACHE_HMAC_KEY", "0123456789abcdef-test-key")
+    refs = []
+    for case in ("b-multi-max", "c-secrets-max"):
+        repository = f"{unique_repository}/{case}"
+        push_layout(real_registry.url, REAL_DIR / case / "oci-layout", repository, tags=["1"])
+        refs.append(f"{real_registry.host}/{repository}:1")
+    server = real_registry.server
+    before = asyncio.run(_verdicts_in(redis_url))
+    cold = _audit(capsys, policy, redis_url, *refs)
+    assert cold[0] == 1
+    assert asyncio.run(_verdicts_in(redis_url)) == before + 2  # kept in Redis
+    mark = server.mark()
+    assert _audit(capsys, policy, redis_url, *refs) == cold
+    assert sorted(e.method for e in server.requests_since(mark)) == ["HEAD", "HEAD"]
