@@ -375,6 +375,7 @@ def _add_audit(commands: Any) -> argparse.ArgumentParser:
         metavar="OS/ARCH[/VARIANT]",
         help="evaluate only this platform of each image (repeatable)",
     )
+    _add_cache_options(audit, default=None)
     return audit
 
 
@@ -473,6 +474,7 @@ def _merge(
             ("--shard", args.shard),
             ("--key", args.key),
             ("--trusted-root", args.trusted_root),
+            ("--cache", args.cache),
         )
         if value
     ]
@@ -492,10 +494,14 @@ def _merge(
 def _audit_run(
     args: argparse.Namespace, start: Callable[[int | None], object], sink: Callable[[Report], None]
 ) -> None:
+    from functools import partial
+
+    from provcheck._internal.files import read_capped
     from provcheck.audit.inputs import check_references, read_inputs
     from provcheck.audit.run import REQUESTS_PER_HOST, AuditOptions, run_audit
     from provcheck.audit.shard import Shard
-    from provcheck.policy import load_policy
+    from provcheck.policy.loader import MAX_POLICY_BYTES, parse_policy
+    from provcheck.policy.resolver import FileResolver
     from provcheck.source.registry import RegistryOptions
 
     if args.policy is None:
@@ -506,7 +512,9 @@ def _audit_run(
         references += read_inputs(args.from_file)
     if not references:
         raise UsageError("audit: give references or --from FILE")
-    policy = load_policy(args.policy)
+    # The exact bytes parsed: they are part of every cached verdict's key.
+    raw = read_capped(args.policy, MAX_POLICY_BYTES, "policy file", PolicyError)
+    policy = parse_policy(raw, str(args.policy), resolver=FileResolver(args.policy.parent))
     if args.key or args.trusted_root:
         from provcheck.attestation.keys import load_public_key
         from provcheck.attestation.tlog import load_trusted_root
@@ -523,8 +531,17 @@ def _audit_run(
         max_requests_per_host=REQUESTS_PER_HOST,
     )
     options = AuditOptions(jobs=args.jobs, timeout=args.timeout, platforms=_platforms(args))
+    cache = None if args.cache == "none" else partial(_open_cache, args)
     start(len(references))
-    run_audit(references, policy, sink, registry=registry, options=options)
+    run_audit(
+        references,
+        policy,
+        sink,
+        registry=registry,
+        options=options,
+        cache=cache,
+        policy_document=raw,
+    )
 
 
 def _check_local(reference: str) -> None:
@@ -747,7 +764,7 @@ def _with_cli_trust(args: argparse.Namespace, policy: Policy) -> Policy:
 
 
 def _add_cache_options(parser: argparse.ArgumentParser, default: str | None) -> None:
-    """``--cache`` and ``--cache-max-size`` (verify, cache)."""
+    """``--cache`` and ``--cache-max-size`` (verify, audit, cache)."""
     group = parser.add_argument_group("cache")
     where = "none: no cache" if default == "none" else "default $XDG_CACHE_HOME/provcheck"
     group.add_argument(

@@ -20,6 +20,7 @@ from provcheck.oci.reference import parse_reference
 from provcheck.report.model import Report, Verdict
 
 if TYPE_CHECKING:
+    from provcheck.cache import Cache
     from provcheck.policy import Policy
     from provcheck.source.registry import RegistryClient, RegistryOptions
 
@@ -28,6 +29,15 @@ DEFAULT_IMAGE_TIMEOUT: Final = 60.0
 REQUESTS_PER_HOST: Final = 3
 """Concurrent requests per registry host of an audit (as regclient does): a fleet of one
 registry's images must not look like an attack to it."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditCache:
+    """The cache of an audit: ``cache`` (also the client's content store) and the exact bytes
+    the policy was parsed from (part of every verdict's key)."""
+
+    cache: Cache
+    policy_document: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +62,28 @@ def _key(reference: str) -> str:
 
 
 async def _verify(
-    reference: str, policy: Policy, client: RegistryClient, options: AuditOptions
+    reference: str,
+    policy: Policy,
+    client: RegistryClient,
+    options: AuditOptions,
+    cached: AuditCache | None,
 ) -> Report:
     from provcheck.api import verify_image_async
+    from provcheck.cache.verify import verify_cached
 
     try:
+        if cached is not None:
+            return await verify_cached(
+                reference,
+                policy,
+                cached.policy_document,
+                cached.cache,
+                client=client,
+                head=True,
+                timeout=options.timeout,
+                platforms=options.platforms,
+                max_layer_bytes=options.max_layer_bytes,
+            )
         return await verify_image_async(
             reference,
             policy,
@@ -73,10 +100,15 @@ async def _verify(
 
 
 async def audit_stream(
-    references: Sequence[str], policy: Policy, client: RegistryClient, options: AuditOptions
+    references: Sequence[str],
+    policy: Policy,
+    client: RegistryClient,
+    options: AuditOptions,
+    cached: AuditCache | None = None,
 ) -> AsyncIterator[Report]:
     """The report of every reference, in order; each report's ``reference`` is the input's
-    string exactly as given."""
+    string exactly as given. With ``cached`` (whose cache should be ``client``'s store), a tag
+    is resolved by ``HEAD`` and verdicts are read from and written to the cache."""
     keys = [_key(ref) for ref in references]
     copies_left = Counter(keys)
     gate = asyncio.Semaphore(options.jobs)
@@ -86,7 +118,7 @@ async def audit_stream(
 
     async def one(reference: str) -> Report:
         async with gate:
-            return await _verify(reference, policy, client, options)
+            return await _verify(reference, policy, client, options, cached)
 
     async def emit() -> Report:
         reference, key, task = pending.popleft()
@@ -118,19 +150,29 @@ def run_audit(
     *,
     registry: RegistryOptions | None = None,
     options: AuditOptions | None = None,
+    cache: Callable[[], Cache] | None = None,
+    policy_document: bytes = b"",
 ) -> Counter[Verdict]:
     """Audit ``references`` on one client of ``registry`` options, handing each report to
-    ``sink`` in input order; returns how many of each verdict there were."""
+    ``sink`` in input order; returns how many of each verdict there were. ``cache`` opens the
+    cache of the run (closed at its end); ``policy_document`` is what ``policy`` was parsed
+    from."""
     from provcheck.source.registry import RegistryClient
 
     tally: Counter[Verdict] = Counter()
 
     async def drain() -> None:
-        async with RegistryClient(registry) as client:
-            stream = audit_stream(references, policy, client, options or AuditOptions())
-            async for report in stream:
-                tally[report.verdict] += 1
-                sink(report)
+        opened = cache() if cache is not None else None
+        cached = AuditCache(opened, policy_document) if opened is not None else None
+        try:
+            async with RegistryClient(registry, store=opened) as client:
+                stream = audit_stream(references, policy, client, options or AuditOptions(), cached)
+                async for report in stream:
+                    tally[report.verdict] += 1
+                    sink(report)
+        finally:
+            if opened is not None:
+                await opened.aclose()
 
     asyncio.run(drain())
     return tally

@@ -1,13 +1,14 @@
 """``verify --cache``: a verification that reads content and verdicts from a cache.
 
 A digest-pinned reference whose verdict is cached is answered without any request; a tag costs
-the one request that resolves it. Everything else is the uncached verification, with the cache
-as the registry client's content store.
+the one request that resolves it (a ``GET``, or for an audit a ``HEAD``). Everything else is the
+uncached verification, with the cache as the registry client's content store.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from provcheck.cache import Cache
     from provcheck.policy import Policy
     from provcheck.report import Report
-    from provcheck.source.registry import RegistryOptions
+    from provcheck.source.registry import RegistryClient, RegistryOptions
 
 
 def _inputs(
@@ -61,12 +62,17 @@ async def verify_cached(
     platforms: frozenset[str] = frozenset(),
     max_layer_bytes: int | None = None,
     now: datetime | None = None,
+    client: RegistryClient | None = None,
+    head: bool = False,
 ) -> Report:
     """Verify ``reference`` against ``policy`` (parsed from ``policy_document``) as
     :func:`~provcheck.api.verify_image_async` does, with ``cache`` for content and verdicts.
 
-    A layout reference is verified without the cache. Raises what ``verify_image_async``
-    raises; a cache that fails is a miss.
+    ``client`` (its store should be ``cache``) is used and left open; by default one is made
+    for the call. With ``head`` a tag is resolved by ``HEAD`` (see
+    :meth:`~provcheck.source.registry.RegistrySource.head`), else by ``GET``. A layout reference
+    is verified without the cache. Raises what ``verify_image_async`` raises; a cache that fails
+    is a miss.
     """
     ref = parse_reference(reference)
     if not isinstance(ref, ImageReference):
@@ -86,22 +92,26 @@ async def verify_cached(
     # Imported only on a miss: a cached verdict of a pinned reference needs no HTTP stack.
     from provcheck.api import inspect_image_async, verification_options
     from provcheck.policy import evaluate
-    from provcheck.source.registry import RegistryClient
+    from provcheck.source.registry import RegistryClient as Client
 
     started = time.monotonic()
-    async with RegistryClient(registry, store=cache) as client:
+    async with AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(Client(registry, store=cache))
         if ref.digest is None:
             from provcheck.source.deadline import Deadline
 
             deadline = Deadline(timeout)
             async with deadline.enforce():
                 source = client.source(ref, deadline=deadline)
-                descriptor, _ = await source.resolve(ref.api_reference)
+                digest = await source.head(ref.api_reference) if head else None
+                if digest is None:
+                    digest = (await source.resolve(ref.api_reference))[0].digest
             key = verdict_key(
-                _inputs(ref, descriptor.digest, policy, policy_document, platforms, max_layer_bytes)
+                _inputs(ref, digest, policy, policy_document, platforms, max_layer_bytes)
             )
             hit = await cache.verdicts.get(key)
-            if hit is not None and hit.digest == str(descriptor.digest):
+            if hit is not None and hit.digest == str(digest):
                 return rebind(hit, shown)
         options = verification_options(policy)
         if max_layer_bytes is not None:

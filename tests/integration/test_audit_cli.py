@@ -139,23 +139,35 @@ def test_a_mixed_fleet_gets_one_result_per_reference_in_order(
 def test_copies_of_an_image_are_verified_once(
     real_registry: RealRegistry, policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Within one uncached run (a cache would answer the later runs)."""
     server = real_registry.server
     ref = real_registry.ref("g-sbom-generator")
     pinned = f"{real_registry.host}/{real_registry.repositories['g-sbom-generator']}@" + (
         real_registry.root_digest("g-sbom-generator")
     )
     mark = server.mark()
-    assert _audit(capsys, "--policy", str(policy), ref)[0] == 0
+    assert _audit(capsys, "--policy", str(policy), "--cache", "none", ref)[0] == 0
     once = len(server.requests_since(mark))
     mark = server.mark()
-    assert _audit(capsys, "--policy", str(policy), ref, ref, ref)[0] == 0
+    assert _audit(capsys, "--policy", str(policy), "--cache", "none", ref, ref, ref)[0] == 0
     assert len(server.requests_since(mark)) == once > 0
     # the pinned spelling is verified apart (pinning can change a verdict), from the content
     # the tag's verification stored; only its root manifest is fetched again, by digest (the
     # client never stores a tag's answer)
     mark = server.mark()
     code, out, _ = _audit(
-        capsys, "--policy", str(policy), "--jobs", "1", ref, ref, pinned, ref, pinned
+        capsys,
+        "--policy",
+        str(policy),
+        "--cache",
+        "none",
+        "--jobs",
+        "1",
+        ref,
+        ref,
+        pinned,
+        ref,
+        pinned,
     )
     assert code == 0
     again = [entry.path for entry in server.requests_since(mark)][once:]

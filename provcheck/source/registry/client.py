@@ -112,6 +112,8 @@ class RegistryClient:
         self._referrers: SingleFlight[_Key, tuple[Descriptor, ...] | None] = SingleFlight(
             self.options.tag_window
         )
+        self._heads: dict[_Key, Digest] = {}
+        """Tags resolved by :meth:`RegistrySource.head`: later resolutions read by digest."""
         self._requests = 0
         self._closed = False
         self.credentials: CredentialProvider = credentials or DockerCredentials(
@@ -316,6 +318,7 @@ class RegistrySource:
         over_limit: OverLimit,
         what: str,
         deadline: DeadlineView | None,
+        method: str = "GET",
     ) -> Fetched:
         def auth() -> RegistryAuth:
             return RegistryAuth(
@@ -341,6 +344,7 @@ class RegistrySource:
                 options=self._client.options,
                 limiter=self._client.limiter,
                 deadline=deadline,
+                method=method,
             )
 
     def _too_large(self, what: str) -> OverLimit:
@@ -398,6 +402,9 @@ class RegistrySource:
             return await self._resolve_digest(expected)
         if not _TAG.fullmatch(reference):
             raise InvalidReferenceError(f"invalid tag {reference[:80]!r}")
+        headed = self._client._heads.get(self._key("tag", reference))
+        if headed is not None:
+            return await self._resolve_digest(headed)
         what = f"manifest {reference}"
         url = f"{self._base}/manifests/{reference}"
 
@@ -411,6 +418,36 @@ class RegistrySource:
         if isinstance(answer, NotFoundError):
             raise NotFoundError(str(answer), answer.status_code)
         return self._described(answer, Digest.of(answer.body), what)
+
+    async def head(self, tag: str) -> Digest | None:
+        """The digest of ``tag`` from one ``HEAD`` (free on Docker Hub), or ``None`` when the
+        answer names none (resolve with ``GET`` then). Later resolutions of the tag on this
+        client read that digest (store first, else ``GET`` by digest, checked against it), so a
+        tag is resolved once. Raises as :meth:`resolve` does.
+        """
+        if not _TAG.fullmatch(tag):
+            raise InvalidReferenceError(f"invalid tag {tag[:80]!r}")
+        what = f"manifest {tag}"
+        fetched = await self._get(
+            f"{self._base}/manifests/{tag}",
+            accept=mt.MANIFEST_ACCEPT,
+            limit=MANIFEST_MAX_BYTES,
+            over_limit=self._too_large(what),
+            what=what,
+            deadline=self._deadline,
+            method="HEAD",
+        )
+        header = fetched.headers.get("docker-content-digest")
+        if header is None:
+            return None
+        try:
+            digest = Digest.parse(header.strip())
+        except ManifestError:
+            raise IntegrityError(
+                f"{what} in {self.display_name}: malformed Docker-Content-Digest {header[:80]!r}"
+            ) from None
+        self._client._heads[self._key("tag", tag)] = digest
+        return digest
 
     async def _get_manifest(self, url: str, what: str, deadline: DeadlineView) -> Fetched:
         return await self._get(

@@ -173,8 +173,10 @@ async def fetch(
     options: RegistryOptions,
     limiter: RequestLimiter,
     deadline: DeadlineView | None = None,
+    method: str = "GET",
 ) -> Fetched:
-    """GET ``url`` and read at most ``limit`` bytes of a 200 body, retrying what may pass.
+    """GET ``url`` and read at most ``limit`` bytes of a 200 body, retrying what may pass
+    (``method`` ``HEAD``: the same, with an empty body).
 
     Retries 429/502/503/504 (honouring ``Retry-After``) and connection failures other than TLS
     verification, up to ``options.max_retries`` times, each retry logged (INFO) before its wait;
@@ -187,7 +189,7 @@ async def fetch(
     a ``429`` with ``Retry-After`` pauses the host for every request.
     """
     headers = {"Accept": accept} if accept else {}
-    action = f"GET {what}"
+    action = f"{method} {what}"
     attempt = 0
     while True:
         await _wait_for_pause(limiter, deadline, host, action, where)
@@ -205,6 +207,7 @@ async def fetch(
                     where=where,
                     host=host,
                     options=options,
+                    method=method,
                 )
         if isinstance(tried, Fetched):
             return tried
@@ -270,17 +273,18 @@ async def _try(
     where: str,
     host: str,
     options: RegistryOptions,
+    method: str = "GET",
 ) -> Fetched | _Retry:
     """One try of :func:`fetch`: the result, or the delay before the next try and its reason."""
     last = attempt >= options.max_retries
     auth = make_auth()
     try:
-        async with client.stream("GET", url, headers=headers, auth=auth) as response:
+        async with client.stream(method, url, headers=headers, auth=auth) as response:
             status = response.status_code
             # The final URL without its query: presigned redirect targets carry secrets there.
-            _log.debug("GET %s -> %d", response.url.copy_with(query=None), status)
+            _log.debug("%s %s -> %d", method, response.url.copy_with(query=None), status)
             if status == 200:
-                body = await _read_capped(response, limit, over_limit)
+                body = b"" if method == "HEAD" else await _read_capped(response, limit, over_limit)
                 link = response.links.get("next", {}).get("url")
                 return Fetched(str(response.url), response.headers, link, body)
             error_body = await _read_error_body(response)
