@@ -40,7 +40,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.many_bench import breakdown, cpu_seconds, registry_pid  # noqa: E402
+from many_bench import breakdown, cpu_seconds, registry_pid  # noqa: E402
+
 from tests.oci_builder import (  # noqa: E402
     BuiltImage,
     ImageBuilder,
@@ -273,7 +274,7 @@ def main() -> None:
                 ours = audit.kinds.get(kind, (0, 0))
                 other = theirs.kinds.get(kind, (0, 0))
                 print(f"  {kind:<40} {ours[0]:>6} ({ours[1]:>5}) | {other[0]:>6} ({other[1]:>5})")
-        else:
+        elif not args.no_buildx:
             print("(buildx not found: run scripts/reference-tools.sh to compare)")
         for size in (int(s) for s in args.sizes.split(",") if s):
             refs = simulated(server, tags, size)
