@@ -53,7 +53,8 @@ def jsonl_line(report: Report) -> str:
 def totals_line(tally: Counter[Verdict]) -> str:
     """``3 images: 1 pass, 1 fail, 1 error``."""
     counts = ", ".join(f"{tally[v]} {v.value}" for v in Verdict)
-    return f"{sum(tally.values())} images: {counts}"
+    total = sum(tally.values())
+    return f"{total} image{'' if total == 1 else 's'}: {counts}"
 
 
 def failed_rules(report: Report) -> list[str]:

@@ -1,14 +1,16 @@
-"""The documented shard hash, and CSV cells that a spreadsheet cannot run."""
+"""The documented shard hash, CSV cells that a spreadsheet cannot run, the totals line."""
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 
 import pytest
 
-from provcheck.audit.render import csv_cell
+from provcheck.audit.render import csv_cell, totals_line
 from provcheck.audit.shard import Shard, shard_of
 from provcheck.errors import UsageError
+from provcheck.report import Verdict
 
 
 def test_the_shard_hash_is_the_documented_one() -> None:
@@ -45,3 +47,10 @@ def test_csv_cells_that_start_a_formula_get_a_quote() -> None:
         "'\\tx",
     ]
     assert csv_cell("registry.example/a:1") == "registry.example/a:1"
+
+
+def test_the_totals_line_counts_images_in_words() -> None:
+    one: Counter[Verdict] = Counter({Verdict.PASS: 1})
+    many: Counter[Verdict] = Counter({Verdict.PASS: 1, Verdict.ERROR: 2})
+    assert totals_line(one) == "1 image: 1 pass, 0 fail, 0 error"
+    assert totals_line(many) == "3 images: 1 pass, 0 fail, 2 error"
