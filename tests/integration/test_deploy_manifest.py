@@ -53,6 +53,13 @@ def _documents() -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(MANIFEST.read_text()) if doc is not None]
 
 
+def _decode(job: Any) -> subprocess.CompletedProcess[str]:
+    """``kubectl set image --local``: decodes the Job into kubectl's Go types and prints it back
+    (the image swapped for OTHER), with no cluster."""
+    args = ("set", "image", "--local", "--dry-run=client", "-o", "json", "-f", "-", f"*={OTHER}")
+    return _run(*args, stdin=json.dumps(job))
+
+
 def _missing(given: Any, decoded: Any, where: str = "") -> Iterator[str]:
     """The paths of ``given`` that ``decoded`` does not hold (defaults added are fine)."""
     if isinstance(given, dict):
@@ -103,18 +110,7 @@ def test_kubectl_decodes_each_job_into_its_types_without_losing_a_field() -> Non
     jobs = [doc for doc in _documents() if doc["kind"] == "Job"]
     assert len(jobs) == 2
     for job in jobs:
-        result = _run(
-            "set",
-            "image",
-            "--local",
-            "--dry-run=client",
-            "-o",
-            "json",
-            "-f",
-            "-",
-            f"*={OTHER}",
-            stdin=json.dumps(job),
-        )
+        result = _decode(job)
         assert result.returncode == 0, result.stderr
         assert list(_missing(job, json.loads(result.stdout.replace(OTHER, IMAGE)))) == []
 
@@ -122,35 +118,13 @@ def test_kubectl_decodes_each_job_into_its_types_without_losing_a_field() -> Non
 def test_the_check_catches_a_misspelt_and_a_mistyped_field() -> None:
     (job, _) = [doc for doc in _documents() if doc["kind"] == "Job"]
     job["spec"]["completionModee"] = job["spec"].pop("completionMode")
-    result = _run(
-        "set",
-        "image",
-        "--local",
-        "--dry-run=client",
-        "-o",
-        "json",
-        "-f",
-        "-",
-        f"*={OTHER}",
-        stdin=json.dumps(job),
-    )
+    result = _decode(job)
     assert result.returncode == 0
     assert list(_missing(job, json.loads(result.stdout.replace(OTHER, IMAGE)))) == [
         "/spec/completionModee"
     ]
     job["spec"]["template"]["spec"]["containers"][0]["args"] = "audit"
-    result = _run(
-        "set",
-        "image",
-        "--local",
-        "--dry-run=client",
-        "-o",
-        "json",
-        "-f",
-        "-",
-        f"*={OTHER}",
-        stdin=json.dumps(job),
-    )
+    result = _decode(job)
     assert result.returncode != 0
     assert "cannot unmarshal string" in result.stderr
 
