@@ -365,16 +365,23 @@ class RegistrySource:
 
         return build
 
-    def _check_header_digest(self, fetched: Fetched, actual: Digest, what: str) -> None:
+    def _header_digest(self, fetched: Fetched, what: str) -> Digest | None:
+        """The answer's ``Docker-Content-Digest``, ``None`` without one; a malformed one is an
+        :class:`IntegrityError`."""
         header = fetched.headers.get("docker-content-digest")
         if header is None:
-            return
+            return None
         try:
-            claimed = Digest.parse(header.strip())
+            return Digest.parse(header.strip())
         except ManifestError:
             raise IntegrityError(
                 f"{what} in {self.display_name}: malformed Docker-Content-Digest {header[:80]!r}"
             ) from None
+
+    def _check_header_digest(self, fetched: Fetched, actual: Digest, what: str) -> None:
+        claimed = self._header_digest(fetched, what)
+        if claimed is None:
+            return
         if claimed.algorithm != actual.algorithm:
             actual = Digest.of(fetched.body, claimed.algorithm)
         if claimed != actual:
@@ -437,15 +444,9 @@ class RegistrySource:
             deadline=self._deadline,
             method="HEAD",
         )
-        header = fetched.headers.get("docker-content-digest")
-        if header is None:
+        digest = self._header_digest(fetched, what)
+        if digest is None:
             return None
-        try:
-            digest = Digest.parse(header.strip())
-        except ManifestError:
-            raise IntegrityError(
-                f"{what} in {self.display_name}: malformed Docker-Content-Digest {header[:80]!r}"
-            ) from None
         self._client._heads[self._key("tag", tag)] = digest
         return digest
 
