@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable, Iterator
+from collections.abc import AsyncIterator, Hashable, Iterator, KeysView
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -65,25 +65,29 @@ class Lru(Generic[K, V]):
 
 @dataclass(slots=True)
 class _Held:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    semaphore: asyncio.Semaphore
     users: int = 0
 
 
 class KeyedLocks(Generic[K]):
-    """One lock per key, kept only while a task holds or waits for it."""
+    """One lock per key (or, with ``slots`` > 1, a semaphore of that many), kept only while a
+    task holds or waits for it."""
 
-    def __init__(self) -> None:
+    def __init__(self, slots: int = 1) -> None:
+        if slots < 1:
+            raise ValueError("slots must be >= 1")
+        self.slots = slots
         self._locks: dict[K, _Held] = {}
 
     @asynccontextmanager
     async def hold(self, key: K) -> AsyncIterator[None]:
-        """Hold the lock of ``key`` for the block."""
+        """Hold the lock (one of the slots) of ``key`` for the block."""
         held = self._locks.get(key)
         if held is None:
-            held = self._locks[key] = _Held()
+            held = self._locks[key] = _Held(asyncio.Semaphore(self.slots))
         held.users += 1
         try:
-            async with held.lock:
+            async with held.semaphore:
                 yield
         finally:
             held.users -= 1
@@ -92,3 +96,7 @@ class KeyedLocks(Generic[K]):
 
     def __len__(self) -> int:
         return len(self._locks)
+
+    def keys(self) -> KeysView[K]:
+        """The keys held or waited for now."""
+        return self._locks.keys()

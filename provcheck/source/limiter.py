@@ -4,10 +4,10 @@ host, and a host that answered ``429`` with ``Retry-After`` paused for every req
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager
 from typing import Final, Protocol
+
+from provcheck._internal.bounded import KeyedLocks
 
 DEFAULT_REQUESTS_PER_HOST: Final = 6
 """Concurrent requests per registry host (regclient uses 3, docker 3 per image pull)."""
@@ -29,12 +29,6 @@ class RequestLimiter(Protocol):
         ...
 
 
-@dataclass(slots=True)
-class _Gate:
-    semaphore: asyncio.Semaphore
-    users: int = field(default=0)
-
-
 class HostLimiter:
     """A :class:`RequestLimiter` in memory: ``per_host`` requests at a time per host. State is
     kept only for hosts with requests in flight or a pause that has not ended."""
@@ -43,26 +37,12 @@ class HostLimiter:
         if per_host < 1:
             raise ValueError("per_host must be >= 1")
         self.per_host = per_host
-        self._gates: dict[str, _Gate] = {}
+        self._gates: KeyedLocks[str] = KeyedLocks(per_host)
         self._paused_until: dict[str, float] = {}
-
-    @asynccontextmanager
-    async def _hold(self, host: str) -> AsyncIterator[None]:
-        gate = self._gates.get(host)
-        if gate is None:
-            gate = self._gates[host] = _Gate(asyncio.Semaphore(self.per_host))
-        gate.users += 1
-        try:
-            async with gate.semaphore:
-                yield
-        finally:
-            gate.users -= 1
-            if gate.users == 0:
-                del self._gates[host]
 
     def slot(self, host: str) -> AbstractAsyncContextManager[None]:
         """See :meth:`RequestLimiter.slot`."""
-        return self._hold(host)
+        return self._gates.hold(host)
 
     async def resume_in(self, host: str) -> float:
         """See :meth:`RequestLimiter.resume_in`."""
@@ -85,4 +65,4 @@ class HostLimiter:
 
     def active_hosts(self) -> int:
         """Hosts with state kept (requests in flight or a pause)."""
-        return len(set(self._gates) | set(self._paused_until))
+        return len(set(self._gates.keys()) | set(self._paused_until))
