@@ -1,14 +1,14 @@
 """Policies: load and validate policy files, evaluate images against them.
 
-Names are imported on first use: a submodule (such as :mod:`provcheck.policy.secrets`, which the
-provenance view uses) can be imported without the engine, the loader and their dependencies
-(cryptography, PyYAML).
+Names are imported on first use: a submodule (such as :mod:`provcheck.policy.history`) can be
+imported without the engine, the loader and their dependencies (cryptography, PyYAML).
 """
 
 from __future__ import annotations
 
-import importlib
 import typing
+
+from provcheck._internal.lazy import lazy_exports
 
 if typing.TYPE_CHECKING:
     from provcheck.policy.engine import evaluate
@@ -43,13 +43,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> typing.Any:
-    """Import a name from its module on first use."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    """The names of ``__all__`` too, which are not imported yet."""
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__, globals())

@@ -7,10 +7,11 @@ report model.
 
 from __future__ import annotations
 
-import importlib
 import typing
 from enum import StrEnum
 from typing import assert_never
+
+from provcheck._internal.lazy import lazy_exports
 
 if typing.TYPE_CHECKING:
     from provcheck.report.model import (
@@ -82,13 +83,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> typing.Any:
-    """Import a name from its module on first use."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    """The names of ``__all__`` too, which are not imported yet."""
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__, globals())

@@ -34,6 +34,7 @@ PROVCHECK_MODULES: Final = frozenset(
         "provcheck._internal",
         "provcheck._internal.bounded",
         "provcheck._internal.jsonload",
+        "provcheck._internal.lazy",  # the lazy names of provcheck.report (code that was there)
         "provcheck._internal.secrets",  # secret build arguments are redacted in the view
         "provcheck._internal.timeout",
         "provcheck.api",
