@@ -161,9 +161,9 @@ _PROBES: Final = {
         "import argparse, asyncio",
         "import shutil",
     ),
-    "provcheck.cli._parser() (every subcommand's parser, first call)": (
-        "import provcheck.cli",
-        "provcheck.cli._parser()",
+    "provcheck.cli.main._parser() (every subcommand's parser, first call)": (
+        "import provcheck.cli.main",
+        "provcheck.cli.main._parser()",
     ),
     "import packageurl (provcheck.attestation.binding, after asyncio)": (
         "import asyncio, json",
@@ -171,7 +171,7 @@ _PROBES: Final = {
     ),
     "import provcheck.cli (after asyncio, httpx)": (
         "import asyncio, httpx",
-        "import provcheck.cli",
+        "import provcheck.cli.main",
     ),
     "import provcheck.api, provcheck.views.buildx, provcheck.source.registry (after cli)": (
         "import asyncio, httpx, provcheck.cli",

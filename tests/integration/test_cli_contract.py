@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 
 import provcheck.api
-from provcheck.cli import _parser, main
+from provcheck.cli.main import _parser, main
 from tests.conftest import require_docker_registry
 from tests.oci_push import push_layout
 from tests.paths import REAL_DIR

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from provcheck.cli import _parser, _verbosity, main
+from provcheck.cli.main import _parser, _verbosity, main
 from provcheck.errors import UsageError
 from provcheck.oci.reference import LAYOUT_SCHEME, parse_reference
 from tests.paths import REAL_DIR

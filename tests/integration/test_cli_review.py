@@ -139,7 +139,7 @@ def test_the_cli_refuses_a_timeout_with_the_librarys_words(
 def test_parsing_a_timeout_does_not_load_asyncio() -> None:
     script = (
         "import sys\n"
-        "from provcheck.cli import _parser\n"
+        "from provcheck.cli.main import _parser\n"
         "assert _parser().parse_args(['inspect', 'x', '--timeout', '2.5']).timeout == 2.5\n"
         "print('asyncio' in sys.modules)\n"
     )

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
+import provcheck.cli
 from tests.paths import REAL_DIR
 from tests.registry import RealRegistry
 
@@ -28,6 +29,8 @@ loaded = sorted(set(sys.modules) - before)
 print(json.dumps({"exit": code, "out": out.getvalue(), "loaded": loaded}))
 """
 
+CLI_DIR: Final = Path(provcheck.cli.__file__).parent
+
 PROVCHECK_MODULES: Final = frozenset(
     {
         "provcheck",
@@ -43,6 +46,7 @@ PROVCHECK_MODULES: Final = frozenset(
         "provcheck.attestation.signatures",
         "provcheck.attestation.statement",
         "provcheck.cli",
+        *(f"provcheck.cli.{path.stem}" for path in CLI_DIR.glob("[!_]*.py")),  # the parsers
         "provcheck.discovery",
         "provcheck.discovery.buildkit",
         "provcheck.discovery.limits",

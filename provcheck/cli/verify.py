@@ -1,0 +1,140 @@
+"""``provcheck verify``: verify an image against a policy."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from provcheck.cli.common import (
+    ExitCode,
+    add_cache_options,
+    add_source_options,
+    add_verbose,
+    error_message,
+    open_cli_cache,
+    platforms_of,
+    registry_options,
+    summary_line,
+    verdict_exit,
+    with_cli_trust,
+    write_output,
+)
+from provcheck.errors import PolicyError
+
+if TYPE_CHECKING:
+    from provcheck.report import Report
+
+
+REPORT_FORMATS = ("text", "json", "sarif", "junit")
+
+
+def add(commands: Any) -> None:
+    """Add the command to ``commands``."""
+    verify = commands.add_parser(
+        "verify",
+        help="verify an image against a policy",
+        description="Verify an image against a policy.",
+    )
+    verify.add_argument("--policy", required=True, type=Path, help="policy file (YAML)")
+    verify.add_argument(
+        "--format", choices=REPORT_FORMATS, default="text", help="report format (default text)"
+    )
+    verify.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write the report here instead of stdout, replaced on every run (an error run "
+        "writes a report with verdict error); the verdict line goes to stderr",
+    )
+    verify.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PEM",
+        help="trust signatures by this public key (repeatable; adds `signatures: required`)",
+    )
+    verify.add_argument(
+        "--trusted-root",
+        type=Path,
+        metavar="FILE",
+        help="sigstore trusted root for keyless verification (never fetched over the network)",
+    )
+    add_source_options(verify)
+    add_cache_options(verify, default="none")
+    add_verbose(verify, "verbose_verify")
+    verify.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    from provcheck.report import Report, ReportFormat, render
+
+    fmt = ReportFormat(args.format)
+    try:
+        report = _evaluate(args)
+    except (Exception, KeyboardInterrupt) as exc:
+        # Every run leaves a report in the chosen format, an error run too (a CI job must
+        # never read a stale one). On stdout, text stays the one error line on stderr.
+        if args.output is not None or fmt is not ReportFormat.TEXT:
+            message = error_message(exc)
+            error = Report.from_error(message, reference=args.reference, policy=str(args.policy))
+            write_output(render(error, fmt), args.output)
+        raise
+    write_output(render(report, fmt), args.output)
+    if args.output is not None or fmt is not ReportFormat.TEXT:
+        where = f": report written to {args.output}" if args.output is not None else ""
+        print(f"provcheck: {summary_line(report)}{where}", file=sys.stderr)
+    return verdict_exit(report)
+
+
+def _evaluate(args: argparse.Namespace) -> Report:
+    if args.cache != "none":
+        return _evaluate_cached(args)
+    from provcheck.api import verify_image
+    from provcheck.policy import load_policy
+
+    policy = with_cli_trust(args, load_policy(args.policy))
+    return verify_image(
+        args.reference,
+        policy,
+        registry=registry_options(args),
+        platforms=platforms_of(args),
+        max_layer_bytes=args.max_attestation_size,
+        timeout=args.timeout,
+    )
+
+
+def _evaluate_cached(args: argparse.Namespace) -> Report:
+    """``verify --cache``: the policy file read once (its bytes are part of the verdict key)."""
+    import asyncio
+
+    from provcheck._internal.files import read_capped
+    from provcheck.cache.verify import verify_cached
+    from provcheck.policy.loader import MAX_POLICY_BYTES, parse_policy
+    from provcheck.policy.resolver import FileResolver
+
+    raw = read_capped(args.policy, MAX_POLICY_BYTES, "policy file", PolicyError)
+    parsed = parse_policy(raw, str(args.policy), resolver=FileResolver(args.policy.parent))
+    policy = with_cli_trust(args, parsed)
+    registry = registry_options(args)
+
+    async def run() -> Report:
+        cache = open_cli_cache(args)
+        try:
+            report: Report = await verify_cached(
+                args.reference,
+                policy,
+                raw,
+                cache,
+                registry=registry,
+                timeout=args.timeout,
+                platforms=platforms_of(args),
+                max_layer_bytes=args.max_attestation_size,
+            )
+        finally:
+            await cache.aclose()
+        return report
+
+    return asyncio.run(run())
