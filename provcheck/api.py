@@ -155,7 +155,11 @@ def verification_options(policy: Policy) -> DiscoveryOptions:
 
     if set(policy.rules) == {"vsa"}:
         return DiscoveryOptions(
-            kinds=frozenset(), signature_stores=True, image_signatures=False, platform_stores=False
+            kinds=frozenset(),
+            index_attestations=False,
+            signature_stores=True,
+            image_signatures=False,
+            platform_stores=False,
         )
     kinds = {PredicateKind.PROVENANCE}
     if "sbom" in policy.rules:
