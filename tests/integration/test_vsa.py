@@ -318,7 +318,8 @@ def test_inspect_lists_the_attached_vsa_and_attaching_again_appends(
     policy = write_policy(tmp_path, FULL_POLICY)
     make_vsa(capsys, pushed.pinned, policy, keys["ecdsa"].private)
     make_vsa(capsys, pushed.pinned, policy, keys["ed25519"].private)
-    code, out, _ = run_cli(capsys, "inspect", pushed.pinned, "--format", "json")
+    code, out, err = run_cli(capsys, "inspect", pushed.pinned, "--format", "json")
+    assert code == 0, err
     text = json.dumps(json.loads(out))
     assert text.count(SLSA_VSA_V1) >= 2, text[:3000]
     # the first summary was kept: cosign still verifies it with the first key, and the second
@@ -624,3 +625,61 @@ def test_encrypted_signing_key_needs_the_password_variable(
     code, out, _ = run_cli(capsys, *args)
     assert code == 0
     assert json.loads(out)["signatures"]
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+LAYOUT = "oci-layout://fixtures/real/g-sbom-generator/oci-layout:1"
+BASELINE = "policies/baseline.yaml"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--sign-key", "{key}"], "go with --format vsa"),
+        (["--attach"], "go with --format vsa"),
+        (["--format", "vsa", "--attach"], "--attach needs --sign-key"),
+        (["--format", "vsa", "--sign-key", "{key}", "--attach"], "needs a registry reference"),
+        (["--format", "vsa", "--key", "{pub}"], "--key/--trusted-root"),
+        (["--format", "vsa", "--platform", "linux/amd64"], "--platform cannot narrow it"),
+        (["--format", "vsa", "--cache", "{tmp}"], "--cache none"),
+    ],
+)
+def test_options_that_do_not_fit_a_summary_are_usage_errors(
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    extra: list[str],
+    expected: str,
+) -> None:
+    from tests.paths import REPO_ROOT
+
+    monkeypatch.chdir(REPO_ROOT)
+    filled = [
+        e.format(key=keys["ecdsa"].private, pub=keys["ecdsa"].public, tmp=tmp_path) for e in extra
+    ]
+    code, out, err = run_cli(capsys, "verify", LAYOUT, "--policy", BASELINE, *filled)
+    assert (code, out) == (2, "")
+    assert expected in err, err
+
+
+def test_output_file_is_replaced_and_removed_by_a_run_that_cannot_verify(
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.paths import REPO_ROOT
+
+    monkeypatch.chdir(REPO_ROOT)
+    output = tmp_path / "vsa.json"
+    args = ["verify", LAYOUT, "--policy", BASELINE, "--format", "vsa", "--output", str(output)]
+    code, out, err = run_cli(capsys, *args, "--sign-key", str(keys["ed25519"].private))
+    assert (code, out) == (0, "")
+    assert "summary written to" in err
+    assert statement_of(json.loads(output.read_text()))["predicateType"] == SLSA_VSA_V1
+    missing = "oci-layout://fixtures/real/no-such-case/oci-layout:1"
+    code, _, _ = run_cli(capsys, "verify", missing, *args[2:])
+    assert code in (2, 3)
+    assert not output.exists()  # no stale summary is left behind
