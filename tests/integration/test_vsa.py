@@ -683,3 +683,24 @@ def test_output_file_is_replaced_and_removed_by_a_run_that_cannot_verify(
     code, _, _ = run_cli(capsys, "verify", missing, *args[2:])
     assert code in (2, 3)
     assert not output.exists()  # no stale summary is left behind
+
+
+def test_a_vsa_verdict_is_never_cached(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A cached pass would outlive ``max-age`` (cosign-tag verdicts are kept for an hour):
+    every run looks at the summary again, at its own time."""
+    pushed = push_image(registry_server, unique_repository)
+    make_vsa(
+        capsys, pushed.pinned, write_policy(tmp_path / "ci", FULL_POLICY), keys["ecdsa"].private
+    )
+    gate_policy = vsa_policy(tmp_path / "gate", keys["ecdsa"].public, max_age="1d")
+    args = ["verify", pushed.pinned, "--policy", str(gate_policy), "--cache", str(tmp_path / "c")]
+    assert run_cli(capsys, *args)[0] == 0
+    mark = registry_server.mark()
+    assert run_cli(capsys, *args)[0] == 0
+    assert registry_server.requests_since(mark), "the second run was answered from the cache"
