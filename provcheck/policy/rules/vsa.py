@@ -16,13 +16,13 @@ image, which voids evidence (verdict ``error``, exit 3), as for any attestation.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
+from provcheck._internal.jsonload import load_json
 from provcheck.attestation.dsse import (
     IN_TOTO_PAYLOAD_TYPE,
     EnvelopeError,
@@ -93,8 +93,8 @@ def _claims_vsa(doc: dict[str, Any], hint: str | None) -> bool:
     if not isinstance(payload, str):
         return False
     try:
-        claimed = json.loads(b64decode_any(payload))
-    except (EnvelopeError, ValueError):
+        claimed = load_json(b64decode_any(payload), "VSA payload", EnvelopeError)
+    except EnvelopeError:
         return False
     return isinstance(claimed, dict) and claimed.get("predicateType") == SLSA_VSA_V1
 
@@ -167,8 +167,8 @@ def judge_envelope(
 ) -> VsaVerdict | None:
     """Judge the stored envelope ``data``; ``None`` when it does not hold (or claim) a VSA."""
     try:
-        doc = json.loads(data)
-    except ValueError:
+        doc = load_json(data, "envelope", EnvelopeError)
+    except EnvelopeError:
         doc = None
     if not isinstance(doc, dict):
         if hint != SLSA_VSA_V1:
@@ -227,7 +227,12 @@ def _candidates(ctx: EvaluationContext, options: VsaOptions) -> Iterator[VsaVerd
             if usable.statement.predicate_type != SLSA_VSA_V1 or where in seen:
                 continue
             seen.add(where)
-            yield VsaVerdict(where, VsaReason.UNSIGNED, "an in-toto statement with no signature")
+            yield VsaVerdict(
+                where,
+                VsaReason.UNSIGNED,
+                "an in-toto statement outside a DSSE envelope the rule can verify (unsigned, or "
+                "in a sigstore bundle, which the vsa rule does not read)",
+            )
 
 
 def _evidence(verdict: VsaVerdict) -> Evidence:

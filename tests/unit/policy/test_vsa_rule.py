@@ -105,6 +105,10 @@ def test_forged_unsigned_and_malformed() -> None:
         VsaReason.UNSIGNED
     )
     assert judge(b"not json") is VsaReason.MALFORMED
+    assert judge(b"[" * 100_000 + b"]" * 100_000) is VsaReason.MALFORMED  # no RecursionError
+    deep = base64.b64encode(b'{"a":' * 50_000 + b"1" + b"}" * 50_000).decode()
+    nested = json.dumps({"payloadType": "x", "payload": deep, "signatures": []}).encode()
+    assert judge(nested) is VsaReason.UNSIGNED  # the hint says VSA; nothing verifies it anyway
     bad_time = statement().replace(b"2026-12-02T11:00:00Z", b"an hour ago")
     assert judge(sign_envelope(bad_time, KEY)) is VsaReason.MALFORMED
 
