@@ -704,3 +704,29 @@ def test_a_vsa_verdict_is_never_cached(
     mark = registry_server.mark()
     assert run_cli(capsys, *args)[0] == 0
     assert registry_server.requests_since(mark), "the second run was answered from the cache"
+
+
+def test_the_vsa_rule_keeps_its_own_keys_beside_a_signatures_rule(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The summary's key is trusted by the vsa rule only: the signatures rule (another key)
+    neither accepts it as a signed attestation nor hides it from the vsa rule."""
+    pushed = push_image(registry_server, unique_repository)
+    make_vsa(
+        capsys, pushed.pinned, write_policy(tmp_path / "ci", FULL_POLICY), keys["ecdsa"].private
+    )
+    gate_policy = vsa_policy(tmp_path / "gate", keys["ecdsa"].public)
+    (tmp_path / "gate" / "keys" / "other.pub").write_bytes(keys["other"].public.read_bytes())
+    gate_policy.write_text(gate_policy.read_text() + "  signatures:\n    keys: [keys/other.pub]\n")
+    code, out, _ = run_cli(
+        capsys, "verify", pushed.pinned, "--policy", str(gate_policy), "--format", "json"
+    )
+    doc = json.loads(out)
+    statuses = {(r["rule"], r["status"]) for r in doc["results"]}
+    assert ("vsa", "pass") in statuses
+    assert ("signatures", "fail") in statuses
+    assert code == 1
