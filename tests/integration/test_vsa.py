@@ -332,6 +332,7 @@ def test_cosign_attest_of_a_vsa_predicate_is_accepted_by_the_rule(
     registry_server: RegistryServer,
     unique_repository: str,
     cosign: Cosign,
+    keys: dict[str, KeyPair],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -361,6 +362,12 @@ def test_cosign_attest_of_a_vsa_predicate_is_accepted_by_the_rule(
     gate_policy = vsa_policy(tmp_path / "gate", cosign.home / "interop.pub", max_age="1h")
     gate_code, result = gate(capsys, pushed.pinned, gate_policy)
     assert (gate_code, result["status"]) == (0, "pass"), result
+    # provcheck appends its own summary to cosign's .att manifest: cosign's stays valid
+    make_vsa(capsys, pushed.pinned, policy, keys["ed25519"].private)
+    for pub in (cosign.home / "interop.pub", keys["ed25519"].public):
+        verified = cosign_verify(cosign, pub, pushed.pinned)
+        assert verified.returncode == 0, verified.stderr[-3000:]
+    assert gate(capsys, pushed.pinned, gate_policy)[1]["status"] == "pass"
 
 
 # -- refusals, one each ---------------------------------------------------------------------------
