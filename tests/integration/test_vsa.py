@@ -737,3 +737,67 @@ def test_the_vsa_rule_keeps_its_own_keys_beside_a_signatures_rule(
     assert ("vsa", "pass") in statuses
     assert ("signatures", "fail") in statuses
     assert code == 1
+
+
+# -- the write path through TLS and basic auth ----------------------------------------------------
+
+
+def test_attach_pushes_with_credentials_over_tls(
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A TLS + htpasswd registry: the uploads and the manifest PUT authenticate like reads, and
+    the password is never printed."""
+    import ssl
+
+    import bcrypt
+    import httpx
+    import trustme
+
+    from tests.conftest import require_docker_registry
+    from tests.oci_push import push_layout
+    from tests.paths import REAL_DIR
+
+    require_docker_registry()
+    user, password = "ci", "push-Pa55word-never-printed"
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.3")
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    (tmp_path / "htpasswd").write_text(f"{user}:{hashed}\n")
+    server = RegistryServer(
+        tmp_path / "registry",
+        htpasswd=tmp_path / "htpasswd",
+        tls_cert=tmp_path / "cert.pem",
+        tls_key=tmp_path / "key.pem",
+        bind_host="127.0.0.3",
+    )
+    verify = ssl.create_default_context(cafile=tmp_path / "ca.pem")
+    with server, httpx.Client(auth=(user, password), verify=verify) as client:
+        layout = REAL_DIR / "g-sbom-generator" / "oci-layout"
+        digest = push_layout(server.url, layout, "lab/g", client=client, tags=["1"])["1"]
+        docker = tmp_path / "docker"
+        docker.mkdir()
+        auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+        (docker / "config.json").write_text(json.dumps({"auths": {server.host: {"auth": auth}}}))
+        monkeypatch.setenv("DOCKER_CONFIG", str(docker))
+        ref = f"{server.host}/lab/g@{digest}"
+        policy = write_policy(tmp_path / "ci", FULL_POLICY)
+        ca_file = str(tmp_path / "ca.pem")
+        code, envelope = make_vsa(capsys, ref, policy, keys["ecdsa"].private, "--ca-file", ca_file)
+        assert code == 0
+        gate_policy = vsa_policy(tmp_path / "gate", keys["ecdsa"].public)
+        code, out, err = run_cli(
+            capsys, "verify", ref, "--policy", str(gate_policy), "--ca-file", ca_file
+        )
+        assert code == 0, err
+        assert password not in out + err
+        pushes = [e for e in server.access_log_lines() if e.method in ("POST", "PUT")]
+        assert {e.status for e in pushes} <= {401, 201, 202} and any(
+            e.status == 201 for e in pushes
+        )
+    assert statement_of(envelope)["subject"][0]["digest"] == {"sha256": digest.split(":")[1]}
