@@ -86,8 +86,11 @@ class Pushed:
         return f"{self.repo}@{self.digest}"
 
 
-def push_image(registry: RegistryServer, repository: str, name: str = "vsa") -> Pushed:
-    """A two-platform BuildKit-shaped image with max provenance and an SBOM per platform."""
+def push_image(
+    registry: RegistryServer, repository: str, name: str = "vsa", *, tamper: bool = False
+) -> Pushed:
+    """A two-platform BuildKit-shaped image with max provenance and an SBOM per platform
+    (``tamper``: the first provenance statement's bytes no longer match its digest)."""
     builder = ImageBuilder(name)
     image_name = f"{registry.host}/{repository}"
     for platform in ("linux/amd64", "linux/arm64"):
@@ -105,7 +108,11 @@ def push_image(registry: RegistryServer, repository: str, name: str = "vsa") -> 
             ],
         )
     built = builder.build()
-    built.push(registry.url, repository, "1")
+    if tamper:
+        layer = built.document(built.attestations[0].digest)["layers"][0]["digest"]
+        forged = built.blobs[layer].replace(b"dockerfile.v0", b"dockerfile.vX")
+        built = built.tampered(layer, forged)
+    built.push(registry, repository, "1")
     return Pushed(image_name, built.root_digest)
 
 
@@ -536,6 +543,24 @@ def test_failed_vsa_fails(
     failing = write_policy(tmp_path / "ci", FAILING_POLICY)
     code, envelope = make_vsa(capsys, pushed.pinned, failing, keys["ecdsa"].private)
     assert code == 1  # the exit code follows the verdict; the summary records it
+    predicate = statement_of(envelope)["predicate"]
+    assert (predicate["verificationResult"], predicate["verifiedLevels"]) == ("FAILED", [])
+    code, result = gate(capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public))
+    assert (code, result["status"]) == (1, "fail")
+    assert result["message"].startswith("VSA rejected (failed)"), result["message"]
+
+
+def test_an_error_verdict_exits_3_and_its_summary_says_failed(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pushed = push_image(registry_server, unique_repository, tamper=True)
+    policy = write_policy(tmp_path / "ci", FULL_POLICY)
+    code, envelope = make_vsa(capsys, pushed.pinned, policy, keys["ecdsa"].private)
+    assert code == 3
     predicate = statement_of(envelope)["predicate"]
     assert (predicate["verificationResult"], predicate["verifiedLevels"]) == ("FAILED", [])
     code, result = gate(capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public))
