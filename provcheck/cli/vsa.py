@@ -29,6 +29,8 @@ def _refuse_mismatches(args: argparse.Namespace) -> None:
         raise UsageError("--format vsa summarises the whole image: --platform cannot narrow it")
     if args.cache != "none":
         raise UsageError("--format vsa verifies afresh: use --cache none")
+    if getattr(args, "evidence", None) is not None:  # verify --evidence (issue 12's packs)
+        raise UsageError("--format vsa does not write an evidence pack: run verify --evidence")
 
 
 def run_vsa(args: argparse.Namespace) -> ExitCode:
@@ -58,6 +60,7 @@ def run_vsa(args: argparse.Namespace) -> ExitCode:
                 registry=registry_options(args),
                 sign_key=key,
                 attach=args.attach,
+                now=getattr(args, "at", None),  # verify --at, where the parser has it
                 timeout=args.timeout,
                 max_layer_bytes=args.max_attestation_size,
             )
