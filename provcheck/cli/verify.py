@@ -21,7 +21,7 @@ from provcheck.cli.common import (
     with_cli_trust,
     write_output,
 )
-from provcheck.errors import PolicyError, UsageError
+from provcheck.errors import PolicyError
 
 if TYPE_CHECKING:
     from provcheck.report import Report
@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> ExitCode:
 
         return run_vsa(args)
     if args.sign_key is not None or args.attach:
+        from provcheck.errors import UsageError
+
         raise UsageError("--sign-key and --attach go with --format vsa")
     fmt = ReportFormat(args.format)
     try:
