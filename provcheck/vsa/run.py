@@ -66,7 +66,8 @@ async def summarise_async(
 ) -> Summary:
     """Verify ``reference`` against ``policy`` (whose file is ``policy_uri``, exactly
     ``policy_bytes``) at ``now`` (default: the clock, in whole seconds), and summarise it; sign
-    with ``sign_key``; with ``attach``, add the signed summary to the image's ``.att`` tag.
+    with ``sign_key``; with ``attach``, add the signed summary to the image's ``.att`` tag (in
+    place of the key's earlier summaries there).
 
     Raises :class:`UsageError` for ``attach`` without a key or on a local layout, and what
     :func:`provcheck.api.verify_image` and :func:`provcheck.vsa.attach.attach_attestation`
@@ -96,7 +97,13 @@ async def summarise_async(
             deadline = Deadline(timeout)
             async with deadline.enforce():
                 source = client.source(ref, deadline=deadline)
-                attached = await attach_attestation(source, found.digest, document, SLSA_VSA_V1)
+                attached = await attach_attestation(
+                    source,
+                    found.digest,
+                    document,
+                    SLSA_VSA_V1,
+                    supersedes=sign_key.public if sign_key is not None else None,
+                )
         return Summary(report, found, document, attached)
 
     if not isinstance(ref, ImageReference):

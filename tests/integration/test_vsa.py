@@ -233,6 +233,18 @@ def attach_raw(registry: RegistryServer, pushed: Pushed, envelope: bytes) -> Non
     asyncio.run(run())
 
 
+def att_layers(registry: RegistryServer, repository: str, pushed: Pushed) -> list[dict[str, Any]]:
+    """The layers of the image's cosign ``.att`` manifest, read from the registry directly."""
+    import httpx
+
+    tag = f"sha256-{pushed.digest.split(':')[1]}.att"
+    accept = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
+    answer = httpx.get(f"{registry.url}/v2/{repository}/manifests/{tag}", headers=accept)
+    answer.raise_for_status()
+    layers: list[dict[str, Any]] = answer.json()["layers"]
+    return layers
+
+
 # -- cosign accepts what provcheck attaches; provcheck finds it -----------------------------------
 
 
@@ -333,6 +345,20 @@ def test_inspect_lists_the_attached_vsa_and_attaching_again_appends(
     for kind in ("ecdsa", "ed25519"):
         done = cosign_verify(cosign, keys[kind].public, pushed.pinned)
         assert done.returncode == 0, done.stderr[-3000:]
+    assert len(att_layers(registry_server, unique_repository, pushed)) == 2
+    # a key's next summary replaces its own earlier one, not the other key's
+    _, latest = make_vsa(capsys, pushed.pinned, policy, keys["ecdsa"].private)
+    layers = att_layers(registry_server, unique_repository, pushed)
+    assert len(layers) == 2
+    assert (
+        layers[-1]["digest"]
+        == "sha256:"
+        + hashlib.sha256(
+            json.dumps(latest, sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()
+    )
+    for kind in ("ecdsa", "ed25519"):
+        assert cosign_verify(cosign, keys[kind].public, pushed.pinned).returncode == 0
 
 
 def test_cosign_attest_of_a_vsa_predicate_is_accepted_by_the_rule(
