@@ -36,6 +36,7 @@ from provcheck.source.deadline import DEFAULT_TIMEOUT, Deadline
 if TYPE_CHECKING:
     # Imported where they are used: a layout needs no HTTP client, inspect needs no policy.
     from provcheck.discovery.offload import Offload
+    from provcheck.evidence.record import Recording
     from provcheck.policy import Policy
     from provcheck.report import Report
     from provcheck.sbom.collect import ImageSboms
@@ -49,24 +50,32 @@ async def _open(
     registry: RegistryOptions | None,
     deadline: Deadline,
     credentials: CredentialProvider | None,
+    record: Recording | None = None,
 ) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes]]]:
-    """Open the source of ``reference`` and fetch its verified root manifest."""
+    """Open the source of ``reference`` and fetch its verified root manifest (through a
+    recording wrapper when ``record`` is given)."""
+
+    def recorded(source: Source) -> Source:
+        return source if record is None else record.wrap(source)
+
     if isinstance(reference, LayoutReference):
         from provcheck.source.layout import LayoutSource
 
         layout = LayoutSource(reference.path)
         pin: str | Digest | None = reference.digest or reference.tag
         root = await (layout.resolve(pin) if pin is not None else layout.resolve_default())
-        yield layout, root
+        if record is not None:
+            record.resolved(pin if isinstance(pin, str) else root[0].digest, root)
+        yield recorded(layout), root
         return
     if client is not None:
-        remote = client.source(reference, credentials=credentials, deadline=deadline)
+        remote = recorded(client.source(reference, credentials=credentials, deadline=deadline))
         yield remote, await remote.resolve(reference.api_reference)
         return
     from provcheck.source.registry import RegistryClient
 
     async with RegistryClient(registry, credentials=credentials) as own:
-        remote = own.source(reference, deadline=deadline)
+        remote = recorded(own.source(reference, deadline=deadline))
         yield remote, await remote.resolve(reference.api_reference)
 
 
@@ -86,18 +95,21 @@ async def inspect_image_async(
     registry: RegistryOptions | None = None,
     credentials: CredentialProvider | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    record: Recording | None = None,
 ) -> ImageAttestations:
     """Resolve ``reference`` and discover its attestations, as :func:`inspect_image` does.
 
     With a shared ``client``, a deadline that runs out cancels this call's requests only, and
     ``credentials`` (default: the client's) are used for this call only: tokens fetched with
-    other credentials are never sent for it. Raises what :func:`inspect_image` raises.
+    other credentials are never sent for it. ``record`` keeps every verified byte read and
+    every tag and referrers answer (an evidence pack is written from it). Raises what
+    :func:`inspect_image` raises.
     """
     ref = _parse(reference)
     options = options or DiscoveryOptions()
     budget = Budget(options.limits)  # one for the whole image: the index and the stores
     deadline = Deadline(timeout)
-    opened = _open(ref, client, registry, deadline, credentials)
+    opened = _open(ref, client, registry, deadline, credentials, record)
     async with deadline.enforce(), opened as (source, root):
         found = await discover(
             source, root, reference=str(ref), options=options, pinned=_pinned(ref), budget=budget
@@ -192,9 +204,10 @@ async def verify_image_async(
     limits: Limits | None = None,
     offload: Offload = False,
     now: datetime | None = None,
+    record: Recording | None = None,
 ) -> Report:
     """Discover the attestations of ``reference`` and evaluate ``policy`` on them, as
-    :func:`verify_image` does (``client`` as in :func:`inspect_image_async`).
+    :func:`verify_image` does (``client`` and ``record`` as in :func:`inspect_image_async`).
 
     Raises what :func:`verify_image` raises.
     """
@@ -208,6 +221,7 @@ async def verify_image_async(
         registry=registry,
         credentials=credentials,
         timeout=timeout,
+        record=record,
     )
     return evaluate(found, policy, now=now, platforms=platforms)
 
@@ -224,6 +238,7 @@ def verify_image(
     limits: Limits | None = None,
     offload: Offload = False,
     now: datetime | None = None,
+    record: Recording | None = None,
 ) -> Report:
     """Verify ``reference`` against ``policy`` and return the report as data.
 
@@ -231,7 +246,8 @@ def verify_image(
     ``platforms`` rule still reads the whole index); ``max_layer_bytes`` caps each attestation
     layer (default 64 MiB), ``limits`` the whole image (:class:`Limits`); ``offload`` says where
     signatures are verified (``DiscoveryOptions.offload``); ``now`` is the time the rules
-    judge by (the age of a provenance; default: the clock). Policy violations are results in the
+    judge by (the age of a provenance; default: the clock); ``record`` keeps what was read (see
+    :func:`inspect_image_async`). Policy violations are results in the
     report, not exceptions. Raises the same errors as :func:`inspect_image` when the image
     itself cannot be read (``timeout`` likewise), and :class:`PlatformNotFoundError` when
     ``platforms`` names a platform the image lacks.
@@ -248,6 +264,7 @@ def verify_image(
             limits=limits,
             offload=offload,
             now=now,
+            record=record,
         )
     )
 

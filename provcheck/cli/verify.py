@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from provcheck.cli.common import (
     ExitCode,
     add_cache_options,
+    add_evidence_options,
     add_source_options,
     add_verbose,
     error_message,
@@ -21,9 +22,10 @@ from provcheck.cli.common import (
     with_cli_trust,
     write_output,
 )
-from provcheck.errors import PolicyError
+from provcheck.errors import PolicyError, UsageError
 
 if TYPE_CHECKING:
+    from provcheck.policy import Policy
     from provcheck.report import Report
 
 
@@ -63,6 +65,7 @@ def add(commands: Any) -> None:
         help="sigstore trusted root for keyless verification (never fetched over the network)",
     )
     add_source_options(verify)
+    add_evidence_options(verify, "DIR (replaced if it is a pack)")
     add_cache_options(verify, default="none")
     add_verbose(verify, "verbose_verify")
     verify.set_defaults(run=run)
@@ -90,6 +93,8 @@ def run(args: argparse.Namespace) -> ExitCode:
 
 
 def _evaluate(args: argparse.Namespace) -> Report:
+    if args.evidence is not None:
+        return _evaluate_recorded(args)
     if args.cache != "none":
         return _evaluate_cached(args)
     from provcheck.api import verify_image
@@ -103,21 +108,56 @@ def _evaluate(args: argparse.Namespace) -> Report:
         platforms=platforms_of(args),
         max_layer_bytes=args.max_attestation_size,
         timeout=args.timeout,
+        now=args.at,
     )
+
+
+def _read_policy(args: argparse.Namespace) -> tuple[bytes, Policy]:
+    """The policy file's bytes (read once) and the policy parsed from them, with CLI trust."""
+    from provcheck._internal.files import read_capped
+    from provcheck.policy.loader import MAX_POLICY_BYTES, parse_policy
+    from provcheck.policy.resolver import FileResolver
+
+    raw = read_capped(args.policy, MAX_POLICY_BYTES, "policy file", PolicyError)
+    parsed = parse_policy(raw, str(args.policy), resolver=FileResolver(args.policy.parent))
+    return raw, with_cli_trust(args, parsed)
+
+
+def _evaluate_recorded(args: argparse.Namespace) -> Report:
+    """``verify --evidence DIR``: the verification recorded, then written as a pack."""
+    from datetime import UTC, datetime
+
+    from provcheck.api import verify_image
+    from provcheck.evidence.pack import PackInputs, check_target, save_pack
+    from provcheck.evidence.record import Recording
+
+    if args.cache != "none":
+        raise UsageError("--evidence records what is read: use it with --cache none")
+    check_target(args.evidence)
+    raw, policy = _read_policy(args)
+    moment = args.at or datetime.now(UTC)
+    recording = Recording()
+    report = verify_image(
+        args.reference,
+        policy,
+        registry=registry_options(args),
+        platforms=platforms_of(args),
+        max_layer_bytes=args.max_attestation_size,
+        timeout=args.timeout,
+        now=moment,
+        record=recording,
+    )
+    save_pack(args.evidence, recording, report, PackInputs(policy, raw, str(args.policy), moment))
+    return report
 
 
 def _evaluate_cached(args: argparse.Namespace) -> Report:
     """``verify --cache``: the policy file read once (its bytes are part of the verdict key)."""
     import asyncio
 
-    from provcheck._internal.files import read_capped
     from provcheck.cache.verify import verify_cached
-    from provcheck.policy.loader import MAX_POLICY_BYTES, parse_policy
-    from provcheck.policy.resolver import FileResolver
 
-    raw = read_capped(args.policy, MAX_POLICY_BYTES, "policy file", PolicyError)
-    parsed = parse_policy(raw, str(args.policy), resolver=FileResolver(args.policy.parent))
-    policy = with_cli_trust(args, parsed)
+    raw, policy = _read_policy(args)
     registry = registry_options(args)
 
     async def run() -> Report:
@@ -132,6 +172,7 @@ def _evaluate_cached(args: argparse.Namespace) -> Report:
                 timeout=args.timeout,
                 platforms=platforms_of(args),
                 max_layer_bytes=args.max_attestation_size,
+                now=args.at,
             )
         finally:
             await cache.aclose()
