@@ -23,6 +23,7 @@ The pack is built in a temporary directory beside the target and renamed into pl
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -234,16 +235,34 @@ def write_pack(
             (temp / "blobs" / digest.algorithm / digest.hex).write_bytes(data)
         (temp / "index.json").write_bytes(index)
         os.chmod(temp, 0o755)
-        if path.exists():
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
-            os.replace(path, old / "pack")
-            os.replace(temp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(temp, path)
+        _rename_into_place(temp, path)
     except OSError as exc:
         shutil.rmtree(temp, ignore_errors=True)
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _rename_into_place(temp: Path, path: Path) -> None:
+    """Rename ``temp`` to ``path``; a pack already there (or written there meanwhile by a
+    concurrent writer) is moved aside first, then removed. Raises :class:`OSError`."""
+    for _ in range(3):
+        if not path.exists():
+            try:
+                os.replace(temp, path)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                continue
+        old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+        try:
+            os.replace(path, old / "pack")
+            os.replace(temp, path)
+            return
+        except FileNotFoundError:
+            continue
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    raise OSError(errno.EBUSY, "another writer keeps replacing it")
 
 
 def members(
