@@ -214,6 +214,9 @@ async def verify_image_async(
     from provcheck.policy import evaluate
 
     options = _tuned(verification_options(policy), max_layer_bytes, limits, offload)
+    if now is not None and options.trust is not None:
+        # A keyless signature logged after ``now`` did not exist then.
+        options = replace(options, trust=replace(options.trust, at=now))
     found = await inspect_image_async(
         reference,
         options=options,
@@ -246,9 +249,10 @@ def verify_image(
     ``platforms`` rule still reads the whole index); ``max_layer_bytes`` caps each attestation
     layer (default 64 MiB), ``limits`` the whole image (:class:`Limits`); ``offload`` says where
     signatures are verified (``DiscoveryOptions.offload``); ``now`` is the time the rules
-    judge by (the age of a provenance; default: the clock); ``record`` keeps what was read (see
-    :func:`inspect_image_async`). Policy violations are results in the
-    report, not exceptions. Raises the same errors as :func:`inspect_image` when the image
+    judge by (the age of a provenance; a keyless signature logged after it is rejected;
+    default: the clock, and no signature is rejected for its time); ``record`` keeps what was
+    read (see :func:`inspect_image_async`). Policy violations are results in the report, not
+    exceptions. Raises the same errors as :func:`inspect_image` when the image
     itself cannot be read (``timeout`` likewise), and :class:`PlatformNotFoundError` when
     ``platforms`` names a platform the image lacks.
     """

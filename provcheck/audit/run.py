@@ -56,8 +56,9 @@ class AuditEvidence:
 class AuditOptions:
     """How an audit runs: ``jobs`` images at once, ``timeout`` seconds of network work per
     image, results held back behind a slow one at most ``window`` (default 4 times ``jobs``),
-    rules judged as of ``now`` (default: the clock, per image), ``evidence`` packs written (the
-    verdict cache is then not read: a pack holds what was read)."""
+    rules judged as of ``now`` (default: the clock, per image; cached verdicts are as of now,
+    so with ``now`` the verdict cache is not used), ``evidence`` packs written (the verdict
+    cache is then not read either: a pack holds what was read)."""
 
     jobs: int = DEFAULT_JOBS
     timeout: float = DEFAULT_IMAGE_TIMEOUT
@@ -90,7 +91,7 @@ async def _verify(
     try:
         if options.evidence is not None:
             return await _verify_recorded(reference, policy, client, options, options.evidence)
-        if cached is not None:
+        if cached is not None and options.now is None:  # cached verdicts are as of now
             return await verify_cached(
                 reference,
                 policy,
@@ -101,7 +102,6 @@ async def _verify(
                 timeout=options.timeout,
                 platforms=options.platforms,
                 max_layer_bytes=options.max_layer_bytes,
-                now=options.now,
             )
         return await verify_image_async(
             reference,

@@ -95,7 +95,8 @@ def run(args: argparse.Namespace) -> ExitCode:
 def _evaluate(args: argparse.Namespace) -> Report:
     if args.evidence is not None:
         return _evaluate_recorded(args)
-    if args.cache != "none":
+    if args.cache != "none" and args.at is None:
+        # Cached verdicts are verdicts as of now: with --at the cache is not used.
         return _evaluate_cached(args)
     from provcheck.api import verify_image
     from provcheck.policy import load_policy
@@ -172,7 +173,6 @@ def _evaluate_cached(args: argparse.Namespace) -> Report:
                 timeout=args.timeout,
                 platforms=platforms_of(args),
                 max_layer_bytes=args.max_attestation_size,
-                now=args.at,
             )
         finally:
             await cache.aclose()

@@ -461,3 +461,56 @@ def test_audit_writes_one_pack_per_image(
             _same_report(report, replayed)
         else:  # by tag: unsigned trust, as the replay by digest is index-bound
             assert replayed["verdict"] == report["verdict"]
+
+
+def test_at_before_a_keyless_signature_was_logged_rejects_it(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The keyless bundle's Rekor entry was integrated 2026-01-15T12:01:00Z: a minute before,
+    the signature did not exist (the signatures rule fails, reason signed-later); a minute
+    after, it verifies. Without --at the clock is used and it verifies."""
+    pytest.importorskip("sigstore")
+    digest = push_layout(registry_server.url, KEYLESS / "layout", unique_repository)["1"]
+    ref = f"{registry_server.host}/{unique_repository}@{digest}"
+    folder = tmp_path / "keyless"
+    folder.mkdir()
+    for name in ("policy.yaml", "trusted_root.json"):
+        (folder / name).write_bytes((KEYLESS / name).read_bytes())
+    policy = str(folder / "policy.yaml")
+
+    def signatures(*extra: str) -> tuple[int, list[tuple[str, str]]]:
+        code, report, err = _run(capsys, "verify", ref, "--policy", policy, *extra)
+        assert report is not None, err
+        rows = [(r["status"], r["message"]) for r in report["results"] if r["rule"] == "signatures"]
+        return code, rows
+
+    code, before = signatures("--at", "2026-01-15T12:00:00Z")
+    assert code == 1
+    assert [status for status, _ in before] == ["fail", "fail"]
+    assert all("after the evaluation time 2026-01-15T12:00:00+00:00" in m for _, m in before)
+    code, after = signatures("--at", "2026-01-15T12:02:00Z")
+    assert code == 0 and [status for status, _ in after] == ["pass", "pass"]
+    code, now = signatures()
+    assert code == 0 and now == after
+
+
+def test_at_never_reads_a_verdict_cached_as_of_now(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    digest = push_layout(registry_server.url, I_COSIGN / "oci-layout", unique_repository)["1"]
+    ref = f"{registry_server.host}/{unique_repository}@{digest}"
+    policy = _signed_policy(tmp_path, "release", I_COSIGN / "cosign.pub", "3650d")
+    cache = str(tmp_path / "cache")
+    code, now, _ = _run(capsys, "verify", ref, "--policy", str(policy), "--cache", cache)
+    assert code == 0 and now is not None
+    code, later, _ = _run(
+        capsys, "verify", ref, "--policy", str(policy), "--cache", cache, "--at", "2037-01-01"
+    )
+    assert code == 1 and later is not None
+    assert {r["rule"] for r in later["results"] if r["status"] == "fail"} == {"provenance"}
