@@ -131,6 +131,7 @@ def inspect_image(
     registry: RegistryOptions | None = None,
     credentials: CredentialProvider | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    record: Recording | None = None,
 ) -> ImageAttestations:
     """Resolve ``reference`` (registry or ``oci-layout://``) and discover its attestations.
 
@@ -144,11 +145,17 @@ def inspect_image(
     :class:`RegistryError` or :class:`IntegrityError` when the root cannot be fetched,
     :class:`ManifestError` when it is malformed, :class:`LimitExceededError` when it needs more
     work than ``options.limits`` allow, :class:`PlatformNotFoundError` when
-    ``options.platforms`` names a platform the image does not have.
+    ``options.platforms`` names a platform the image does not have. ``record`` keeps what was
+    read (see :func:`inspect_image_async`).
     """
     return asyncio.run(
         inspect_image_async(
-            reference, options=options, registry=registry, credentials=credentials, timeout=timeout
+            reference,
+            options=options,
+            registry=registry,
+            credentials=credentials,
+            timeout=timeout,
+            record=record,
         )
     )
 
