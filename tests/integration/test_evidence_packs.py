@@ -125,8 +125,15 @@ def _same_report(original: dict[str, Any], replayed: dict[str, Any]) -> None:
         assert replayed[key] == original[key], key
 
 
+SCHEMA = json.loads((Path(__file__).parents[2] / "provcheck/evidence/pack.schema.json").read_text())
+
+
 def _pack_members(pack: Path) -> dict[str, list[dict[str, Any]]]:
+    """The ``index.json`` entries of a pack by role (the document valid against its schema)."""
+    import jsonschema
+
     index = json.loads((pack / "index.json").read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(index)
     out: dict[str, list[dict[str, Any]]] = {}
     for entry in index["manifests"]:
         out.setdefault(entry["annotations"]["dev.provcheck.evidence.role"], []).append(entry)

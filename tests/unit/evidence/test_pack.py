@@ -12,6 +12,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from provcheck.discovery.buildkit import discover
@@ -20,6 +21,7 @@ from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.serialize import attestations_to_dict
 from provcheck.discovery.stores import discover_signed
 from provcheck.errors import IntegrityError, UsageError
+from provcheck.evidence import pack as pack_module
 from provcheck.evidence.pack import (
     Member,
     PackHeader,
@@ -168,6 +170,15 @@ def test_index_names_every_role(tmp_path: Path) -> None:
     assert doc["annotations"][mt.EVIDENCE_VERSION] == "1"
     assert doc["annotations"]["dev.provcheck.evidence.time"] == "2026-12-01T00:00:00Z"
     assert b"rules: {}\n" in blobs.values()
+    schema = json.loads((Path(pack_module.__file__).parent / "pack.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    report = Member(PackRole.REPORT, "report.json", "application/json", b"{}")
+    header = PackHeader("r:1", str(subject.digest), "1", AT, "fail")
+    complete = json.loads(pack_index(recording, header, [*members, report])[0])
+    validator.validate(complete)
+    assert not validator.is_valid(doc), "a pack without its report is not valid"
+    del complete["manifests"][1]["annotations"][mt.REF_NAME]
+    assert not validator.is_valid(complete), "a tag entry names its tag"
     for digest, data in blobs.items():
         digest.verify(data)
 
