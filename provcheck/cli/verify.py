@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from provcheck.cli.common import (
     with_cli_trust,
     write_output,
 )
-from provcheck.errors import PolicyError, UsageError
+from provcheck.errors import PolicyError, ProvcheckError, UsageError
 
 if TYPE_CHECKING:
     from provcheck.policy import Policy
@@ -138,17 +139,30 @@ def _evaluate_recorded(args: argparse.Namespace) -> Report:
     raw, policy = _read_policy(args)
     moment = args.at or datetime.now(UTC)
     recording = Recording()
-    report = verify_image(
-        args.reference,
-        policy,
-        registry=registry_options(args),
-        platforms=platforms_of(args),
-        max_layer_bytes=args.max_attestation_size,
-        timeout=args.timeout,
-        now=moment,
-        record=recording,
-    )
-    save_pack(args.evidence, recording, report, PackInputs(policy, raw, str(args.policy), moment))
+    inputs = PackInputs(policy, raw, str(args.policy), moment)
+    try:
+        report = verify_image(
+            args.reference,
+            policy,
+            registry=registry_options(args),
+            platforms=platforms_of(args),
+            max_layer_bytes=args.max_attestation_size,
+            timeout=args.timeout,
+            now=moment,
+            record=recording,
+        )
+    except ProvcheckError as exc:
+        # No earlier pack may stand for this run: the pack of an error is what was read
+        # before it, with the error report.
+        from provcheck.report import Report
+
+        error = Report.from_error(
+            error_message(exc), reference=args.reference, policy=str(args.policy)
+        )
+        with suppress(ProvcheckError):  # the run's own error is what to report
+            save_pack(args.evidence, recording, error, inputs)
+        raise
+    save_pack(args.evidence, recording, report, inputs)
     return report
 
 

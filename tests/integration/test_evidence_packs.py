@@ -521,3 +521,28 @@ def test_at_never_reads_a_verdict_cached_as_of_now(
     )
     assert code == 1 and later is not None
     assert {r["rule"] for r in later["results"] if r["status"] == "fail"} == {"provenance"}
+
+
+def test_an_error_run_replaces_the_earlier_pack(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A pack never outlives a later run: an image gone from the registry leaves a pack with
+    the error report and nothing else."""
+    digest = push_layout(registry_server.url, I_COSIGN / "oci-layout", unique_repository)["1"]
+    policy = _signed_policy(tmp_path, "release", I_COSIGN / "cosign.pub")
+    pack = tmp_path / "pack"
+    base = f"{registry_server.host}/{unique_repository}"
+    code, _, _ = _run(
+        capsys, "verify", f"{base}@{digest}", "--policy", str(policy), "--evidence", str(pack)
+    )
+    assert code == 0 and "subject" in _pack_members(pack)
+    code, report, _ = _run(
+        capsys, "verify", f"{base}:gone", "--policy", str(policy), "--evidence", str(pack)
+    )
+    assert code == 3 and report is not None and report["verdict"] == "error"
+    members = _pack_members(pack)
+    assert sorted(members) == ["key", "policy", "report"]
+    assert json.loads(_member_bytes(pack, members["report"][0]))["verdict"] == "error"
