@@ -50,37 +50,34 @@ async def _open(
     registry: RegistryOptions | None,
     deadline: Deadline,
     credentials: CredentialProvider | None,
-    record: Recording | None = None,
 ) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes]]]:
-    """Open the source of ``reference`` and fetch its verified root manifest (through a
-    recording wrapper when ``record`` is given)."""
-
-    def recorded(source: Source) -> Source:
-        return source if record is None else record.wrap(source)
-
+    """Open the source of ``reference`` and fetch its verified root manifest."""
     if isinstance(reference, LayoutReference):
         from provcheck.source.layout import LayoutSource
 
         layout = LayoutSource(reference.path)
         pin: str | Digest | None = reference.digest or reference.tag
         root = await (layout.resolve(pin) if pin is not None else layout.resolve_default())
-        if record is not None:
-            record.resolved(pin if isinstance(pin, str) else root[0].digest, root)
-        yield recorded(layout), root
+        yield layout, root
         return
     if client is not None:
-        remote = recorded(client.source(reference, credentials=credentials, deadline=deadline))
+        remote = client.source(reference, credentials=credentials, deadline=deadline)
         yield remote, await remote.resolve(reference.api_reference)
         return
     from provcheck.source.registry import RegistryClient
 
     async with RegistryClient(registry, credentials=credentials) as own:
-        remote = recorded(own.source(reference, deadline=deadline))
+        remote = own.source(reference, deadline=deadline)
         yield remote, await remote.resolve(reference.api_reference)
 
 
 def _parse(reference: str | Reference) -> Reference:
     return parse_reference(reference) if isinstance(reference, str) else reference
+
+
+def _asked(reference: Reference, root: tuple[Descriptor, bytes]) -> str | Digest:
+    """What the root was resolved from: its tag, else its digest."""
+    return reference.digest or reference.tag or root[0].digest
 
 
 def _pinned(reference: Reference) -> bool:
@@ -109,8 +106,11 @@ async def inspect_image_async(
     options = options or DiscoveryOptions()
     budget = Budget(options.limits)  # one for the whole image: the index and the stores
     deadline = Deadline(timeout)
-    opened = _open(ref, client, registry, deadline, credentials, record)
+    opened = _open(ref, client, registry, deadline, credentials)
     async with deadline.enforce(), opened as (source, root):
+        if record is not None:
+            record.resolved(_asked(ref, root), root)
+            source = record.wrap(source)
         found = await discover(
             source, root, reference=str(ref), options=options, pinned=_pinned(ref), budget=budget
         )

@@ -23,7 +23,7 @@ from provcheck.cli.common import (
     with_cli_trust,
     write_output,
 )
-from provcheck.errors import PolicyError, ProvcheckError, UsageError
+from provcheck.errors import PolicyError, UsageError
 
 if TYPE_CHECKING:
     from provcheck.policy import Policy
@@ -130,6 +130,7 @@ def _evaluate_recorded(args: argparse.Namespace) -> Report:
     from datetime import UTC, datetime
 
     from provcheck.api import verify_image
+    from provcheck.errors import ProvcheckError
     from provcheck.evidence.pack import PackInputs, check_target, save_pack
     from provcheck.evidence.record import Recording
 

@@ -189,6 +189,7 @@ def test_pack_replays_offline_to_the_same_report(
     tags = {e["annotations"]["org.opencontainers.image.ref.name"] for e in members["tag"]}
     hexdigest = digest.removeprefix("sha256:")
     assert tags & {f"sha256-{hexdigest}.att", f"sha256-{hexdigest}.sig", f"sha256-{hexdigest}"}
+    assert all(t.startswith(f"sha256-{hexdigest}") for t in tags), tags  # no digest as a tag
     assert _member_bytes(pack, members["policy"][0]) == policy.read_bytes()
     assert json.loads(_member_bytes(pack, members["report"][0])) == original
     assert len(members["key"]) == 1
