@@ -23,6 +23,7 @@ The pack is built in a temporary directory beside the target and renamed into pl
 
 from __future__ import annotations
 
+import base64
 import errno
 import hashlib
 import json
@@ -113,6 +114,14 @@ def _entry(
     return out
 
 
+def _descriptor(descriptor: Descriptor) -> dict[str, Any]:
+    """A referrer's descriptor as the API gave it, embedded ``data`` included."""
+    out = descriptor.to_dict()
+    if descriptor.data is not None:
+        out["data"] = base64.b64encode(descriptor.data).decode()
+    return out
+
+
 def rfc3339(moment: datetime) -> str:
     """``moment`` in UTC, RFC 3339 with ``Z`` (seconds, microseconds when there are some)."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -173,7 +182,7 @@ def pack_index(
             {
                 "schemaVersion": 2,
                 "mediaType": mt.OCI_INDEX,
-                "manifests": [d.to_dict() for d in listed],
+                "manifests": [_descriptor(d) for d in listed],
             }
         )
         answer = Descriptor(mt.OCI_INDEX, blobs.add(body), len(body))
@@ -198,8 +207,12 @@ def pack_index(
 
 def is_pack(path: Path) -> bool:
     """Whether ``path`` holds an evidence pack (its ``index.json`` says so). Raises nothing."""
+    from provcheck._internal.files import read_at_most
+    from provcheck.source.base import MANIFEST_MAX_BYTES
+
     try:
-        doc = json.loads((path / "index.json").read_bytes())
+        data = read_at_most(path / "index.json", MANIFEST_MAX_BYTES, regular_only=True)
+        doc = json.loads(data) if len(data) <= MANIFEST_MAX_BYTES else None
     except (OSError, ValueError):
         return False
     annotations = doc.get("annotations") if isinstance(doc, dict) else None

@@ -547,3 +547,22 @@ def test_an_error_run_replaces_the_earlier_pack(
     members = _pack_members(pack)
     assert sorted(members) == ["key", "policy", "report"]
     assert json.loads(_member_bytes(pack, members["report"][0]))["verdict"] == "error"
+
+
+def test_evidence_the_run_did_not_read_is_missing_on_replay(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A provenance-only run leaves g-sbom-generator's SBOM layers out of the pack: replayed
+    with an sbom rule, that is an error (exit 3), never "no SBOM"."""
+    layout = FIXTURES_DIR / "real" / "g-sbom-generator" / "oci-layout"
+    only = _policy(tmp_path, "p", "  provenance:\n    required: true\n")
+    pack = tmp_path / "pack"
+    code, _, _ = _run(
+        capsys, "verify", f"oci-layout://{layout}:1", "--policy", str(only), "--evidence", str(pack)
+    )
+    assert code == 0
+    sboms = _policy(tmp_path, "s", "  sbom:\n    required: true\n")
+    code, report, _ = _run(capsys, "verify", f"oci-layout://{pack}", "--policy", str(sboms))
+    assert code == 3 and report is not None
+    assert {(r["rule"], r["status"]) for r in report["results"]} >= {("sbom", "error")}
+    assert "not found in oci-layout://" in report["results"][0]["message"]
