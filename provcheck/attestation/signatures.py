@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from provcheck.errors import UsageError
 
 if TYPE_CHECKING:  # values of these types are made by callers that already imported them
+    from datetime import datetime
+
     from provcheck.attestation.keys import PublicKey
     from provcheck.attestation.tlog import LogKey, TrustedRoot
 
@@ -57,6 +59,8 @@ class TrustConfig:
     threshold: int = 1
     trusted_root: TrustedRoot | None = None
     tlog_required: bool = False
+    at: datetime | None = None
+    """The evaluation instant (``--at``): a keyless signature logged after it is rejected."""
 
     def __post_init__(self) -> None:
         if self.threshold < 1:
@@ -110,6 +114,8 @@ class RejectionReason(StrEnum):
     """What was signed describes another image than the one it was found for."""
     THRESHOLD = "threshold"
     """Fewer distinct trusted signers than the threshold signed the bytes."""
+    SIGNED_LATER = "signed-later"
+    """The log integrated the (keyless) signature after the evaluation instant."""
 
 
 @dataclass(frozen=True, slots=True)

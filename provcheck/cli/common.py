@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TextIO
 from provcheck.errors import PolicyMistakesError, ProvcheckError, UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from provcheck.attestation.keys import PublicKey
     from provcheck.attestation.signatures import TrustConfig
     from provcheck.cache import Cache
@@ -114,6 +116,46 @@ def seconds(text: str) -> float:
         return check_timeout(seconds)
     except UsageError as exc:
         raise argparse.ArgumentTypeError(exc.diagnostics()) from None
+
+
+def instant(text: str) -> datetime:
+    """The type of ``--at``: an RFC 3339 timestamp with its offset (``2026-06-30T12:00:00Z``)
+    or a date (``2026-06-30``, its first second in UTC)."""
+    import re
+    from datetime import UTC, datetime
+
+    value = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        value += "T00:00:00Z"
+    rfc3339 = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
+    try:
+        if not re.fullmatch(rfc3339, value):
+            raise ValueError(value)
+        return datetime.fromisoformat(value.upper().replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid time {text[:60]!r} (RFC 3339 with an offset, e.g. 2026-06-30T12:00:00Z, "
+            "or a date, 2026-06-30)"
+        ) from None
+
+
+def add_evidence_options(parser: argparse.ArgumentParser, pack: str) -> None:
+    """``--at`` and ``--evidence`` (verify, audit); ``pack`` says what ``--evidence`` writes."""
+    parser.add_argument(
+        "--at",
+        type=instant,
+        metavar="TIME",
+        help="evaluate time-dependent rules (max-age, expiries) as of this instant: RFC 3339 "
+        "(2026-06-30T12:00:00Z) or a date (2026-06-30, 00:00 UTC); default now",
+    )
+    parser.add_argument(
+        "--evidence",
+        type=Path,
+        metavar="DIR",
+        help=f"write {pack}: an OCI image layout of every byte the verdict was computed "
+        "from, the policy, the trust inputs and the report (replay it with "
+        "verify oci-layout://DIR --policy FILE --at TIME)",
+    )
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
