@@ -65,9 +65,7 @@ def _metadata(name: str, namespace: str, **extra: Any) -> Doc:
     }
 
 
-def pod(
-    name: str, namespace: str, images: Sequence[str], init_images: Sequence[str] = ()
-) -> Doc:
+def pod(name: str, namespace: str, images: Sequence[str], init_images: Sequence[str] = ()) -> Doc:
     """A Pod object."""
     return {
         "kind": "Pod",
@@ -116,7 +114,10 @@ def cronjob(name: str, namespace: str, images: Sequence[str]) -> Doc:
             "schedule": "*/5 * * * *",
             "concurrencyPolicy": "Allow",
             "suspend": False,
-            "jobTemplate": {"metadata": {"creationTimestamp": None}, "spec": {"template": template}},
+            "jobTemplate": {
+                "metadata": {"creationTimestamp": None},
+                "spec": {"template": template},
+            },
             "successfulJobsHistoryLimit": 3,
             "failedJobsHistoryLimit": 1,
         },

@@ -3,6 +3,7 @@ it back on the same address (a registry outage and its recovery)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -72,10 +73,8 @@ class TcpProxy:
     def _close(self, sock: socket.socket) -> None:
         with self._lock:
             self._open.discard(sock)
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         sock.close()
 
     def take_down(self) -> None:

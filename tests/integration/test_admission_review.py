@@ -100,8 +100,9 @@ def test_warn_results_become_warnings_of_an_allowed_response(
     outcome = _review(tmp_path, docs.body(docs.pod_create([image])), policy_text=policy)
     inner = _inner(outcome)
     assert inner["allowed"] is True
-    assert any(w.startswith(f"{image}: build-args") and "incomplete" in w for w in inner["warnings"])
-    assert all(len(w) <= 256 for w in inner["warnings"])
+    warnings: list[str] = inner["warnings"]
+    assert any(w.startswith(f"{image}: build-args") and "incomplete" in w for w in warnings)
+    assert all(len(w) <= 256 for w in warnings)
 
 
 def test_a_deployment_update_is_judged_by_its_new_object_only(
