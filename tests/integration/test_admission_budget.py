@@ -16,8 +16,8 @@ import pytest
 from provcheck.admission import Decision, Gate, ReviewOutcome
 from provcheck.source.registry import RegistryOptions
 from tests import admission_docs as docs
-from tests.integration.test_registry_deadline import SilentServer
 from tests.gate_support import Recorder, make_gate
+from tests.integration.test_registry_deadline import SilentServer
 from tests.oci_push import push_layout
 from tests.paths import REAL_DIR
 from tests.registry import RealRegistry
