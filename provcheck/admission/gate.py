@@ -78,13 +78,11 @@ class WarmSummary:
         return sum(1 for r in self.results if r.verdict is verdict)
 
 
-def _spellings(image: str, ref: ImageReference | None) -> list[str]:
+def _spellings(image: str, ref: ImageReference) -> list[str]:
     """What an exemption's image pattern is matched against."""
-    names = [image]
-    if ref is not None:
-        names += [ref.name, str(ref)]
-        if ref.tag is not None:
-            names.append(f"{ref.name}:{ref.tag}")
+    names = [image, ref.name, str(ref)]
+    if ref.tag is not None:
+        names.append(f"{ref.name}:{ref.tag}")
     return list(dict.fromkeys(names))
 
 
@@ -189,15 +187,16 @@ class Gate:
                 ref = ImageReference.parse(image)
             except ProvcheckError as exc:
                 invalid = exc.diagnostics()
+            if ref is None:  # never exempt: a pattern must not match what is no reference
+                detail = f"{escape_text(image)}: not verified: {escape_text(invalid)}"
+                results[image] = ImageResult(image, paths, ImageStatus.ERROR, detail=detail)
+                continue
             exemption = matching(
                 self.policy.exemptions, request.namespace, _spellings(image, ref), now
             )
             if exemption is not None:
                 self._observer.exemption_used(exemption.label)
                 results[image] = _exempt(image, paths, exemption)
-            elif ref is None:
-                detail = f"{escape_text(image)}: not verified: {escape_text(invalid)}"
-                results[image] = ImageResult(image, paths, ImageStatus.ERROR, detail=detail)
             else:
                 tasks[image] = (ref, asyncio.create_task(self._verify(ref)))
         if tasks:

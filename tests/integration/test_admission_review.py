@@ -137,6 +137,15 @@ def test_an_ephemeral_debug_container_is_verified(
     assert [i["image"] for i in outcome.log["images"]] == [running, debug]
 
 
+def test_an_ephemeral_containers_object_of_kubernetes_before_1_23_is_verified(
+    real_registry: RealRegistry, tmp_path: Path
+) -> None:
+    debug = real_registry.ref("e3-syntax-evil")
+    outcome = _review(tmp_path, docs.body(docs.ephemeral_debug_before_1_23(debug)))
+    assert _inner(outcome)["allowed"] is False
+    assert [i["image"] for i in outcome.log["images"]] == [debug]
+
+
 def test_a_dry_run_is_evaluated_the_same_way(real_registry: RealRegistry, tmp_path: Path) -> None:
     bad = real_registry.ref("c-secrets-max")
     outcome = _review(tmp_path, docs.body(docs.pod_create([bad], dry_run=True)))
