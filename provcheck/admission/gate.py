@@ -28,6 +28,7 @@ from provcheck.admission.outcome import (
     from_report,
 )
 from provcheck.admission.review import AdmissionRequest, parse_review
+from provcheck.cache.verify import verify_cached
 from provcheck.errors import ProvcheckError, UsageError
 from provcheck.oci.digest import Digest
 from provcheck.oci.reference import ImageReference
@@ -250,8 +251,6 @@ class Gate:
             digest = ref.digest if ref.digest is not None else await self._resolve(ref)
 
             async def run(_: SharedDeadline) -> Report:
-                from provcheck.cache.verify import verify_cached
-
                 return await verify_cached(
                     str(ref),
                     self.policy,
