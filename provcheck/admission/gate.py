@@ -201,12 +201,11 @@ class Gate:
             else:
                 tasks[image] = (ref, asyncio.create_task(self._verify(ref)))
         if tasks:
-            await self._wait(request, groups, tasks, results, started)
+            await self._wait(groups, tasks, results, started)
         return [results[image] for image in groups]
 
     async def _wait(
         self,
-        request: AdmissionRequest,
         groups: dict[str, tuple[str, ...]],
         tasks: dict[str, tuple[ImageReference, asyncio.Task[Report]]],
         results: dict[str, ImageResult],
