@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
+from provcheck._internal.bounded import Lru
 from provcheck.admission.observer import GateObserver, NullObserver
 from provcheck.admission.outcome import (
     ImageResult,
@@ -28,11 +29,13 @@ from provcheck.admission.outcome import (
     from_report,
 )
 from provcheck.admission.review import AdmissionRequest, parse_review
+from provcheck.cache.verdicts import cacheable
 from provcheck.cache.verify import verify_cached
 from provcheck.errors import ProvcheckError, UsageError
 from provcheck.oci.digest import Digest
 from provcheck.oci.reference import ImageReference
 from provcheck.policy.exemptions import Exemption, matching
+from provcheck.policy.model import ProvenanceOptions
 from provcheck.report.escape import escape_text
 from provcheck.report.model import Report, Verdict
 from provcheck.source.deadline import Deadline
@@ -51,6 +54,12 @@ VERIFY_TIMEOUT: Final = 60.0
 """Network budget of one verification, in or out of a review (a review waits ``budget``)."""
 WARM_JOBS: Final = 8
 """Images :meth:`Gate.warm` verifies at once."""
+VERDICT_MEMO: Final = 10.0
+"""Seconds a verdict is kept in memory, in front of the cache (a small fraction of the shortest
+cached verdict's life, an hour; never for a policy with ``provenance.max-age``, whose verdicts
+change with the clock)."""
+MAX_MEMO: Final = 4096
+"""Verdicts kept in memory at most (least recently used go first)."""
 
 
 def _utcnow() -> datetime:
@@ -104,8 +113,9 @@ class Gate:
     ``docker_config_dir``, timeouts; ``credentials`` replaces Docker's config). ``budget`` is
     the seconds a review may take, ``tag_ttl`` how long a tag's digest is used before it is
     resolved again (also during a registry outage, never longer), ``clock`` the time exemptions
-    and rules are judged at. Raises :class:`UsageError` for a non-positive budget or a negative
-    ``tag_ttl``.
+    and rules are judged at, ``verdict_memo`` how long a verdict is kept in memory in front of
+    the cache (see :data:`VERDICT_MEMO`; ``0``: never). Raises :class:`UsageError` for a
+    non-positive budget or a negative ``tag_ttl``.
     """
 
     def __init__(
@@ -122,9 +132,16 @@ class Gate:
         credentials: CredentialProvider | None = None,
         max_background: int = MAX_BACKGROUND,
         verify_timeout: float = VERIFY_TIMEOUT,
+        verdict_memo: float = VERDICT_MEMO,
     ) -> None:
-        if not budget > 0 or not tag_ttl >= 0 or not verify_timeout > 0 or max_background < 0:
-            raise UsageError("budget, verify_timeout must be > 0; tag_ttl, max_background >= 0")
+        if (
+            not budget > 0
+            or not verify_timeout > 0
+            or min(tag_ttl, max_background, verdict_memo) < 0
+        ):
+            raise UsageError(
+                "budget, verify_timeout must be > 0; tag_ttl, max_background, verdict_memo >= 0"
+            )
         self.policy = policy
         self.budget = budget
         self._document = policy_document
@@ -142,6 +159,10 @@ class Gate:
         self._background: set[asyncio.Task[Report]] = set()
         self._max_background = max_background
         self._verify_timeout = verify_timeout
+        provenance = policy.rules.get("provenance")
+        aging = isinstance(provenance, ProvenanceOptions) and provenance.max_age is not None
+        self._memo_for = 0.0 if aging else verdict_memo
+        self._memo: Lru[tuple[str, str, bool], tuple[Report, float]] = Lru(MAX_MEMO)
         self._closed = False
 
     def _registry_request(self, host: str, failed: bool) -> None:
@@ -263,7 +284,16 @@ class Gate:
                     offload=True,
                 )
 
-            return await self._verifications.run((ref.name, str(digest), pinned), run)
+            key = (ref.name, str(digest), pinned)
+            now = asyncio.get_running_loop().time()
+            memo = self._memo.get(key)
+            if memo is not None and memo[1] > now:
+                self._observer.cache_lookup(True)
+                return memo[0]
+            report = await self._verifications.run(key, run)
+            if self._memo_for > 0 and cacheable(report) and report.digest == str(digest):
+                self._memo.put(key, (report, now + self._memo_for))
+            return report
         except ProvcheckError as exc:
             message = exc.diagnostics()
         except Exception as exc:  # a bug: this image is not verified (fail closed)
