@@ -60,6 +60,9 @@ cached verdict's life, an hour; never for a policy with ``provenance.max-age``, 
 change with the clock)."""
 MAX_MEMO: Final = 4096
 """Verdicts kept in memory at most (least recently used go first)."""
+INLINE_BODY_BYTES: Final = 256 * 1024
+"""Bodies up to this size are parsed on the event loop; larger ones (a 3 MiB body takes some
+16 ms) in a worker thread, so that other reviews are answered meanwhile."""
 
 
 def _utcnow() -> datetime:
@@ -183,7 +186,10 @@ class Gate:
         (see :func:`~provcheck.admission.review.parse_review`); any other failure denies.
         """
         started = time.monotonic()
-        request = parse_review(body)
+        if len(body) <= INLINE_BODY_BYTES:
+            request = parse_review(body)
+        else:
+            request = await asyncio.to_thread(parse_review, body)
         try:
             results = await self._judge(request, started)
         except Exception as exc:  # a bug: deny every image (fail closed)
