@@ -13,6 +13,7 @@ them), so that the API server's retry finds it verified.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -60,6 +61,15 @@ cached verdict's life, an hour; never for a policy with ``provenance.max-age``, 
 change with the clock)."""
 MAX_MEMO: Final = 4096
 """Verdicts kept in memory at most (least recently used go first)."""
+PRELOADED: Final = (
+    "provcheck.api",
+    "provcheck.discovery.buildkit",
+    "provcheck.policy.engine",
+    "provcheck.policy.rules",
+    "provcheck.report.json",
+)
+"""What a first verification imports (some 800 ms here): imported when a gate is made, so that
+the first review does not do it on the event loop, within its budget."""
 INLINE_BODY_BYTES: Final = 256 * 1024
 """Bodies up to this size are parsed on the event loop; larger ones (a 3 MiB body takes some
 16 ms) in a worker thread, so that other reviews are answered meanwhile."""
@@ -145,6 +155,9 @@ class Gate:
             raise UsageError(
                 "budget, verify_timeout must be > 0; tag_ttl, max_background, verdict_memo >= 0"
             )
+        stores = {"sbom", "signatures"} & set(policy.rules)  # read cosign tags and referrers
+        for name in (*PRELOADED, *(("provcheck.discovery.stores",) if stores else ())):
+            importlib.import_module(name)
         self.policy = policy
         self.budget = budget
         self._document = policy_document
