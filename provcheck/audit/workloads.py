@@ -22,8 +22,12 @@ _POD_SPEC_PATHS: Final[dict[str, tuple[str, ...]]] = {
     "ReplicaSet": ("spec", "template", "spec"),
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
+    "EphemeralContainers": (),
 }
-"""Where each kind keeps its Pod spec."""
+"""Where each kind keeps its Pod spec (``EphemeralContainers``, what the
+``pods/ephemeralcontainers`` subresource took before Kubernetes 1.23, keeps its
+``ephemeralContainers`` at the top)."""
 
 WORKLOAD_KINDS: Final = frozenset(_POD_SPEC_PATHS)
 
@@ -40,11 +44,13 @@ def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-def images_of(obj: Mapping[str, Any]) -> list[ContainerImage]:
+def images_of(obj: Mapping[str, Any], kind: str | None = None) -> list[ContainerImage]:
     """The images of ``obj`` in document order (init containers first); ``[]`` for a kind
-    without a Pod spec. Entries that are not containers with a string ``image`` are left out
-    (the API server would refuse them; this reads, it does not validate)."""
-    path = _POD_SPEC_PATHS.get(str(obj.get("kind")))
+    without a Pod spec. ``kind`` (default: the object's own ``kind``) says where the Pod spec
+    is: an admission webhook takes it from the request, not from the object. Entries that are
+    not containers with a string ``image`` are left out (the API server would refuse them;
+    this reads, it does not validate)."""
+    path = _POD_SPEC_PATHS.get(str(obj.get("kind")) if kind is None else kind)
     if path is None:
         return []
     spec: Any = obj
