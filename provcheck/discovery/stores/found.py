@@ -16,6 +16,7 @@ from provcheck.discovery.model import (
     AttestationManifest,
     AttestationOrigin,
     Problem,
+    StoreLookup,
 )
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
@@ -98,6 +99,8 @@ class Found:
     attestations: list[tuple[Digest, AttestationManifest]] = field(default_factory=list)
     """Unsigned in-toto attestation manifests found as referrers, by platform manifest."""
     problems: list[Problem] = field(default_factory=list)
+    lookups: list[StoreLookup] = field(default_factory=list)
+    """How the referrers of each target were listed (API or fallback tag)."""
 
     def sort(self) -> None:
         """Put everything in an order that does not depend on when responses arrived."""
@@ -106,6 +109,7 @@ class Found:
         self.raw_sboms.sort(key=location)
         self.attestations.sort(key=lambda a: (str(a[0]), str(a[1].descriptor.digest)))
         self.problems.sort(key=lambda p: (p.kind.value, p.message))
+        self.lookups.sort(key=lambda x: (x.repository.value, str(x.digest)))
 
 
 def base_media_type(media_type: str) -> str:

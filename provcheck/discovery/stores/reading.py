@@ -26,6 +26,8 @@ from provcheck.discovery.model import (
     ImageAttestations,
     Problem,
     ProblemKind,
+    ReferrersAnswer,
+    StoreLookup,
 )
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.stores.found import (
@@ -231,10 +233,14 @@ class StoreReader:
         if listed is None:
             got = await self._tagged(store_tag(digest))
             if got is None or not isinstance(got[1], ImageIndex):
+                self.found.lookups.append(StoreLookup(digest, ReferrersAnswer.FALLBACK_TAG, None))
                 return
             listed, origin = got[1].manifests, AttestationOrigin.REFERRERS_TAG
+            answer = ReferrersAnswer.FALLBACK_TAG
         else:
             self.budget.spend_descriptors(len(listed))
+            answer = ReferrersAnswer.API
+        self.found.lookups.append(StoreLookup(digest, answer, len(listed)))
         for descriptor in listed:
             if descriptor.media_type not in mt.MANIFEST_TYPES:
                 continue

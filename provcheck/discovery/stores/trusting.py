@@ -423,4 +423,5 @@ def settle(
             *sbom_problems,
         ),
         signed=(*found.signed, *signatures, *attestations),
+        lookups=(*found.lookups, *stored.lookups),
     )
