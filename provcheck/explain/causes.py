@@ -134,18 +134,19 @@ def _unbound_image(image: ImageAttestations) -> int:
 
 def absent_cause(image: ImageAttestations, pi: PlatformImage, kind: PredicateKind) -> Cause | None:
     """Why ``pi`` has no usable ``kind`` evidence (call it only then): the first that applies of
-    ``unbound``, ``single-manifest``, ``no-attestation-manifests``, ``platform-not-attested``,
-    ``no-sbom``; ``None`` when none does (e.g. an attestation manifest with an SBOM only)."""
+    ``unbound``, ``no-sbom`` (there is provenance), ``single-manifest``,
+    ``no-attestation-manifests``, ``platform-not-attested``; ``None`` when none does (e.g. an
+    attestation manifest with an SBOM only)."""
     if _unbound_here(pi, kind) or (image.is_index and not _in_index(pi) and _unbound_image(image)):
         return Cause.UNBOUND
+    if kind is PredicateKind.SBOM and any(pi.statements(PredicateKind.PROVENANCE)):
+        return Cause.NO_SBOM  # wherever the provenance is: the build made no SBOM
     if not image.is_index:
         return Cause.SINGLE_MANIFEST
     if not any(_in_index(other) for other in image.images):
         return Cause.NO_ATTESTATION_MANIFESTS
     if not _in_index(pi):
         return Cause.PLATFORM_NOT_ATTESTED
-    if kind is PredicateKind.SBOM and any(pi.statements(PredicateKind.PROVENANCE)):
-        return Cause.NO_SBOM
     return None
 
 
@@ -202,10 +203,7 @@ def _absent(image: ImageAttestations, pi: PlatformImage, kind: PredicateKind) ->
                 f"none for {pi.platform.key}"
             )
         case _:
-            message = (
-                f"{what}: its attestation manifest holds provenance but no SBOM "
-                "(built without --sbom)"
-            )
+            message = f"{what}: there is provenance but no SBOM (built without --sbom)"
     return Finding(code, kind, message, FIXES[code])
 
 

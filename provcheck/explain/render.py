@@ -105,7 +105,8 @@ def _platform_lines(p: PlatformExplanation, image_wide: frozenset[Cause]) -> lis
         absent = f.code.explains_absence and f.kind in p.missing
         if absent:
             explained.add(f.kind)
-        lines.append(_cause_line("missing" if absent else "note", f, image_wide))
+        label = "missing" if absent else "below" if f.code is Cause.BELOW_TRUST else "note"
+        lines.append(_cause_line(label, f, image_wide))
     lines.extend(
         f"  missing  {kind.value:<11} no cause recognised (see the problems below)"
         for kind in p.missing

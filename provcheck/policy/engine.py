@@ -220,10 +220,11 @@ def _name_cause(
     """``result`` with the cause of the missing evidence when it is a ``fail`` or
     ``incomplete`` of a platform that has no usable ``kind`` evidence in what the rule read
     (``seen``): ``below-trust`` when ``min-trust`` left out some, else why there is none
-    (:func:`absent_cause`, on the ``whole`` index, whatever ``--platform`` selected)."""
+    (:func:`absent_cause`, on the ``whole`` index, whatever ``--platform`` selected). An
+    ``error`` names only ``unbound``: evidence there, but bound to another manifest."""
     if result.cause is not None or result.platform is None:
         return result
-    if result.status not in (Status.FAIL, Status.INCOMPLETE):
+    if result.status not in (Status.FAIL, Status.INCOMPLETE, Status.ERROR):
         return result
     read = _platform(seen, result.platform)
     full = _platform(whole, result.platform)
@@ -233,7 +234,9 @@ def _name_cause(
     if unfiltered is not None and statements(selected, unfiltered, kind):
         return dataclasses.replace(result, cause=Cause.BELOW_TRUST)
     cause = absent_cause(whole, full, kind)
-    return dataclasses.replace(result, cause=cause) if cause is not None else result
+    if cause is None or (result.status is Status.ERROR and cause is not Cause.UNBOUND):
+        return result  # an error names a cause only when the evidence is there, bound elsewhere
+    return dataclasses.replace(result, cause=cause)
 
 
 def evaluate(
