@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from provcheck.discovery.lookups import ReferrersAnswer, StoreLookup
 from provcheck.discovery.model import (
     AttestationOrigin,
-    ReferrersAnswer,
-    StoreLookup,
-    StoreRepository,
+    StoreLocation,
 )
 from provcheck.discovery.serialize import attestations_from_dict, attestations_to_dict
 from provcheck.explain import explain_image
@@ -37,12 +36,12 @@ def test_lookups_record_the_fallback_tag_and_round_trip() -> None:
         ),
     }
     assert attestations_from_dict(attestations_to_dict(found)) == found
-    # documents written before these fields read as "none" and "the image's repository"
+    # documents written before lookups were recorded read as none
     doc = attestations_to_dict(found)
     del doc["lookups"]
     for image in doc["images"]:
         for manifest in image["attestations"]:
-            del manifest["repository"]
+            assert "store" not in manifest  # written only for another repository
     assert attestations_from_dict(doc) == dataclasses.replace(found, lookups=())
 
 
@@ -51,7 +50,7 @@ def test_attestations_repository_is_named_and_stored_elsewhere() -> None:
     amd64 = found.images[0]
     # only the cosign attestation, found in the attestations repository: not in the index
     moved = tuple(
-        dataclasses.replace(m, repository=StoreRepository.ATTESTATIONS_REPO)
+        dataclasses.replace(m, store=StoreLocation.ATTESTATIONS_REPOSITORY)
         for m in amd64.attestations
         if m.origin is AttestationOrigin.COSIGN_TAG
     )
@@ -60,7 +59,10 @@ def test_attestations_repository_is_named_and_stored_elsewhere() -> None:
         images=(dataclasses.replace(amd64, attestations=moved), *found.images[1:]),
         lookups=(
             StoreLookup(
-                amd64.descriptor.digest, ReferrersAnswer.API, 0, StoreRepository.ATTESTATIONS_REPO
+                amd64.descriptor.digest,
+                ReferrersAnswer.API,
+                0,
+                StoreLocation.ATTESTATIONS_REPOSITORY,
             ),
         ),
     )
@@ -75,13 +77,13 @@ def test_attestations_repository_is_named_and_stored_elsewhere() -> None:
         "attestations repository (1 statement(s))"
     )
     document = explanation_to_dict(explanation)
-    assert document["platforms"][0]["evidence"][0]["repository"] == "attestations-repo"
+    assert document["platforms"][0]["evidence"][0]["store"] == "attestations-repository"
     assert document["lookups"] == [
         {
             "digest": str(amd64.descriptor.digest),
             "referrers": "api",
             "listed": 0,
-            "repository": "attestations-repo",
+            "store": "attestations-repository",
         }
     ]
     text = render_explanation(explanation)
