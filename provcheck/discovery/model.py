@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from provcheck.attestation.binding import Binding
 from provcheck.attestation.signatures import SignatureCheck, SignedObject
@@ -15,9 +15,6 @@ from provcheck.oci.mediatypes import INDEX_TYPES
 from provcheck.oci.model import Descriptor
 from provcheck.oci.platform import Platform
 from provcheck.predicates import PredicateKind, predicate_kind
-
-if TYPE_CHECKING:
-    from provcheck.discovery.lookups import StoreLookup
 
 
 class ProblemKind(StrEnum):
@@ -101,14 +98,35 @@ class AttestationOrigin(StrEnum):
     """cosign's legacy ``sha256-<hex>.att`` / ``.sig`` tags."""
 
 
-class StoreLocation(StrEnum):
-    """Which repository an attestation manifest was found in."""
+class StoreRepository(StrEnum):
+    """Which repository a signature store (cosign tags, referrers) was read from."""
 
     IMAGE = "image"
-    """The image's own repository (its index, or the stores beside it)."""
-    ATTESTATIONS_REPOSITORY = "attestations-repository"
-    """The ``--attestations-repo`` (cosign's ``COSIGN_REPOSITORY``): found there by the
-    image's digest, and bound to the image exactly as at home."""
+    """The image's own repository (index content is always from there)."""
+    ATTESTATIONS_REPO = "attestations-repo"
+    """The repository named by ``--attestations-repo`` / ``COSIGN_REPOSITORY``."""
+
+
+class ReferrersAnswer(StrEnum):
+    """How the referrers of a digest were listed."""
+
+    API = "api"
+    """The OCI 1.1 referrers API answered."""
+    FALLBACK_TAG = "fallback-tag"
+    """The API is not served (404 and the like; an OCI layout has none): the ``sha256-<hex>``
+    fallback tag was read instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLookup:
+    """What listing the referrers of one digest gave (one per digest and repository read)."""
+
+    digest: Digest
+    referrers: ReferrersAnswer
+    listed: int | None
+    """Descriptors listed (by the API or the fallback tag); ``None``: there is no fallback tag
+    (or it is not an index)."""
+    repository: StoreRepository = StoreRepository.IMAGE
 
 
 class TrustLevel(StrEnum):
@@ -195,8 +213,8 @@ class AttestationManifest:
     origin: AttestationOrigin
     layers: tuple[AttestationLayer, ...] = ()
     problems: tuple[Problem, ...] = ()
-    store: StoreLocation = StoreLocation.IMAGE
-    """The repository it was found in (see :attr:`ImageAttestations.attestations_repository`)."""
+    repository: StoreRepository = StoreRepository.IMAGE
+    """Where a manifest found in a signature store was read (index content: ``image``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,12 +270,11 @@ class ImageAttestations:
     problems: tuple[Problem, ...] = ()
     signed: tuple[SignedObject, ...] = ()
     """Every signature and signed attestation found in signature stores, accepted or not."""
-    lookups: tuple[StoreLookup, ...] = ()
-    """How the referrers of each digest whose stores were read were listed (API or fallback
-    tag), sorted."""
     others: tuple[PlatformImage, ...] = ()
     """The platform images that ``DiscoveryOptions.platforms`` left out, in index order: their
     descriptor and platform only, nothing of them read (statements may still bind to them)."""
+    lookups: tuple[StoreLookup, ...] = ()
+    """How the referrers of each digest whose stores were read were listed, sorted."""
 
     @property
     def digest(self) -> Digest:

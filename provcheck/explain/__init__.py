@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from provcheck.attestation.statement import Statement
-from provcheck.discovery.lookups import StoreLookup
 from provcheck.discovery.model import (
     AttestationOrigin,
     ImageAttestations,
     PlatformImage,
     Problem,
-    StoreLocation,
+    StoreLookup,
+    StoreRepository,
     TrustLevel,
 )
 from provcheck.discovery.options import DiscoveryOptions
@@ -65,7 +65,7 @@ class EvidenceItem:
     kind: PredicateKind
     predicate_type: str
     origin: AttestationOrigin
-    store: StoreLocation
+    repository: StoreRepository
     manifest: Digest
     """The attestation manifest that holds it."""
     layer: int
@@ -146,7 +146,7 @@ def _platform(
                 kind,
                 u.statement.predicate_type,
                 u.manifest.origin,
-                u.manifest.store,
+                u.manifest.repository,
                 u.manifest.descriptor.digest,
                 u.layer.index,
                 u.layer.trust,

@@ -11,13 +11,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from provcheck.discovery.lookups import ReferrersAnswer, StoreLookup
 from provcheck.discovery.model import (
     AttestationOrigin,
     ImageAttestations,
     PlatformImage,
     ProblemKind,
-    StoreLocation,
+    ReferrersAnswer,
+    StoreLookup,
+    StoreRepository,
     TrustLevel,
     UsableStatement,
 )
@@ -36,7 +37,6 @@ _COPY: Final = (
     "copy with its attestations: `docker buildx imagetools create -t DEST SRC` or "
     "`skopeo copy --all --preserve-digests docker://SRC docker://DEST`"
 )
-_NAMES: Final = {PredicateKind.PROVENANCE: "provenance", PredicateKind.SBOM: "SBOM"}
 _COSIGN_TYPE: Final = {PredicateKind.PROVENANCE: "slsaprovenance", PredicateKind.SBOM: "spdxjson"}
 
 FIXES: Final[Mapping[Cause, str]] = {
@@ -82,15 +82,11 @@ ORIGIN_NAMES: Final[Mapping[AttestationOrigin, str]] = {
 """Where a statement was found, for a person."""
 
 
-def _name(kind: PredicateKind) -> str:
-    return _NAMES.get(kind, kind.value)
-
-
 def where_found(usable: UsableStatement) -> str:
     """Where a statement was found, for a person: ``the index``, ``a cosign tag of
     the attestations repository``, …"""
     where = ORIGIN_NAMES[usable.manifest.origin]
-    if usable.manifest.store is StoreLocation.ATTESTATIONS_REPOSITORY:
+    if usable.manifest.repository is StoreRepository.ATTESTATIONS_REPO:
         return f"{where} of the attestations repository"
     return where
 
@@ -183,7 +179,7 @@ def _absent(image: ImageAttestations, pi: PlatformImage, kind: PredicateKind) ->
     code = absent_cause(image, pi, kind)
     if code is None:
         return None
-    what = f"no {_name(kind)} for {pi.platform.key}"
+    what = f"no {kind.value} for {pi.platform.key}"
     match code:
         case Cause.UNBOUND:
             n = _unbound_here(pi, kind) or _unbound_image(image)
@@ -221,7 +217,7 @@ def _below(
     if any(u.layer.trust.at_least(minimum) for u in found):
         return None
     message = (
-        f"{len(found)} {_name(kind)} attestation(s) for {pi.platform.key} ({_levels(found)}), "
+        f"{len(found)} {kind.value} attestation(s) for {pi.platform.key} ({_levels(found)}), "
         f"none at the policy's min-trust {minimum.value}"
     )
     fix = below_trust_fix(minimum, kind, _rejected_signatures(image))
@@ -235,7 +231,7 @@ def _elsewhere(
         return None
     places = sorted({where_found(u) for u in found})
     message = (
-        f"{_name(kind)} for {pi.platform.key} is not in the index, but in "
+        f"{kind.value} for {pi.platform.key} is not in the index, but in "
         f"{' and '.join(places)} ({len(found)} statement(s))"
     )
     return Finding(Cause.STORED_ELSEWHERE, kind, message, FIXES[Cause.STORED_ELSEWHERE])

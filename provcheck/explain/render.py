@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from provcheck.discovery.lookups import lookup_dict
-from provcheck.discovery.model import StoreLocation
-from provcheck.discovery.serialize import problem_dict
+from provcheck.discovery.model import StoreRepository
+from provcheck.discovery.serialize import lookup_dict, problem_dict
 from provcheck.explain import EvidenceItem, Explanation, PlatformExplanation
 from provcheck.explain.causes import EVIDENCE, ORIGIN_NAMES, Finding
 from provcheck.report.causes import Cause
@@ -39,7 +38,7 @@ def _evidence_dict(e: EvidenceItem) -> dict[str, Any]:
         "kind": e.kind.value,
         "predicateType": e.predicate_type,
         "origin": e.origin.value,
-        "store": e.store.value,
+        "repository": e.repository.value,
         "source": e.source,
         "manifest": str(e.manifest),
         "trust": e.trust.value,
@@ -78,7 +77,7 @@ def explanation_to_dict(x: Explanation) -> dict[str, Any]:
 
 def _where(e: EvidenceItem) -> str:
     where = ORIGIN_NAMES[e.origin]
-    if e.store is StoreLocation.ATTESTATIONS_REPOSITORY:
+    if e.repository is StoreRepository.ATTESTATIONS_REPO:
         where += " of the attestations repository"
     return f"in {where}"
 

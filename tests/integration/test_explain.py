@@ -400,7 +400,7 @@ def test_stored_elsewhere_and_registry_no_referrers(
     document = _explain(capsys, ref)
     [platform] = document["platforms"]
     [evidence] = platform["evidence"]
-    assert (evidence["kind"], evidence["origin"], evidence["store"]) == (
+    assert (evidence["kind"], evidence["origin"], evidence["repository"]) == (
         "provenance",
         "referrers-tag",
         "image",
@@ -474,7 +474,7 @@ REAL_LINES: dict[str, list[str]] = {
         "  found    provenance  SLSA v0.2, min mode  in the index  sha256:549dbdf6fa00#layers/0  "
         "[unsigned]",
         "  note     provenance  [min-mode] provenance for linux/amd64 is min mode",
-        "  missing  sbom        [no-sbom] no SBOM for linux/amd64: there is provenance but no SBOM",
+        "  missing  sbom        [no-sbom] no sbom for linux/amd64: there is provenance but no SBOM",
         "fix [min-mode]: build with `--provenance=mode=max`",
         "summary: provenance on 1/1, sbom on 0/1 platform(s)",
     ],

@@ -11,12 +11,12 @@ from enum import StrEnum
 from provcheck.attestation.dsse import Envelope
 from provcheck.attestation.statement import Statement
 from provcheck.attestation.tlog import NO_TLOG, TlogEvidence
-from provcheck.discovery.lookups import StoreLookup
 from provcheck.discovery.model import (
     AttestationForm,
     AttestationManifest,
     AttestationOrigin,
     Problem,
+    StoreLookup,
 )
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
@@ -100,7 +100,7 @@ class Found:
     """Unsigned in-toto attestation manifests found as referrers, by platform manifest."""
     problems: list[Problem] = field(default_factory=list)
     lookups: list[StoreLookup] = field(default_factory=list)
-    """How the referrers of each target were listed (API or fallback tag), in arrival order."""
+    """How the referrers of each target were listed (API or fallback tag)."""
 
     def sort(self) -> None:
         """Put everything in an order that does not depend on when responses arrived."""
@@ -109,6 +109,7 @@ class Found:
         self.raw_sboms.sort(key=location)
         self.attestations.sort(key=lambda a: (str(a[0]), str(a[1].descriptor.digest)))
         self.problems.sort(key=lambda p: (p.kind.value, p.message))
+        self.lookups.sort(key=lambda x: (x.repository.value, str(x.digest)))
 
 
 def base_media_type(media_type: str) -> str:

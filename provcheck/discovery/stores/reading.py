@@ -19,7 +19,6 @@ from provcheck.attestation.statement import STATEMENT_V1, Statement, Subject
 from provcheck.attestation.tlog import evidence_from_annotations
 from provcheck.discovery.buildkit import AttestationReader, problem_from_error
 from provcheck.discovery.limits import Budget
-from provcheck.discovery.lookups import ReferrersAnswer, StoreLookup
 from provcheck.discovery.model import (
     AttestationForm,
     AttestationManifest,
@@ -27,6 +26,8 @@ from provcheck.discovery.model import (
     ImageAttestations,
     Problem,
     ProblemKind,
+    ReferrersAnswer,
+    StoreLookup,
 )
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.stores.found import (

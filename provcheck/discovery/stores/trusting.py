@@ -423,5 +423,5 @@ def settle(
             *sbom_problems,
         ),
         signed=(*found.signed, *signatures, *attestations),
-        lookups=(*found.lookups, *sorted(stored.lookups, key=lambda x: x.sort_key)),
+        lookups=(*found.lookups, *stored.lookups),
     )

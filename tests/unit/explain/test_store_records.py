@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from provcheck.discovery.lookups import ReferrersAnswer, StoreLookup
 from provcheck.discovery.model import (
     AttestationOrigin,
-    StoreLocation,
+    ReferrersAnswer,
+    StoreLookup,
+    StoreRepository,
 )
 from provcheck.discovery.serialize import attestations_from_dict, attestations_to_dict
 from provcheck.explain import explain_image
@@ -36,12 +37,12 @@ def test_lookups_record_the_fallback_tag_and_round_trip() -> None:
         ),
     }
     assert attestations_from_dict(attestations_to_dict(found)) == found
-    # documents written before lookups were recorded read as none
+    # documents written before these fields read as "none" and "the image's repository"
     doc = attestations_to_dict(found)
     del doc["lookups"]
     for image in doc["images"]:
         for manifest in image["attestations"]:
-            assert "store" not in manifest  # written only for another repository
+            del manifest["repository"]
     assert attestations_from_dict(doc) == dataclasses.replace(found, lookups=())
 
 
@@ -50,7 +51,7 @@ def test_attestations_repository_is_named_and_stored_elsewhere() -> None:
     amd64 = found.images[0]
     # only the cosign attestation, found in the attestations repository: not in the index
     moved = tuple(
-        dataclasses.replace(m, store=StoreLocation.ATTESTATIONS_REPOSITORY)
+        dataclasses.replace(m, repository=StoreRepository.ATTESTATIONS_REPO)
         for m in amd64.attestations
         if m.origin is AttestationOrigin.COSIGN_TAG
     )
@@ -59,10 +60,7 @@ def test_attestations_repository_is_named_and_stored_elsewhere() -> None:
         images=(dataclasses.replace(amd64, attestations=moved), *found.images[1:]),
         lookups=(
             StoreLookup(
-                amd64.descriptor.digest,
-                ReferrersAnswer.API,
-                0,
-                StoreLocation.ATTESTATIONS_REPOSITORY,
+                amd64.descriptor.digest, ReferrersAnswer.API, 0, StoreRepository.ATTESTATIONS_REPO
             ),
         ),
     )
@@ -77,13 +75,13 @@ def test_attestations_repository_is_named_and_stored_elsewhere() -> None:
         "attestations repository (1 statement(s))"
     )
     document = explanation_to_dict(explanation)
-    assert document["platforms"][0]["evidence"][0]["store"] == "attestations-repository"
+    assert document["platforms"][0]["evidence"][0]["repository"] == "attestations-repo"
     assert document["lookups"] == [
         {
             "digest": str(amd64.descriptor.digest),
             "referrers": "api",
             "listed": 0,
-            "store": "attestations-repository",
+            "repository": "attestations-repo",
         }
     ]
     text = render_explanation(explanation)
