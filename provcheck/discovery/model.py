@@ -275,6 +275,10 @@ class ImageAttestations:
     descriptor and platform only, nothing of them read (statements may still bind to them)."""
     lookups: tuple[StoreLookup, ...] = ()
     """How the referrers of each digest whose stores were read were listed, sorted."""
+    attestations_repository: str | None = None
+    """``registry/repository`` whose signature stores were read too (``--attestations-repo``);
+    what was found there has :attr:`AttestationManifest.repository`
+    :attr:`StoreRepository.ATTESTATIONS_REPO`."""
 
     @property
     def digest(self) -> Digest:

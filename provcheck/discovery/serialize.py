@@ -213,7 +213,11 @@ def attestations_to_dict(found: ImageAttestations) -> dict[str, Any]:
         "problems": problem_list(found.problems),
         "signed": [signed_dict(s) for s in found.signed],
         "lookups": [lookup_dict(x) for x in found.lookups],
-    }
+    } | (
+        {}
+        if found.attestations_repository is None
+        else {"attestationsRepository": found.attestations_repository}
+    )
 
 
 def dump_attestations(found: ImageAttestations) -> str:
@@ -406,6 +410,7 @@ def attestations_from_dict(data: Mapping[str, Any]) -> ImageAttestations:
                 )
                 for x in doc.pop("lookups", ())
             ),
+            attestations_repository=doc.pop("attestationsRepository", None),
         )
     except DocumentError:
         raise
