@@ -37,6 +37,7 @@ _COPY: Final = (
     "copy with its attestations: `docker buildx imagetools create -t DEST SRC` or "
     "`skopeo copy --all --preserve-digests docker://SRC docker://DEST`"
 )
+_NAMES: Final = {PredicateKind.PROVENANCE: "provenance", PredicateKind.SBOM: "SBOM"}
 _COSIGN_TYPE: Final = {PredicateKind.PROVENANCE: "slsaprovenance", PredicateKind.SBOM: "spdxjson"}
 
 FIXES: Final[Mapping[Cause, str]] = {
@@ -80,6 +81,10 @@ ORIGIN_NAMES: Final[Mapping[AttestationOrigin, str]] = {
     AttestationOrigin.REFERRERS_TAG: "the referrers fallback tag",
 }
 """Where a statement was found, for a person."""
+
+
+def _name(kind: PredicateKind) -> str:
+    return _NAMES.get(kind, kind.value)
 
 
 def where_found(usable: UsableStatement) -> str:
@@ -179,7 +184,7 @@ def _absent(image: ImageAttestations, pi: PlatformImage, kind: PredicateKind) ->
     code = absent_cause(image, pi, kind)
     if code is None:
         return None
-    what = f"no {kind.value} for {pi.platform.key}"
+    what = f"no {_name(kind)} for {pi.platform.key}"
     match code:
         case Cause.UNBOUND:
             n = _unbound_here(pi, kind) or _unbound_image(image)
@@ -217,7 +222,7 @@ def _below(
     if any(u.layer.trust.at_least(minimum) for u in found):
         return None
     message = (
-        f"{len(found)} {kind.value} attestation(s) for {pi.platform.key} ({_levels(found)}), "
+        f"{len(found)} {_name(kind)} attestation(s) for {pi.platform.key} ({_levels(found)}), "
         f"none at the policy's min-trust {minimum.value}"
     )
     fix = below_trust_fix(minimum, kind, _rejected_signatures(image))
@@ -231,7 +236,7 @@ def _elsewhere(
         return None
     places = sorted({where_found(u) for u in found})
     message = (
-        f"{kind.value} for {pi.platform.key} is not in the index, but in "
+        f"{_name(kind)} for {pi.platform.key} is not in the index, but in "
         f"{' and '.join(places)} ({len(found)} statement(s))"
     )
     return Finding(Cause.STORED_ELSEWHERE, kind, message, FIXES[Cause.STORED_ELSEWHERE])

@@ -474,7 +474,7 @@ REAL_LINES: dict[str, list[str]] = {
         "  found    provenance  SLSA v0.2, min mode  in the index  sha256:549dbdf6fa00#layers/0  "
         "[unsigned]",
         "  note     provenance  [min-mode] provenance for linux/amd64 is min mode",
-        "  missing  sbom        [no-sbom] no sbom for linux/amd64: there is provenance but no SBOM",
+        "  missing  sbom        [no-sbom] no SBOM for linux/amd64: there is provenance but no SBOM",
         "fix [min-mode]: build with `--provenance=mode=max`",
         "summary: provenance on 1/1, sbom on 0/1 platform(s)",
     ],
@@ -530,3 +530,43 @@ def test_explain_real_case(
     for line in REAL_LINES.get(case, []):
         assert _has_line(text, line), (line, text)
     assert text.startswith(f"image:     {ref}\n")
+
+
+def test_below_trust_signed_says_which_signatures_were_rejected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fixtures/signed/legacy-p256 (the real cosign 2.5): signed with p256; a policy that
+    trusts another key finds the provenance below min-trust signed and says the signatures
+    found were rejected; trusting p256, nothing is below it."""
+    ref = f"oci-layout://{FIXTURES_DIR / 'signed' / 'legacy-p256'}:1"
+    (tmp_path / "keys").mkdir()
+    for key in ("other-p256", "p256"):
+        data = (FIXTURES_DIR / "signed" / "keys" / f"{key}.pub").read_bytes()
+        (tmp_path / "keys" / f"{key}.pub").write_bytes(data)
+    rules = "rules:\n  provenance:\n    required: true\n    min-trust: signed\n"
+    signatures = "  signatures:\n    required: true\n    keys: [keys/{}.pub]\n"
+    other = _policy(tmp_path, rules + signatures.format("other-p256"))
+    document = _explain(capsys, ref, "--policy", str(other))
+    for platform in ("linux/amd64", "linux/arm64"):
+        cause = _causes(document, platform)["below-trust"]
+        assert cause["message"] == (
+            f"1 provenance attestation(s) for {platform} (1 unsigned), none at the policy's "
+            "min-trust signed"
+        )
+        assert cause["fix"].startswith(
+            "sign it (`cosign attest --key KEY --type slsaprovenance IMAGE@DIGEST`"
+        )
+        assert cause["fix"].endswith(
+            "; 2 signature(s) found were rejected: trust the key that made them"
+        )
+    results = _verify(capsys, ref, other)
+    assert {r["platform"]: r.get("cause") for r in results if r["rule"] == "provenance"} == {
+        "linux/amd64": "below-trust",
+        "linux/arm64": "below-trust",
+    }
+    trusted = tmp_path / "trusted.yaml"
+    trusted.write_text(other.read_text().replace("other-p256", "p256"))
+    document = _explain(capsys, ref, "--policy", str(trusted))
+    assert all("below-trust" not in _causes(document, p) for p in ("linux/amd64", "linux/arm64"))
+    signed = [e for p in document["platforms"] for e in p["evidence"] if e["trust"] == "signed"]
+    assert {(e["origin"], e["indexScoped"]) for e in signed} == {("cosign-tag", True)}
