@@ -92,7 +92,7 @@ def _result_from(data: dict[str, Any]) -> RuleResult:
         message=data.pop("message"),
         evidence=tuple(_evidence_from(dict(e)) for e in data.pop("evidence")),
         trust=data.pop("trust", None),
-        cause=Cause(data["cause"]) if "cause" in data else None,
+        cause=Cause(data.pop("cause")) if "cause" in data else None,
     )
 
 

@@ -451,6 +451,22 @@ def test_explain_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "provcheck: error:" in capsys.readouterr().err
 
 
+def test_explain_exits_3_when_evidence_could_not_be_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tampered provenance layer: the explanation is printed (the provenance is missing, the
+    problem says why) and the exit code is 3, as for every fetch or verification error."""
+    builder = ImageBuilder("tampered")
+    amd64 = builder.add_platform("linux/amd64")
+    attestation = builder.attest(amd64, [provenance_statement(amd64.digest)])
+    layer = json.loads(attestation.manifest)["layers"][0]["digest"]
+    layout = builder.build().tampered(layer, b"{}").write_layout(tmp_path / "layout")
+    document = _explain(capsys, f"oci-layout://{layout}:1", code=3)
+    [platform] = document["platforms"]
+    assert platform["missing"] == ["provenance", "sbom"]
+    assert [p["kind"] for p in document["problems"]] == ["integrity"]
+
+
 # -- the real cases ----------------------------------------------------------------------------
 
 # case -> per platform, the cause codes
