@@ -23,15 +23,15 @@ def add(commands: Any) -> None:
     explain = commands.add_parser(
         "explain",
         help="say what evidence an image has, where it was found, and why any is missing",
-        description="For each platform: the attestations found and where (the index, cosign "
-        "tags, the referrers API or its fallback tag, the attestations repository), what is "
-        "missing and why, as a cause code with a sentence and the fix. Not a verdict: exit 0 "
-        "whatever is missing, 3 when something could not be read (the explanation is printed, "
-        "partial).",
+        description="For each platform: the attestations found and where (the index, cosign tags,\n"
+        "the referrers API or its fallback tag, the attestations repository), what is missing\n"
+        "and why, as a cause code with a sentence and the fix. Not a verdict: exit 0 whatever\n"
+        "is missing, 3 when something could not be read (the explanation is still printed).",
     )
     explain.add_argument(
         "--policy",
         type=Path,
+        metavar="FILE",
         help="policy file: its min-trust adds below-trust, its signatures rule's keys decide trust",
     )
     explain.add_argument(
