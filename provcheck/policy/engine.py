@@ -224,8 +224,8 @@ def _name_cause(
     ``error`` names only ``unbound``: evidence there, but bound to another manifest."""
     if result.cause is not None or result.platform is None:
         return result
-    if result.status not in (Status.FAIL, Status.INCOMPLETE, Status.ERROR):
-        return result
+    if result.status.severity <= Status.PASS.severity:
+        return result  # pass and skip need no cause
     read = _platform(seen, result.platform)
     full = _platform(whole, result.platform)
     if read is None or full is None or statements(seen, read, kind):
