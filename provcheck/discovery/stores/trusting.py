@@ -424,4 +424,5 @@ def settle(
             *sbom_problems,
         ),
         signed=(*found.signed, *signatures, *attestations),
+        lookups=(*found.lookups, *stored.lookups),
     )
