@@ -125,6 +125,21 @@ def parse_cyclonedx(
     )
 
 
+def metadata_component(
+    document: Mapping[str, Any], pointer: str = "/predicate"
+) -> Component | None:
+    """``metadata.component`` (what the BOM describes) projected like a component, or None.
+
+    Raises :class:`SbomError` when it is malformed.
+    """
+    metadata = expect_object(document.get("metadata") or {}, f"{pointer}/metadata")
+    raw = metadata.get("component")
+    if raw is None:
+        return None
+    at = f"{pointer}/metadata/component"
+    return _component(expect_object(raw, at), at)
+
+
 # -- full schema validation --------------------------------------------------------------------
 def _unique_items(
     validator: Validator, unique: object, instance: object, schema: object
@@ -144,7 +159,12 @@ def _unique_items(
 
 
 @cache
-def _validator(version: str) -> Validator:
+def cyclonedx_validator(version: str) -> Validator:
+    """The validator of the official CycloneDX ``version`` JSON schema that cyclonedx-python-lib
+    bundles (built once): Draft 7 with format checks and a linear ``uniqueItems``.
+
+    Raises :class:`SbomError` when the library has no JSON schema for ``version``.
+    """
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.schema._res import BOM_JSON_STRICT, CRYPTOGRAPHY_DEFS, JSF, SPDX_JSON
     from jsonschema import Draft7Validator, validators
@@ -184,7 +204,7 @@ def validate_cyclonedx_schema(document: Mapping[str, Any]) -> None:
     version = document.get("specVersion")
     if version not in CYCLONEDX_VERSIONS:
         raise SbomError(f"CycloneDX specVersion {str(version)[:20]!r} is not supported")
-    error = next(iter(_validator(str(version)).iter_errors(document)), None)
+    error = next(iter(cyclonedx_validator(str(version)).iter_errors(document)), None)
     if error is not None:
         where = "/" + "/".join(str(p) for p in error.absolute_path)
         raise SbomError(f"CycloneDX schema: {where}: {error.message[:300]}")
