@@ -478,7 +478,7 @@ def _serialise(bom: Bom) -> str:
 
 
 # -- CycloneDX -> SPDX --------------------------------------------------------------------------
-def _spdx_ids(refs: Iterable[str]) -> dict[str, str]:
+def spdx_ids(refs: Iterable[str]) -> dict[str, str]:
     """bom-ref -> SPDXID (kept when it already is one; otherwise made from it, unique)."""
     out: dict[str, str] = {}
     used: set[str] = set()
@@ -497,6 +497,14 @@ def _spdx_ids(refs: Iterable[str]) -> dict[str, str]:
     return out
 
 
+def joined_licenses(licenses: Iterable[str]) -> str:
+    """Licences that all apply as one SPDX expression: ``A``, or ``A AND (B OR C)``."""
+    parts = list(licenses)
+    if len(parts) == 1:
+        return parts[0]
+    return " AND ".join(f"({x})" if " " in x else x for x in parts)
+
+
 def _spdx_license(
     raw: Mapping[str, Any], where: str, extracted: dict[str, str], losses: _Losses
 ) -> tuple[str, bool]:
@@ -509,8 +517,7 @@ def _spdx_license(
         expression = optional_str(choice.get("expression"), f"{at}/expression")
         if expression is not None:
             acknowledged.append(choice.get("acknowledgement"))
-            text = expression.strip()
-            parts.append(f"({text})" if " " in text else text)
+            parts.append(expression.strip())
             continue
         lic = expect_object(choice.get("license"), f"{at}/license")
         acknowledged.append(lic.get("acknowledgement"))
@@ -528,7 +535,7 @@ def _spdx_license(
         )
         parts.append(ref)
     declared = bool(acknowledged) and all(a == "declared" for a in acknowledged)
-    return " AND ".join(parts), declared
+    return joined_licenses(parts), declared
 
 
 def _spdx_package(
@@ -590,6 +597,22 @@ def _spdx_created(metadata: Mapping[str, Any]) -> str:
     return stamp.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _cdx_metadata_rest(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``metadata`` less what SPDX keeps or needs not keep: the licence of the BOM data when it
+    is SPDX's own (``CC0-1.0``) and the notes of an earlier conversion."""
+    rest = dict(metadata)
+    if rest.get("licenses") == [{"license": {"id": "CC0-1.0"}}]:
+        del rest["licenses"]
+    properties = rest.get("properties")
+    if isinstance(properties, list):
+        rest["properties"] = [
+            p
+            for p in properties
+            if not (isinstance(p, dict) and str(p.get("name")).startswith("provcheck:conversion:"))
+        ]
+    return rest
+
+
 def _to_spdx(sbom: Sbom) -> Conversion:
     from provcheck import __version__
 
@@ -598,13 +621,14 @@ def _to_spdx(sbom: Sbom) -> Conversion:
     structure = cyclonedx_structure(sbom)
     raws = [object_at(doc, e.component.pointer, "/predicate") for e in structure.elements]
     no_field = "SPDX packages have no such field"
+    no_such = "SPDX has no such field"
     _unknown_fields(raws, _CDX_COMPONENT_KEYS, "component", no_field, losses)
     for key, value in doc.items():
         if key not in _CDX_DOCUMENT_KEYS and _has_value(value):
             count = len(value) if isinstance(value, list) else 1
             losses.add(Loss.FIELD, f"document section {key!r}", "SPDX has no such section", count)
     metadata = expect_object(doc.get("metadata") or {}, "/predicate/metadata")
-    _unknown_fields([metadata], _CDX_METADATA_KEYS, "metadata", "SPDX has no such field", losses)
+    _unknown_fields([_cdx_metadata_rest(metadata)], _CDX_METADATA_KEYS, "metadata", no_such, losses)
     if structure.described:
         nested = expect_list(raws[0].get("components"), "/predicate/metadata/component/components")
         losses.add(
@@ -619,7 +643,7 @@ def _to_spdx(sbom: Sbom) -> Conversion:
         Loss.DANGLING, "dependency", "names a component not in the document", structure.dangling
     )
 
-    ids = _spdx_ids(e.ref for e in structure.elements)
+    ids = spdx_ids(e.ref for e in structure.elements)
     extracted: dict[str, str] = {}
     packages = [
         _spdx_package(ids[e.ref], e.component, raw, extracted, losses)
