@@ -15,6 +15,7 @@ import datetime
 import hashlib
 import json
 import re
+import types
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -460,6 +461,34 @@ def _digest(doc: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
+def _register_in_linear_time(bom: Bom) -> None:
+    """Give ``bom`` a ``register_dependency`` with the library's meaning that finds a
+    registered dependency by a dict lookup: the library's own scans every dependency, and
+    ``Bom.validate`` calls it once per component, which is quadratic (25 s for 8,000
+    components here, 1.7 s with this). A subclass would lose the serialisation metadata."""
+    from cyclonedx.model.dependency import Dependable, Dependency
+
+    index = {d.ref: d for d in bom.dependencies}
+
+    def register_dependency(
+        self: Bom, target: Dependable, depends_on: Iterable[Dependable] | None = None
+    ) -> None:
+        targets = list(depends_on or ())
+        found = index.get(target.bom_ref)
+        if found is None:  # built whole before it goes into the (sorted) set, as the library
+            found = Dependency(
+                ref=target.bom_ref, dependencies=[Dependency(ref=d.bom_ref) for d in targets]
+            )
+            self.dependencies.add(found)
+            index[target.bom_ref] = found
+        elif targets:
+            found.dependencies.update(Dependency(ref=d.bom_ref) for d in targets)
+        for dependency in targets:
+            register_dependency(self, dependency)
+
+    bom.register_dependency = types.MethodType(register_dependency, bom)  # type: ignore[method-assign]
+
+
 def _serialise(bom: Bom) -> str:
     """CycloneDX 1.6 JSON through the library's outputter (which validates references)."""
     import warnings
@@ -467,6 +496,7 @@ def _serialise(bom: Bom) -> str:
     from cyclonedx.exception import CycloneDxException
     from cyclonedx.output.json import JsonV1Dot6
 
+    _register_in_linear_time(bom)
     try:
         with warnings.catch_warnings():
             # "the described component has no dependencies": SPDX said none, nothing to fix
