@@ -21,8 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench.sbom_bench import cyclonedx_document, spdx_document
+from sbom_bench import cyclonedx_document, spdx_document  # the same seeded builders
+
 from provcheck.sbom.convert import convert_sbom
 from provcheck.sbom.cyclonedx import parse_cyclonedx
 from provcheck.sbom.model import SbomFormat
