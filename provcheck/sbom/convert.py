@@ -268,7 +268,14 @@ def _cdx_licenses(raw: Mapping[str, Any], licenses: tuple[str, ...], losses: _Lo
         )
     ack = LicenseAcknowledgement.CONCLUDED if concluded else LicenseAcknowledgement.DECLARED
     factory = LicenseFactory()
-    return [factory.make_from_string(text, license_acknowledgement=ack) for text in licenses]
+    out = [factory.make_from_string(text, license_acknowledgement=ack) for text in licenses]
+    for text, made in zip(licenses, out, strict=True):
+        kept = (
+            getattr(made, "value", None) or getattr(made, "id", None) or getattr(made, "name", None)
+        )
+        if kept != text:
+            losses.add(Loss.LICENSE, "licence id", "written in the SPDX list's spelling")
+    return out
 
 
 def _cdx_hashes(pairs: tuple[tuple[str, str], ...], losses: _Losses) -> list[Any]:
@@ -302,6 +309,9 @@ def _cdx_component(ref: str, c: Component, raw: Mapping[str, Any], losses: _Loss
             purl = PackageURL.from_string(c.purl)
         except ValueError:
             losses.add(Loss.PURL, "invalid purl", "CycloneDX keeps only valid purls")
+        else:
+            if purl.to_string() != c.purl:
+                losses.add(Loss.PURL, "purl", "written in its canonical form (same package)")
     cpe = None
     for i, entry in enumerate(expect_list(raw.get("externalRefs"), f"{c.pointer}/externalRefs")):
         ref_type = optional_str(expect_object(entry, c.pointer).get("referenceType"), c.pointer)

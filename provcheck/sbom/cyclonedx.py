@@ -1,6 +1,7 @@
 """CycloneDX 1.4, 1.5 and 1.6 JSON: a linear projection, and linear full-schema validation.
 
-The only module that imports ``cyclonedx`` (and only for :func:`validate_cyclonedx_schema`, lazily).
+Imports ``cyclonedx`` only for :func:`cyclonedx_validator`, lazily (the one other importer is
+:mod:`provcheck.sbom.convert`, which builds CycloneDX documents with the library's model).
 :func:`parse_cyclonedx` reads the fields it needs with ``json``-level checks; it never calls
 ``Bom.from_json`` (0.6 ms per component, dependencies.md §3). The library's
 ``JsonStrictValidator`` is quadratic (``uniqueItems`` compares every pair of components); the

@@ -201,3 +201,16 @@ def test_sbom_export_and_start_up_do_not_import_cyclonedx() -> None:
             [sys.executable, "-c", probe, *args], capture_output=True, text=True, check=True
         )
         assert done.stdout.split() == ["0", loaded], (args, done.stderr)
+
+
+def test_rewritten_licence_ids_and_purls_are_noted() -> None:
+    purl = "pkg:docker/localhost%3A5000/lab/a@1?platform=linux%2Famd64"
+    doc = spdx_document([{"name": "a", "license": "mit", "purl": purl}, {"name": "b"}])
+    conversion = convert_sbom(parse_spdx(doc, SPDX), SbomFormat.CYCLONEDX)
+    component = next(c for c in json.loads(conversion.text)["components"] if c["name"] == "a")
+    assert component["licenses"][0]["license"]["id"] == "MIT"
+    assert component["purl"] == "pkg:docker/localhost:5000/lab/a@1?platform=linux/amd64"
+    assert {(d.loss, d.detail) for d in conversion.dropped} == {
+        (Loss.LICENSE, "licence id"),
+        (Loss.PURL, "purl"),
+    }
