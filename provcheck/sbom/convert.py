@@ -359,7 +359,9 @@ def _tools_and_authors(creators: list[Any]) -> tuple[list[Any], list[Any]]:
         who = who.strip()
         if kind.strip() == "Tool" and who:
             name, dash, version = who.rpartition("-")
-            if not dash or not (version[:1].isdigit() or version[:2].lower() == "v0"):
+            if not dash or not (
+                version[:1].isdigit() or (version[:1] == "v" and version[1:2].isdigit())
+            ):
                 name, version = who, ""
             tools.append(
                 Component(type=ComponentType.APPLICATION, name=name, version=version or None)

@@ -117,16 +117,18 @@ def spdx_structure(sbom: Sbom, pointer: str = "/predicate") -> SbomStructure:
     _unique(refs, "SPDX elements")
     known = set(refs)
     described: dict[str, None] = {}
+    dangling = 0
     for i, raw in enumerate(
         expect_list(doc.get("documentDescribes"), f"{pointer}/documentDescribes")
     ):
         ref = optional_str(raw, f"{pointer}/documentDescribes/{i}")
         if ref in known:
             described[ref] = None
+        else:
+            dangling += 1
     edges: dict[Edge, None] = {}
     flattened: Counter[str] = Counter()
     unmapped: Counter[str] = Counter()
-    dangling = 0
     for i, raw in enumerate(expect_list(doc.get("relationships"), f"{pointer}/relationships")):
         at = f"{pointer}/relationships/{i}"
         item = expect_object(raw, at)
