@@ -38,10 +38,11 @@ def add(commands: Any) -> None:
     sbom.add_argument(
         "--format",
         choices=SBOM_FORMATS,
-        default="json",
-        help="json or csv (components of every SBOM); cyclonedx (CycloneDX 1.6) or spdx "
-        "(SPDX 2.3): one SBOM, converted when it is in the other format (what was dropped goes "
-        "to stderr and into the document), the original when it is not; original: the "
+        default=None,
+        help="json (the default) or csv (components of every SBOM); cyclonedx (CycloneDX "
+        "1.6) or spdx (SPDX 2.3): one SBOM, converted when it is in the other format (what "
+        "was dropped goes to stderr and into the document), the original when it is not; "
+        "original: the "
         "document as stored (pick a platform with --platform)",
     )
     sbom.add_argument(
@@ -68,6 +69,8 @@ def add(commands: Any) -> None:
 def run(args: argparse.Namespace) -> ExitCode:
     if args.max_errors < 1:
         raise UsageError("--max-errors must be at least 1")
+    if args.validate and args.format is not None:
+        raise UsageError("--validate writes a validation report, not an export: drop --format")
     try:
         return _validate_sboms(args) if args.validate else _export_sbom(args)
     except (Exception, KeyboardInterrupt):
@@ -96,7 +99,7 @@ def _export_sbom(args: argparse.Namespace) -> ExitCode:
             report_problems(exc.attestations)  # why there is none
         raise
     rejected = report_problems(result.attestations)
-    fmt = ExportFormat(args.format)
+    fmt = ExportFormat(args.format or "json")
     if fmt in (ExportFormat.JSON, ExportFormat.CSV):
         write_output(export_sboms(result.sboms, fmt), args.output)
         return ExitCode.ERROR if rejected else ExitCode.PASS

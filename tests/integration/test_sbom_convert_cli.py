@@ -403,3 +403,6 @@ def test_validate_fetch_error_and_bad_max_errors(
     code, out, err = _run(capsys, "sbom", G, "--validate", "--max-errors", "0")
     assert (code, out) == (2, "")
     assert "--max-errors must be at least 1" in err
+    code, out, err = _run(capsys, "sbom", G, "--validate", "--format", "json")
+    assert (code, out) == (2, "")
+    assert "drop --format" in err
