@@ -147,10 +147,20 @@ def verification_options(policy: Policy) -> DiscoveryOptions:
     Provenance and image configs always; SBOM layers only for an ``sbom`` rule (they can be
     tens of MiB); the stores outside the index (cosign tags, referrers) for an ``sbom`` or
     ``signatures`` rule, trusting the ``signatures`` rule's keys and identities, and nobody
-    without them.
+    without them. A policy with only the ``vsa`` rule (the admission fast path) reads no
+    attestation layer and no config: only the stores of the root, where a summary of that
+    digest is.
     """
     from provcheck.policy.model import SignaturesOptions
 
+    if set(policy.rules) == {"vsa"}:
+        return DiscoveryOptions(
+            kinds=frozenset(),
+            index_attestations=False,
+            signature_stores=True,
+            image_signatures=False,
+            platform_stores=False,
+        )
     kinds = {PredicateKind.PROVENANCE}
     if "sbom" in policy.rules:
         kinds.add(PredicateKind.SBOM)
@@ -162,7 +172,7 @@ def verification_options(policy: Policy) -> DiscoveryOptions:
     return DiscoveryOptions(
         kinds=frozenset(kinds),
         image_configs=True,
-        signature_stores="sbom" in policy.rules or signatures is not None,
+        signature_stores="sbom" in policy.rules or signatures is not None or "vsa" in policy.rules,
         trust=trust,
         image_signatures=signatures is not None,
     )

@@ -195,6 +195,8 @@ class SignedObject:
     ``location``: ``<manifest digest>#layers/<n>`` (what evidence cites). ``target``: the digest
     whose store it was found in. ``payload_digest``: sha256 hex of the verified payload (the bytes
     its signers count for). ``platforms``: platforms it was bound to (empty when it bound to none).
+    ``envelope``: a stored envelope's bytes exactly as read (checked against their layer
+    descriptor), so that a rule with its own keys (``vsa``) can verify it whoever else trusts it.
     """
 
     kind: SignedKind
@@ -206,3 +208,4 @@ class SignedObject:
     payload_digest: str | None = None
     index_scoped: bool = False
     platforms: tuple[str, ...] = field(default=())
+    envelope: bytes | None = field(default=None, compare=False, repr=False)

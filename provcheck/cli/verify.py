@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 
 REPORT_FORMATS = ("text", "json", "sarif", "junit")
+VSA_FORMAT = "vsa"
 
 
 def add(commands: Any) -> None:
@@ -39,7 +40,24 @@ def add(commands: Any) -> None:
     )
     verify.add_argument("--policy", required=True, type=Path, help="policy file (YAML)")
     verify.add_argument(
-        "--format", choices=REPORT_FORMATS, default="text", help="report format (default text)"
+        "--format",
+        choices=(*REPORT_FORMATS, VSA_FORMAT),
+        default="text",
+        help="report format (default text); vsa: a SLSA verification summary (in-toto statement)",
+    )
+    verify.add_argument(
+        "--sign-key",
+        type=Path,
+        metavar="PEM",
+        help="with --format vsa: sign the summary (a DSSE envelope) with this PEM private key "
+        "(ECDSA P-256, Ed25519 or RSA; an encrypted key's password in "
+        "$PROVCHECK_SIGN_KEY_PASSWORD)",
+    )
+    verify.add_argument(
+        "--attach",
+        action="store_true",
+        help="with --format vsa --sign-key: add the signed summary to the image's cosign "
+        "attestations (its sha256-<hex>.att tag)",
     )
     verify.add_argument(
         "--output",
@@ -71,6 +89,14 @@ def add(commands: Any) -> None:
 def run(args: argparse.Namespace) -> ExitCode:
     from provcheck.report import Report, ReportFormat, render
 
+    if args.format == VSA_FORMAT:
+        from provcheck.cli.vsa import run_vsa
+
+        return run_vsa(args)
+    if args.sign_key is not None or args.attach:
+        from provcheck.errors import UsageError
+
+        raise UsageError("--sign-key and --attach go with --format vsa")
     fmt = ReportFormat(args.format)
     try:
         report = _evaluate(args)

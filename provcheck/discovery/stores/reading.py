@@ -396,13 +396,15 @@ def store_targets(
     }
     in_index: set[Digest] = set()
     for image in found.images:
-        targets.setdefault(
-            image.descriptor.digest, Target(image.descriptor, TargetRole.PLATFORM, image.platform)
-        )
+        if options.platform_stores:
+            targets.setdefault(
+                image.descriptor.digest,
+                Target(image.descriptor, TargetRole.PLATFORM, image.platform),
+            )
         for manifest in image.attestations:
             if manifest.origin is AttestationOrigin.INDEX:
                 in_index.add(manifest.descriptor.digest)
-                if options.image_signatures:
+                if options.image_signatures and options.platform_stores:
                     targets.setdefault(
                         manifest.descriptor.digest,
                         Target(manifest.descriptor, TargetRole.ATTESTATION_MANIFEST),
