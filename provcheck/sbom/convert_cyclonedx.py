@@ -87,7 +87,35 @@ def _nesting(structure: SbomStructure, root: str | None, losses: LossCounter) ->
             losses.add(Loss.CONTAINMENT, "containment relationship", "it would make a cycle")
             continue
         parent[target] = source
-    return parent
+    return _within_depth(parent, losses)
+
+
+def _within_depth(parent: dict[str, str], losses: LossCounter) -> dict[str, str]:
+    """``parent`` less the links that would nest deeper than CycloneDX readers go (the
+    projection refuses more than ``MAX_DEPTH`` levels): such a child moves to the top level."""
+    from collections import deque
+
+    from provcheck.sbom.cyclonedx import MAX_DEPTH
+
+    children: dict[str, list[str]] = {}
+    for child, container in parent.items():
+        children.setdefault(container, []).append(child)
+    queue = deque((ref, 0) for ref in children if ref not in parent)
+    kept = dict(parent)
+    while queue:
+        ref, depth = queue.popleft()
+        for child in children.get(ref, ()):
+            if depth + 1 >= MAX_DEPTH:
+                del kept[child]
+                losses.add(
+                    Loss.CONTAINMENT,
+                    "containment relationship",
+                    f"CycloneDX nesting is kept within {MAX_DEPTH} levels",
+                )
+                queue.append((child, 0))
+            else:
+                queue.append((child, depth + 1))
+    return kept
 
 
 def _cdx_licenses(

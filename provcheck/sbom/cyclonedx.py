@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
 CYCLONEDX_VERSIONS: Final = ("1.4", "1.5", "1.6")
-_MAX_DEPTH: Final = 64
+MAX_DEPTH: Final = 64
+"""Components nested deeper than this are refused."""
 
 
 def _licenses(item: Mapping[str, Any], where: str) -> tuple[str, ...]:
@@ -82,8 +83,8 @@ def _walk(components: list[Any], where: str) -> Iterator[tuple[dict[str, Any], s
         yield item, pointer
         nested = expect_list(item.get("components"), f"{pointer}/components")
         if nested:
-            if depth >= _MAX_DEPTH:
-                raise SbomError(f"{pointer}: components nest more than {_MAX_DEPTH} levels")
+            if depth >= MAX_DEPTH:
+                raise SbomError(f"{pointer}: components nest more than {MAX_DEPTH} levels")
             stack.append((nested, f"{pointer}/components", 0, depth + 1))
 
 

@@ -214,3 +214,14 @@ def test_rewritten_licence_ids_and_purls_are_noted() -> None:
         (Loss.LICENSE, "licence id"),
         (Loss.PURL, "purl"),
     }
+
+
+def test_deep_containment_is_kept_within_the_projection_depth() -> None:
+    doc = _packages(70)
+    doc["relationships"] = [
+        _rel(f"SPDXRef-Package-{i}", "CONTAINS", f"SPDXRef-Package-{i + 1}") for i in range(69)
+    ]
+    conversion = convert_sbom(parse_spdx(doc, SPDX), SbomFormat.CYCLONEDX)
+    converted = parse_cyclonedx(json.loads(conversion.text), CDX)  # would refuse > 64 levels
+    assert len(converted.components) == 70
+    assert [(d.loss, d.count) for d in conversion.dropped] == [(Loss.CONTAINMENT, 1)]
