@@ -7,7 +7,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Set
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from provcheck.cache import Cache
     from provcheck.discovery.model import ImageAttestations
     from provcheck.discovery.options import DiscoveryOptions
+    from provcheck.oci.digest import Digest
     from provcheck.policy import Policy
     from provcheck.report import Report, Verdict
     from provcheck.source.registry import RegistryOptions
@@ -330,15 +331,19 @@ def remove_stale(output: Path) -> None:
         print(f"provcheck: warning: cannot remove the earlier {output}: {reason}", file=sys.stderr)
 
 
-def report_problems(found: ImageAttestations) -> bool:
-    """Warn about every problem on stderr; True if any of them rejected content."""
+def report_problems(found: ImageAttestations, ignore: Set[Digest] = frozenset()) -> bool:
+    """Warn about every problem on stderr; True if any of them rejected content (a
+    ``malformed`` problem of content whose digest is in ``ignore`` excepted: the caller
+    reports on that content itself)."""
+    from provcheck.discovery.model import ProblemKind
     from provcheck.report.escape import escape_text
 
     rejected = False
     for problem in found.all_problems():
         message = escape_text(problem.message)
         print(f"provcheck: warning: {problem.kind.value}: {message}", file=sys.stderr)
-        rejected = rejected or problem.kind.rejects
+        handled = problem.kind is ProblemKind.MALFORMED and problem.digest in ignore
+        rejected = rejected or (problem.kind.rejects and not handled)
     return rejected
 
 
