@@ -33,7 +33,7 @@ import trustme
 
 ROOT = Path(__file__).resolve().parents[1]
 
-APP: Final = '''
+APP: Final = """
 async def bare(scope, receive, send):
     if scope["type"] == "lifespan":
         while True:
@@ -65,7 +65,7 @@ def _starlette():
 
 
 star = _starlette() if __import__("importlib.util").util.find_spec("starlette") else None
-'''
+"""
 
 
 class Candidate(NamedTuple):
@@ -86,8 +86,8 @@ CANDIDATES: Final = (
     ),
     Candidate(
         "uvicorn httptools+uvloop, Starlette",
-        "import uvicorn, uvicorn.protocols.http.httptools_impl, uvloop, ssl, starlette.applications,"
-        " starlette.routing, starlette.responses",
+        "import uvicorn, uvicorn.protocols.http.httptools_impl, uvloop, ssl,"
+        " starlette.applications, starlette.routing, starlette.responses",
         (
             "{py}", "-m", "uvicorn", "app:star", "--host", "127.0.0.1", "--port", "{port}",
             "--ssl-certfile", "{cert}", "--ssl-keyfile", "{key}", "--loop", "uvloop",

@@ -14,14 +14,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from provcheck.errors import ProvcheckError
+from provcheck.admission.review import MAX_REVIEW_BYTES as MAX_BODY_BYTES
+from provcheck.errors import AdmissionRequestError
 from provcheck.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from provcheck.server.metrics import ServerMetrics
 
-MAX_BODY_BYTES: Final = 3 * 1024 * 1024
-"""The largest request body read (the API server's own cap on a request, 3 MiB)."""
+if TYPE_CHECKING:
+    from provcheck.admission import ReviewOutcome
+
 MAX_REASON: Final = 300
 """Longest reason in a 400 answer (characters)."""
 
@@ -37,23 +39,12 @@ _TEXT: Final = b"text/plain; charset=utf-8"
 _JSON: Final = b"application/json"
 
 
-class Outcome(Protocol):
-    """What a review gives back (:class:`provcheck.admission.ReviewOutcome`)."""
-
-    @property
-    def response(self) -> Mapping[str, Any]: ...
-    @property
-    def log(self) -> Mapping[str, Any]: ...
-    @property
-    def decision(self) -> str: ...
-
-
 class Reviewer(Protocol):
     """What answers reviews (:class:`provcheck.admission.Gate`)."""
 
-    async def review(self, body: bytes, *, mutate: bool) -> Outcome:
+    async def review(self, body: bytes, *, mutate: bool) -> ReviewOutcome:
         """The answer to the ``AdmissionReview`` ``body``. Raises
-        :class:`~provcheck.admission.AdmissionRequestError` when it is not one."""
+        :class:`~provcheck.errors.AdmissionRequestError` when it is not one."""
         ...
 
 
@@ -71,23 +62,21 @@ class _Disconnected(Exception):
 
 
 class AdmissionApp:
-    """The ASGI callable. ``request_error`` is the exception type of a body that is not an
-    ``AdmissionReview`` (answered 400); any other exception from ``reviewer`` is a 500 (the
-    API server's ``failurePolicy: Fail`` then denies). ``ready`` is set by the runner."""
+    """The ASGI callable. A body that is not an ``AdmissionReview`` is a 400; any exception
+    from ``reviewer`` other than :class:`AdmissionRequestError` is a 500 (the API server's
+    ``failurePolicy: Fail`` then denies). ``ready`` is set by the runner."""
 
     def __init__(
         self,
         reviewer: Reviewer,
         metrics: ServerMetrics,
         log: LogSink,
-        request_error: type[ProvcheckError],
         *,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._reviewer = reviewer
         self._metrics = metrics
         self._log = log
-        self._request_error = request_error
         self._clock = clock
         self.ready = False
 
@@ -110,7 +99,9 @@ class AdmissionApp:
             await _answer(send, 200, b"ok\n", _TEXT)
         elif path == "/readyz":
             ready = self.ready
-            await _answer(send, 200 if ready else 503, b"ready\n" if ready else b"not ready\n", _TEXT)
+            await _answer(
+                send, 200 if ready else 503, b"ready\n" if ready else b"not ready\n", _TEXT
+            )
         else:
             await _answer(send, 200, self._metrics.exposition(), METRICS_CONTENT_TYPE.encode())
 
@@ -127,7 +118,7 @@ class AdmissionApp:
             # the rest of an over-long body is not read: the connection cannot be reused
             await _answer(send, rejected.status, reason, _TEXT, [(b"connection", b"close")])
             return
-        except self._request_error as exc:
+        except AdmissionRequestError as exc:
             self._rejected(path, 400)
             why = exc.diagnostics()[:MAX_REASON]
             await _answer(send, 400, f"not an AdmissionReview: {why}\n".encode(), _TEXT)
@@ -137,10 +128,9 @@ class AdmissionApp:
             await _answer(send, 500, b"internal error: not reviewed\n", _TEXT)
             return
         payload = json.dumps(outcome.response, separators=(",", ":")).encode()
-        await _answer(send, 200, payload, _JSON)
         self._metrics.review(path, str(outcome.decision), self._clock() - start)
-        self._log({**outcome.log, "path": path})
-
+        self._log({**outcome.log, "path": path})  # before the answer: a client sees it logged
+        await _answer(send, 200, payload, _JSON)
 
     def _rejected(self, path: str, status: int, error: str | None = None) -> None:
         """Count and log a request answered with an HTTP error (its body is not logged)."""
@@ -193,5 +183,7 @@ async def _answer(
     extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
     await send({"type": "http.response.body", "body": body})

@@ -12,21 +12,23 @@ import asyncio
 import signal
 import socket
 import ssl
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import uvicorn
 import uvloop
 
 from provcheck.errors import UsageError
+from provcheck.report.model import Verdict
 from provcheck.server.app import AdmissionApp
 from provcheck.server.logs import write_record
 from provcheck.server.metrics import ServerMetrics
 
 if TYPE_CHECKING:
+    from provcheck.admission import Gate
     from provcheck.cache import Cache
     from provcheck.policy import Policy
     from provcheck.source.registry import CredentialProvider, RegistryOptions
@@ -126,7 +128,7 @@ def serve(options: ServeOptions) -> signal.Signals | None:
 
 
 async def _serve(options: ServeOptions) -> signal.Signals | None:
-    from provcheck.admission import AdmissionRequestError, Gate
+    from provcheck.admission.gate import Gate
 
     metrics = ServerMetrics()
     gate = Gate(
@@ -137,9 +139,10 @@ async def _serve(options: ServeOptions) -> signal.Signals | None:
         budget=options.budget,
         tag_ttl=options.tag_ttl,
         observer=metrics,
+        credentials=options.credentials,
     )
     try:
-        app = AdmissionApp(gate, metrics, write_record, AdmissionRequestError)
+        app = AdmissionApp(gate, metrics, write_record)
         server = _Server(_config(app, options))
         sock = _listen(options.host, options.port)
         write_record({"event": "listening", "address": f"https://{options.host}:{options.port}"})
@@ -156,7 +159,7 @@ async def _serve(options: ServeOptions) -> signal.Signals | None:
     return server.received
 
 
-async def _warm(gate: Any, app: AdmissionApp, references: Sequence[str]) -> None:
+async def _warm(gate: Gate, app: AdmissionApp, references: Sequence[str]) -> None:
     """Fill the cache with ``references``, then turn ready."""
     if references:
         try:
@@ -164,12 +167,7 @@ async def _warm(gate: Any, app: AdmissionApp, references: Sequence[str]) -> None
         except Exception as exc:  # a bug: stay not ready, and say why
             write_record({"event": "warm-failed", "error": type(exc).__name__})
             return
-        write_record({"event": "warmed", **_fields(summary)})
+        counts = {str(verdict): summary.count(verdict) for verdict in Verdict}
+        write_record({"event": "warmed", "images": len(summary.results), **counts})
     app.ready = True
     write_record({"event": "ready"})
-
-
-def _fields(summary: object) -> Mapping[str, Any]:
-    from dataclasses import asdict, is_dataclass
-
-    return asdict(summary) if is_dataclass(summary) and not isinstance(summary, type) else {}
