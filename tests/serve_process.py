@@ -47,7 +47,7 @@ def _name(common_name: str) -> x509.Name:
 
 
 def make_tls(folder: Path) -> TlsFiles:
-    """A CA and a server certificate for ``127.0.0.1`` and ``localhost`` it signed, in ``folder``."""
+    """A CA, and a server certificate it signed for ``127.0.0.1`` and ``localhost``."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
@@ -135,10 +135,10 @@ class ServeProcess:
             f"--cache={folder / f'cache-{self.port}'}",
             *extra,
         ]
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            self.argv, stdout=subprocess.DEVNULL, stderr=self._log, stdin=subprocess.DEVNULL
-        )
+        with self.log_path.open("wb") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                self.argv, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL
+            )
         self.url = f"https://127.0.0.1:{self.port}"
 
     def client(self, **kwargs: Any) -> httpx.Client:
@@ -171,7 +171,7 @@ class ServeProcess:
         raise AssertionError(f"serve did not turn ready\n{self.log_text()}")
 
     def log_text(self) -> str:
-        self._log.flush()
+        """Its stderr so far."""
         return self.log_path.read_text(errors="replace")
 
     def records(self) -> list[dict[str, Any]]:
@@ -182,16 +182,13 @@ class ServeProcess:
         """Send ``sig`` and wait for the exit code."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        finally:
-            self._log.close()
+        return self.process.wait(timeout)
 
     def kill(self) -> None:
+        """Kill it if it still runs."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
-        self._log.close()
 
 
 @contextmanager
