@@ -28,6 +28,7 @@ from provcheck.admission.outcome import (
     from_report,
 )
 from provcheck.admission.review import AdmissionRequest, parse_review
+from provcheck.cache.verify import verify_cached
 from provcheck.errors import ProvcheckError, UsageError
 from provcheck.oci.digest import Digest
 from provcheck.oci.reference import ImageReference
@@ -78,13 +79,11 @@ class WarmSummary:
         return sum(1 for r in self.results if r.verdict is verdict)
 
 
-def _spellings(image: str, ref: ImageReference | None) -> list[str]:
+def _spellings(image: str, ref: ImageReference) -> list[str]:
     """What an exemption's image pattern is matched against."""
-    names = [image]
-    if ref is not None:
-        names += [ref.name, str(ref)]
-        if ref.tag is not None:
-            names.append(f"{ref.name}:{ref.tag}")
+    names = [image, ref.name, str(ref)]
+    if ref.tag is not None:
+        names.append(f"{ref.name}:{ref.tag}")
     return list(dict.fromkeys(names))
 
 
@@ -189,24 +188,24 @@ class Gate:
                 ref = ImageReference.parse(image)
             except ProvcheckError as exc:
                 invalid = exc.diagnostics()
+            if ref is None:  # never exempt: a pattern must not match what is no reference
+                detail = f"{escape_text(image)}: not verified: {escape_text(invalid)}"
+                results[image] = ImageResult(image, paths, ImageStatus.ERROR, detail=detail)
+                continue
             exemption = matching(
                 self.policy.exemptions, request.namespace, _spellings(image, ref), now
             )
             if exemption is not None:
                 self._observer.exemption_used(exemption.label)
                 results[image] = _exempt(image, paths, exemption)
-            elif ref is None:
-                detail = f"{escape_text(image)}: not verified: {escape_text(invalid)}"
-                results[image] = ImageResult(image, paths, ImageStatus.ERROR, detail=detail)
             else:
                 tasks[image] = (ref, asyncio.create_task(self._verify(ref)))
         if tasks:
-            await self._wait(request, groups, tasks, results, started)
+            await self._wait(groups, tasks, results, started)
         return [results[image] for image in groups]
 
     async def _wait(
         self,
-        request: AdmissionRequest,
         groups: dict[str, tuple[str, ...]],
         tasks: dict[str, tuple[ImageReference, asyncio.Task[Report]]],
         results: dict[str, ImageResult],
@@ -251,8 +250,6 @@ class Gate:
             digest = ref.digest if ref.digest is not None else await self._resolve(ref)
 
             async def run(_: SharedDeadline) -> Report:
-                from provcheck.cache.verify import verify_cached
-
                 return await verify_cached(
                     str(ref),
                     self.policy,
