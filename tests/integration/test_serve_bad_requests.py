@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.admission_docs import body, pod_create, pod_delete
 from tests.registry import RealRegistry
-from tests.serve_process import ServeProcess, make_tls, pod, post_review, review, serving
+from tests.serve_process import ServeProcess, make_tls, post_review, serving, with_uid
 
 MIB = 1024 * 1024
 POLICY = """\
@@ -42,23 +43,23 @@ def client(server: ServeProcess) -> Iterator[httpx.Client]:
 
 def _still_serving(client: httpx.Client) -> None:
     """A real review is still answered (a DELETE: allowed without work)."""
-    answer = post_review(client, "/validate", review(None, operation="DELETE", uid="after"))
+    answer = post_review(client, "/validate", with_uid(pod_delete(["127.0.0.1:9/app:1"]), "after"))
     assert answer.status_code == 200
     assert answer.json()["response"] == {"uid": "after", "allowed": True}
 
 
 def _valid() -> bytes:
-    return json.dumps(review(pod(["127.0.0.1:9/app:1"]))).encode()
+    return body(pod_create(["127.0.0.1:9/app:1"]))
 
 
 def _wrong_api_version() -> bytes:
-    document = review(pod(["127.0.0.1:9/app:1"]))
+    document = pod_create(["127.0.0.1:9/app:1"])
     document["apiVersion"] = "admission.k8s.io/v1beta1"
     return json.dumps(document).encode()
 
 
 def _no_uid() -> bytes:
-    document = review(pod(["127.0.0.1:9/app:1"]))
+    document = pod_create(["127.0.0.1:9/app:1"])
     del document["request"]["uid"]
     return json.dumps(document).encode()
 
@@ -87,7 +88,7 @@ def test_not_an_admission_review_is_a_400(
 
 
 def test_a_body_over_3_mib_is_a_400_and_is_not_read_to_its_end(client: httpx.Client) -> None:
-    document = review(pod(["127.0.0.1:9/app:1"]))
+    document = pod_create(["127.0.0.1:9/app:1"])
     document["request"]["object"]["metadata"]["annotations"] = {"pad": "x" * (3 * MIB)}
     body = json.dumps(document).encode()
     assert len(body) > 3 * MIB
@@ -152,5 +153,5 @@ def test_rejected_requests_are_logged_and_counted_without_their_body(
 def test_a_review_after_all_that_is_answered(
     client: httpx.Client, real_registry: RealRegistry
 ) -> None:
-    answer = post_review(client, "/validate", review(pod([real_registry.ref("b-multi-max")])))
+    answer = post_review(client, "/validate", pod_create([real_registry.ref("b-multi-max")]))
     assert answer.json()["response"]["allowed"] is True

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from provcheck.cli import main
+from tests.admission_docs import pod_create
 from tests.integration.test_verify_cli import POLICY
 from tests.registry import RealRegistry
 from tests.serve_process import (
@@ -24,10 +25,9 @@ from tests.serve_process import (
     ServeProcess,
     free_port,
     make_tls,
-    pod,
     post_review,
-    review,
     serving,
+    with_uid,
 )
 
 
@@ -128,7 +128,7 @@ def test_ready_only_after_the_warm_list_is_verified(
                 server.wait_ready(60)
                 image = real_registry.ref("b-multi-max")
                 before = client.get("/metrics").text
-                reviewed = post_review(client, "/validate", review(pod([image])))
+                reviewed = post_review(client, "/validate", pod_create([image]))
                 assert reviewed.json()["response"]["allowed"] is True
                 after = client.get("/metrics").text
             warmed = [r for r in server.records() if r.get("event") == "warmed"]
@@ -151,7 +151,7 @@ def test_a_hung_registry_is_denied_within_the_budget(tmp_path: Path, policy: Pat
         with serving(tmp_path, tls, policy, ["--budget=1.5"]) as server, server.client() as client:
             start = time.monotonic()
             image = f"{hung.host}/lab/hangs:1"
-            answer = post_review(client, "/validate", review(pod([image])))
+            answer = post_review(client, "/validate", pod_create([image]))
             took = time.monotonic() - start
             response = answer.json()["response"]
             assert response["allowed"] is False
@@ -172,7 +172,7 @@ def test_sigterm_finishes_the_review_in_flight_then_exits_0(tmp_path: Path, poli
 
         def in_flight() -> None:
             with server.client() as client:
-                document = review(pod([f"{hung.host}/lab/hangs:1"]), uid="in-flight")
+                document = with_uid(pod_create([f"{hung.host}/lab/hangs:1"]), "in-flight")
                 answers.append(post_review(client, "/validate", document))
 
         thread = threading.Thread(target=in_flight)
@@ -215,7 +215,7 @@ def test_no_secret_in_responses_logs_or_metrics(
         with server.client() as client:
             header = {"authorization": "Bearer FAKE-bearer-token-1187"}
             answers = [
-                post_review(client, path, review(pod([real_registry.ref(case)])), headers=header)
+                post_review(client, path, pod_create([real_registry.ref(case)]), headers=header)
                 for case in ("c-secrets-max", "b-multi-max")
                 for path in ("/validate", "/mutate")
             ]
