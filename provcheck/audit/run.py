@@ -21,6 +21,7 @@ from provcheck.report.model import Report, Verdict
 
 if TYPE_CHECKING:
     from provcheck.cache import Cache
+    from provcheck.oci.reference import ImageReference
     from provcheck.policy import Policy
     from provcheck.source.registry import RegistryClient, RegistryOptions
 
@@ -43,13 +44,16 @@ class AuditCache:
 @dataclass(frozen=True, slots=True)
 class AuditOptions:
     """How an audit runs: ``jobs`` images at once, ``timeout`` seconds of network work per
-    image, results held back behind a slow one at most ``window`` (default 4 times ``jobs``)."""
+    image, results held back behind a slow one at most ``window`` (default 4 times ``jobs``);
+    ``attestations_repository``: another repository whose signature stores are read too (see
+    :attr:`~provcheck.discovery.options.DiscoveryOptions.attestations_repository`)."""
 
     jobs: int = DEFAULT_JOBS
     timeout: float = DEFAULT_IMAGE_TIMEOUT
     platforms: frozenset[str] = frozenset()
     max_layer_bytes: int | None = None
     window: int | None = None
+    attestations_repository: ImageReference | None = None
 
     def __post_init__(self) -> None:
         if self.jobs < 1 or (self.window is not None and self.window < 1):
@@ -83,6 +87,7 @@ async def _verify(
                 timeout=options.timeout,
                 platforms=options.platforms,
                 max_layer_bytes=options.max_layer_bytes,
+                attestations_repository=options.attestations_repository,
             )
         return await verify_image_async(
             reference,
@@ -91,6 +96,7 @@ async def _verify(
             timeout=options.timeout,
             platforms=options.platforms,
             max_layer_bytes=options.max_layer_bytes,
+            attestations_repository=options.attestations_repository,
         )
     except ProvcheckError as exc:
         message = exc.diagnostics()

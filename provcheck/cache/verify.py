@@ -40,13 +40,15 @@ def _inputs(
     document: bytes,
     platforms: frozenset[str],
     max_layer_bytes: int | None,
+    elsewhere: ImageReference | None = None,
 ) -> VerdictInputs:
+    looked_in = (ref.name,) if elsewhere is None else (ref.name, elsewhere.name)
     return VerdictInputs(
         digest=digest,
         policy_document=document,
         trust=trust_inputs(policy),
         pinned=ref.digest is not None,
-        repositories=(f"{ref.registry}/{ref.repository}",),
+        repositories=looked_in,
         options=evaluation_options(policy, platforms, max_layer_bytes),
     )
 
@@ -64,6 +66,7 @@ async def verify_cached(
     now: datetime | None = None,
     client: RegistryClient | None = None,
     head: bool = False,
+    attestations_repository: ImageReference | None = None,
 ) -> Report:
     """Verify ``reference`` against ``policy`` (parsed from ``policy_document``) as
     :func:`~provcheck.api.verify_image_async` does, with ``cache`` for content and verdicts.
@@ -71,7 +74,8 @@ async def verify_cached(
     ``client`` (its store should be ``cache``) is used and left open; by default one is made
     for the call. With ``head`` a tag is resolved by ``HEAD`` (see
     :meth:`~provcheck.source.registry.RegistrySource.head`), else by ``GET``. A layout reference
-    is verified without the cache. Raises what ``verify_image_async`` raises; a cache that fails
+    is verified without the cache. ``attestations_repository`` as in :func:`verify_image` (it is
+    part of the verdict's key). Raises what ``verify_image_async`` raises; a cache that fails
     is a miss.
     """
     ref = parse_reference(reference)
@@ -79,12 +83,25 @@ async def verify_cached(
         from provcheck.api import verify_image_async
 
         return await verify_image_async(
-            ref, policy, timeout=timeout, platforms=platforms, max_layer_bytes=max_layer_bytes
+            ref,
+            policy,
+            timeout=timeout,
+            platforms=platforms,
+            max_layer_bytes=max_layer_bytes,
+            attestations_repository=attestations_repository,
         )
     shown = str(ref)
     if ref.digest is not None:
         key = verdict_key(
-            _inputs(ref, ref.digest, policy, policy_document, platforms, max_layer_bytes)
+            _inputs(
+                ref,
+                ref.digest,
+                policy,
+                policy_document,
+                platforms,
+                max_layer_bytes,
+                attestations_repository,
+            )
         )
         hit = await cache.verdicts.get(key)
         if hit is not None and hit.digest == str(ref.digest):
@@ -108,7 +125,15 @@ async def verify_cached(
                 if digest is None:
                     digest = (await source.resolve(ref.api_reference))[0].digest
             key = verdict_key(
-                _inputs(ref, digest, policy, policy_document, platforms, max_layer_bytes)
+                _inputs(
+                    ref,
+                    digest,
+                    policy,
+                    policy_document,
+                    platforms,
+                    max_layer_bytes,
+                    attestations_repository,
+                )
             )
             hit = await cache.verdicts.get(key)
             if hit is not None and hit.digest == str(digest):
@@ -116,6 +141,10 @@ async def verify_cached(
         options = verification_options(policy)
         if max_layer_bytes is not None:
             options = replace(options, max_layer_bytes=max_layer_bytes)
+        if attestations_repository is not None:
+            options = replace(
+                options, attestations_repository=attestations_repository, signature_stores=True
+            )
         left = max(timeout - (time.monotonic() - started), 0.001)
         found = await inspect_image_async(ref, options=options, client=client, timeout=left)
     moment = now or datetime.now(UTC)
@@ -125,7 +154,15 @@ async def verify_cached(
         if expires is not None:
             digest = Digest.parse(report.digest)
             key = verdict_key(
-                _inputs(ref, digest, policy, policy_document, platforms, max_layer_bytes)
+                _inputs(
+                    ref,
+                    digest,
+                    policy,
+                    policy_document,
+                    platforms,
+                    max_layer_bytes,
+                    attestations_repository,
+                )
             )
             await cache.verdicts.put(key, report, expires)
     return report

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from provcheck.cli.common import (
     ExitCode,
+    add_attestations_repo,
     add_cache_options,
     add_verbose,
+    attestations_repository_of,
     open_cli_cache,
     platforms_of,
     positive,
@@ -105,6 +107,7 @@ def add(commands: Any) -> None:
         "--insecure-registry", action="append", default=[], metavar="HOST", help="plain HTTP"
     )
     audit.add_argument("--ca-file", type=Path, help="PEM bundle of CAs to trust for TLS")
+    add_attestations_repo(audit)
     audit.add_argument(
         "--platform",
         action="append",
@@ -248,7 +251,12 @@ def _audit_run(
         ca_file=args.ca_file,
         max_requests_per_host=REQUESTS_PER_HOST,
     )
-    options = AuditOptions(jobs=args.jobs, timeout=args.timeout, platforms=platforms_of(args))
+    options = AuditOptions(
+        jobs=args.jobs,
+        timeout=args.timeout,
+        platforms=platforms_of(args),
+        attestations_repository=attestations_repository_of(args),
+    )
     cache = None if args.cache == "none" else partial(open_cli_cache, args)
     start(len(references))
     run_audit(

@@ -12,6 +12,7 @@ from provcheck.cli.common import (
     add_cache_options,
     add_source_options,
     add_verbose,
+    attestations_repository_of,
     error_message,
     open_cli_cache,
     platforms_of,
@@ -103,6 +104,7 @@ def _evaluate(args: argparse.Namespace) -> Report:
         platforms=platforms_of(args),
         max_layer_bytes=args.max_attestation_size,
         timeout=args.timeout,
+        attestations_repository=attestations_repository_of(args),
     )
 
 
@@ -119,6 +121,7 @@ def _evaluate_cached(args: argparse.Namespace) -> Report:
     parsed = parse_policy(raw, str(args.policy), resolver=FileResolver(args.policy.parent))
     policy = with_cli_trust(args, parsed)
     registry = registry_options(args)
+    elsewhere = attestations_repository_of(args)
 
     async def run() -> Report:
         cache = open_cli_cache(args)
@@ -132,6 +135,7 @@ def _evaluate_cached(args: argparse.Namespace) -> Report:
                 timeout=args.timeout,
                 platforms=platforms_of(args),
                 max_layer_bytes=args.max_attestation_size,
+                attestations_repository=elsewhere,
             )
         finally:
             await cache.aclose()

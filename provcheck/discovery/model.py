@@ -98,6 +98,16 @@ class AttestationOrigin(StrEnum):
     """cosign's legacy ``sha256-<hex>.att`` / ``.sig`` tags."""
 
 
+class StoreLocation(StrEnum):
+    """Which repository an attestation manifest was found in."""
+
+    IMAGE = "image"
+    """The image's own repository (its index, or the stores beside it)."""
+    ATTESTATIONS_REPOSITORY = "attestations-repository"
+    """The ``--attestations-repo`` (cosign's ``COSIGN_REPOSITORY``): found there by the
+    image's digest, and bound to the image exactly as at home."""
+
+
 class TrustLevel(StrEnum):
     """How far an attestation can be trusted. The ordering is :data:`TRUST_ORDER`, defined
     once; compare with :attr:`rank`, :meth:`at_least` and :meth:`weakest`, never on values."""
@@ -182,6 +192,8 @@ class AttestationManifest:
     origin: AttestationOrigin
     layers: tuple[AttestationLayer, ...] = ()
     problems: tuple[Problem, ...] = ()
+    store: StoreLocation = StoreLocation.IMAGE
+    """The repository it was found in (see :attr:`ImageAttestations.attestations_repository`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +252,10 @@ class ImageAttestations:
     others: tuple[PlatformImage, ...] = ()
     """The platform images that ``DiscoveryOptions.platforms`` left out, in index order: their
     descriptor and platform only, nothing of them read (statements may still bind to them)."""
+    attestations_repository: str | None = None
+    """``registry/repository`` whose signature stores were read too (``--attestations-repo``);
+    what was found there has :attr:`AttestationManifest.store`
+    :attr:`StoreLocation.ATTESTATIONS_REPOSITORY`."""
 
     @property
     def digest(self) -> Digest:

@@ -48,6 +48,7 @@ from provcheck.discovery.model import (
     PlatformImage,
     Problem,
     ProblemKind,
+    StoreLocation,
     TrustLevel,
 )
 from provcheck.errors import DocumentError, ProvcheckError
@@ -153,13 +154,16 @@ def _layer(layer: AttestationLayer) -> dict[str, Any]:
 
 
 def _manifest(m: AttestationManifest) -> dict[str, Any]:
-    return {
+    out = {
         "descriptor": descriptor_dict(m.descriptor),
         "form": m.form.value,
         "origin": m.origin.value,
         "layers": [_layer(x) for x in m.layers],
         "problems": problem_list(m.problems),
     }
+    if m.store is not StoreLocation.IMAGE:
+        out["store"] = m.store.value
+    return out
 
 
 def _image(i: PlatformImage) -> dict[str, Any]:
@@ -198,7 +202,11 @@ def attestations_to_dict(found: ImageAttestations) -> dict[str, Any]:
         "images": [_image(i) for i in found.images],
         "problems": problem_list(found.problems),
         "signed": [signed_dict(s) for s in found.signed],
-    }
+    } | (
+        {}
+        if found.attestations_repository is None
+        else {"attestationsRepository": found.attestations_repository}
+    )
 
 
 def dump_attestations(found: ImageAttestations) -> str:
@@ -327,6 +335,7 @@ def _manifest_from(d: dict[str, Any]) -> AttestationManifest:
         origin=AttestationOrigin(d.pop("origin")),
         layers=tuple(_layer_from(dict(x)) for x in d.pop("layers")),
         problems=_problems_from(d.pop("problems")),
+        store=StoreLocation(d.pop("store", StoreLocation.IMAGE.value)),
     )
 
 
@@ -381,6 +390,7 @@ def attestations_from_dict(data: Mapping[str, Any]) -> ImageAttestations:
             annotations=MappingProxyType(dict(doc.pop("annotations"))),
             problems=_problems_from(doc.pop("problems")),
             signed=tuple(_signed_from(dict(s)) for s in doc.pop("signed")),
+            attestations_repository=doc.pop("attestationsRepository", None),
         )
     except DocumentError:
         raise

@@ -16,6 +16,7 @@ from provcheck.discovery.model import (
     AttestationManifest,
     AttestationOrigin,
     Problem,
+    StoreLocation,
 )
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
@@ -61,6 +62,7 @@ class StoredEnvelope:
     """The transparency-log entries found with it (of a keyless bundle too: verified there)."""
     raw: bytes | None = None
     """The envelope bytes as stored (a cosign ``intoto`` entry hashes them)."""
+    store: StoreLocation = StoreLocation.IMAGE
 
 
 @dataclass(slots=True)
@@ -74,6 +76,7 @@ class SimpleSig:
     payload: bytes
     signature: str
     tlog_evidence: TlogEvidence = NO_TLOG
+    store: StoreLocation = StoreLocation.IMAGE
 
 
 @dataclass(slots=True)
@@ -86,6 +89,7 @@ class RawSbom:
     layer: Descriptor
     target: Target
     statement: Statement
+    store: StoreLocation = StoreLocation.IMAGE
 
 
 @dataclass(slots=True)
@@ -101,10 +105,12 @@ class Found:
 
     def sort(self) -> None:
         """Put everything in an order that does not depend on when responses arrived."""
-        self.envelopes.sort(key=location)
-        self.signatures.sort(key=location)
-        self.raw_sboms.sort(key=location)
-        self.attestations.sort(key=lambda a: (str(a[0]), str(a[1].descriptor.digest)))
+        self.envelopes.sort(key=sort_key)
+        self.signatures.sort(key=sort_key)
+        self.raw_sboms.sort(key=sort_key)
+        self.attestations.sort(
+            key=lambda a: (str(a[0]), str(a[1].descriptor.digest), a[1].store.value)
+        )
         self.problems.sort(key=lambda p: (p.kind.value, p.message))
 
 
@@ -121,3 +127,8 @@ def store_tag(digest: Digest, suffix: str = "") -> str:
 def location(item: StoredEnvelope | SimpleSig | RawSbom) -> str:
     """Where ``item`` was found: ``<manifest digest>#layers/<index>``."""
     return f"{item.manifest.digest}#layers/{item.index}"
+
+
+def sort_key(item: StoredEnvelope | SimpleSig | RawSbom) -> tuple[str, str]:
+    """The order of found items: by location, then by repository."""
+    return location(item), item.store.value
