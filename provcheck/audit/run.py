@@ -30,6 +30,11 @@ DEFAULT_IMAGE_TIMEOUT: Final = 60.0
 REQUESTS_PER_HOST: Final = 3
 """Concurrent requests per registry host of an audit (as regclient does): a fleet of one
 registry's images must not look like an attack to it."""
+STORE_WINDOW: Final = 900.0
+"""Seconds an audit shares the signature-store answers of a digest (``RegistryOptions.
+store_window``): every tag of an image already checked in the run reuses its cosign-tag and
+referrers lookups, 404s included, instead of asking again (errors are never kept). In memory,
+for the run only."""
 
 
 @dataclass(frozen=True, slots=True)

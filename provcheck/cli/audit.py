@@ -219,7 +219,7 @@ def _audit_run(
 
     from provcheck._internal.files import read_capped
     from provcheck.audit.inputs import check_references, read_inputs
-    from provcheck.audit.run import REQUESTS_PER_HOST, AuditOptions, run_audit
+    from provcheck.audit.run import REQUESTS_PER_HOST, STORE_WINDOW, AuditOptions, run_audit
     from provcheck.audit.shard import Shard
     from provcheck.policy.loader import MAX_POLICY_BYTES, parse_policy
     from provcheck.policy.resolver import FileResolver
@@ -250,6 +250,7 @@ def _audit_run(
         insecure_registries=frozenset(args.insecure_registry),
         ca_file=args.ca_file,
         max_requests_per_host=REQUESTS_PER_HOST,
+        store_window=STORE_WINDOW,
     )
     options = AuditOptions(
         jobs=args.jobs,
