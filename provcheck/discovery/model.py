@@ -98,14 +98,35 @@ class AttestationOrigin(StrEnum):
     """cosign's legacy ``sha256-<hex>.att`` / ``.sig`` tags."""
 
 
-class StoreLocation(StrEnum):
-    """Which repository an attestation manifest was found in."""
+class StoreRepository(StrEnum):
+    """Which repository a signature store (cosign tags, referrers) was read from."""
 
     IMAGE = "image"
-    """The image's own repository (its index, or the stores beside it)."""
-    ATTESTATIONS_REPOSITORY = "attestations-repository"
-    """The ``--attestations-repo`` (cosign's ``COSIGN_REPOSITORY``): found there by the
-    image's digest, and bound to the image exactly as at home."""
+    """The image's own repository (index content is always from there)."""
+    ATTESTATIONS_REPO = "attestations-repo"
+    """The repository named by ``--attestations-repo`` / ``COSIGN_REPOSITORY``."""
+
+
+class ReferrersAnswer(StrEnum):
+    """How the referrers of a digest were listed."""
+
+    API = "api"
+    """The OCI 1.1 referrers API answered."""
+    FALLBACK_TAG = "fallback-tag"
+    """The API is not served (404 and the like; an OCI layout has none): the ``sha256-<hex>``
+    fallback tag was read instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLookup:
+    """What listing the referrers of one digest gave (one per digest and repository read)."""
+
+    digest: Digest
+    referrers: ReferrersAnswer
+    listed: int | None
+    """Descriptors listed (by the API or the fallback tag); ``None``: there is no fallback tag
+    (or it is not an index)."""
+    repository: StoreRepository = StoreRepository.IMAGE
 
 
 class TrustLevel(StrEnum):
@@ -192,8 +213,8 @@ class AttestationManifest:
     origin: AttestationOrigin
     layers: tuple[AttestationLayer, ...] = ()
     problems: tuple[Problem, ...] = ()
-    store: StoreLocation = StoreLocation.IMAGE
-    """The repository it was found in (see :attr:`ImageAttestations.attestations_repository`)."""
+    repository: StoreRepository = StoreRepository.IMAGE
+    """Where a manifest found in a signature store was read (index content: ``image``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,10 +273,12 @@ class ImageAttestations:
     others: tuple[PlatformImage, ...] = ()
     """The platform images that ``DiscoveryOptions.platforms`` left out, in index order: their
     descriptor and platform only, nothing of them read (statements may still bind to them)."""
+    lookups: tuple[StoreLookup, ...] = ()
+    """How the referrers of each digest whose stores were read were listed, sorted."""
     attestations_repository: str | None = None
     """``registry/repository`` whose signature stores were read too (``--attestations-repo``);
-    what was found there has :attr:`AttestationManifest.store`
-    :attr:`StoreLocation.ATTESTATIONS_REPOSITORY`."""
+    what was found there has :attr:`AttestationManifest.repository`
+    :attr:`StoreRepository.ATTESTATIONS_REPO`."""
 
     @property
     def digest(self) -> Digest:

@@ -116,7 +116,7 @@ def _manifest(m: AttestationManifest, summaries: Mapping[Digest, dict[str, Any]]
         **_descriptor(m.descriptor),
         "form": m.form.value,
         "origin": m.origin.value,
-        "store": m.store.value,
+        "repository": m.repository.value,
         "statements": [_layer(layer, summaries) for layer in m.layers],
         "problems": wire.problem_list(m.problems),
     }

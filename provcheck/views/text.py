@@ -15,7 +15,7 @@ from provcheck.discovery.model import (
     AttestationLayer,
     AttestationManifest,
     ImageAttestations,
-    StoreLocation,
+    StoreRepository,
 )
 from provcheck.oci.digest import Digest
 from provcheck.report.escape import escape_text
@@ -67,9 +67,9 @@ def _legend(found: ImageAttestations) -> str | None:
 
 def _elsewhere(manifest: AttestationManifest, found: ImageAttestations) -> str:
     """`` in <repository>`` for what was found in the ``--attestations-repo``."""
-    if manifest.store is StoreLocation.IMAGE:
+    if manifest.repository is StoreRepository.IMAGE:
         return ""
-    return f" in {escape_text(found.attestations_repository or manifest.store.value)}"
+    return f" in {escape_text(found.attestations_repository or manifest.repository.value)}"
 
 
 def render_inspect_text(found: ImageAttestations) -> str:

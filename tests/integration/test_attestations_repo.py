@@ -27,7 +27,7 @@ from provcheck.discovery.model import (
     AttestationOrigin,
     ImageAttestations,
     ProblemKind,
-    StoreLocation,
+    StoreRepository,
     TrustLevel,
 )
 from provcheck.discovery.options import DiscoveryOptions
@@ -180,7 +180,7 @@ def test_attestation_in_another_repository_is_found_verified_and_bound(
     found = found_with(pushed.ref, cosign, store)
     assert found.attestations_repository == store
     (usable,) = found.images[0].statements()
-    assert usable.manifest.store is StoreLocation.ATTESTATIONS_REPOSITORY
+    assert usable.manifest.repository is StoreRepository.ATTESTATIONS_REPO
     assert usable.manifest.origin is AttestationOrigin.COSIGN_TAG
     assert usable.layer.trust is TrustLevel.SIGNED
     assert usable.layer.binding is not None and usable.layer.binding.usable
@@ -217,8 +217,8 @@ def test_cli_flag_and_cosign_repository_variable(
     assert main(["inspect", pushed.ref, "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["attestationsRepository"] == store
-    stores = {m["store"] for image in doc["images"] for m in image["attestationManifests"]}
-    assert stores == {"attestations-repository"}
+    stores = {m["repository"] for image in doc["images"] for m in image["attestationManifests"]}
+    assert stores == {"attestations-repo"}
     assert main(["inspect", pushed.ref]) == 0
     assert f"Also read:  {store}" in capsys.readouterr().out
 

@@ -28,7 +28,7 @@ import asyncio
 import dataclasses
 
 from provcheck.discovery.limits import Budget
-from provcheck.discovery.model import ImageAttestations, StoreLocation
+from provcheck.discovery.model import ImageAttestations, StoreRepository
 from provcheck.discovery.offload import run_verification
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.stores.reading import (
@@ -58,15 +58,15 @@ async def discover_signed(
     (default: a new one); past it the whole image is refused with :class:`LimitExceededError`.
     ``elsewhere``: the source of ``options.attestations_repository``, whose stores are read for
     the same digests too (what is found there is recorded as
-    :attr:`StoreLocation.ATTESTATIONS_REPOSITORY` and bound by digest like the rest).
+    :attr:`StoreRepository.ATTESTATIONS_REPO` and bound by digest like the rest).
     """
     index = found.digest if found.is_index else None
     run = StoreReader(source, options, index, budget)
     readers = [run]
     if elsewhere is not None:
-        store = StoreLocation.ATTESTATIONS_REPOSITORY
+        there = StoreRepository.ATTESTATIONS_REPO
         readers.append(
-            StoreReader(elsewhere, options, index, run.budget, found=run.found, store=store)
+            StoreReader(elsewhere, options, index, run.budget, found=run.found, repository=there)
         )
     in_index: set[Digest] = set()
     if options.signature_stores:

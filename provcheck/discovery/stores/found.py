@@ -16,7 +16,8 @@ from provcheck.discovery.model import (
     AttestationManifest,
     AttestationOrigin,
     Problem,
-    StoreLocation,
+    StoreLookup,
+    StoreRepository,
 )
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
@@ -62,7 +63,7 @@ class StoredEnvelope:
     """The transparency-log entries found with it (of a keyless bundle too: verified there)."""
     raw: bytes | None = None
     """The envelope bytes as stored (a cosign ``intoto`` entry hashes them)."""
-    store: StoreLocation = StoreLocation.IMAGE
+    repository: StoreRepository = StoreRepository.IMAGE
 
 
 @dataclass(slots=True)
@@ -76,7 +77,7 @@ class SimpleSig:
     payload: bytes
     signature: str
     tlog_evidence: TlogEvidence = NO_TLOG
-    store: StoreLocation = StoreLocation.IMAGE
+    repository: StoreRepository = StoreRepository.IMAGE
 
 
 @dataclass(slots=True)
@@ -89,7 +90,7 @@ class RawSbom:
     layer: Descriptor
     target: Target
     statement: Statement
-    store: StoreLocation = StoreLocation.IMAGE
+    repository: StoreRepository = StoreRepository.IMAGE
 
 
 @dataclass(slots=True)
@@ -102,6 +103,8 @@ class Found:
     attestations: list[tuple[Digest, AttestationManifest]] = field(default_factory=list)
     """Unsigned in-toto attestation manifests found as referrers, by platform manifest."""
     problems: list[Problem] = field(default_factory=list)
+    lookups: list[StoreLookup] = field(default_factory=list)
+    """How the referrers of each target were listed (API or fallback tag)."""
 
     def sort(self) -> None:
         """Put everything in an order that does not depend on when responses arrived."""
@@ -109,9 +112,10 @@ class Found:
         self.signatures.sort(key=sort_key)
         self.raw_sboms.sort(key=sort_key)
         self.attestations.sort(
-            key=lambda a: (str(a[0]), str(a[1].descriptor.digest), a[1].store.value)
+            key=lambda a: (str(a[0]), str(a[1].descriptor.digest), a[1].repository.value)
         )
         self.problems.sort(key=lambda p: (p.kind.value, p.message))
+        self.lookups.sort(key=lambda x: (x.repository.value, str(x.digest)))
 
 
 def base_media_type(media_type: str) -> str:
@@ -131,4 +135,4 @@ def location(item: StoredEnvelope | SimpleSig | RawSbom) -> str:
 
 def sort_key(item: StoredEnvelope | SimpleSig | RawSbom) -> tuple[str, str]:
     """The order of found items: by location, then by repository."""
-    return location(item), item.store.value
+    return location(item), item.repository.value

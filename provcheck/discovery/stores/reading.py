@@ -26,7 +26,9 @@ from provcheck.discovery.model import (
     ImageAttestations,
     Problem,
     ProblemKind,
-    StoreLocation,
+    ReferrersAnswer,
+    StoreLookup,
+    StoreRepository,
 )
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.stores.found import (
@@ -91,8 +93,8 @@ def synthesise_sbom_statement(
 
 class StoreReader:
     """Reads the signature stores of targets in ``source`` into :attr:`found` (one reader per
-    discovery and repository). ``store`` says which repository ``source`` is: what is found
-    there is recorded with it; ``found`` is shared by the readers of one discovery."""
+    discovery and repository). ``repository`` says which repository ``source`` is: what is
+    found there is recorded with it; ``found`` is shared by the readers of one discovery."""
 
     def __init__(
         self,
@@ -102,7 +104,7 @@ class StoreReader:
         budget: Budget | None = None,
         *,
         found: Found | None = None,
-        store: StoreLocation = StoreLocation.IMAGE,
+        repository: StoreRepository = StoreRepository.IMAGE,
     ) -> None:
         self.source = source
         self.options = options
@@ -110,9 +112,9 @@ class StoreReader:
         self.budget = budget or Budget(options.limits)
         """The image's budget (shared with discovery when given)."""
         self.found = Found() if found is None else found
-        self.store = store
+        self.repository = repository
         self._limit = asyncio.Semaphore(max(1, options.concurrency))
-        self._where = "" if store is StoreLocation.IMAGE else f" in {source.display_name}"
+        self._where = "" if repository is StoreRepository.IMAGE else f" in {source.display_name}"
         """Said after a digest in messages about the other repository."""
 
     async def _manifest(self, descriptor: Descriptor) -> ImageManifest | ImageIndex:
@@ -192,7 +194,7 @@ class StoreReader:
                 mt.PREDICATE_TYPE
             )
             found = StoredEnvelope(origin, form, descriptor, i, layer, target, hint)
-            found.store = self.store
+            found.repository = self.repository
             found.tlog_evidence = evidence_from_annotations(layer.annotations)
             try:
                 found.raw = await self._blob(layer)
@@ -230,7 +232,7 @@ class StoreReader:
                     payload,
                     layer.annotations.get(SIGNATURE_ANNOTATION, ""),
                     evidence,
-                    self.store,
+                    self.repository,
                 )
             )
 
@@ -243,10 +245,16 @@ class StoreReader:
         if listed is None:
             got = await self._tagged(store_tag(digest))
             if got is None or not isinstance(got[1], ImageIndex):
+                self.found.lookups.append(
+                    StoreLookup(digest, ReferrersAnswer.FALLBACK_TAG, None, self.repository)
+                )
                 return
             listed, origin = got[1].manifests, AttestationOrigin.REFERRERS_TAG
+            answer = ReferrersAnswer.FALLBACK_TAG
         else:
             self.budget.spend_descriptors(len(listed))
+            answer = ReferrersAnswer.API
+        self.found.lookups.append(StoreLookup(digest, answer, len(listed), self.repository))
         for descriptor in listed:
             if descriptor.media_type not in mt.MANIFEST_TYPES:
                 continue
@@ -330,7 +338,7 @@ class StoreReader:
                 )
                 continue
             self.found.raw_sboms.append(
-                RawSbom(origin, descriptor, i, layer, target, statement, self.store)
+                RawSbom(origin, descriptor, i, layer, target, statement, self.repository)
             )
 
     async def _in_toto_manifest(
@@ -369,7 +377,7 @@ class StoreReader:
                     AttestationForm.OCI_ARTIFACT,
                     origin,
                     tuple(read),
-                    store=self.store,
+                    repository=self.repository,
                 ),
             )
         )
@@ -388,7 +396,7 @@ class StoreReader:
             found = StoredEnvelope(
                 origin, AttestationForm.SIGSTORE_BUNDLE, descriptor, i, layer, target, hint
             )
-            found.store = self.store
+            found.repository = self.repository
             try:
                 parsed = sb.parse_bundle(await self._blob(layer))
             except ProvcheckError as exc:

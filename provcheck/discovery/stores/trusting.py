@@ -254,7 +254,7 @@ def _signed_attestations(
             )
             additions.setdefault(image.descriptor.digest, []).append(
                 AttestationManifest(
-                    item.manifest, item.form, item.origin, (layer,), store=item.store
+                    item.manifest, item.form, item.origin, (layer,), repository=item.repository
                 )
             )
     return signed, additions, problems
@@ -294,7 +294,7 @@ def _raw_sboms(
                     AttestationForm.OCI_ARTIFACT_SBOM,
                     raw.origin,
                     (layer,),
-                    store=raw.store,
+                    repository=raw.repository,
                 )
             )
         if not bound.bound:
@@ -429,4 +429,5 @@ def settle(
             *sbom_problems,
         ),
         signed=(*found.signed, *signatures, *attestations),
+        lookups=(*found.lookups, *stored.lookups),
     )
