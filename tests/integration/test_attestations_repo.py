@@ -121,12 +121,17 @@ class Pushed:
         return f"{self.repo}@{self.digest}"
 
 
-def push_image(registry: RegistryServer, repository: str, name: str) -> Pushed:
-    """A one-platform index without attestations in it (they live elsewhere)."""
+def push_image(
+    registry: RegistryServer, repository: str, name: str, layout: Path | None = None
+) -> Pushed:
+    """A one-platform index without attestations in it (they live elsewhere); also written as
+    an OCI layout at ``layout``."""
     builder = ImageBuilder(name)
     builder.add_platform("linux/amd64")
     image = builder.build()
     image.push(registry.url, repository, "1")
+    if layout is not None:
+        image.write_layout(layout)
     return Pushed(f"{registry.host}/{repository}", image.root_digest)
 
 
@@ -190,6 +195,20 @@ def test_attestation_in_another_repository_is_found_verified_and_bound(
     assert verify_image(pushed.ref, rules).verdict is Verdict.FAIL  # not looked for there
     report = verify_image(pushed.ref, rules, attestations_repository=store)
     assert report.verdict is Verdict.PASS, [(r.rule, r.status, r.message) for r in report.results]
+
+
+def test_an_oci_layout_reads_the_attestations_repository_of_a_registry(
+    registry_server: RegistryServer, unique_repository: str, cosign: Cosign, tmp_path: Path
+) -> None:
+    """The image copied to a local layout: its signed attestation is still found by digest in
+    the registry's attestations repository."""
+    pushed = push_image(registry_server, unique_repository, "elsewhere-layout", tmp_path / "oci")
+    store = f"{registry_server.host}/{unique_repository}-attestations"
+    attest(cosign, pushed, store, tmp_path)
+    found = found_with(f"oci-layout://{tmp_path / 'oci'}:1", cosign, store)
+    (usable,) = found.images[0].statements()
+    assert usable.manifest.repository is StoreRepository.ATTESTATIONS_REPO
+    assert usable.layer.trust is TrustLevel.SIGNED
 
 
 def test_cli_flag_and_cosign_repository_variable(
