@@ -196,6 +196,7 @@ def _merge(
             ("--key", args.key),
             ("--trusted-root", args.trusted_root),
             ("--cache", args.cache),
+            ("--attestations-repo", args.attestations_repo),
         )
         if value
     ]

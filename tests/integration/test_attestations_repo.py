@@ -247,6 +247,9 @@ def test_cli_flag_and_cosign_repository_variable(
     # the flag wins over the variable; a tag is not a repository
     assert main(["verify", pushed.ref, "--policy", rules, "--attestations-repo", store]) == 0
     assert main(["verify", pushed.ref, "--policy", rules, "--attestations-repo", f"{store}:1"]) == 2
+    capsys.readouterr()
+    assert main(["audit", "merge", str(tmp_path / "x.jsonl"), "--attestations-repo", store]) == 2
+    assert "--attestations-repo cannot be used with merge" in capsys.readouterr().err
 
 
 def test_audit_reads_the_other_repository_and_keys_its_verdicts_by_it(
