@@ -29,6 +29,7 @@ if [[ ! -x $GO/root/usr/lib/go-1.24/bin/go ]]; then
   ( cd "$GO/debs" && apt-get "${opts[@]}" download golang-1.24-go golang-1.24-src \
       golang-github-google-go-containerregistry-dev >&2 )
   for deb in "$GO"/debs/*.deb; do dpkg -x "$deb" "$GO/root"; done
+  rm -f "$GO"/debs/*.deb
 fi
 work=$GO/build/src/referrers-registry
 mkdir -p "$work"
