@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -253,7 +254,8 @@ class Cosign:
     binary: Path
     home: Path
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, repository: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run cosign; ``repository`` is its ``COSIGN_REPOSITORY``."""
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.home),
@@ -261,6 +263,8 @@ class Cosign:
             "COSIGN_PASSWORD": "",
             "COSIGN_YES": "true",
         }
+        if repository is not None:
+            env["COSIGN_REPOSITORY"] = repository
         return subprocess.run(
             [str(self.binary), *args],
             cwd=self.home,
@@ -277,7 +281,9 @@ def cosign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cosign]:
     yield Cosign(reference_tool("cosign"), tmp_path_factory.mktemp("cosign-vsa"))
 
 
-def cosign_verify(cosign: Cosign, pub: Path, ref: str) -> subprocess.CompletedProcess[str]:
+def cosign_verify(
+    cosign: Cosign, pub: Path, ref: str, repository: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return cosign.run(
         "verify-attestation",
         "--key",
@@ -286,6 +292,7 @@ def cosign_verify(cosign: Cosign, pub: Path, ref: str) -> subprocess.CompletedPr
         SLSA_VSA_V1,
         "--insecure-ignore-tlog=true",
         ref,
+        repository=repository,
     )
 
 
@@ -323,6 +330,39 @@ def test_cosign_verifies_the_attached_vsa_and_the_rule_accepts_it(
     gate_code, result = gate(capsys, pushed.pinned, gate_policy)
     assert (gate_code, result["status"]) == (0, "pass"), result
     assert "PASSED at" in result["message"]
+
+
+def test_a_vsa_attached_to_the_attestations_repository_is_where_cosign_and_the_rule_look(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    cosign: Cosign,
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--attestations-repo`` (cosign's ``COSIGN_REPOSITORY``): the summary goes there, not
+    to the image's repository; cosign and the gate find it there, and only there."""
+    pushed = push_image(registry_server, unique_repository)
+    elsewhere = f"{registry_server.host}/{unique_repository}-attestations"
+    policy = write_policy(tmp_path / "ci", FULL_POLICY)
+    code, _ = make_vsa(
+        capsys, pushed.pinned, policy, keys["ecdsa"].private, "--attestations-repo", elsewhere
+    )
+    assert code == 0
+    assert len(att_layers(registry_server, f"{unique_repository}-attestations", pushed)) == 1
+    with pytest.raises(httpx.HTTPStatusError, match="404"):
+        att_layers(registry_server, unique_repository, pushed)
+    done = cosign_verify(cosign, keys["ecdsa"].public, pushed.pinned, repository=elsewhere)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    gate_policy = vsa_policy(tmp_path / "gate", keys["ecdsa"].public)
+    code, out, _ = run_cli(
+        capsys, "verify", pushed.pinned, "--policy", str(gate_policy), "--format", "json",
+        "--attestations-repo", elsewhere,
+    )  # fmt: skip
+    (result,) = [r for r in json.loads(out)["results"] if r["rule"] == "vsa"]
+    assert (code, result["status"]) == (0, "pass"), result
+    assert gate(capsys, pushed.pinned, gate_policy)[1]["status"] == "fail"
 
 
 def test_inspect_lists_the_attached_vsa_and_attaching_again_appends(
