@@ -2,7 +2,9 @@
 closed, and say how to pin what was verified.
 
 One :class:`Gate` lives as long as the server: one registry client (its connection pools and
-tokens), the tag resolutions of the last ``tag_ttl`` seconds, the verifications in flight. A tag
+tokens), the tag resolutions of the last ``tag_ttl`` seconds, the verifications in flight; every
+per-key map of it is bounded (:data:`MAX_TAGS`, :data:`MAX_MEMO`, the client's own), so memory
+stays flat however many distinct tags it is asked about. A tag
 is resolved by ``HEAD`` at most once per ``tag_ttl`` seconds (concurrent reviews share the
 request); its digest is verified through the verdict cache (:func:`verify_cached`); concurrent
 reviews of one digest share one verification. An image not verified within the budget is denied
@@ -61,6 +63,9 @@ cached verdict's life, an hour; never for a policy with ``provenance.max-age``, 
 change with the clock)."""
 MAX_MEMO: Final = 4096
 """Verdicts kept in memory at most (least recently used go first)."""
+MAX_TAGS: Final = 4096
+"""Tag resolutions kept for ``tag_ttl`` at most (least recently used go first: a forgotten tag
+is resolved again), so that a gate does not grow with every tag it is asked about."""
 PRELOADED: Final = (
     "provcheck.api",
     "provcheck.discovery.buildkit",
@@ -170,7 +175,9 @@ class Gate:
             store=cache,
             credentials=credentials,
         )
-        self._heads: SingleFlight[tuple[str, str], Digest] = SingleFlight(tag_ttl)
+        self._heads: SingleFlight[tuple[str, str], Digest] = SingleFlight(
+            tag_ttl, max_kept=MAX_TAGS
+        )
         self._verifications: SingleFlight[tuple[str, str, bool], Report] = SingleFlight()
         self._background: set[asyncio.Task[Report]] = set()
         self._max_background = max_background
