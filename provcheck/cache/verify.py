@@ -81,9 +81,10 @@ async def verify_cached(
     :meth:`~provcheck.source.registry.RegistrySource.head`), else by ``GET``; ``resolved`` is
     the digest the caller already resolved the tag to on ``client`` (by ``HEAD``: no request
     resolves it again). ``on_lookup`` is told whether each verdict lookup was a hit; ``offload``
-    says where signatures are verified (``DiscoveryOptions.offload``); ``attestations_repository``
-    as in :func:`verify_image` (it is part of the verdict's key). A layout reference is verified
-    without the cache. Raises what ``verify_image_async`` raises; a cache that fails is a miss.
+    says where signatures are verified, large statements parsed and the policy evaluated
+    (``DiscoveryOptions.offload``); ``attestations_repository`` as in :func:`verify_image` (it is
+    part of the verdict's key). A layout reference is verified without the cache. Raises what
+    ``verify_image_async`` raises; a cache that fails is a miss.
     """
     ref = parse_reference(reference)
     if not isinstance(ref, ImageReference):
@@ -119,6 +120,7 @@ async def verify_cached(
             return rebind(hit, shown)
     # Imported only on a miss: a cached verdict of a pinned reference needs no HTTP stack.
     from provcheck.api import inspect_image_async, verification_options
+    from provcheck.discovery.offload import run_verification
     from provcheck.policy import evaluate
     from provcheck.source.registry import RegistryClient as Client
 
@@ -164,7 +166,9 @@ async def verify_cached(
         left = max(timeout - (time.monotonic() - started), 0.001)
         found = await inspect_image_async(ref, options=options, client=client, timeout=left)
     moment = now or datetime.now(UTC)
-    report = evaluate(found, policy, now=moment, platforms=platforms)
+    report = await run_verification(
+        offload, evaluate, found, policy, now=moment, platforms=platforms
+    )
     if cacheable(report):
         expires = verdict_expiry(found, policy, moment, stores=options.signature_stores)
         if expires is not None:

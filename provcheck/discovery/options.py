@@ -48,7 +48,9 @@ class DiscoveryOptions:
     limits: Limits = field(default_factory=Limits)
     """The most work the whole image may cost (see :mod:`provcheck.discovery.limits`)."""
     offload: Offload = False
-    """Where signature verification runs (:mod:`provcheck.discovery.offload`): ``False``
+    """Where signature verification, the parsing of large statements and (in
+    :func:`~provcheck.cache.verify.verify_cached`) the policy's evaluation run
+    (:mod:`provcheck.discovery.offload`): ``False``
     inline on the event loop (the CLI), ``True`` in a worker thread, or in the executor given
     (a server, so that verifying one image does not stall the others)."""
     attestations_repository: ImageReference | None = None

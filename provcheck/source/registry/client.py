@@ -14,6 +14,7 @@ from typing import Final
 
 import httpx
 
+from provcheck._internal.bounded import Lru
 from provcheck.errors import (
     ContentTooLargeError,
     IntegrityError,
@@ -50,6 +51,9 @@ STORE_LOOKUPS_KEPT: Final = 16384
 """Signature-store answers kept for ``RegistryOptions.store_window`` at most (LRU)."""
 MAX_CLIENTS: Final = 64
 """Endpoints with an open HTTP client; the least recently used idle one is closed first."""
+MAX_HEADS: Final = 4096
+"""Tags whose ``HEAD`` digest a client remembers (least recently used go first: a forgotten tag
+is resolved again by ``GET``), so that a long-lived client does not grow with every tag."""
 
 _Key = tuple[object, ...]
 
@@ -118,7 +122,7 @@ class RegistryClient:
         self._referrers: SingleFlight[_Key, tuple[Descriptor, ...] | None] = SingleFlight(
             self.options.store_window, max_kept=STORE_LOOKUPS_KEPT
         )
-        self._heads: dict[_Key, Digest] = {}
+        self._heads: Lru[_Key, Digest] = Lru(MAX_HEADS)
         """Tags resolved by :meth:`RegistrySource.head`: later resolutions read by digest."""
         self._requests = 0
         self._closed = False
@@ -462,7 +466,7 @@ class RegistrySource:
         digest = self._header_digest(fetched, what)
         if digest is None:
             return None
-        self._client._heads[self._key("tag", tag)] = digest
+        self._client._heads.put(self._key("tag", tag), digest)
         return digest
 
     async def _get_manifest(self, url: str, what: str, deadline: DeadlineView) -> Fetched:
