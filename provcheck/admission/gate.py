@@ -152,6 +152,7 @@ class Gate:
         max_background: int = MAX_BACKGROUND,
         verify_timeout: float = VERIFY_TIMEOUT,
         verdict_memo: float = VERDICT_MEMO,
+        attestations_repository: ImageReference | None = None,
     ) -> None:
         if (
             not budget > 0
@@ -161,7 +162,8 @@ class Gate:
             raise UsageError(
                 "budget, verify_timeout must be > 0; tag_ttl, max_background, verdict_memo >= 0"
             )
-        stores = {"sbom", "signatures", "vsa"} & set(policy.rules)  # read cosign tags, referrers
+        # What reads cosign tags and referrers: these rules, or another repository of them.
+        stores = {"sbom", "signatures", "vsa"} & set(policy.rules) or attestations_repository
         for name in (*PRELOADED, *(("provcheck.discovery.stores",) if stores else ())):
             importlib.import_module(name)
         self.policy = policy
@@ -183,6 +185,7 @@ class Gate:
         self._background: set[asyncio.Task[Report]] = set()
         self._max_background = max_background
         self._verify_timeout = verify_timeout
+        self._elsewhere = attestations_repository
         provenance, vsa = policy.rules.get("provenance"), policy.rules.get("vsa")
         aging = (isinstance(provenance, ProvenanceOptions) and provenance.max_age is not None) or (
             isinstance(vsa, VsaOptions) and vsa.max_age is not None
@@ -311,6 +314,7 @@ class Gate:
                     resolved=None if pinned else digest,
                     on_lookup=self._observer.cache_lookup,
                     offload=True,
+                    attestations_repository=self._elsewhere,
                 )
 
             key = (ref.name, str(digest), pinned)

@@ -208,7 +208,7 @@ COSIGN_REPOSITORY = "COSIGN_REPOSITORY"
 
 
 def add_attestations_repo(group: argparse._ActionsContainer) -> None:
-    """``--attestations-repo REPO``: inspect, verify, sbom and audit."""
+    """``--attestations-repo REPO``: inspect, verify, sbom, audit and serve."""
     group.add_argument(
         "--attestations-repo",
         metavar="REPO",

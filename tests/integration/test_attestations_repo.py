@@ -376,3 +376,46 @@ def test_report_names_where_it_looked(
     results = {r.rule: r for r in report.results if r.platform == "linux/amd64"}
     assert results["provenance"].status is Status.PASS
     assert results["signatures"].status is Status.PASS
+
+
+def test_the_admission_gate_reads_the_attestations_repository(
+    registry_server: RegistryServer, unique_repository: str, cosign: Cosign, tmp_path: Path
+) -> None:
+    """``serve --attestations-repo``: the Gate admits an image whose signed provenance cosign
+    wrote into another repository, and denies it when not told where to look."""
+    import asyncio
+
+    from provcheck.admission import Decision, Gate
+    from provcheck.cache import open_cache
+    from provcheck.policy.loader import parse_policy
+    from provcheck.policy.resolver import FileResolver
+    from provcheck.source.registry import RegistryOptions
+    from tests import admission_docs as docs
+
+    pushed = push_image(registry_server, unique_repository, "elsewhere-gate")
+    store = f"{registry_server.host}/{unique_repository}-attestations"
+    attest(cosign, pushed, store, tmp_path)
+    document = policy(tmp_path, cosign).read_bytes()
+    rules = parse_policy(document, "policy.yaml", resolver=FileResolver(tmp_path))
+
+    def decision(repository: str | None, cache: str) -> Decision:
+        async def run() -> Decision:
+            store_cache = open_cache(str(tmp_path / cache))
+            gate = Gate(
+                rules,
+                document,
+                store_cache,
+                registry=RegistryOptions(),
+                attestations_repository=parse_repository(repository) if repository else None,
+            )
+            try:
+                body = docs.body(docs.pod_create([f"{pushed.repo}:1"]))
+                return (await gate.review(body, mutate=False)).decision
+            finally:
+                await gate.aclose()
+                await store_cache.aclose()
+
+        return asyncio.run(run())
+
+    assert decision(store, "with") is Decision.ALLOWED
+    assert decision(None, "without") is Decision.DENIED
