@@ -26,6 +26,7 @@ from provcheck.discovery.limits import Budget, Limits
 from provcheck.discovery.model import ImageAttestations
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.select import select_platforms
+from provcheck.errors import UsageError
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
 from provcheck.oci.reference import (
@@ -57,10 +58,14 @@ async def _open(
     deadline: Deadline,
     credentials: CredentialProvider | None,
     elsewhere: ImageReference | None = None,
+    stores: bool = False,
 ) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes], Source | None]]:
     """Open the source of ``reference`` and fetch its verified root manifest; with
     ``elsewhere``, also the source of that repository (on the same client: its registry host's
-    credentials, and connections and limits shared)."""
+    credentials, and connections and limits shared). With ``stores``, an evidence pack that
+    recorded an attestations repository serves its copy of it, whether ``elsewhere`` is given
+    or not (another repository is a :class:`UsageError`: the pack holds what was read)."""
+    other: Source | None = None
     async with AsyncExitStack() as stack:
         if isinstance(reference, LayoutReference):
             from provcheck.source.layout import LayoutSource
@@ -69,6 +74,14 @@ async def _open(
             pin: str | Digest | None = reference.digest or reference.tag
             root = await (layout.resolve(pin) if pin is not None else layout.resolve_default())
             source: Source = layout
+            other = layout.attestations_repository() if stores else None
+            if other is not None and elsewhere is not None:
+                if elsewhere.name != other.display_name:
+                    raise UsageError(
+                        f"{layout.display_name} recorded the attestations repository "
+                        f"{other.display_name}, not {elsewhere.name}"
+                    )
+                elsewhere = None  # the pack's copy is read
         else:
             root = None
         if client is None and (root is None or elsewhere is not None):
@@ -81,7 +94,6 @@ async def _open(
             assert client is not None and isinstance(reference, ImageReference)
             remote = client.source(reference, credentials=credentials, deadline=deadline)
             source, root = remote, await remote.resolve(reference.api_reference)
-        other: Source | None = None
         if elsewhere is not None:
             assert client is not None
             other = client.source(elsewhere, credentials=credentials, deadline=deadline)
@@ -124,12 +136,13 @@ async def inspect_image_async(
     budget = Budget(options.limits)  # one for the whole image: the index and the stores
     deadline = Deadline(timeout)
     elsewhere = options.attestations_repository if options.signature_stores else None
-    opened = _open(ref, client, registry, deadline, credentials, elsewhere)
+    stores = options.signature_stores
+    opened = _open(ref, client, registry, deadline, credentials, elsewhere, stores)
     async with deadline.enforce(), opened as (source, root, other):
         if record is not None:
             record.resolved(_asked(ref, root), root)
             source = record.wrap(source)
-            other = None if other is None else record.wrap(other)
+            other = None if other is None else record.wrap_elsewhere(other)
         found = await discover(
             source, root, reference=str(ref), options=options, pinned=_pinned(ref), budget=budget
         )
