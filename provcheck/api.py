@@ -59,20 +59,27 @@ async def _open(
     credentials: CredentialProvider | None,
     elsewhere: ImageReference | None = None,
     stores: bool = False,
-) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes], Source | None]]:
-    """Open the source of ``reference`` and fetch its verified root manifest; with
+) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes], Source | None, bool]]:
+    """Open the source of ``reference`` and fetch its verified root manifest, and say whether
+    it is pinned by digest (named so, or the subject of an evidence pack of a pinned run:
+    :meth:`LayoutSource.recorded_pin`); with
     ``elsewhere``, also the source of that repository (on the same client: its registry host's
     credentials, and connections and limits shared). With ``stores``, an evidence pack that
     recorded an attestations repository serves its copy of it, whether ``elsewhere`` is given
     or not (another repository is a :class:`UsageError`: the pack holds what was read)."""
     other: Source | None = None
+    pinned = reference.digest is not None
     async with AsyncExitStack() as stack:
         if isinstance(reference, LayoutReference):
             from provcheck.source.layout import LayoutSource
 
             layout = LayoutSource(reference.path)
             pin: str | Digest | None = reference.digest or reference.tag
-            root = await (layout.resolve(pin) if pin is not None else layout.resolve_default())
+            if pin is None:
+                root = await layout.resolve_default()
+                pinned = layout.recorded_pin() == root[0].digest
+            else:
+                root = await layout.resolve(pin)
             source: Source = layout
             other = layout.attestations_repository() if stores else None
             if other is not None and elsewhere is not None:
@@ -97,7 +104,7 @@ async def _open(
         if elsewhere is not None:
             assert client is not None
             other = client.source(elsewhere, credentials=credentials, deadline=deadline)
-        yield source, root, other
+        yield source, root, other, pinned
 
 
 def _parse(reference: str | Reference) -> Reference:
@@ -107,10 +114,6 @@ def _parse(reference: str | Reference) -> Reference:
 def _asked(reference: Reference, root: tuple[Descriptor, bytes]) -> str | Digest:
     """What the root was resolved from: its tag, else its digest."""
     return reference.digest or reference.tag or root[0].digest
-
-
-def _pinned(reference: Reference) -> bool:
-    return reference.digest is not None
 
 
 async def inspect_image_async(
@@ -138,13 +141,13 @@ async def inspect_image_async(
     elsewhere = options.attestations_repository if options.signature_stores else None
     stores = options.signature_stores
     opened = _open(ref, client, registry, deadline, credentials, elsewhere, stores)
-    async with deadline.enforce(), opened as (source, root, other):
+    async with deadline.enforce(), opened as (source, root, other, pinned):
         if record is not None:
             record.resolved(_asked(ref, root), root)
             source = record.wrap(source)
             other = None if other is None else record.wrap_elsewhere(other)
         found = await discover(
-            source, root, reference=str(ref), options=options, pinned=_pinned(ref), budget=budget
+            source, root, reference=str(ref), options=options, pinned=pinned, budget=budget
         )
         # Discovery reads only the platforms wanted, and knows the others from the index.
         if options.signature_stores or options.trust is not None:

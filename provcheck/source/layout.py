@@ -212,6 +212,27 @@ class LayoutSource:
             return only, await self.fetch_manifest(only)
         return await self.resolve("latest")
 
+    def recorded_pin(self) -> Digest | None:
+        """Of an evidence pack of a run whose reference was pinned by digest
+        (``dev.provcheck.evidence.reference`` names one, and that digest is the pack's one
+        subject): that digest, so that a replay of the subject evaluates as the run did; else
+        ``None``."""
+        from provcheck.oci.reference import parse_reference
+
+        given = self._index.annotations.get("dev.provcheck.evidence.reference")
+        if mt.EVIDENCE_VERSION not in self._index.annotations or given is None:
+            return None
+        try:
+            pin = parse_reference(given).digest
+        except ProvcheckError:
+            return None
+        subjects = {
+            d.digest
+            for d in self._listed()
+            if d.annotations.get(mt.EVIDENCE_ROLE) == mt.EVIDENCE_ROLE_SUBJECT
+        }
+        return pin if pin is not None and subjects == {pin} else None
+
     async def fetch_manifest(self, descriptor: Descriptor) -> bytes:
         """Read a manifest blob (capped at 4 MiB) and check its digest and size."""
         if descriptor.media_type not in mt.ALL_MANIFEST_TYPES:
