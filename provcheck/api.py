@@ -256,6 +256,23 @@ def _tuned(
     return replace(options, offload=offload)
 
 
+async def evaluate_async(
+    found: ImageAttestations,
+    policy: Policy,
+    *,
+    now: datetime | None = None,
+    platforms: frozenset[str] = frozenset(),
+    offload: Offload = False,
+) -> Report:
+    """:func:`~provcheck.policy.evaluate`, inline or off the event loop as ``offload`` says
+    (``DiscoveryOptions.offload``: a policy on a large SBOM is CPU work). Raises what it
+    raises."""
+    from provcheck.discovery.offload import run_verification
+    from provcheck.policy import evaluate
+
+    return await run_verification(offload, evaluate, found, policy, now=now, platforms=platforms)
+
+
 async def verify_image_async(
     reference: str | Reference,
     policy: Policy,
@@ -275,10 +292,9 @@ async def verify_image_async(
     """Discover the attestations of ``reference`` and evaluate ``policy`` on them, as
     :func:`verify_image` does (``client`` and ``record`` as in :func:`inspect_image_async`).
 
-    Raises what :func:`verify_image` raises.
+    The policy is evaluated where ``offload`` says (:func:`evaluate_async`). Raises what
+    :func:`verify_image` raises.
     """
-    from provcheck.policy import evaluate
-
     options = _tuned(
         verification_options(policy), max_layer_bytes, limits, offload, attestations_repository
     )
@@ -294,7 +310,7 @@ async def verify_image_async(
         timeout=timeout,
         record=record,
     )
-    return evaluate(found, policy, now=now, platforms=platforms)
+    return await evaluate_async(found, policy, now=now, platforms=platforms, offload=offload)
 
 
 def verify_image(
