@@ -5,7 +5,9 @@ An exemption applies while ``now`` is before its expiry; from then on it is igno
 ``policy lint`` warns about it). A date ``YYYY-MM-DD`` expires at the start of that day (UTC);
 an RFC 3339 time must carry its offset. Images are matched as globs (:func:`fnmatch.fnmatchcase`,
 ``*`` also matching ``/``) against the image as written and its normalised forms
-(``registry/repository``, with ``:tag``, with ``@digest``).
+(``registry/repository``, with ``:tag``, with ``@digest``). Only ``*`` and ``?`` are wildcards:
+``[`` is literal, since it opens an IPv6 registry (``[::1]:5000/…``), which as a character class
+would match other registries (``1:5000/…``) and never the one meant.
 """
 
 from __future__ import annotations
@@ -73,8 +75,10 @@ class Exemption:
         one) matches one of ``images`` (the spellings of one image)."""
         if self.namespace is not None and self.namespace != namespace:
             return False
-        pattern = self.image
-        return pattern is None or any(fnmatchcase(name, pattern) for name in images)
+        if self.image is None:
+            return True
+        pattern = self.image.replace("[", "[[]")  # "[" is literal (see the module docstring)
+        return any(fnmatchcase(name, pattern) for name in images)
 
 
 def matching(

@@ -190,3 +190,23 @@ def test_policy_lint_rejects_malformed_exemptions(
     assert main(["policy", "lint", str(path)]) == 2
     _, err = capsys.readouterr()
     assert message in err and err.startswith(f"{path}:{POLICY_TEXT.count(chr(10)) + 1 + line}:")
+
+
+def test_an_ipv6_registry_pattern_exempts_that_registry_only(tmp_path: Path) -> None:
+    """The Gate applies ``[::1]:5000/lab/*`` to the IPv6 registry it names (no request made)."""
+    policy = POLICY_TEXT + (
+        'exemptions:\n  - image: "[::1]:5000/lab/*"\n    expires: 2099-01-01\n    reason: r\n'
+    )
+
+    async def run() -> ReviewOutcome:
+        gate = make_gate(tmp_path / "cache", policy_text=policy)
+        try:
+            return await gate.review(
+                docs.body(docs.pod_create(["[::1]:5000/lab/tool:1"])), mutate=True
+            )
+        finally:
+            await gate.aclose()
+
+    outcome = asyncio.run(run())
+    assert outcome.decision is Decision.ALLOWED
+    assert outcome.log["exemptions"][0]["image"] == "[::1]:5000/lab/tool:1"

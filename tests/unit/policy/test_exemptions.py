@@ -67,3 +67,12 @@ def test_the_first_matching_unexpired_exemption_is_used() -> None:
     old = Exemption(NOW, "old", namespace="legacy")
     new = Exemption(FAR, "new", namespace="legacy")
     assert matching([old, new], "legacy", [], NOW) is new
+
+
+def test_a_bracket_in_an_image_pattern_is_literal_not_a_character_class() -> None:
+    """``[::1]:5000/…`` names an IPv6 registry: as a glob class it matched ``1:5000/…`` (another
+    registry, whose images were then allowed unverified) and never ``[::1]:5000/…`` itself."""
+    ipv6 = Exemption(FAR, "r", image="[::1]:5000/lab/*")
+    assert ipv6.matches(None, ["[::1]:5000/lab/tool:1"])
+    assert not ipv6.matches(None, ["1:5000/lab/tool:1", ":5000/lab/tool:1"])
+    assert matching([ipv6], "shop", ["1:5000/lab/tool", "1:5000/lab/tool:1"], NOW) is None
