@@ -102,9 +102,10 @@ class WarmSummary:
 
 
 def _spellings(image: str, ref: ImageReference) -> list[str]:
-    """What an exemption's image pattern is matched against."""
+    """What an exemption's image pattern is matched against: never ``name:tag`` alone for an
+    image that names a digest (the kubelet pulls the digest, whatever the tag names)."""
     names = [image, ref.name, str(ref)]
-    if ref.tag is not None:
+    if ref.tag is not None and ref.digest is None:
         names.append(f"{ref.name}:{ref.tag}")
     return list(dict.fromkeys(names))
 

@@ -210,3 +210,26 @@ def test_an_ipv6_registry_pattern_exempts_that_registry_only(tmp_path: Path) -> 
     outcome = asyncio.run(run())
     assert outcome.decision is Decision.ALLOWED
     assert outcome.log["exemptions"][0]["image"] == "[::1]:5000/lab/tool:1"
+
+
+def test_a_tag_exemption_does_not_cover_that_tag_with_any_digest(
+    real_registry: RealRegistry, tmp_path: Path
+) -> None:
+    """``repo:1.0`` exempts what the tag names; ``repo:1.0@sha256:…`` runs the digest (any
+    manifest of the repository), so it is verified (here it fails) rather than exempt."""
+    repo = f"{real_registry.host}/lab/h-no-attest"
+    policy = POLICY_TEXT + (
+        f'exemptions:\n  - image: "{repo}:1.0"\n    expires: 2099-01-01\n    reason: r\n'
+    )
+    image = f"{repo}:1.0@{real_registry.root_digest('h-no-attest')}"
+
+    async def run() -> ReviewOutcome:
+        gate = make_gate(tmp_path / "cache", policy_text=policy)
+        try:
+            return await gate.review(docs.body(docs.pod_create([image])), mutate=False)
+        finally:
+            await gate.aclose()
+
+    outcome = asyncio.run(run())
+    assert outcome.decision is Decision.DENIED and outcome.log["exemptions"] == []
+    assert "provenance" in outcome.log["images"][0]["rules_failed"]
