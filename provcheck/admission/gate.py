@@ -70,6 +70,10 @@ PRELOADED: Final = (
 )
 """What a first verification imports (some 800 ms here): imported when a gate is made, so that
 the first review does not do it on the event loop, within its budget."""
+MAX_IMAGES: Final = 256
+"""Distinct images one review may name: more are all denied unverified, without a request (a
+Pod spec of 3 MiB could otherwise name some 70,000 images, each a registry request made on
+behalf of whoever may create a Pod)."""
 INLINE_BODY_BYTES: Final = 256 * 1024
 """Bodies up to this size are parsed on the event loop; larger ones (a 3 MiB body takes some
 16 ms) in a worker thread, so that other reviews are answered meanwhile."""
@@ -219,6 +223,14 @@ class Gate:
         groups = _grouped(request)
         if not groups:
             return []
+        if len(groups) > MAX_IMAGES:
+            detail = f"not verified: the review names {len(groups)} images, over {MAX_IMAGES}"
+            return [
+                ImageResult(
+                    image, paths, ImageStatus.ERROR, detail=f"{escape_text(image)}: {detail}"
+                )
+                for image, paths in groups.items()
+            ]
         now = self._clock()
         results: dict[str, ImageResult] = {}
         tasks: dict[str, tuple[ImageReference, asyncio.Task[Report]]] = {}
