@@ -852,3 +852,53 @@ def test_attach_pushes_with_credentials_over_tls(
             e.status == 201 for e in pushes
         )
     assert statement_of(envelope)["subject"][0]["digest"] == {"sha256": digest.split(":")[1]}
+
+
+def test_attach_keeps_a_hostile_att_layer_it_cannot_read_and_does_not_trust_it(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A writer of the repository left in the ``.att`` tag a layer that claims to be a VSA but
+    declares 100 MiB (over the cap of one attestation): attaching neither fails on it (it
+    cannot be the signer's own summary to supersede) nor drops it, and the gate accepts only
+    the signer's summary."""
+    from tests.oci_push import push_blob as push_raw_blob
+    from tests.oci_push import push_manifest as push_raw_manifest
+
+    pushed = push_image(registry_server, unique_repository)
+    small = push_raw_blob(registry_server.url, unique_repository, b'{"payload":"x"}')
+    config = push_raw_blob(registry_server.url, unique_repository, b"{}")
+    hostile = {
+        "mediaType": "application/vnd.dsse.envelope.v1+json",
+        "digest": small,
+        "size": 100 << 20,
+        "annotations": {"predicateType": SLSA_VSA_V1, "x-hostile": "kept"},
+    }
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config,
+            "size": 2,
+        },
+        "layers": [hostile],
+    }
+    tag = f"sha256-{pushed.digest.split(':')[1]}.att"
+    push_raw_manifest(
+        registry_server.url,
+        unique_repository,
+        tag,
+        json.dumps(manifest).encode(),
+        "application/vnd.oci.image.manifest.v1+json",
+    )
+    policy = write_policy(tmp_path / "ci", FULL_POLICY)
+    code, _ = make_vsa(capsys, pushed.pinned, policy, keys["ecdsa"].private)
+    assert code == 0
+    layers = att_layers(registry_server, unique_repository, pushed)
+    assert layers[0] == hostile and len(layers) == 2
+    code, result = gate(capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public))
+    assert result["status"] == "pass", result["message"]
