@@ -33,7 +33,10 @@ def parse_expiry(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("z", "Z"))
     if moment.tzinfo is None:
         raise ValueError("an RFC 3339 time needs an offset (Z or +HH:MM)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:59:59-23:59 is past datetime.max in UTC
+        raise ValueError("out of range in UTC") from exc
 
 
 @dataclass(frozen=True, slots=True)

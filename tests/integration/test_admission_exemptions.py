@@ -169,6 +169,12 @@ def test_policy_lint_warns_about_expired_exemptions(
             "exemptions[0].expires: '2030-01-01T00:00:00' is not a date YYYY-MM-DD or an RFC "
             "3339 time with an offset",
         ),
+        (  # out of datetime's range once in UTC (was an internal OverflowError)
+            '  - namespace: a\n    expires: "9999-12-31T23:59:59-23:59"\n    reason: r\n',
+            2,
+            "exemptions[0].expires: '9999-12-31T23:59:59-23:59' is not a date YYYY-MM-DD or an "
+            "RFC 3339 time with an offset",
+        ),
         ("  - namespace: a\n    expires: 2099-01-01\n", 1, "'reason' is a required property"),
         (
             "  - namespace: Not_A_Namespace\n    expires: 2099-01-01\n    reason: r\n",

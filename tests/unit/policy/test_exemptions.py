@@ -29,7 +29,15 @@ def test_expiry_forms(text: str, moment: datetime) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["2027-1-31", "31/01/2027", "2027-01-31T12:30:00", "2027-01-31 12:30", "tomorrow!!"]
+    "text",
+    [
+        "2027-1-31",
+        "31/01/2027",
+        "2027-01-31T12:30:00",
+        "2027-01-31 12:30",
+        "tomorrow!!",
+        "9999-12-31T23:59:59-23:59",
+    ],
 )
 def test_other_expiries_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
