@@ -57,8 +57,8 @@ WARM_JOBS: Final = 8
 """Images :meth:`Gate.warm` verifies at once."""
 VERDICT_MEMO: Final = 10.0
 """Seconds a verdict is kept in memory, in front of the cache (a small fraction of the shortest
-cached verdict's life, an hour; never for a policy with ``provenance.max-age``, whose verdicts
-change with the clock)."""
+cached verdict's life, an hour; never for a policy with ``provenance.max-age`` or a ``vsa``
+rule, whose verdicts change with the clock)."""
 MAX_MEMO: Final = 4096
 """Verdicts kept in memory at most (least recently used go first)."""
 PRELOADED: Final = (
@@ -181,7 +181,9 @@ class Gate:
         self._max_background = max_background
         self._verify_timeout = verify_timeout
         provenance = policy.rules.get("provenance")
-        aging = isinstance(provenance, ProvenanceOptions) and provenance.max_age is not None
+        aging = (isinstance(provenance, ProvenanceOptions) and provenance.max_age is not None) or (
+            "vsa" in policy.rules  # judged by the clock (max-age, from the future): never kept
+        )
         self._memo_for = 0.0 if aging else verdict_memo
         self._memo: Lru[tuple[str, str, bool], tuple[Report, float]] = Lru(MAX_MEMO)
         self._closed = False

@@ -902,3 +902,45 @@ def test_attach_keeps_a_hostile_att_layer_it_cannot_read_and_does_not_trust_it(
     assert layers[0] == hostile and len(layers) == 2
     code, result = gate(capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public))
     assert result["status"] == "pass", result["message"]
+
+
+def test_the_gate_keeps_no_vsa_verdict_in_memory_past_its_max_age(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A ``vsa`` rule with ``max-age`` judges by the clock: the gate's in-memory verdict (10 s)
+    must not answer a review whose clock has passed the summary's age, as the disk cache
+    never keeps such a verdict."""
+    from provcheck.admission import Decision, Gate
+    from provcheck.cache import open_cache
+    from provcheck.source.registry import RegistryOptions
+    from tests import admission_docs as docs
+
+    pushed = push_image(registry_server, unique_repository)
+    make_vsa(
+        capsys, pushed.pinned, write_policy(tmp_path / "ci", FULL_POLICY), keys["ecdsa"].private
+    )
+    path = vsa_policy(tmp_path / "gate", keys["ecdsa"].public, max_age="1d")
+    current = [datetime.now(UTC)]
+
+    async def run() -> list[Decision]:
+        cache = open_cache(str(tmp_path / "cache"))
+        gate = Gate(
+            load_policy(path),
+            path.read_bytes(),
+            cache,
+            registry=RegistryOptions(),
+            clock=lambda: current[0],
+        )
+        body = docs.body(docs.pod_create([pushed.pinned]))
+        try:
+            first = (await gate.review(body, mutate=False)).decision
+            current[0] += timedelta(days=1, minutes=1)
+            return [first, (await gate.review(body, mutate=False)).decision]
+        finally:
+            await gate.aclose()
+
+    assert asyncio.run(run()) == [Decision.ALLOWED, Decision.DENIED]
