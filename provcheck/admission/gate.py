@@ -2,7 +2,9 @@
 closed, and say how to pin what was verified.
 
 One :class:`Gate` lives as long as the server: one registry client (its connection pools and
-tokens), the tag resolutions of the last ``tag_ttl`` seconds, the verifications in flight. A tag
+tokens), the tag resolutions of the last ``tag_ttl`` seconds, the verifications in flight; every
+per-key map of it is bounded (:data:`MAX_TAGS`, :data:`MAX_MEMO`, the client's own), so memory
+stays flat however many distinct tags it is asked about. A tag
 is resolved by ``HEAD`` at most once per ``tag_ttl`` seconds (concurrent reviews share the
 request); its digest is verified through the verdict cache (:func:`verify_cached`); concurrent
 reviews of one digest share one verification. An image not verified within the budget is denied
@@ -36,7 +38,7 @@ from provcheck.errors import ProvcheckError, UsageError
 from provcheck.oci.digest import Digest
 from provcheck.oci.reference import ImageReference
 from provcheck.policy.exemptions import Exemption, matching
-from provcheck.policy.model import ProvenanceOptions
+from provcheck.policy.model import ProvenanceOptions, VsaOptions
 from provcheck.report.escape import escape_text
 from provcheck.report.model import Report, Verdict
 from provcheck.source.deadline import Deadline
@@ -57,10 +59,14 @@ WARM_JOBS: Final = 8
 """Images :meth:`Gate.warm` verifies at once."""
 VERDICT_MEMO: Final = 10.0
 """Seconds a verdict is kept in memory, in front of the cache (a small fraction of the shortest
-cached verdict's life, an hour; never for a policy with ``provenance.max-age`` or a ``vsa``
-rule, whose verdicts change with the clock)."""
+cached verdict's life, an hour; never for a policy with ``provenance.max-age`` or
+``vsa.max-age``, whose verdicts change with the clock: the cache keeps those exactly as long as
+they hold)."""
 MAX_MEMO: Final = 4096
 """Verdicts kept in memory at most (least recently used go first)."""
+MAX_TAGS: Final = 4096
+"""Tag resolutions kept for ``tag_ttl`` at most (least recently used go first: a forgotten tag
+is resolved again), so that a gate does not grow with every tag it is asked about."""
 PRELOADED: Final = (
     "provcheck.api",
     "provcheck.discovery.buildkit",
@@ -151,6 +157,7 @@ class Gate:
         max_background: int = MAX_BACKGROUND,
         verify_timeout: float = VERIFY_TIMEOUT,
         verdict_memo: float = VERDICT_MEMO,
+        attestations_repository: ImageReference | None = None,
     ) -> None:
         if (
             not budget > 0
@@ -160,7 +167,8 @@ class Gate:
             raise UsageError(
                 "budget, verify_timeout must be > 0; tag_ttl, max_background, verdict_memo >= 0"
             )
-        stores = {"sbom", "signatures"} & set(policy.rules)  # read cosign tags and referrers
+        # What reads cosign tags and referrers: these rules, or another repository of them.
+        stores = {"sbom", "signatures", "vsa"} & set(policy.rules) or attestations_repository
         for name in (*PRELOADED, *(("provcheck.discovery.stores",) if stores else ())):
             importlib.import_module(name)
         self.policy = policy
@@ -175,14 +183,17 @@ class Gate:
             store=cache,
             credentials=credentials,
         )
-        self._heads: SingleFlight[tuple[str, str], Digest] = SingleFlight(tag_ttl)
+        self._heads: SingleFlight[tuple[str, str], Digest] = SingleFlight(
+            tag_ttl, max_kept=MAX_TAGS
+        )
         self._verifications: SingleFlight[tuple[str, str, bool], Report] = SingleFlight()
         self._background: set[asyncio.Task[Report]] = set()
         self._max_background = max_background
         self._verify_timeout = verify_timeout
-        provenance = policy.rules.get("provenance")
+        self._elsewhere = attestations_repository
+        provenance, vsa = policy.rules.get("provenance"), policy.rules.get("vsa")
         aging = (isinstance(provenance, ProvenanceOptions) and provenance.max_age is not None) or (
-            "vsa" in policy.rules  # judged by the clock (max-age, from the future): never kept
+            isinstance(vsa, VsaOptions) and vsa.max_age is not None
         )
         self._memo_for = 0.0 if aging else verdict_memo
         self._memo: Lru[tuple[str, str, bool], tuple[Report, float]] = Lru(MAX_MEMO)
@@ -316,6 +327,7 @@ class Gate:
                     resolved=None if pinned else digest,
                     on_lookup=self._observer.cache_lookup,
                     offload=True,
+                    attestations_repository=self._elsewhere,
                 )
 
             key = (ref.name, str(digest), pinned)

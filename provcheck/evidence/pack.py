@@ -331,7 +331,11 @@ def pack_name(digest: str) -> str:
 
 
 def save_pack(path: Path, recording: Recording, report: Report, inputs: PackInputs) -> None:
-    """Write the pack of one verification (:func:`write_pack`) with its report as JSON."""
+    """Write the pack of one verification (:func:`write_pack`) with its report as JSON:
+    ``recording`` is what the verification read (``record=`` of
+    :func:`~provcheck.api.verify_image_async`). Replay it by verifying
+    ``oci-layout://PATH`` at ``inputs.at`` (``now=``): no network, the same verdict.
+    Raises :class:`UsageError` when ``path`` cannot be written or holds something else."""
     from provcheck.report.json import render_json
 
     report_json = render_json(report).encode()

@@ -48,7 +48,8 @@ EXPLAIN_OPTIONS: Final = DiscoveryOptions(
 
 
 def explain_options(trust: TrustConfig | None) -> DiscoveryOptions:
-    """:data:`EXPLAIN_OPTIONS` deciding trust with ``trust`` (a policy's signatures rule)."""
+    """:data:`EXPLAIN_OPTIONS` deciding trust with ``trust`` (a policy's signatures rule), for
+    :func:`~provcheck.api.inspect_image_async` before :func:`explain_image`. Raises nothing."""
     return DiscoveryOptions(
         kinds=EXPLAIN_OPTIONS.kinds,
         image_configs=False,

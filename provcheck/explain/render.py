@@ -117,7 +117,8 @@ def _platform_lines(p: PlatformExplanation, image_wide: frozenset[Cause]) -> lis
 
 def render_explanation(x: Explanation) -> str:
     """The explanation for a person: per platform what was found (where, trust) and what is
-    missing and why; the causes about the whole image; each fix once; the problems."""
+    missing and why; the causes about the whole image; each fix once; the problems. Raises
+    nothing."""
     shown = ", ".join(p.platform for p in x.platforms) or "none"
     lines = [
         f"image:     {escape_text(x.reference)}",
