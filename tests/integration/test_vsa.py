@@ -896,17 +896,20 @@ def test_attach_pushes_with_credentials_over_tls(
     assert statement_of(envelope)["subject"][0]["digest"] == {"sha256": digest.split(":")[1]}
 
 
+@pytest.mark.parametrize("size", [100 << 20, 1 << 40], ids=["100MiB", "1TiB"])
 def test_attach_keeps_a_hostile_att_layer_it_cannot_read_and_does_not_trust_it(
     registry_server: RegistryServer,
     unique_repository: str,
     keys: dict[str, KeyPair],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    size: int,
 ) -> None:
     """A writer of the repository left in the ``.att`` tag a layer that claims to be a VSA but
-    declares 100 MiB (over the cap of one attestation): attaching neither fails on it (it
-    cannot be the signer's own summary to supersede) nor drops it, and the gate accepts only
-    the signer's summary."""
+    declares ``size`` (over the cap of one attestation): verifying does not count it against
+    the image's 1 GiB budget (it is never fetched: 1 TiB refused the whole image), attaching
+    neither fails on it (it cannot be the signer's own summary to supersede) nor drops it, and
+    the gate accepts only the signer's summary."""
     from tests.oci_push import push_blob as push_raw_blob
     from tests.oci_push import push_manifest as push_raw_manifest
 
@@ -916,7 +919,7 @@ def test_attach_keeps_a_hostile_att_layer_it_cannot_read_and_does_not_trust_it(
     hostile = {
         "mediaType": "application/vnd.dsse.envelope.v1+json",
         "digest": small,
-        "size": 100 << 20,
+        "size": size,
         "annotations": {"predicateType": SLSA_VSA_V1, "x-hostile": "kept"},
     }
     manifest = {
