@@ -111,10 +111,10 @@ class WarmSummary:
         return sum(1 for r in self.results if r.verdict is verdict)
 
 
-def _spellings(image: str, ref: ImageReference) -> list[str]:
+def _spellings(ref: ImageReference) -> list[str]:
     """What an exemption's image pattern is matched against: never ``name:tag`` alone for an
     image that names a digest (the kubelet pulls the digest, whatever the tag names)."""
-    names = [image, ref.name, str(ref)]
+    names = [ref.name, str(ref)]  # never ``image`` as written (see policy.exemptions)
     if ref.tag is not None and ref.digest is None:
         names.append(f"{ref.name}:{ref.tag}")
     return list(dict.fromkeys(names))
@@ -258,9 +258,7 @@ class Gate:
                 detail = f"{escape_text(image)}: not verified: {escape_text(invalid)}"
                 results[image] = ImageResult(image, paths, ImageStatus.ERROR, detail=detail)
                 continue
-            exemption = matching(
-                self.policy.exemptions, request.namespace, _spellings(image, ref), now
-            )
+            exemption = matching(self.policy.exemptions, request.namespace, _spellings(ref), now)
             if exemption is not None:
                 self._observer.exemption_used(exemption.label)
                 results[image] = _exempt(image, paths, exemption)

@@ -239,3 +239,31 @@ def test_a_tag_exemption_does_not_cover_that_tag_with_any_digest(
     outcome = asyncio.run(run())
     assert outcome.decision is Decision.DENIED and outcome.log["exemptions"] == []
     assert "provenance" in outcome.log["images"][0]["rules_failed"]
+
+
+def test_a_short_name_pattern_does_not_match_a_registry_host_of_that_name(
+    real_registry: RealRegistry, tmp_path: Path
+) -> None:
+    """``localhost:*`` names Docker Hub's ``docker.io/library/localhost`` (any tag). Matched
+    against the image as written it also exempted ``localhost:PORT/lab/…``, any image of the
+    registry host ``localhost`` (as ``nginx:*`` did ``nginx:5000/…``): now it is verified."""
+    policy = POLICY_TEXT + (
+        'exemptions:\n  - image: "localhost:*"\n    expires: 2099-01-01\n    reason: r\n'
+    )
+    image = f"localhost:{real_registry.server.port}/lab/h-no-attest:1"
+
+    async def run() -> tuple[ReviewOutcome, ReviewOutcome]:
+        gate = make_gate(tmp_path / "cache", policy_text=policy)
+        try:
+            hub = docs.body(docs.pod_create(["localhost:1.2"]))
+            return (
+                await gate.review(docs.body(docs.pod_create([image])), mutate=False),
+                await gate.review(hub, mutate=False),
+            )
+        finally:
+            await gate.aclose()
+
+    other_host, hub = asyncio.run(run())
+    assert other_host.decision is Decision.DENIED and other_host.log["exemptions"] == []
+    assert "provenance" in other_host.log["images"][0]["rules_failed"]
+    assert hub.decision is Decision.ALLOWED and hub.log["exemptions"][0]["image"] == "localhost:1.2"

@@ -84,3 +84,15 @@ def test_a_bracket_in_an_image_pattern_is_literal_not_a_character_class() -> Non
     assert ipv6.matches(None, ["[::1]:5000/lab/tool:1"])
     assert not ipv6.matches(None, ["1:5000/lab/tool:1", ":5000/lab/tool:1"])
     assert matching([ipv6], "shop", ["1:5000/lab/tool", "1:5000/lab/tool:1"], NOW) is None
+
+
+def test_an_image_pattern_is_normalised_as_images_are() -> None:
+    """``nginx:*`` and ``docker.io/nginx:*`` are Docker Hub's ``library/nginx``; neither matches
+    the registry host ``nginx`` (``nginx:5000/…``); a pattern starting with a glob is kept."""
+    hub = ["docker.io/library/nginx", "docker.io/library/nginx:1.27"]
+    host = ["nginx:5000/team/app", "nginx:5000/team/app:1"]
+    for pattern in ("nginx:*", "docker.io/nginx:*", "index.docker.io/library/nginx:*"):
+        assert Exemption(FAR, "r", image=pattern).matches(None, hub), pattern
+        assert not Exemption(FAR, "r", image=pattern).matches(None, host), pattern
+    assert Exemption(FAR, "r", image="*nginx*").matches(None, host)
+    assert Exemption(FAR, "r", image="team/app").matches(None, ["docker.io/team/app"])
