@@ -134,7 +134,7 @@ def instant(text: str) -> datetime:
         if not re.fullmatch(rfc3339, value):
             raise ValueError(value)
         return datetime.fromisoformat(value.upper().replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: out of range once in UTC
         raise argparse.ArgumentTypeError(
             f"invalid time {text[:60]!r} (RFC 3339 with an offset, e.g. 2026-06-30T12:00:00Z, "
             "or a date, 2026-06-30)"
