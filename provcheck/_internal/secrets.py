@@ -97,6 +97,25 @@ TOKEN_FORMATS: Final = (
 that both detection (:func:`looks_like_secret`) and redaction (``report.redaction``) read."""
 
 
+_DIGEST_AFTER_AT: Final = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
+_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://")
+
+
+def without_userinfo(image: str) -> str:
+    """``image`` as written (in a Pod spec: any string) with what stands before an ``@`` that
+    is not followed by a digest replaced by ``***``: ``user:pass@host/app`` is shown as
+    ``***@host/app``, ``https://u:p@host/app`` as ``https://***@host/app``; a reference
+    (``app:1@sha256:…``) is unchanged."""
+    start = 0
+    while (at := image.find("@", start)) != -1:
+        if not _DIGEST_AFTER_AT.match(image, at + 1):
+            scheme = _SCHEME.match(image)
+            keep = scheme.end() if scheme is not None and scheme.end() <= at else 0
+            return image[:keep] + "***" + image[at:]
+        start = at + 1
+    return image
+
+
 def shown_prefix(value: str) -> str:
     """The token-kind prefix a redaction of ``value`` may show (``""``: none)."""
     return next((p for f in TOKEN_FORMATS for p in f.shown if value.startswith(p)), "")

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from provcheck._internal.bounded import Lru
+from provcheck._internal.secrets import without_userinfo
 from provcheck.admission.observer import GateObserver, NullObserver
 from provcheck.admission.outcome import (
     ImageResult,
@@ -255,7 +256,10 @@ class Gate:
             except ProvcheckError as exc:
                 invalid = exc.diagnostics()
             if ref is None:  # never exempt: a pattern must not match what is no reference
-                detail = f"{escape_text(image)}: not verified: {escape_text(invalid)}"
+                # Not a reference: it may carry a credential (user:pass@host/app), never shown.
+                reason = invalid.replace(repr(image), "the image").replace(image, "the image")
+                shown = without_userinfo(image)
+                detail = f"{escape_text(shown)}: not verified: {escape_text(reason)}"
                 results[image] = ImageResult(image, paths, ImageStatus.ERROR, detail=detail)
                 continue
             exemption = matching(self.policy.exemptions, request.namespace, _spellings(ref), now)

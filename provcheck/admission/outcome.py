@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from provcheck._internal.secrets import without_userinfo
 from provcheck.admission.review import API_VERSION, KIND, AdmissionRequest
 from provcheck.policy.exemptions import Exemption
 from provcheck.report.escape import escape_text
@@ -183,7 +184,7 @@ def build_outcome(
         "duration_ms": round(duration_ms, 3),
         "images": [
             {
-                "image": r.image,
+                "image": without_userinfo(r.image),
                 "digest": r.digest,
                 "verdict": str(r.status),
                 "rules_failed": list(r.failed),

@@ -30,6 +30,11 @@ def _refuse_mismatches(args: argparse.Namespace) -> None:
         raise UsageError("--format vsa summarises the whole image: --platform cannot narrow it")
     if args.cache != "none":
         raise UsageError("--format vsa verifies afresh: use --cache none")
+    if args.at is not None:
+        raise UsageError(
+            "--format vsa records when the verification ran (timeVerified): --at would sign a "
+            "back-dated claim; replay with --at in another format"
+        )
     if args.evidence is not None:
         raise UsageError("--format vsa does not write an evidence pack: run verify --evidence")
 
@@ -61,7 +66,6 @@ def run_vsa(args: argparse.Namespace) -> ExitCode:
                 registry=registry_options(args),
                 sign_key=key,
                 attach=args.attach,
-                now=args.at,
                 attestations_repository=attestations_repository_of(args),
                 timeout=args.timeout,
                 max_layer_bytes=args.max_attestation_size,

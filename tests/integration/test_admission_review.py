@@ -195,6 +195,28 @@ def test_an_image_that_is_not_a_registry_reference_is_denied_without_reading_fil
     assert "provcheck denied 2 of 2" in inner["status"]["message"]
 
 
+@pytest.mark.parametrize(
+    "image",
+    [
+        "deploy-bot:s3cr3t-Pa55@registry.example/app:1",
+        "https://deploy-bot:s3cr3t-Pa55@registry.example/app:1",
+        "deploy-bot:s3cr3t-Pa55@registry.example/app@sha256:" + "a" * 64,
+    ],
+)
+def test_an_image_string_with_a_credential_is_denied_without_showing_it(
+    tmp_path: Path, image: str
+) -> None:
+    """A Pod spec's image is any string a user writes: one with userinfo is no reference, and
+    its password appears in neither the response nor the log record."""
+    outcome = _review(tmp_path, docs.body(docs.pod_create([image])))
+    inner = _inner(outcome)
+    assert inner["allowed"] is False and outcome.decision is Decision.DENIED
+    text = json.dumps(inner) + json.dumps(dict(outcome.log))
+    assert "s3cr3t-Pa55" not in text and "deploy-bot" not in text
+    assert "***@registry.example/app" in inner["status"]["message"]
+    assert [i["image"][:3] for i in outcome.log["images"]] in (["***"], ["htt"])
+
+
 def test_labels_and_annotations_never_allow(real_registry: RealRegistry, tmp_path: Path) -> None:
     bad = real_registry.ref("c-secrets-max")
     doc = docs.pod_create([bad])

@@ -741,6 +741,7 @@ BASELINE = "policies/baseline.yaml"
         (["--format", "vsa", "--key", "{pub}"], "--key/--trusted-root"),
         (["--format", "vsa", "--platform", "linux/amd64"], "--platform cannot narrow it"),
         (["--format", "vsa", "--cache", "{tmp}"], "--cache none"),
+        (["--format", "vsa", "--at", "2026-06-30"], "when the verification ran"),
     ],
 )
 def test_options_that_do_not_fit_a_summary_are_usage_errors(
@@ -958,16 +959,29 @@ def test_the_gate_keeps_no_vsa_verdict_in_memory_past_its_max_age(
 ) -> None:
     """A ``vsa`` rule with ``max-age`` judges by the clock: once the summary is older than
     ``max-age``, the next review is denied, not answered from the gate's in-memory verdict
-    (10 s) nor from the cache. The summary is made 1 day minus 8 s ago (``--at``)."""
+    (10 s) nor from the cache. The summary is made 1 day minus 8 s ago (the library's ``now``:
+    the command line refuses ``--at`` with ``--format vsa``)."""
     from provcheck.admission import Decision, Gate
+    from provcheck.attestation.signing import load_signing_key
     from provcheck.cache import open_cache
     from provcheck.source.registry import RegistryOptions
+    from provcheck.vsa.run import summarise_async
     from tests import admission_docs as docs
 
     pushed = push_image(registry_server, unique_repository)
     made = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1) + timedelta(seconds=8)
     ci = write_policy(tmp_path / "ci", FULL_POLICY)
-    make_vsa(capsys, pushed.pinned, ci, keys["ecdsa"].private, "--at", made.isoformat())
+    asyncio.run(
+        summarise_async(
+            pushed.pinned,
+            load_policy(ci),
+            str(ci),
+            ci.read_bytes(),
+            sign_key=load_signing_key(keys["ecdsa"].private, {}),
+            attach=True,
+            now=made,
+        )
+    )
     path = vsa_policy(tmp_path / "gate", keys["ecdsa"].public, max_age="1d")
 
     async def run() -> tuple[Decision, datetime, Decision]:
