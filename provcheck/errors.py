@@ -164,3 +164,9 @@ class CacheError(ProvcheckError):
 
 class LimitExceededError(ProvcheckError):
     """An image needs more work than its limits allow (descriptors, bytes, nesting): refused."""
+
+
+class AdmissionRequestError(ProvcheckError):
+    """A body that is not an ``admission.k8s.io/v1`` ``AdmissionReview`` the gate can answer
+    (malformed or truncated JSON, over 3 MiB, wrong ``apiVersion``/``kind``, no
+    ``request.uid``): a server answers HTTP 400 with :meth:`diagnostics`."""

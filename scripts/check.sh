@@ -48,8 +48,8 @@ if [[ ! -x .venv/bin/python ]]; then
   log "creating .venv"
   python3 -m venv .venv
 fi
-log "pip install -e .[test,lint,sigstore,redis]"
-.venv/bin/pip install -q -e '.[test,lint,sigstore,redis]'
+log "pip install -e .[test,lint,sigstore,redis,serve]"
+.venv/bin/pip install -q -e '.[test,lint,sigstore,redis,serve]'
 
 # 4. lint, format, types, tests (in that order)
 log "ruff check"

@@ -40,11 +40,13 @@ def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-def images_of(obj: Mapping[str, Any]) -> list[ContainerImage]:
+def images_of(obj: Mapping[str, Any], kind: str | None = None) -> list[ContainerImage]:
     """The images of ``obj`` in document order (init containers first); ``[]`` for a kind
-    without a Pod spec. Entries that are not containers with a string ``image`` are left out
-    (the API server would refuse them; this reads, it does not validate)."""
-    path = _POD_SPEC_PATHS.get(str(obj.get("kind")))
+    without a Pod spec. ``kind`` (default: the object's own ``kind``) says where the Pod spec
+    is: an admission webhook takes it from the request, not from the object. Entries that are
+    not containers with a string ``image`` are left out (the API server would refuse them;
+    this reads, it does not validate)."""
+    path = _POD_SPEC_PATHS.get(str(obj.get("kind")) if kind is None else kind)
     if path is None:
         return []
     spec: Any = obj

@@ -8,6 +8,7 @@ uncached verification, with the cache as the registry client's content store.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from provcheck.source.deadline import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from provcheck.cache import Cache
+    from provcheck.discovery.offload import Offload
     from provcheck.policy import Policy
     from provcheck.report import Report
     from provcheck.source.registry import RegistryClient, RegistryOptions
@@ -64,15 +66,21 @@ async def verify_cached(
     now: datetime | None = None,
     client: RegistryClient | None = None,
     head: bool = False,
+    resolved: Digest | None = None,
+    on_lookup: Callable[[bool], None] | None = None,
+    offload: Offload = False,
 ) -> Report:
     """Verify ``reference`` against ``policy`` (parsed from ``policy_document``) as
     :func:`~provcheck.api.verify_image_async` does, with ``cache`` for content and verdicts.
 
     ``client`` (its store should be ``cache``) is used and left open; by default one is made
     for the call. With ``head`` a tag is resolved by ``HEAD`` (see
-    :meth:`~provcheck.source.registry.RegistrySource.head`), else by ``GET``. A layout reference
-    is verified without the cache. Raises what ``verify_image_async`` raises; a cache that fails
-    is a miss.
+    :meth:`~provcheck.source.registry.RegistrySource.head`), else by ``GET``; ``resolved`` is
+    the digest the caller already resolved the tag to on ``client`` (by ``HEAD``: no request
+    resolves it again). ``on_lookup`` is told whether each verdict lookup was a hit; ``offload``
+    says where signatures are verified (``DiscoveryOptions.offload``). A layout
+    reference is verified without the cache. Raises what ``verify_image_async`` raises; a cache
+    that fails is a miss.
     """
     ref = parse_reference(reference)
     if not isinstance(ref, ImageReference):
@@ -87,7 +95,10 @@ async def verify_cached(
             _inputs(ref, ref.digest, policy, policy_document, platforms, max_layer_bytes)
         )
         hit = await cache.verdicts.get(key)
-        if hit is not None and hit.digest == str(ref.digest):
+        usable = hit is not None and hit.digest == str(ref.digest)
+        if on_lookup is not None:
+            on_lookup(usable)
+        if hit is not None and usable:
             return rebind(hit, shown)
     # Imported only on a miss: a cached verdict of a pinned reference needs no HTTP stack.
     from provcheck.api import inspect_image_async, verification_options
@@ -101,19 +112,24 @@ async def verify_cached(
         if ref.digest is None:
             from provcheck.source.deadline import Deadline
 
-            deadline = Deadline(timeout)
-            async with deadline.enforce():
-                source = client.source(ref, deadline=deadline)
-                digest = await source.head(ref.api_reference) if head else None
-                if digest is None:
-                    digest = (await source.resolve(ref.api_reference))[0].digest
+            digest = resolved
+            if digest is None:
+                deadline = Deadline(timeout)
+                async with deadline.enforce():
+                    source = client.source(ref, deadline=deadline)
+                    digest = await source.head(ref.api_reference) if head else None
+                    if digest is None:
+                        digest = (await source.resolve(ref.api_reference))[0].digest
             key = verdict_key(
                 _inputs(ref, digest, policy, policy_document, platforms, max_layer_bytes)
             )
             hit = await cache.verdicts.get(key)
-            if hit is not None and hit.digest == str(digest):
+            usable = hit is not None and hit.digest == str(digest)
+            if on_lookup is not None:
+                on_lookup(usable)
+            if hit is not None and usable:
                 return rebind(hit, shown)
-        options = verification_options(policy)
+        options = replace(verification_options(policy), offload=offload)
         if max_layer_bytes is not None:
             options = replace(options, max_layer_bytes=max_layer_bytes)
         left = max(timeout - (time.monotonic() - started), 0.001)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from provcheck.cli.common import ExitCode, Parser, add_verbose
-
-if TYPE_CHECKING:
-    pass
 
 
 def add(commands: Any) -> None:
@@ -42,5 +39,23 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(message, file=sys.stderr)
     if messages:
         return ExitCode.USAGE
+    for warning in _expired_exemptions(args.file):
+        print(warning, file=sys.stderr)
     print(f"{args.file}: ok")
     return ExitCode.PASS
+
+
+def _expired_exemptions(path: Path) -> list[str]:
+    """A warning line for each exemption of the (valid) policy at ``path`` that has expired."""
+    from datetime import UTC, datetime
+
+    from provcheck.policy import load_policy
+    from provcheck.policy.exemptions import expired
+    from provcheck.report.escape import escape_text
+
+    policy = load_policy(path)
+    return [
+        f"{path}:{e.line}: warning: exemption {escape_text(e.label)} expired on "
+        f"{e.expires.isoformat()}: it no longer applies"
+        for e in expired(policy.exemptions, datetime.now(UTC))
+    ]

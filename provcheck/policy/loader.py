@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -17,6 +17,7 @@ from provcheck._internal.files import read_capped
 from provcheck.discovery.model import TrustLevel
 from provcheck.errors import KeyResolutionError, PolicyError, PolicyMistakesError, SbomError
 from provcheck.oci.platform import Platform
+from provcheck.policy.exemptions import Exemption, parse_expiry
 from provcheck.policy.model import (
     DEFAULT_SBOM_GENERATORS,
     EVIDENCE_KINDS,
@@ -373,6 +374,7 @@ def _build(
                     _line(lines, ["rules", name, "min-trust"]), f"rules.{name}.min-trust: {problem}"
                 )
             min_trust[name] = level
+    exemptions = _exemptions(data.get("exemptions", ()), lines, m)
     if m.found:
         return None
     return Policy(
@@ -381,7 +383,42 @@ def _build(
         on_incomplete=OnIncomplete(data.get("on-incomplete", "fail")),
         source=m.source,
         min_trust=min_trust,
+        exemptions=exemptions,
     )
+
+
+def _exemptions(
+    raw: Sequence[Mapping[str, Any]], lines: Mapping[_Path, int], m: _Mistakes
+) -> tuple[Exemption, ...]:
+    """``exemptions`` (schema-valid); each mistake is added to ``m`` with its line."""
+    out = []
+    for i, entry in enumerate(raw):
+        line = _line(lines, ["exemptions", i])
+        if "namespace" not in entry and "image" not in entry:
+            m.add(line, f"exemptions[{i}]: an exemption needs a namespace or an image (or both)")
+            continue
+        try:
+            expires = parse_expiry(entry["expires"])
+        except ValueError:
+            m.add(
+                _line(lines, ["exemptions", i, "expires"]),
+                f"exemptions[{i}].expires: {entry['expires']!r} is not a date YYYY-MM-DD "
+                "or an RFC 3339 time with an offset",
+            )
+            continue
+        out.append(
+            Exemption(expires, entry["reason"], entry.get("namespace"), entry.get("image"), line)
+        )
+    return tuple(out)
+
+
+def _expiry_text(value: object) -> object:
+    """A YAML timestamp (``expires: 2027-01-31`` unquoted) as the text it was written as."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 _NO_MIN_TRUST: Final = {
@@ -497,6 +534,11 @@ def parse_policy(
             if value is None and name in ("provenance", "build-args", "sbom", "signatures"):
                 rules[name] = {}
         _reject_min_trust(rules, lines, mistakes)
+    exemptions = data.get("exemptions")
+    if isinstance(exemptions, list):
+        for entry in exemptions:
+            if isinstance(entry, dict) and "expires" in entry:
+                entry["expires"] = _expiry_text(entry["expires"])
     invalid = _schema_mistakes(data, lines, mistakes)
     policy = _build(data, lines, mistakes, invalid, resolver or NoResolver())
     mistakes.raise_any()

@@ -11,6 +11,7 @@ from provcheck.attestation.keys import PublicKey
 from provcheck.attestation.signatures import Identity, TrustConfig
 from provcheck.discovery.model import TrustLevel
 from provcheck.errors import PolicyError
+from provcheck.policy.exemptions import Exemption
 from provcheck.predicates import PredicateKind
 from provcheck.report.model import OnIncomplete
 from provcheck.sbom.licenses import LicenseRules
@@ -145,6 +146,9 @@ class Policy:
     min_trust: Mapping[str, TrustLevel] = field(default_factory=dict, hash=False)
     """``rules.<name>.min-trust``: the weakest trust level of the attestations that rule may
     read (attestations below it are ignored, and the rule says so). Absent: any trust."""
+    exemptions: tuple[Exemption, ...] = ()
+    """``exemptions``: what an admission gate allows unverified (see
+    :mod:`provcheck.policy.exemptions`); verification ignores them."""
 
     def __post_init__(self) -> None:
         if not self.rules:

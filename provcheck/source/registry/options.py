@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -60,6 +61,10 @@ class RegistryOptions:
     max_redirects: int = 5
     credential_helper_timeout: float = 20.0
     user_agent: str = field(default_factory=default_user_agent)
+    on_request: Callable[[str, bool], None] | None = field(default=None, compare=False, repr=False)
+    """Called after every try of a registry request with its host (``host:port``) and whether
+    it failed (a status other than 200, a connection error): a seam for metrics. It must not
+    raise or block."""
 
     def __post_init__(self) -> None:
         """Raises :class:`UsageError` for negative counts or non-positive timeouts."""

@@ -195,20 +195,27 @@ async def fetch(
         await _wait_for_pause(limiter, deadline, host, action, where)
         with _waiting(deadline, host, action):
             async with limiter.slot(host):
-                tried = await _try(
-                    client,
-                    url,
-                    headers,
-                    attempt=attempt,
-                    limit=limit,
-                    over_limit=over_limit,
-                    make_auth=make_auth,
-                    what=what,
-                    where=where,
-                    host=host,
-                    options=options,
-                    method=method,
-                )
+                try:
+                    tried = await _try(
+                        client,
+                        url,
+                        headers,
+                        attempt=attempt,
+                        limit=limit,
+                        over_limit=over_limit,
+                        make_auth=make_auth,
+                        what=what,
+                        where=where,
+                        host=host,
+                        options=options,
+                        method=method,
+                    )
+                except ProvcheckError:
+                    if options.on_request is not None:
+                        options.on_request(host, True)
+                    raise
+        if options.on_request is not None:
+            options.on_request(host, not isinstance(tried, Fetched))
         if isinstance(tried, Fetched):
             return tried
         delay, reason = tried.delay, tried.reason

@@ -1,0 +1,327 @@
+"""The admission decision: verify every image of an ``AdmissionReview`` within a budget, fail
+closed, and say how to pin what was verified.
+
+One :class:`Gate` lives as long as the server: one registry client (its connection pools and
+tokens), the tag resolutions of the last ``tag_ttl`` seconds, the verifications in flight. A tag
+is resolved by ``HEAD`` at most once per ``tag_ttl`` seconds (concurrent reviews share the
+request); its digest is verified through the verdict cache (:func:`verify_cached`); concurrent
+reviews of one digest share one verification. An image not verified within the budget is denied
+"not verified in time" and its verification goes on in the background (a bounded number of
+them), so that the API server's retry finds it verified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final
+
+from provcheck.admission.observer import GateObserver, NullObserver
+from provcheck.admission.outcome import (
+    ImageResult,
+    ImageStatus,
+    ReviewOutcome,
+    build_outcome,
+    from_report,
+)
+from provcheck.admission.review import AdmissionRequest, parse_review
+from provcheck.errors import ProvcheckError, UsageError
+from provcheck.oci.digest import Digest
+from provcheck.oci.reference import ImageReference
+from provcheck.policy.exemptions import Exemption, matching
+from provcheck.report.escape import escape_text
+from provcheck.report.model import Report, Verdict
+from provcheck.source.deadline import Deadline
+from provcheck.source.flight import SharedDeadline, SingleFlight
+from provcheck.source.registry import RegistryClient, RegistryOptions
+
+if TYPE_CHECKING:
+    from provcheck.cache import Cache
+    from provcheck.policy import Policy
+    from provcheck.source.registry.credentials import CredentialProvider
+
+MAX_BACKGROUND: Final = 64
+"""Verifications left running after their review's budget ran out, at most (more are
+cancelled: the retry starts them again)."""
+VERIFY_TIMEOUT: Final = 60.0
+"""Network budget of one verification, in or out of a review (a review waits ``budget``)."""
+WARM_JOBS: Final = 8
+"""Images :meth:`Gate.warm` verifies at once."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class WarmResult:
+    """The verification of one reference of :meth:`Gate.warm`: its verdict, the digest verified
+    (``None`` when none was) and, for an ``error``, why."""
+
+    reference: str
+    verdict: Verdict
+    digest: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WarmSummary:
+    """What :meth:`Gate.warm` verified, one result per distinct reference, in input order."""
+
+    results: tuple[WarmResult, ...]
+
+    def count(self, verdict: Verdict) -> int:
+        """How many results have ``verdict``."""
+        return sum(1 for r in self.results if r.verdict is verdict)
+
+
+def _spellings(image: str, ref: ImageReference | None) -> list[str]:
+    """What an exemption's image pattern is matched against."""
+    names = [image]
+    if ref is not None:
+        names += [ref.name, str(ref)]
+        if ref.tag is not None:
+            names.append(f"{ref.name}:{ref.tag}")
+    return list(dict.fromkeys(names))
+
+
+def _exempt(image: str, paths: tuple[str, ...], exemption: Exemption) -> ImageResult:
+    warning = (
+        f"{escape_text(image)}: allowed unverified by the exemption {escape_text(exemption.label)}"
+        f" (reason: {escape_text(exemption.reason)}; expires {exemption.expires.isoformat()})"
+    )
+    return ImageResult(image, paths, ImageStatus.EXEMPT, warnings=(warning,), exemption=exemption)
+
+
+class Gate:
+    """Answers ``AdmissionReview`` requests against ``policy`` (parsed from the bytes
+    ``policy_document``, part of every cached verdict's key), with ``cache`` for content and
+    verdicts (left open by :meth:`aclose`: the caller owns it).
+
+    ``registry`` configures the one registry client (TLS, credentials through
+    ``docker_config_dir``, timeouts; ``credentials`` replaces Docker's config). ``budget`` is
+    the seconds a review may take, ``tag_ttl`` how long a tag's digest is used before it is
+    resolved again (also during a registry outage, never longer), ``clock`` the time exemptions
+    and rules are judged at. Raises :class:`UsageError` for a non-positive budget or a negative
+    ``tag_ttl``.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        policy_document: bytes,
+        cache: Cache,
+        *,
+        registry: RegistryOptions,
+        budget: float = 8.0,
+        tag_ttl: float = 5.0,
+        clock: Callable[[], datetime] = _utcnow,
+        observer: GateObserver | None = None,
+        credentials: CredentialProvider | None = None,
+        max_background: int = MAX_BACKGROUND,
+        verify_timeout: float = VERIFY_TIMEOUT,
+    ) -> None:
+        if not budget > 0 or not tag_ttl >= 0 or not verify_timeout > 0 or max_background < 0:
+            raise UsageError("budget, verify_timeout must be > 0; tag_ttl, max_background >= 0")
+        self.policy = policy
+        self.budget = budget
+        self._document = policy_document
+        self._cache = cache
+        self._clock = clock
+        self._observer: GateObserver = observer or NullObserver()
+        self._chained = registry.on_request
+        self._client = RegistryClient(
+            replace(registry, on_request=self._registry_request),
+            store=cache,
+            credentials=credentials,
+        )
+        self._heads: SingleFlight[tuple[str, str], Digest] = SingleFlight(tag_ttl)
+        self._verifications: SingleFlight[tuple[str, str, bool], Report] = SingleFlight()
+        self._background: set[asyncio.Task[Report]] = set()
+        self._max_background = max_background
+        self._verify_timeout = verify_timeout
+        self._closed = False
+
+    def _registry_request(self, host: str, failed: bool) -> None:
+        self._observer.registry_request(host, failed)
+        if self._chained is not None:
+            self._chained(host, failed)
+
+    @property
+    def background(self) -> int:
+        """Verifications running after their review's budget ran out."""
+        return len(self._background)
+
+    async def review(self, body: bytes, *, mutate: bool) -> ReviewOutcome:
+        """The answer to the ``AdmissionReview`` ``body``; with ``mutate``, an allowed answer
+        carries a JSONPatch pinning each verified image that names no digest.
+
+        Raises :class:`AdmissionRequestError` when ``body`` is not an ``AdmissionReview``
+        (see :func:`~provcheck.admission.review.parse_review`); any other failure denies.
+        """
+        started = time.monotonic()
+        request = parse_review(body)
+        try:
+            results = await self._judge(request, started)
+        except Exception as exc:  # a bug: deny every image (fail closed)
+            why = f"internal error ({type(exc).__name__})"
+            results = [
+                ImageResult(image, paths, ImageStatus.ERROR, detail=f"{escape_text(image)}: {why}")
+                for image, paths in _grouped(request).items()
+            ]
+        duration = (time.monotonic() - started) * 1000
+        return build_outcome(request, results, mutate=mutate, duration_ms=duration)
+
+    async def _judge(self, request: AdmissionRequest, started: float) -> list[ImageResult]:
+        groups = _grouped(request)
+        if not groups:
+            return []
+        now = self._clock()
+        results: dict[str, ImageResult] = {}
+        tasks: dict[str, tuple[ImageReference, asyncio.Task[Report]]] = {}
+        for image, paths in groups.items():
+            ref: ImageReference | None = None
+            invalid = ""
+            try:
+                ref = ImageReference.parse(image)
+            except ProvcheckError as exc:
+                invalid = exc.diagnostics()
+            exemption = matching(
+                self.policy.exemptions, request.namespace, _spellings(image, ref), now
+            )
+            if exemption is not None:
+                self._observer.exemption_used(exemption.label)
+                results[image] = _exempt(image, paths, exemption)
+            elif ref is None:
+                detail = f"{escape_text(image)}: not verified: {escape_text(invalid)}"
+                results[image] = ImageResult(image, paths, ImageStatus.ERROR, detail=detail)
+            else:
+                tasks[image] = (ref, asyncio.create_task(self._verify(ref)))
+        if tasks:
+            await self._wait(request, groups, tasks, results, started)
+        return [results[image] for image in groups]
+
+    async def _wait(
+        self,
+        request: AdmissionRequest,
+        groups: dict[str, tuple[str, ...]],
+        tasks: dict[str, tuple[ImageReference, asyncio.Task[Report]]],
+        results: dict[str, ImageResult],
+        started: float,
+    ) -> None:
+        left = self.budget - (time.monotonic() - started)
+        waiting = {task for _, task in tasks.values()}
+        try:
+            done, pending = await asyncio.wait(waiting, timeout=max(left, 0.0))
+        except BaseException:  # the review was cancelled: its verifications may go on
+            for task in waiting:
+                self._keep(task)
+            raise
+        if pending:
+            self._observer.budget_exceeded()
+        for image, (ref, task) in tasks.items():
+            paths = groups[image]
+            if task in done:
+                results[image] = from_report(image, paths, ref.digest is not None, task.result())
+                continue
+            self._keep(task)
+            detail = (
+                f"{escape_text(image)}: not verified in time (budget {self.budget:g} s); "
+                "its verification goes on, retry shortly"
+            )
+            results[image] = ImageResult(image, paths, ImageStatus.LATE, detail=detail)
+
+    def _keep(self, task: asyncio.Task[Report]) -> None:
+        """Let ``task`` finish in the background, or cancel it when there are too many."""
+        if task.done():
+            return
+        if self._closed or len(self._background) >= self._max_background:
+            task.cancel()
+            return
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _verify(self, ref: ImageReference) -> Report:
+        """The verification report of ``ref`` (an ``error`` report for any failure)."""
+        try:
+            pinned = ref.digest is not None
+            digest = ref.digest if ref.digest is not None else await self._resolve(ref)
+
+            async def run(_: SharedDeadline) -> Report:
+                from provcheck.cache.verify import verify_cached
+
+                return await verify_cached(
+                    str(ref),
+                    self.policy,
+                    self._document,
+                    self._cache,
+                    client=self._client,
+                    timeout=self._verify_timeout,
+                    now=self._clock(),
+                    resolved=None if pinned else digest,
+                    on_lookup=self._observer.cache_lookup,
+                    offload=True,
+                )
+
+            return await self._verifications.run((ref.name, str(digest), pinned), run)
+        except ProvcheckError as exc:
+            message = exc.diagnostics()
+        except Exception as exc:  # a bug: this image is not verified (fail closed)
+            message = f"internal error ({type(exc).__name__})"
+        return Report.from_error(message, reference=str(ref), policy=self.policy.name)
+
+    async def _resolve(self, ref: ImageReference) -> Digest:
+        """The digest of ``ref``'s tag: one ``HEAD`` (``GET`` when the answer names none) at most
+        every ``tag_ttl`` seconds, shared by concurrent reviews. Raises what the registry
+        client raises."""
+        tag = ref.tag
+        assert tag is not None  # parse() gives a tag or a digest
+
+        async def head(_: SharedDeadline) -> Digest:
+            deadline = Deadline(self._verify_timeout)
+            async with deadline.enforce():
+                source = self._client.source(ref, deadline=deadline)
+                digest = await source.head(tag)
+                if digest is None:
+                    digest = (await source.resolve(tag))[0].digest
+            return digest
+
+        return await self._heads.run((ref.name, tag), head)
+
+    async def warm(self, references: Sequence[str]) -> WarmSummary:
+        """Verify ``references`` (``WARM_JOBS`` at once) so that their verdicts are cached;
+        never raises for a reference that cannot be verified (its result is an ``error``)."""
+        jobs = asyncio.Semaphore(WARM_JOBS)
+
+        async def one(text: str) -> WarmResult:
+            try:
+                ref = ImageReference.parse(text)
+            except ProvcheckError as exc:
+                return WarmResult(text, Verdict.ERROR, error=exc.diagnostics())
+            async with jobs:
+                report = await self._verify(ref)
+            return WarmResult(text, report.verdict, report.digest or None, report.error)
+
+        found = await asyncio.gather(*(one(text) for text in dict.fromkeys(references)))
+        return WarmSummary(tuple(found))
+
+    async def aclose(self) -> None:
+        """Cancel the background verifications and close the registry client (not the cache)."""
+        self._closed = True
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        await self._client.aclose()
+
+
+def _grouped(request: AdmissionRequest) -> dict[str, tuple[str, ...]]:
+    """Each distinct image of ``request`` and the pointers of the fields naming it, in order."""
+    groups: dict[str, list[str]] = {}
+    for found in request.images:
+        groups.setdefault(found.image, []).append(found.path)
+    return {image: tuple(paths) for image, paths in groups.items()}
