@@ -74,6 +74,7 @@ class Run:
     cpu_s: float
     exit_codes: tuple[int, ...]
     kinds: dict[str, tuple[int, int]]
+    by_repository: dict[str, int]
 
 
 def _image(index: int, kind: str) -> BuiltImage:
@@ -159,7 +160,28 @@ def measure(server: RegistryServer, commands: Sequence[Sequence[str]], home: Pat
     wall = time.perf_counter() - start
     registry_cpu = cpu_seconds(pid) - cpu
     entries = server.requests_since(mark)
-    return Run(wall, len(entries), registry_cpu, peak, used, tuple(codes), breakdown(entries))
+    by_repository: dict[str, int] = {}
+    for entry in entries:
+        for kind in ("/manifests/", "/blobs/", "/referrers/"):
+            if kind in entry.path:
+                repository = entry.path.removeprefix("/v2/").split(kind, 1)[0]
+                by_repository[repository] = by_repository.get(repository, 0) + 1
+    kinds = breakdown(entries)
+    return Run(wall, len(entries), registry_cpu, peak, used, tuple(codes), kinds, by_repository)
+
+
+def not_in_error(run: Run, output: Path) -> tuple[int, int]:
+    """(references whose result is not ``error``, the requests made for their repositories):
+    errors are never cached, so a warm run still fetches what it could not verify before."""
+    repositories: set[str] = set()
+    count = 0
+    for line in output.read_text().splitlines():
+        record = json.loads(line)
+        if record["verdict"] != "error":
+            count += 1
+            name = str(record["subject"]["reference"]).split("/", 1)[1]
+            repositories.add(name.split("@", 1)[0].rsplit(":", 1)[0])
+    return count, sum(run.by_repository.get(r, 0) for r in repositories)
 
 
 def audit_argv(refs_file: Path, output: Path, cache: str) -> list[str]:
@@ -275,7 +297,9 @@ def main() -> None:
                         run = measure(server, [audit_argv(file, out, cache)], home)
                         count = len(file.read_text().splitlines())
                         label = f"provcheck audit, {kind} cache {name}"
+                        clean, requests = not_in_error(run, out)
                         print(row(label, run, count), verdicts(out))
+                        print(f"  {requests} requests for the {clean} references not in error")
         if buildx.exists() and not args.no_buildx:
             template = "{{json .Provenance}}"
             loop = [[str(buildx), "imagetools", "inspect", "--format", template, r] for r in tags]
