@@ -49,6 +49,7 @@ if typing.TYPE_CHECKING:
         load_attestations,
     )
     from provcheck.errors import (
+        AdmissionRequestError,
         AttestationError,
         AuthenticationError,
         CacheError,
@@ -114,6 +115,7 @@ if typing.TYPE_CHECKING:
     from provcheck.source.store import ContentStore, MemoryStore
 
 _LAZY: typing.Final[dict[str, str]] = {
+    "AdmissionRequestError": "provcheck.errors",
     "AttestationError": "provcheck.errors",
     "AttestationForm": "provcheck.discovery.model",
     "AttestationLayer": "provcheck.discovery.model",
@@ -212,6 +214,7 @@ _LAZY: typing.Final[dict[str, str]] = {
 """Where each public name lives (the imports above, for type checkers, say the same)."""
 
 __all__ = [
+    "AdmissionRequestError",
     "AttestationError",
     "AttestationForm",
     "AttestationLayer",
