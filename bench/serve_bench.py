@@ -315,8 +315,16 @@ def main() -> None:
                 return python_load(server, p, posts, args.seconds, connections)
 
             generator = "wrk" if use_wrk else "Python"
+            mark = registry.mark()
             warm = load(path, bodies_file, CONNECTIONS)
             print(warm.row(f"warm {path}, {CONNECTIONS} conns ({generator})"))
+            made = registry.requests_since(mark)
+            heads = sum(e.method == "HEAD" for e in made)
+            tags = len({r.rsplit(":", 1)[0] for r in real.refs.values()})
+            print(
+                f"  registry requests during it: {len(made)} ({heads} HEAD) for {tags} tags; "
+                f"--tag-ttl 5 allows about {tags * (args.seconds / 5 + 1):.0f} HEADs"
+            )
             floor = load("/healthz", None, CONNECTIONS)
             print(floor.row(f"floor: /healthz, {CONNECTIONS} conns ({generator})"))
             single = load(path, bodies_file, 1)

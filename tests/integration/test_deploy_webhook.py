@@ -94,6 +94,15 @@ def test_kubectl_reads_every_document_offline() -> None:
         ]
 
 
+@pytest.mark.parametrize(
+    "manifest", sorted(REPO_ROOT.glob("deploy/**/*.yaml")), ids=lambda path: path.name
+)
+def test_every_manifest_of_deploy_is_read_by_kubectl(manifest: Path) -> None:
+    result = local_names(_with_ca(manifest.read_text()))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+
+
 @pytest.mark.parametrize("name", [NAMESPACE, f"{NAMESPACE}-redis"])
 def test_each_deployment_decodes_into_its_types_without_losing_a_field(name: str) -> None:
     deployment = _one("Deployment", name)
