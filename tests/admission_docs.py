@@ -243,6 +243,33 @@ def ephemeral_debug(images: Sequence[str], debug_image: str, *, namespace: str =
     )
 
 
+def ephemeral_debug_before_1_23(debug_image: str, *, namespace: str = "shop") -> Doc:
+    """The same before Kubernetes 1.23: the subresource took an ``EphemeralContainers`` object
+    (only the ephemeral containers, at its top)."""
+
+    def containers(with_debug: bool) -> Doc:
+        return {
+            "kind": "EphemeralContainers",
+            "apiVersion": "v1",
+            "metadata": _metadata("web", namespace),
+            "ephemeralContainers": [container("debugger-x7k2p", debug_image)] if with_debug else [],
+        }
+
+    doc = review(
+        group="",
+        version="v1",
+        kind="EphemeralContainers",
+        resource="pods",
+        operation="UPDATE",
+        namespace=namespace,
+        name="web",
+        obj=containers(True),
+        old=containers(False),
+        sub_resource="ephemeralcontainers",
+    )
+    return doc
+
+
 def pod_delete(images: Sequence[str], *, namespace: str = "shop") -> Doc:
     """``kubectl delete pod``: no ``object``, the Pod in ``oldObject``."""
     return review(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from provcheck.admission import Gate, NullObserver
-from provcheck.cache import open_cache
+from provcheck.cache import Cache, open_cache
 from provcheck.policy import parse_policy
 from provcheck.source.registry import RegistryOptions
 
@@ -67,7 +67,7 @@ class Recorder(NullObserver):
 
 
 def make_gate(
-    cache_dir: Path,
+    cache_dir: Path | Cache,
     *,
     policy_text: str = POLICY_TEXT,
     observer: Recorder | None = None,
@@ -75,8 +75,13 @@ def make_gate(
     clock: Callable[[], datetime] | None = None,
     **kwargs: Any,
 ) -> Gate:
-    """A Gate with ``policy_text`` and a disk cache in ``cache_dir`` (made private, 0700)."""
-    cache_dir.parent.mkdir(parents=True, exist_ok=True)
+    """A Gate with ``policy_text`` and a disk cache in ``cache_dir`` (made private, 0700), or
+    the cache given."""
+    if isinstance(cache_dir, Path):
+        cache_dir.parent.mkdir(parents=True, exist_ok=True)
+        cache: Cache = open_cache(str(cache_dir))
+    else:
+        cache = cache_dir
     document = policy_text.encode()
     extra: dict[str, Any] = dict(kwargs)
     if clock is not None:
@@ -84,7 +89,7 @@ def make_gate(
     return Gate(
         parse_policy(document, "policy.yaml"),
         document,
-        open_cache(str(cache_dir)),
+        cache,
         registry=registry or RegistryOptions(),
         observer=observer,
         **extra,

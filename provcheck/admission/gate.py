@@ -13,12 +13,14 @@ them), so that the API server's retry finds it verified.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
+from provcheck._internal.bounded import Lru
 from provcheck.admission.observer import GateObserver, NullObserver
 from provcheck.admission.outcome import (
     ImageResult,
@@ -28,10 +30,13 @@ from provcheck.admission.outcome import (
     from_report,
 )
 from provcheck.admission.review import AdmissionRequest, parse_review
+from provcheck.cache.verdicts import cacheable
+from provcheck.cache.verify import verify_cached
 from provcheck.errors import ProvcheckError, UsageError
 from provcheck.oci.digest import Digest
 from provcheck.oci.reference import ImageReference
 from provcheck.policy.exemptions import Exemption, matching
+from provcheck.policy.model import ProvenanceOptions
 from provcheck.report.escape import escape_text
 from provcheck.report.model import Report, Verdict
 from provcheck.source.deadline import Deadline
@@ -50,6 +55,24 @@ VERIFY_TIMEOUT: Final = 60.0
 """Network budget of one verification, in or out of a review (a review waits ``budget``)."""
 WARM_JOBS: Final = 8
 """Images :meth:`Gate.warm` verifies at once."""
+VERDICT_MEMO: Final = 10.0
+"""Seconds a verdict is kept in memory, in front of the cache (a small fraction of the shortest
+cached verdict's life, an hour; never for a policy with ``provenance.max-age``, whose verdicts
+change with the clock)."""
+MAX_MEMO: Final = 4096
+"""Verdicts kept in memory at most (least recently used go first)."""
+PRELOADED: Final = (
+    "provcheck.api",
+    "provcheck.discovery.buildkit",
+    "provcheck.policy.engine",
+    "provcheck.policy.rules",
+    "provcheck.report.json",
+)
+"""What a first verification imports (some 800 ms here): imported when a gate is made, so that
+the first review does not do it on the event loop, within its budget."""
+INLINE_BODY_BYTES: Final = 256 * 1024
+"""Bodies up to this size are parsed on the event loop; larger ones (a 3 MiB body takes some
+16 ms) in a worker thread, so that other reviews are answered meanwhile."""
 
 
 def _utcnow() -> datetime:
@@ -78,13 +101,11 @@ class WarmSummary:
         return sum(1 for r in self.results if r.verdict is verdict)
 
 
-def _spellings(image: str, ref: ImageReference | None) -> list[str]:
+def _spellings(image: str, ref: ImageReference) -> list[str]:
     """What an exemption's image pattern is matched against."""
-    names = [image]
-    if ref is not None:
-        names += [ref.name, str(ref)]
-        if ref.tag is not None:
-            names.append(f"{ref.name}:{ref.tag}")
+    names = [image, ref.name, str(ref)]
+    if ref.tag is not None:
+        names.append(f"{ref.name}:{ref.tag}")
     return list(dict.fromkeys(names))
 
 
@@ -105,8 +126,9 @@ class Gate:
     ``docker_config_dir``, timeouts; ``credentials`` replaces Docker's config). ``budget`` is
     the seconds a review may take, ``tag_ttl`` how long a tag's digest is used before it is
     resolved again (also during a registry outage, never longer), ``clock`` the time exemptions
-    and rules are judged at. Raises :class:`UsageError` for a non-positive budget or a negative
-    ``tag_ttl``.
+    and rules are judged at, ``verdict_memo`` how long a verdict is kept in memory in front of
+    the cache (see :data:`VERDICT_MEMO`; ``0``: never). Raises :class:`UsageError` for a
+    non-positive budget or a negative ``tag_ttl``.
     """
 
     def __init__(
@@ -123,9 +145,19 @@ class Gate:
         credentials: CredentialProvider | None = None,
         max_background: int = MAX_BACKGROUND,
         verify_timeout: float = VERIFY_TIMEOUT,
+        verdict_memo: float = VERDICT_MEMO,
     ) -> None:
-        if not budget > 0 or not tag_ttl >= 0 or not verify_timeout > 0 or max_background < 0:
-            raise UsageError("budget, verify_timeout must be > 0; tag_ttl, max_background >= 0")
+        if (
+            not budget > 0
+            or not verify_timeout > 0
+            or min(tag_ttl, max_background, verdict_memo) < 0
+        ):
+            raise UsageError(
+                "budget, verify_timeout must be > 0; tag_ttl, max_background, verdict_memo >= 0"
+            )
+        stores = {"sbom", "signatures"} & set(policy.rules)  # read cosign tags and referrers
+        for name in (*PRELOADED, *(("provcheck.discovery.stores",) if stores else ())):
+            importlib.import_module(name)
         self.policy = policy
         self.budget = budget
         self._document = policy_document
@@ -143,6 +175,10 @@ class Gate:
         self._background: set[asyncio.Task[Report]] = set()
         self._max_background = max_background
         self._verify_timeout = verify_timeout
+        provenance = policy.rules.get("provenance")
+        aging = isinstance(provenance, ProvenanceOptions) and provenance.max_age is not None
+        self._memo_for = 0.0 if aging else verdict_memo
+        self._memo: Lru[tuple[str, str, bool], tuple[Report, float]] = Lru(MAX_MEMO)
         self._closed = False
 
     def _registry_request(self, host: str, failed: bool) -> None:
@@ -163,7 +199,10 @@ class Gate:
         (see :func:`~provcheck.admission.review.parse_review`); any other failure denies.
         """
         started = time.monotonic()
-        request = parse_review(body)
+        if len(body) <= INLINE_BODY_BYTES:
+            request = parse_review(body)
+        else:
+            request = await asyncio.to_thread(parse_review, body)
         try:
             results = await self._judge(request, started)
         except Exception as exc:  # a bug: deny every image (fail closed)
@@ -189,24 +228,24 @@ class Gate:
                 ref = ImageReference.parse(image)
             except ProvcheckError as exc:
                 invalid = exc.diagnostics()
+            if ref is None:  # never exempt: a pattern must not match what is no reference
+                detail = f"{escape_text(image)}: not verified: {escape_text(invalid)}"
+                results[image] = ImageResult(image, paths, ImageStatus.ERROR, detail=detail)
+                continue
             exemption = matching(
                 self.policy.exemptions, request.namespace, _spellings(image, ref), now
             )
             if exemption is not None:
                 self._observer.exemption_used(exemption.label)
                 results[image] = _exempt(image, paths, exemption)
-            elif ref is None:
-                detail = f"{escape_text(image)}: not verified: {escape_text(invalid)}"
-                results[image] = ImageResult(image, paths, ImageStatus.ERROR, detail=detail)
             else:
                 tasks[image] = (ref, asyncio.create_task(self._verify(ref)))
         if tasks:
-            await self._wait(request, groups, tasks, results, started)
+            await self._wait(groups, tasks, results, started)
         return [results[image] for image in groups]
 
     async def _wait(
         self,
-        request: AdmissionRequest,
         groups: dict[str, tuple[str, ...]],
         tasks: dict[str, tuple[ImageReference, asyncio.Task[Report]]],
         results: dict[str, ImageResult],
@@ -251,8 +290,6 @@ class Gate:
             digest = ref.digest if ref.digest is not None else await self._resolve(ref)
 
             async def run(_: SharedDeadline) -> Report:
-                from provcheck.cache.verify import verify_cached
-
                 return await verify_cached(
                     str(ref),
                     self.policy,
@@ -266,7 +303,16 @@ class Gate:
                     offload=True,
                 )
 
-            return await self._verifications.run((ref.name, str(digest), pinned), run)
+            key = (ref.name, str(digest), pinned)
+            now = asyncio.get_running_loop().time()
+            memo = self._memo.get(key)
+            if memo is not None and memo[1] > now:
+                self._observer.cache_lookup(True)
+                return memo[0]
+            report = await self._verifications.run(key, run)
+            if self._memo_for > 0 and cacheable(report) and report.digest == str(digest):
+                self._memo.put(key, (report, now + self._memo_for))
+            return report
         except ProvcheckError as exc:
             message = exc.diagnostics()
         except Exception as exc:  # a bug: this image is not verified (fail closed)

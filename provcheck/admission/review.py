@@ -49,11 +49,6 @@ class AdmissionRequest:
     dry_run: bool
     images: tuple[ContainerImage, ...]
 
-    @property
-    def needs_work(self) -> bool:
-        """Whether any image must be verified."""
-        return bool(self.images)
-
 
 def _string(value: object, where: str, *, required: bool = False) -> str | None:
     if value is None and not required:

@@ -22,8 +22,12 @@ _POD_SPEC_PATHS: Final[dict[str, tuple[str, ...]]] = {
     "ReplicaSet": ("spec", "template", "spec"),
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
+    "EphemeralContainers": (),
 }
-"""Where each kind keeps its Pod spec."""
+"""Where each kind keeps its Pod spec (``EphemeralContainers``, what the
+``pods/ephemeralcontainers`` subresource took before Kubernetes 1.23, keeps its
+``ephemeralContainers`` at the top)."""
 
 WORKLOAD_KINDS: Final = frozenset(_POD_SPEC_PATHS)
 

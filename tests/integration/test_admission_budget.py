@@ -145,6 +145,7 @@ def test_concurrent_reviews_of_one_image_share_one_verification(
     ]
     assert seen.count(("HEAD", f"/v2/{unique_repository}/manifests/1")) == 1
     assert seen.count(("GET", f"/v2/{unique_repository}/manifests/{digest}")) == 1
+    assert ("GET", f"/v2/{unique_repository}/manifests/1") not in seen  # resolved by HEAD only
     assert len(seen) == len(set(seen))  # nothing fetched twice
     assert recorder.lookups == [False]  # one verification, one verdict lookup
 

@@ -102,6 +102,14 @@ def test_a_namespace_exemption_applies_in_its_namespace_only(
     assert shop.decision is Decision.DENIED and "warnings" not in shop.response["response"]
 
 
+def test_what_is_no_image_reference_is_denied_even_in_an_exempt_namespace(
+    real_registry: RealRegistry, tmp_path: Path
+) -> None:
+    doc = docs.pod_create(["Not/A:Reference:At:All"], namespace="legacy")
+    outcome = _review(tmp_path, real_registry, doc)
+    assert outcome.decision is Decision.DENIED and outcome.log["exemptions"] == []
+
+
 def test_an_expired_exemption_no_longer_applies(
     real_registry: RealRegistry, tmp_path: Path
 ) -> None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from provcheck.admission import Decision, Gate, ReviewOutcome
+from provcheck.cache import open_cache
 from provcheck.report.model import Verdict
 from provcheck.source.registry import RegistryOptions
 from tests import admission_docs as docs
-from tests.gate_support import Recorder, make_gate
+from tests.gate_support import POLICY_TEXT, Recorder, make_gate
 from tests.oci_push import push_layout
 from tests.paths import REAL_DIR
 from tests.registry import RealRegistry
@@ -108,3 +111,31 @@ def test_warm_fills_the_cache_so_that_a_review_makes_no_request(
             await gate.aclose()
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    ("policy", "memo", "refetched"),
+    [
+        (POLICY_TEXT, 30.0, False),  # the memo answers, the cache is not read
+        (POLICY_TEXT, 0.0, True),  # no memo: the cache was cleared, verified again
+        (POLICY_TEXT.replace("    required: true\n", "    max-age: 9999w\n", 1), 30.0, True),
+    ],
+)
+def test_verdicts_are_kept_in_memory_unless_they_change_with_the_clock(
+    real_registry: RealRegistry, tmp_path: Path, policy: str, memo: float, refetched: bool
+) -> None:
+    image = real_registry.ref("b-multi-max")
+    cache = open_cache(str(tmp_path / "cache"))
+
+    async def run() -> bool:
+        gate = make_gate(cache, policy_text=policy, tag_ttl=60, verdict_memo=memo)
+        try:
+            assert (await _decide(gate, image)).decision is Decision.ALLOWED
+            await cache.clear()
+            mark = real_registry.server.mark()
+            assert (await _decide(gate, image)).decision is Decision.ALLOWED
+            return bool(real_registry.server.requests_since(mark))
+        finally:
+            await gate.aclose()
+
+    assert asyncio.run(run()) is refetched

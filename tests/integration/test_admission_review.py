@@ -13,9 +13,13 @@ import pytest
 
 from provcheck.admission import AdmissionRequestError, Decision, ReviewOutcome
 from tests import admission_docs as docs
+from tests.conftest import require_docker_registry
 from tests.gate_support import FAILING, PASSING, POLICY_TEXT, Recorder, make_gate
+from tests.integration.test_audit_cli import AMD64_PROVENANCE
 from tests.integration.test_verify_cli import SECRETS
-from tests.registry import RealRegistry
+from tests.oci_push import push_layout
+from tests.paths import REAL_DIR
+from tests.registry import RealRegistry, RegistryServer
 
 
 def _review(tmp_path: Path, body: bytes, *, mutate: bool = False, **kwargs: Any) -> ReviewOutcome:
@@ -135,6 +139,15 @@ def test_an_ephemeral_debug_container_is_verified(
     assert inner["allowed"] is False and debug in inner["status"]["message"]
     assert outcome.log["sub_resource"] == "ephemeralcontainers"
     assert [i["image"] for i in outcome.log["images"]] == [running, debug]
+
+
+def test_an_ephemeral_containers_object_of_kubernetes_before_1_23_is_verified(
+    real_registry: RealRegistry, tmp_path: Path
+) -> None:
+    debug = real_registry.ref("e3-syntax-evil")
+    outcome = _review(tmp_path, docs.body(docs.ephemeral_debug_before_1_23(debug)))
+    assert _inner(outcome)["allowed"] is False
+    assert [i["image"] for i in outcome.log["images"]] == [debug]
 
 
 def test_a_dry_run_is_evaluated_the_same_way(real_registry: RealRegistry, tmp_path: Path) -> None:
@@ -260,3 +273,19 @@ def test_a_gate_answers_after_a_bad_body(real_registry: RealRegistry, tmp_path: 
             await gate.aclose()
 
     assert _inner(asyncio.run(run()))["allowed"] is True
+
+
+def test_a_tampered_provenance_layer_denies(tmp_path: Path) -> None:
+    require_docker_registry()
+    with RegistryServer(tmp_path / "registry") as server:
+        push_layout(server.url, REAL_DIR / "b-multi-max" / "oci-layout", "lab/tampered")
+        data = bytearray(server.blob_data_path(AMD64_PROVENANCE).read_bytes())
+        data[100] ^= 0x01
+        server.tamper_blob(AMD64_PROVENANCE, bytes(data))
+        image = f"{server.host}/lab/tampered:1"
+        outcome = _review(tmp_path, docs.body(docs.pod_create([image])), mutate=True)
+    inner = _inner(outcome)
+    assert inner["allowed"] is False and "patch" not in inner
+    assert "evidence" in outcome.log["images"][0]["rules_failed"]
+    assert outcome.log["images"][0]["verdict"] == "error"
+    assert f"{image} (sha256:" in inner["status"]["message"]

@@ -107,3 +107,23 @@ def test_kinds_without_pods_and_odd_shapes_give_nothing() -> None:
         )
         == []
     )
+
+
+def test_replication_controllers_and_pre_1_23_ephemeral_containers_have_images() -> None:
+    rc: dict[str, Any] = {
+        "kind": "ReplicationController",
+        "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "x/rc:1"}]}}},
+    }
+    assert images_of(rc) == [ContainerImage("/spec/template/spec/containers/0/image", "x/rc:1")]
+    old: dict[str, Any] = {
+        "kind": "EphemeralContainers",
+        "ephemeralContainers": [{"name": "debugger", "image": "x/debug:1"}],
+    }
+    assert images_of(old) == [ContainerImage("/ephemeralContainers/0/image", "x/debug:1")]
+
+
+def test_the_kind_given_decides_where_the_pod_spec_is() -> None:
+    pod: dict[str, Any] = {"spec": {"containers": [{"name": "a", "image": "x/a:1"}]}}
+    assert images_of(pod) == []  # no kind in the object
+    assert images_of(pod, "Pod") == [ContainerImage("/spec/containers/0/image", "x/a:1")]
+    assert images_of({**pod, "kind": "Pod"}, "ConfigMap") == []
