@@ -4,7 +4,7 @@ and a soak of memory and file descriptors.
 Starts Debian's docker-registry on a free loopback port with the real cases of fixtures/real,
 and ``.venv/bin/provcheck serve`` on another, over TLS with a CA and certificate made here
 (tests/serve_process.py), its cache a directory of its own. The reviews are AdmissionReviews of
-Pods as the API server sends them (tests/serve_process.py), each Pod with 1 to 5 images of the
+Pods as the API server sends them (tests/admission_docs.py), each Pod with 1 to 5 images of the
 real cases (tags), ``--pods`` distinct bodies sent in turn. After every body was reviewed once
 (warm), on the same server:
 
@@ -52,9 +52,10 @@ sys.path.insert(0, str(ROOT))
 
 from audit_bench import _image  # noqa: E402
 
+from tests.admission_docs import pod_create  # noqa: E402
 from tests.integration.test_verify_cli import POLICY  # noqa: E402
 from tests.registry import RealRegistry, RegistryServer, load_real_cases  # noqa: E402
-from tests.serve_process import ServeProcess, make_tls, pod, review, serving  # noqa: E402
+from tests.serve_process import ServeProcess, make_tls, serving  # noqa: E402
 
 CONNECTIONS: Final = 16
 SAMPLE_EVERY: Final = 10.0
@@ -180,7 +181,8 @@ def bodies_of(real: RealRegistry, pods: int) -> list[bytes]:
     for i in range(pods):
         count = 1 + i % 5
         images = [refs[(i * 3 + k) % len(refs)] for k in range(count)]
-        document = review(pod(images, name=f"bench-{i}"), uid=f"bench-{i:04d}")
+        document = pod_create(images, name=f"bench-{i}")
+        document["request"]["uid"] = f"bench-{i:04d}"
         out.append(json.dumps(document, separators=(",", ":")).encode())
     return out
 
@@ -211,7 +213,9 @@ def first_seen(server: ServeProcess, registry: RegistryServer, count: int) -> li
     latencies: list[float] = []
     with server.client() as client:
         for n, ref in enumerate(refs):
-            body = json.dumps(review(pod([ref], name=f"fresh-{n}"), uid=f"fresh-{n}")).encode()
+            document = pod_create([ref], name=f"fresh-{n}")
+            document["request"]["uid"] = f"fresh-{n}"
+            body = json.dumps(document).encode()
             started = time.perf_counter()
             answer = client.post(
                 "/validate", content=body, headers={"content-type": "application/json"}

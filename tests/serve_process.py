@@ -1,7 +1,7 @@
 """A real ``provcheck serve`` for the tests: a subprocess of ``.venv/bin/provcheck serve`` on a
 free loopback port, with a TLS certificate made here (a CA and a server certificate for
-127.0.0.1 and localhost, with ``cryptography``), talked to with httpx over TLS trusting the CA;
-and the ``AdmissionReview`` documents the API server sends."""
+127.0.0.1 and localhost, with ``cryptography``), talked to with httpx over TLS trusting the CA
+(the ``AdmissionReview`` documents are :mod:`tests.admission_docs`'), and a hung registry."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ import ssl
 import subprocess
 import threading
 import time
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tests.admission_docs import Doc, body
 from tests.paths import REPO_ROOT
 
 PROVCHECK: Final = REPO_ROOT / ".venv" / "bin" / "provcheck"
@@ -47,7 +47,7 @@ def _name(common_name: str) -> x509.Name:
 
 
 def make_tls(folder: Path) -> TlsFiles:
-    """A CA and a server certificate for ``127.0.0.1`` and ``localhost`` it signed, in ``folder``."""
+    """A CA, and a server certificate it signed for ``127.0.0.1`` and ``localhost``."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
@@ -135,10 +135,10 @@ class ServeProcess:
             f"--cache={folder / f'cache-{self.port}'}",
             *extra,
         ]
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            self.argv, stdout=subprocess.DEVNULL, stderr=self._log, stdin=subprocess.DEVNULL
-        )
+        with self.log_path.open("wb") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                self.argv, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL
+            )
         self.url = f"https://127.0.0.1:{self.port}"
 
     def client(self, **kwargs: Any) -> httpx.Client:
@@ -171,7 +171,7 @@ class ServeProcess:
         raise AssertionError(f"serve did not turn ready\n{self.log_text()}")
 
     def log_text(self) -> str:
-        self._log.flush()
+        """Its stderr so far."""
         return self.log_path.read_text(errors="replace")
 
     def records(self) -> list[dict[str, Any]]:
@@ -182,16 +182,13 @@ class ServeProcess:
         """Send ``sig`` and wait for the exit code."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        finally:
-            self._log.close()
+        return self.process.wait(timeout)
 
     def kill(self) -> None:
+        """Kill it if it still runs."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
-        self._log.close()
 
 
 @contextmanager
@@ -239,57 +236,13 @@ class HangingServer:
             connection.close()
 
 
-# The AdmissionReview documents, as the API server sends them.
-
-POD_RESOURCE: Final = {"group": "", "version": "v1", "resource": "pods"}
-
-
-def pod(images: Sequence[str], *, name: str = "app", init: Sequence[str] = ()) -> dict[str, Any]:
-    """A Pod whose containers run ``images`` (and init containers ``init``)."""
-    spec: dict[str, Any] = {
-        "containers": [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]
-    }
-    if init:
-        spec["initContainers"] = [{"name": f"i{i}", "image": image} for i, image in enumerate(init)]
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": "shop"},
-        "spec": spec,
-    }
+def with_uid(document: Doc, uid: str) -> Doc:
+    """``document`` (an ``AdmissionReview``) with the request ``uid``."""
+    document["request"]["uid"] = uid
+    return document
 
 
-def review(
-    obj: Mapping[str, Any] | None,
-    *,
-    operation: str = "CREATE",
-    uid: str | None = None,
-    namespace: str = "shop",
-    dry_run: bool = False,
-) -> dict[str, Any]:
-    """An ``admission.k8s.io/v1`` ``AdmissionReview`` of ``obj`` (a Pod) by ``operation``."""
-    request: dict[str, Any] = {
-        "uid": uid or str(uuid.uuid4()),
-        "kind": {"group": "", "version": "v1", "kind": "Pod"},
-        "resource": POD_RESOURCE,
-        "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
-        "requestResource": POD_RESOURCE,
-        "name": obj["metadata"]["name"] if obj else "app",
-        "namespace": namespace,
-        "operation": operation,
-        "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters"]},
-        "object": obj,
-        "oldObject": None,
-        "dryRun": dry_run,
-        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
-    }
-    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
-
-
-def post_review(
-    client: httpx.Client, path: str, document: Mapping[str, Any], **kwargs: Any
-) -> httpx.Response:
-    """POST ``document`` as JSON to ``path``."""
-    body = json.dumps(document).encode()
+def post_review(client: httpx.Client, path: str, document: Doc, **kwargs: Any) -> httpx.Response:
+    """POST ``document`` to ``path`` as the API server does (compact JSON)."""
     headers = {"content-type": "application/json", **kwargs.pop("headers", {})}
-    return client.post(path, content=body, headers=headers, **kwargs)
+    return client.post(path, content=body(document), headers=headers, **kwargs)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from provcheck.admission.review import MAX_REVIEW_BYTES as MAX_BODY_BYTES
 from provcheck.errors import AdmissionRequestError
+from provcheck.report.escape import escape_text
 from provcheck.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from provcheck.server.metrics import ServerMetrics
 
@@ -120,7 +121,7 @@ class AdmissionApp:
             return
         except AdmissionRequestError as exc:
             self._rejected(path, 400)
-            why = exc.diagnostics()[:MAX_REASON]
+            why = escape_text(exc.diagnostics())[:MAX_REASON]
             await _answer(send, 400, f"not an AdmissionReview: {why}\n".encode(), _TEXT)
             return
         except Exception as exc:  # a bug: no answer that could allow (failurePolicy: Fail denies)

@@ -11,9 +11,16 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.admission_docs import (
+    cronjob_create,
+    deployment_update,
+    ephemeral_debug,
+    pod_create,
+    pod_delete,
+)
 from tests.integration.test_verify_cli import POLICY
 from tests.registry import RealRegistry
-from tests.serve_process import ServeProcess, make_tls, pod, post_review, review, serving
+from tests.serve_process import ServeProcess, make_tls, post_review, serving, with_uid
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +49,7 @@ def test_a_passing_pod_is_allowed(
     server: ServeProcess, client: httpx.Client, real_registry: RealRegistry
 ) -> None:
     image = real_registry.ref("b-multi-max")
-    document = review(pod([image]), uid="uid-allowed")
+    document = with_uid(pod_create([image]), "uid-allowed")
     answer = post_review(client, "/validate", document)
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/json"
@@ -67,7 +74,9 @@ def test_a_failing_pod_is_denied_naming_the_image_and_rule(
     server: ServeProcess, client: httpx.Client, real_registry: RealRegistry
 ) -> None:
     passing, failing = real_registry.ref("b-multi-max"), real_registry.ref("c-secrets-max")
-    answer = post_review(client, "/validate", review(pod([passing, failing]), uid="uid-denied"))
+    answer = post_review(
+        client, "/validate", with_uid(pod_create([passing, failing]), "uid-denied")
+    )
     response = answer.json()["response"]
     assert answer.status_code == 200
     assert response["uid"] == "uid-denied"
@@ -86,7 +95,7 @@ def test_mutate_pins_the_verified_digest(
     server: ServeProcess, client: httpx.Client, real_registry: RealRegistry
 ) -> None:
     image = real_registry.ref("b-multi-max")
-    document = review(pod([image], init=[image]), uid="uid-mutate")
+    document = with_uid(pod_create([image], init_images=[image]), "uid-mutate")
     response = post_review(client, "/mutate", document).json()["response"]
     assert response["allowed"] is True
     assert response["patchType"] == "JSONPatch"
@@ -104,15 +113,15 @@ def test_a_pinned_pod_needs_no_patch_and_dry_run_is_judged_the_same(
     client: httpx.Client, real_registry: RealRegistry
 ) -> None:
     pinned = f"{real_registry.ref('b-multi-max')}@{real_registry.root_digest('b-multi-max')}"
-    response = post_review(client, "/mutate", review(pod([pinned]))).json()["response"]
+    response = post_review(client, "/mutate", pod_create([pinned])).json()["response"]
     assert response["allowed"] is True
     assert "patch" not in response
-    failing = review(pod([real_registry.ref("c-secrets-max")]), dry_run=True)
+    failing = pod_create([real_registry.ref("c-secrets-max")], dry_run=True)
     assert post_review(client, "/mutate", failing).json()["response"]["allowed"] is False
 
 
 def test_delete_is_allowed_without_work(server: ServeProcess, client: httpx.Client) -> None:
-    document = review(None, operation="DELETE", uid="uid-delete")
+    document = with_uid(pod_delete(["127.0.0.1:9/app:1"]), "uid-delete")
     response = post_review(client, "/validate", document).json()["response"]
     assert response == {"uid": "uid-delete", "allowed": True}
     (record,) = _records_of(server, "uid-delete")
@@ -139,8 +148,8 @@ def test_metrics_count_reviews_cache_and_registry_requests(
 ) -> None:
     image = real_registry.ref("b-multi-max")
     before = client.get("/metrics").text
-    post_review(client, "/validate", review(pod([image])))
-    post_review(client, "/validate", review(pod([image])))
+    post_review(client, "/validate", pod_create([image]))
+    post_review(client, "/validate", pod_create([image]))
     answer = client.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain; version=")
@@ -173,3 +182,37 @@ def test_other_paths_and_methods(client: httpx.Client) -> None:
     assert client.get("/validate").headers["allow"] == "POST"
     assert client.post("/healthz").status_code == 405
     assert client.get("/healthz").text == "ok\n"
+
+
+def test_a_deployment_update_judges_the_new_object_only(
+    client: httpx.Client, real_registry: RealRegistry
+) -> None:
+    passing, failing = real_registry.ref("b-multi-max"), real_registry.ref("c-secrets-max")
+    fixed = post_review(client, "/validate", deployment_update([passing], [failing]))
+    assert fixed.json()["response"]["allowed"] is True
+    broken = post_review(client, "/validate", deployment_update([failing], [passing]))
+    assert broken.json()["response"]["allowed"] is False
+
+
+def test_a_cronjob_is_pinned_in_its_job_template(
+    client: httpx.Client, real_registry: RealRegistry
+) -> None:
+    image = real_registry.ref("b-multi-max")
+    response = post_review(client, "/mutate", cronjob_create([image])).json()["response"]
+    patch = json.loads(base64.b64decode(response["patch"]))
+    assert patch == [
+        {
+            "op": "replace",
+            "path": "/spec/jobTemplate/spec/template/spec/containers/0/image",
+            "value": f"{image}@{real_registry.root_digest('b-multi-max')}",
+        }
+    ]
+
+
+def test_an_ephemeral_debug_container_is_verified(
+    client: httpx.Client, real_registry: RealRegistry
+) -> None:
+    passing, failing = real_registry.ref("b-multi-max"), real_registry.ref("c-secrets-max")
+    response = post_review(client, "/validate", ephemeral_debug([passing], failing)).json()
+    assert response["response"]["allowed"] is False
+    assert failing in response["response"]["status"]["message"]
