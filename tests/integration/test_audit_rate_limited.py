@@ -29,6 +29,7 @@ from tests.integration.test_verify_cli import EXPECTED, POLICY
 from tests.paths import REAL_CASES
 from tests.registry import RealRegistry
 
+MARGIN = 2.0  # seconds for the command's own work on 2 shared cores
 FORWARDED = ("content-type", "docker-content-digest", "content-length", "link")
 
 Rule = Callable[[int, Request], int | None]
@@ -181,7 +182,7 @@ def test_an_image_whose_wait_cannot_fit_its_timeout_is_an_error_at_once(
     assert [r["verdict"] for r in records] == ["error", "error"]
     assert all("429" in r["error"] for r in records), records
     assert all(r["subject"]["digest"] is None for r in records)
-    assert elapsed < 3  # not a second waited: the pause ends after the deadline
+    assert elapsed < 3 + MARGIN  # the 60 s are not waited: the pause ends after the deadline
     assert 1 <= len(seen) <= 2  # each image asked once, at most; then the host was paused
 
 
@@ -201,7 +202,7 @@ def test_retry_after_waits_stop_at_the_image_timeout(
     assert 2 <= len(seen) <= 3  # a try each second, while a wait fits in the budget
     gaps = [b.at - a.at for a, b in itertools.pairwise(seen)]
     assert all(gap >= 0.9 for gap in gaps), gaps
-    assert elapsed < 2.5 + 1.5  # the budget, and the start of the command
+    assert elapsed < 2.5 + MARGIN  # the budget, and the command's own work
 
 
 def test_an_image_whose_attestations_are_rate_limited_is_never_a_pass(
@@ -221,4 +222,4 @@ def test_an_image_whose_attestations_are_rate_limited_is_never_a_pass(
     assert record["subject"]["digest"] == real_registry.root_digest("b-multi-max")
     assert "429" in json.dumps(record)
     assert any(s.status == 200 for s in seen) and any(s.status == 429 for s in seen)
-    assert elapsed < 3
+    assert elapsed < 3 + MARGIN
