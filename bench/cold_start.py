@@ -11,7 +11,10 @@ Starts Debian's docker-registry on a free loopback port, pushes the real BuildKi
 3. ``-X importtime`` of the inspect run: median self time per top-level package, the largest
    cumulative entries;
 4. probes: TLS contexts created by one run and their cost, the CA bundles, asyncio loop
-   creation, bytecode (``.pyc`` present, and the run with none), ``sniffio`` import retries.
+   creation, bytecode (``.pyc`` present, and the run with none), ``sniffio`` import retries;
+5. sbom: what cyclonedx-python-lib costs the one path that needs it (``sbom --format
+   cyclonedx`` of ``g-sbom-generator``), next to ``sbom`` (json) and ``sbom --validate``, and
+   which of them import it at all.
 
     .venv/bin/python bench/cold_start.py [--runs 9] [--case b-multi-max] [--compare NAME=TREE]
 """
@@ -406,12 +409,58 @@ def probes(ref: str, runs: int, env: Mapping[str, str]) -> None:
     )
 
 
+_CONVERSION_IMPORTS: Final = (
+    "import cyclonedx.model.bom, cyclonedx.model.component, cyclonedx.model.dependency, "
+    "cyclonedx.output.json, cyclonedx.contrib.license.factories, packageurl"
+)
+_LOADS_CYCLONEDX: Final = """
+import io, sys
+from contextlib import redirect_stdout
+from provcheck.cli import main
+with redirect_stdout(io.StringIO()):
+    main(sys.argv[1:])
+print(sorted({m.split(".")[0] for m in sys.modules} & {"cyclonedx", "jsonschema", "packageurl"}))
+"""
+
+
+def sbom(ref: str, runs: int, env: Mapping[str, str]) -> None:
+    """Cold ``sbom`` runs of an image with SPDX SBOMs, and the imports of the conversion."""
+    sbom_argv = [PROVCHECK, "sbom", ref]
+    convert = [*sbom_argv, "--format", "cyclonedx", "--platform", "linux/amd64"]
+    commands = {
+        "python -I -c '<the conversion's cyclonedx imports>'": [
+            PYTHON,
+            "-I",
+            "-c",
+            _CONVERSION_IMPORTS,
+        ],
+        "provcheck sbom REF (json)": sbom_argv,
+        "provcheck sbom REF --format cyclonedx --platform linux/amd64": convert,
+        "provcheck sbom REF --validate": [*sbom_argv, "--validate"],
+    }
+    times: dict[str, list[Timing]] = defaultdict(list)
+    for _ in range(runs):
+        for name, argv in commands.items():
+            times[name].append(run(argv, env))
+    print(f"## sbom: cyclonedx-python-lib on the conversion path only (median of {runs}, ms)\n")
+    print("| command | wall | CPU | imports |\n| --- | --- | --- | --- |")
+    for name, values in times.items():
+        argv = commands[name]
+        loads = ""
+        if argv[0] == PROVCHECK:
+            probe = run([PYTHON, "-c", _LOADS_CYCLONEDX, *argv[1:]], env).done
+            loads = probe.stdout.strip().splitlines()[-1]
+        walls, cpus = [t.wall for t in values], [t.cpu for t in values]
+        print(f"| {name} | {ms(walls)} | {ms(cpus)} | {loads} |")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--case", default="b-multi-max")
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--sections", default="pairs,floors,importtime,probes")
+    parser.add_argument("--sections", default="pairs,floors,importtime,probes,sbom")
     parser.add_argument(
         "--compare",
         action="append",
@@ -425,7 +474,8 @@ def main() -> None:
     if not BUILDX.exists():
         sys.exit("buildx not found: run scripts/reference-tools.sh")
     with tempfile.TemporaryDirectory() as tmp, RegistryServer(Path(tmp) / "registry") as server:
-        ref = load_real_cases(server).refs[args.case]
+        refs = load_real_cases(server).refs
+        ref = refs[args.case]
         home = Path(tmp) / "home"
         home.mkdir()
         env = {
@@ -451,6 +501,8 @@ def main() -> None:
             importtime(ref, args.runs, env, args.top)
         if "probes" in sections:
             probes(ref, args.runs, env)
+        if "sbom" in sections:
+            sbom(refs["g-sbom-generator"], args.runs, env)
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 

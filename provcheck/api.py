@@ -36,6 +36,7 @@ from provcheck.source.deadline import DEFAULT_TIMEOUT, Deadline
 if TYPE_CHECKING:
     # Imported where they are used: a layout needs no HTTP client, inspect needs no policy.
     from provcheck.discovery.offload import Offload
+    from provcheck.evidence.record import Recording
     from provcheck.policy import Policy
     from provcheck.report import Report
     from provcheck.sbom.collect import ImageSboms
@@ -74,6 +75,11 @@ def _parse(reference: str | Reference) -> Reference:
     return parse_reference(reference) if isinstance(reference, str) else reference
 
 
+def _asked(reference: Reference, root: tuple[Descriptor, bytes]) -> str | Digest:
+    """What the root was resolved from: its tag, else its digest."""
+    return reference.digest or reference.tag or root[0].digest
+
+
 def _pinned(reference: Reference) -> bool:
     return reference.digest is not None
 
@@ -86,12 +92,15 @@ async def inspect_image_async(
     registry: RegistryOptions | None = None,
     credentials: CredentialProvider | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    record: Recording | None = None,
 ) -> ImageAttestations:
     """Resolve ``reference`` and discover its attestations, as :func:`inspect_image` does.
 
     With a shared ``client``, a deadline that runs out cancels this call's requests only, and
     ``credentials`` (default: the client's) are used for this call only: tokens fetched with
-    other credentials are never sent for it. Raises what :func:`inspect_image` raises.
+    other credentials are never sent for it. ``record`` keeps every verified byte read and
+    every tag and referrers answer (an evidence pack is written from it). Raises what
+    :func:`inspect_image` raises.
     """
     ref = _parse(reference)
     options = options or DiscoveryOptions()
@@ -99,6 +108,9 @@ async def inspect_image_async(
     deadline = Deadline(timeout)
     opened = _open(ref, client, registry, deadline, credentials)
     async with deadline.enforce(), opened as (source, root):
+        if record is not None:
+            record.resolved(_asked(ref, root), root)
+            source = record.wrap(source)
         found = await discover(
             source, root, reference=str(ref), options=options, pinned=_pinned(ref), budget=budget
         )
@@ -119,6 +131,7 @@ def inspect_image(
     registry: RegistryOptions | None = None,
     credentials: CredentialProvider | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    record: Recording | None = None,
 ) -> ImageAttestations:
     """Resolve ``reference`` (registry or ``oci-layout://``) and discover its attestations.
 
@@ -132,11 +145,17 @@ def inspect_image(
     :class:`RegistryError` or :class:`IntegrityError` when the root cannot be fetched,
     :class:`ManifestError` when it is malformed, :class:`LimitExceededError` when it needs more
     work than ``options.limits`` allow, :class:`PlatformNotFoundError` when
-    ``options.platforms`` names a platform the image does not have.
+    ``options.platforms`` names a platform the image does not have. ``record`` keeps what was
+    read (see :func:`inspect_image_async`).
     """
     return asyncio.run(
         inspect_image_async(
-            reference, options=options, registry=registry, credentials=credentials, timeout=timeout
+            reference,
+            options=options,
+            registry=registry,
+            credentials=credentials,
+            timeout=timeout,
+            record=record,
         )
     )
 
@@ -147,10 +166,20 @@ def verification_options(policy: Policy) -> DiscoveryOptions:
     Provenance and image configs always; SBOM layers only for an ``sbom`` rule (they can be
     tens of MiB); the stores outside the index (cosign tags, referrers) for an ``sbom`` or
     ``signatures`` rule, trusting the ``signatures`` rule's keys and identities, and nobody
-    without them.
+    without them. A policy with only the ``vsa`` rule (the admission fast path) reads no
+    attestation layer and no config: only the stores of the root, where a summary of that
+    digest is.
     """
     from provcheck.policy.model import SignaturesOptions
 
+    if set(policy.rules) == {"vsa"}:
+        return DiscoveryOptions(
+            kinds=frozenset(),
+            index_attestations=False,
+            signature_stores=True,
+            image_signatures=False,
+            platform_stores=False,
+        )
     kinds = {PredicateKind.PROVENANCE}
     if "sbom" in policy.rules:
         kinds.add(PredicateKind.SBOM)
@@ -162,7 +191,7 @@ def verification_options(policy: Policy) -> DiscoveryOptions:
     return DiscoveryOptions(
         kinds=frozenset(kinds),
         image_configs=True,
-        signature_stores="sbom" in policy.rules or signatures is not None,
+        signature_stores="sbom" in policy.rules or signatures is not None or "vsa" in policy.rules,
         trust=trust,
         image_signatures=signatures is not None,
     )
@@ -192,15 +221,19 @@ async def verify_image_async(
     limits: Limits | None = None,
     offload: Offload = False,
     now: datetime | None = None,
+    record: Recording | None = None,
 ) -> Report:
     """Discover the attestations of ``reference`` and evaluate ``policy`` on them, as
-    :func:`verify_image` does (``client`` as in :func:`inspect_image_async`).
+    :func:`verify_image` does (``client`` and ``record`` as in :func:`inspect_image_async`).
 
     Raises what :func:`verify_image` raises.
     """
     from provcheck.policy import evaluate
 
     options = _tuned(verification_options(policy), max_layer_bytes, limits, offload)
+    if now is not None and options.trust is not None:
+        # A keyless signature logged after ``now`` did not exist then.
+        options = replace(options, trust=replace(options.trust, at=now))
     found = await inspect_image_async(
         reference,
         options=options,
@@ -208,6 +241,7 @@ async def verify_image_async(
         registry=registry,
         credentials=credentials,
         timeout=timeout,
+        record=record,
     )
     return evaluate(found, policy, now=now, platforms=platforms)
 
@@ -224,6 +258,7 @@ def verify_image(
     limits: Limits | None = None,
     offload: Offload = False,
     now: datetime | None = None,
+    record: Recording | None = None,
 ) -> Report:
     """Verify ``reference`` against ``policy`` and return the report as data.
 
@@ -231,8 +266,10 @@ def verify_image(
     ``platforms`` rule still reads the whole index); ``max_layer_bytes`` caps each attestation
     layer (default 64 MiB), ``limits`` the whole image (:class:`Limits`); ``offload`` says where
     signatures are verified (``DiscoveryOptions.offload``); ``now`` is the time the rules
-    judge by (the age of a provenance; default: the clock). Policy violations are results in the
-    report, not exceptions. Raises the same errors as :func:`inspect_image` when the image
+    judge by (the age of a provenance; a keyless signature logged after it is rejected;
+    default: the clock, and no signature is rejected for its time); ``record`` keeps what was
+    read (see :func:`inspect_image_async`). Policy violations are results in the report, not
+    exceptions. Raises the same errors as :func:`inspect_image` when the image
     itself cannot be read (``timeout`` likewise), and :class:`PlatformNotFoundError` when
     ``platforms`` names a platform the image lacks.
     """
@@ -248,6 +285,7 @@ def verify_image(
             limits=limits,
             offload=offload,
             now=now,
+            record=record,
         )
     )
 

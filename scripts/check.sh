@@ -34,6 +34,7 @@ need docker-registry docker-registry docker-registry "registry tests"        # d
 need redis-server redis-server redis-server "Redis cache tests"               # :6379, no persistence
 need chromium chromium "" "the audit HTML screenshot test"                    # headless, no service
 need kubectl kubernetes-client "" "the Kubernetes YAML checks"                # offline (--local), no cluster
+need unshare util-linux "" "the offline evidence-pack replay"                 # a network namespace
 
 # 2. the reference clients the tests compare against (buildx, cosign, oras), into .tools/
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

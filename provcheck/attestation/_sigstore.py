@@ -9,10 +9,12 @@ calls it, because a v0.3 bundle carries its inclusion proof.
 
 What sigstore checks (``Verifier.verify_dsse``): the leaf chains to a ``certificateAuthorities``
 chain of the trusted root at the entry's ``integratedTime`` (the only verified time, via its
-inclusion promise), its embedded SCT verifies under a ``ctlogs`` key, key usage and the
-code-signing EKU, the identity policy below, the Merkle inclusion proof, checkpoint and inclusion
-promise under a ``tlogs`` key, the DSSE signature under the leaf key, and that the ``dsse``
-entry describes this envelope. Exactly one transparency-log entry is required.
+inclusion promise; an evaluation instant, ``--at``, before it rejects the signature in
+:mod:`provcheck.attestation.verify`: it did not exist yet), its embedded SCT verifies under a
+``ctlogs`` key, key usage and the code-signing EKU, the identity policy below, the Merkle
+inclusion proof, checkpoint and inclusion promise under a ``tlogs`` key, the DSSE signature
+under the leaf key, and that the ``dsse`` entry describes this envelope. Exactly one
+transparency-log entry is required.
 
 The identity policy: the OIDC issuer (extension 1.3.6.1.4.1.57264.1.8, DER UTF8String, or the
 legacy 1.3.6.1.4.1.57264.1.1, raw bytes; both must agree when both are present) equals the
@@ -21,6 +23,7 @@ identity's issuer, and a SAN (URI or e-mail) fully matches its ``subject-regexp`
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from provcheck._internal.jsonload import load_json_object
@@ -39,10 +42,12 @@ _EXTRA: Final = "keyless verification needs the optional extra: pip install 'pro
 
 def verify_keyless_dsse(
     bundle: bytes, identities: tuple[Identity, ...], trusted_root: TrustedRoot | None
-) -> tuple[str, bytes, str]:
+) -> tuple[str, bytes, str, datetime | None]:
     """Verify a keyless DSSE bundle: certificate chain, SCT, transparency log, identity.
 
-    Returns (payload type, payload bytes, the identity that matched). Raises
+    Returns (payload type, payload bytes, the identity that matched, the entry's
+    ``integratedTime``, which its inclusion promise signs: when the signature is known to have
+    existed; ``None`` when the bundle gives none). Raises
     :class:`VerificationError` when no trusted root was given, the policy trusts no identity,
     the bundle has no transparency-log entry, the extra is missing, or nothing verifies. Never
     touches the network.
@@ -79,8 +84,23 @@ def verify_keyless_dsse(
             reasons.append(f"identity {identity}: {exc}")
             continue
         # Who signed, as the certificate says (what an auditor needs), not the policy pattern.
-        return payload_type, payload, f"{subject.matched} (issuer {identity.issuer})"
+        who = f"{subject.matched} (issuer {identity.issuer})"
+        return payload_type, payload, who, _integrated_time(bundle)
     raise VerificationError("; ".join(reasons)[:1500])
+
+
+def _integrated_time(bundle: bytes) -> datetime | None:
+    """The ``integratedTime`` of the bundle's one transparency-log entry (verified by sigstore
+    through the inclusion promise), or ``None``."""
+    doc = load_json_object(bundle, "sigstore bundle", VerificationError)
+    material = doc.get("verificationMaterial")
+    entries = material.get("tlogEntries") if isinstance(material, dict) else None
+    entry = entries[0] if isinstance(entries, list) and len(entries) == 1 else None
+    value = entry.get("integratedTime") if isinstance(entry, dict) else None
+    try:
+        return datetime.fromtimestamp(int(value), UTC) if isinstance(value, str | int) else None
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _verifier(root: TrustedRoot) -> Any:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from provcheck.errors import UsageError
 
 if TYPE_CHECKING:  # values of these types are made by callers that already imported them
+    from datetime import datetime
+
     from provcheck.attestation.keys import PublicKey
     from provcheck.attestation.tlog import LogKey, TrustedRoot
 
@@ -57,6 +59,8 @@ class TrustConfig:
     threshold: int = 1
     trusted_root: TrustedRoot | None = None
     tlog_required: bool = False
+    at: datetime | None = None
+    """The evaluation instant (``--at``): a keyless signature logged after it is rejected."""
 
     def __post_init__(self) -> None:
         if self.threshold < 1:
@@ -110,6 +114,8 @@ class RejectionReason(StrEnum):
     """What was signed describes another image than the one it was found for."""
     THRESHOLD = "threshold"
     """Fewer distinct trusted signers than the threshold signed the bytes."""
+    SIGNED_LATER = "signed-later"
+    """The log integrated the (keyless) signature after the evaluation instant."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +201,8 @@ class SignedObject:
     ``location``: ``<manifest digest>#layers/<n>`` (what evidence cites). ``target``: the digest
     whose store it was found in. ``payload_digest``: sha256 hex of the verified payload (the bytes
     its signers count for). ``platforms``: platforms it was bound to (empty when it bound to none).
+    ``envelope``: a stored envelope's bytes exactly as read (checked against their layer
+    descriptor), so that a rule with its own keys (``vsa``) can verify it whoever else trusts it.
     """
 
     kind: SignedKind
@@ -206,3 +214,4 @@ class SignedObject:
     payload_digest: str | None = None
     index_scoped: bool = False
     platforms: tuple[str, ...] = field(default=())
+    envelope: bytes | None = field(default=None, compare=False, repr=False)

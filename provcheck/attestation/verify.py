@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from provcheck.attestation.cosign import SIMPLE_SIGNING_TYPE, verify_simple_signing
 from provcheck.attestation.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, b64decode_any, check_envelope
@@ -75,6 +76,18 @@ def _require_tlog(trust: TrustConfig, tlog: TlogStatus, rejections: list[Rejecti
         rejections.append(Rejection(RejectionReason.TLOG_REQUIRED, reason))
 
 
+def signed_later(integrated: datetime | None, trust: TrustConfig) -> Rejection | None:
+    """With an evaluation instant (``trust.at``), reject a keyless signature that the log
+    integrated after it (it did not exist then) or whose time is unknown (fail closed)."""
+    if trust.at is None or (integrated is not None and integrated <= trust.at):
+        return None
+    when = integrated.isoformat() if integrated is not None else "an unknown time"
+    return Rejection(
+        RejectionReason.SIGNED_LATER,
+        f"keyless signature logged at {when}, after the evaluation time {trust.at.isoformat()}",
+    )
+
+
 def verify_statement_envelope(
     envelope: Envelope,
     trust: TrustConfig | None,
@@ -111,7 +124,7 @@ def verify_statement_envelope(
             from provcheck.attestation._sigstore import verify_keyless_dsse
 
             try:
-                _, payload, who = verify_keyless_dsse(
+                _, payload, who, integrated = verify_keyless_dsse(
                     keyless_bundle, trust.identities, trust.trusted_root
                 )
             except VerificationError as exc:
@@ -120,6 +133,9 @@ def verify_statement_envelope(
                     None, (), (Rejection(RejectionReason.UNTRUSTED, reason),), None, tlog
                 )
             signers, tlog = (who,), TlogStatus.VERIFIED
+            later = signed_later(integrated, trust)
+            if later is not None:
+                rejections.append(later)
         else:
             signers = check_envelope(envelope, trust.keys).key_ids
             if not signers:

@@ -13,6 +13,8 @@ import asyncio
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from provcheck.errors import ProvcheckError
@@ -21,6 +23,7 @@ from provcheck.report.model import Report, Verdict
 
 if TYPE_CHECKING:
     from provcheck.cache import Cache
+    from provcheck.evidence.pack import PackInputs
     from provcheck.policy import Policy
     from provcheck.source.registry import RegistryClient, RegistryOptions
 
@@ -41,15 +44,29 @@ class AuditCache:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditEvidence:
+    """Where an audit writes its evidence packs: one per image, ``directory/sha256-<hex>``,
+    with what they share (``inputs``; its instant is the audit's ``now``)."""
+
+    directory: Path
+    inputs: PackInputs
+
+
+@dataclass(frozen=True, slots=True)
 class AuditOptions:
     """How an audit runs: ``jobs`` images at once, ``timeout`` seconds of network work per
-    image, results held back behind a slow one at most ``window`` (default 4 times ``jobs``)."""
+    image, results held back behind a slow one at most ``window`` (default 4 times ``jobs``),
+    rules judged as of ``now`` (default: the clock, per image; cached verdicts are as of now,
+    so with ``now`` the verdict cache is not used), ``evidence`` packs written (the verdict
+    cache is then not read either: a pack holds what was read)."""
 
     jobs: int = DEFAULT_JOBS
     timeout: float = DEFAULT_IMAGE_TIMEOUT
     platforms: frozenset[str] = frozenset()
     max_layer_bytes: int | None = None
     window: int | None = None
+    now: datetime | None = None
+    evidence: AuditEvidence | None = None
 
     def __post_init__(self) -> None:
         if self.jobs < 1 or (self.window is not None and self.window < 1):
@@ -72,7 +89,9 @@ async def _verify(
     from provcheck.cache.verify import verify_cached
 
     try:
-        if cached is not None:
+        if options.evidence is not None:
+            return await _verify_recorded(reference, policy, client, options, options.evidence)
+        if cached is not None and options.now is None:  # cached verdicts are as of now
             return await verify_cached(
                 reference,
                 policy,
@@ -91,12 +110,44 @@ async def _verify(
             timeout=options.timeout,
             platforms=options.platforms,
             max_layer_bytes=options.max_layer_bytes,
+            now=options.now,
         )
     except ProvcheckError as exc:
         message = exc.diagnostics()
     except Exception as exc:  # a bug: this image errors (fail closed), the audit goes on
         message = f"internal error ({type(exc).__name__})"
     return Report.from_error(message, reference=reference, policy=policy.name)
+
+
+async def _verify_recorded(
+    reference: str,
+    policy: Policy,
+    client: RegistryClient,
+    options: AuditOptions,
+    evidence: AuditEvidence,
+) -> Report:
+    """Verify ``reference``, recording it, and write its pack (none without a digest). Raises
+    what :func:`verify_image_async` raises, and :class:`UsageError` when the pack cannot be
+    written (the image is then an error: its evidence was asked for)."""
+    from provcheck.api import verify_image_async
+    from provcheck.evidence.pack import pack_name, save_pack
+    from provcheck.evidence.record import Recording
+
+    recording = Recording()
+    report = await verify_image_async(
+        reference,
+        policy,
+        client=client,
+        timeout=options.timeout,
+        platforms=options.platforms,
+        max_layer_bytes=options.max_layer_bytes,
+        now=evidence.inputs.at,
+        record=recording,
+    )
+    if report.digest:
+        path = evidence.directory / pack_name(report.digest)
+        await asyncio.to_thread(save_pack, path, recording, report, evidence.inputs)
+    return report
 
 
 async def audit_stream(

@@ -143,12 +143,15 @@ def verdict_expiry(
     A policy with ``provenance.max-age`` changes its result as builds get older: the earliest
     change over every provenance statement of the image counts (a lower bound, whatever
     ``--platform`` or ``min-trust`` selected). ``stores``: the verdict read cosign tags or
-    referrers (:data:`STORES_TTL`), else :data:`IMMUTABLE_TTL` bounds it.
+    referrers (:data:`STORES_TTL`), else :data:`IMMUTABLE_TTL` bounds it. A ``vsa`` rule's
+    result depends on the time (a summary from the future, one past ``max-age``): never cached.
     """
     from provcheck.policy.model import ProvenanceOptions
     from provcheck.predicates import PredicateKind
     from provcheck.predicates.slsa import parse_provenance
 
+    if "vsa" in policy.rules:
+        return None
     expires = now + (STORES_TTL if stores else IMMUTABLE_TTL)
     options = policy.rules.get("provenance")
     if not isinstance(options, ProvenanceOptions) or options.max_age is None:

@@ -87,7 +87,12 @@ async def verify_cached(
         from provcheck.api import verify_image_async
 
         return await verify_image_async(
-            ref, policy, timeout=timeout, platforms=platforms, max_layer_bytes=max_layer_bytes
+            ref,
+            policy,
+            timeout=timeout,
+            platforms=platforms,
+            max_layer_bytes=max_layer_bytes,
+            now=now,
         )
     shown = str(ref)
     if ref.digest is not None:

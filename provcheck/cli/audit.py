@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from provcheck.cli.common import (
     ExitCode,
     add_cache_options,
+    add_evidence_options,
     add_verbose,
     open_cli_cache,
     platforms_of,
@@ -112,6 +113,7 @@ def add(commands: Any) -> None:
         metavar="OS/ARCH[/VARIANT]",
         help="evaluate only this platform of each image (repeatable)",
     )
+    add_evidence_options(audit, "one pack per image under DIR, named sha256-<hex> by digest")
     add_cache_options(audit, default=None)
     add_verbose(audit, "verbose_audit")
     audit.set_defaults(run=run)
@@ -195,6 +197,8 @@ def _merge(args: argparse.Namespace, start: Callable[[int | None], object], sink
             ("--key", args.key),
             ("--trusted-root", args.trusted_root),
             ("--cache", args.cache),
+            ("--at", args.at),
+            ("--evidence", args.evidence),
         )
         if value
     ]
@@ -249,7 +253,22 @@ def _audit_run(args: argparse.Namespace, start: Callable[[int | None], object], 
         ca_file=args.ca_file,
         max_requests_per_host=REQUESTS_PER_HOST,
     )
-    options = AuditOptions(jobs=args.jobs, timeout=args.timeout, platforms=platforms_of(args))
+    evidence = None
+    if args.evidence is not None:
+        from datetime import UTC, datetime
+
+        from provcheck.audit.run import AuditEvidence
+        from provcheck.evidence.pack import PackInputs
+
+        at = args.at or datetime.now(UTC)
+        evidence = AuditEvidence(args.evidence, PackInputs(policy, raw, str(args.policy), at))
+    options = AuditOptions(
+        jobs=args.jobs,
+        timeout=args.timeout,
+        platforms=platforms_of(args),
+        now=args.at,
+        evidence=evidence,
+    )
     cache = None if args.cache == "none" else partial(open_cli_cache, args)
     start(len(references))
     emitted = iter(positions)  # run_audit hands over one report per input, in input order

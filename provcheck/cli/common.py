@@ -7,7 +7,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Set
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
@@ -16,11 +16,14 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TextIO
 from provcheck.errors import PolicyMistakesError, ProvcheckError, UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from provcheck.attestation.keys import PublicKey
     from provcheck.attestation.signatures import TrustConfig
     from provcheck.cache import Cache
     from provcheck.discovery.model import ImageAttestations
     from provcheck.discovery.options import DiscoveryOptions
+    from provcheck.oci.digest import Digest
     from provcheck.policy import Policy
     from provcheck.report import Report, Verdict
     from provcheck.source.registry import RegistryOptions
@@ -114,6 +117,46 @@ def seconds(text: str) -> float:
         return check_timeout(seconds)
     except UsageError as exc:
         raise argparse.ArgumentTypeError(exc.diagnostics()) from None
+
+
+def instant(text: str) -> datetime:
+    """The type of ``--at``: an RFC 3339 timestamp with its offset (``2026-06-30T12:00:00Z``)
+    or a date (``2026-06-30``, its first second in UTC)."""
+    import re
+    from datetime import UTC, datetime
+
+    value = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        value += "T00:00:00Z"
+    rfc3339 = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
+    try:
+        if not re.fullmatch(rfc3339, value):
+            raise ValueError(value)
+        return datetime.fromisoformat(value.upper().replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid time {text[:60]!r} (RFC 3339 with an offset, e.g. 2026-06-30T12:00:00Z, "
+            "or a date, 2026-06-30)"
+        ) from None
+
+
+def add_evidence_options(parser: argparse.ArgumentParser, pack: str) -> None:
+    """``--at`` and ``--evidence`` (verify, audit); ``pack`` says what ``--evidence`` writes."""
+    parser.add_argument(
+        "--at",
+        type=instant,
+        metavar="TIME",
+        help="evaluate time-dependent rules (max-age, expiries) as of this instant: RFC 3339 "
+        "(2026-06-30T12:00:00Z) or a date (2026-06-30, 00:00 UTC); default now",
+    )
+    parser.add_argument(
+        "--evidence",
+        type=Path,
+        metavar="DIR",
+        help=f"write {pack}: an OCI image layout of every byte the verdict was computed "
+        "from, the policy, the trust inputs and the report (replay it with "
+        "verify oci-layout://DIR --policy FILE --at TIME)",
+    )
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -288,15 +331,19 @@ def remove_stale(output: Path) -> None:
         print(f"provcheck: warning: cannot remove the earlier {output}: {reason}", file=sys.stderr)
 
 
-def report_problems(found: ImageAttestations) -> bool:
-    """Warn about every problem on stderr; True if any of them rejected content."""
+def report_problems(found: ImageAttestations, ignore: Set[Digest] = frozenset()) -> bool:
+    """Warn about every problem on stderr; True if any of them rejected content (a
+    ``malformed`` problem of content whose digest is in ``ignore`` excepted: the caller
+    reports on that content itself)."""
+    from provcheck.discovery.model import ProblemKind
     from provcheck.report.escape import escape_text
 
     rejected = False
     for problem in found.all_problems():
         message = escape_text(problem.message)
         print(f"provcheck: warning: {problem.kind.value}: {message}", file=sys.stderr)
-        rejected = rejected or problem.kind.rejects
+        handled = problem.kind is ProblemKind.MALFORMED and problem.digest in ignore
+        rejected = rejected or (problem.kind.rejects and not handled)
     return rejected
 
 

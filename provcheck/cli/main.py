@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     pass
 
 from provcheck import __version__
-from provcheck.cli import audit, cache, inspect, policy, sbom, serve, verify
+from provcheck.cli import audit, cache, explain, inspect, policy, sbom, serve, verify
 
-COMMANDS: tuple[Command, ...] = (inspect, verify, sbom, policy, audit, cache, serve)
+COMMANDS: tuple[Command, ...] = (inspect, verify, explain, sbom, policy, audit, cache, serve)
 """The commands, in the order ``--help`` lists them."""
 
 

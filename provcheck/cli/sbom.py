@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +20,11 @@ from provcheck.cli.common import (
 from provcheck.errors import UsageError
 
 if TYPE_CHECKING:
-    pass
+    from provcheck.discovery.model import ImageAttestations
 
 
-SBOM_FORMATS = ("json", "csv", "cyclonedx", "spdx")
+SBOM_FORMATS = ("json", "csv", "cyclonedx", "spdx", "original")
+DEFAULT_MAX_ERRORS = 10  # provcheck.sbom.schema.DEFAULT_MAX_ERRORS, not imported at start-up
 
 
 def add(commands: Any) -> None:
@@ -36,9 +38,25 @@ def add(commands: Any) -> None:
     sbom.add_argument(
         "--format",
         choices=SBOM_FORMATS,
-        default="json",
-        help="json or csv (components of every SBOM), cyclonedx or spdx (the original "
-        "document of one SBOM: pick a platform with --platform)",
+        default=None,
+        help="json (the default) or csv (components of every SBOM); cyclonedx (CycloneDX "
+        "1.6) or spdx (SPDX 2.3): one SBOM, converted when it is in the other format (what "
+        "was dropped goes to stderr and into the document), the original when it is not; "
+        "original: the "
+        "document as stored (pick a platform with --platform)",
+    )
+    sbom.add_argument(
+        "--validate",
+        action="store_true",
+        help="validate each original SBOM document against its official JSON schema instead "
+        "(exit 1 when one is invalid)",
+    )
+    sbom.add_argument(
+        "--max-errors",
+        type=int,
+        default=DEFAULT_MAX_ERRORS,
+        metavar="N",
+        help="with --validate: list at most N schema errors per document",
     )
     sbom.add_argument(
         "--output", type=Path, metavar="FILE", help="write the export here instead of stdout"
@@ -49,8 +67,12 @@ def add(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
+    if args.max_errors < 1:
+        raise UsageError("--max-errors must be at least 1")
+    if args.validate and args.format is not None:
+        raise UsageError("--validate writes a validation report, not an export: drop --format")
     try:
-        return _export_sbom(args)
+        return _validate_sboms(args) if args.validate else _export_sbom(args)
     except (Exception, KeyboardInterrupt):
         # A run that exports nothing leaves no file: never the export of an earlier run.
         if args.output is not None:
@@ -61,7 +83,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 def _export_sbom(args: argparse.Namespace) -> ExitCode:
     from provcheck.api import sbom_image
     from provcheck.errors import NoSbomError
-    from provcheck.sbom.export import ExportFormat, export_sboms
+    from provcheck.sbom.export import ExportFormat, export_one, export_sboms
 
     platforms = platforms_of(args)  # a bad --platform is named before a bad reference
     try:
@@ -77,12 +99,62 @@ def _export_sbom(args: argparse.Namespace) -> ExitCode:
             report_problems(exc.attestations)  # why there is none
         raise
     rejected = report_problems(result.attestations)
-    fmt = ExportFormat(args.format)
+    fmt = ExportFormat(args.format or "json")
+    if fmt in (ExportFormat.JSON, ExportFormat.CSV):
+        write_output(export_sboms(result.sboms, fmt), args.output)
+        return ExitCode.ERROR if rejected else ExitCode.PASS
     described = sorted({entry.platform for entry in result.sboms if entry.platform})
-    if fmt in (ExportFormat.CYCLONEDX, ExportFormat.SPDX) and len(described) > 1:
+    if len(described) > 1:
         raise UsageError(
             f"--format {fmt.value} exports one document, and {len(described)} platforms have "
             f"an SBOM: pick one with --platform ({', '.join(described)}), or use json or csv"
         )
-    write_output(export_sboms(result.sboms, fmt), args.output)
+    text, conversion = export_one(result.sboms, fmt)
+    write_output(text, args.output)
+    if conversion is not None:
+        print(f"provcheck: note: {conversion.note}", file=sys.stderr)
+    return ExitCode.ERROR if rejected else ExitCode.PASS
+
+
+def _validate_sboms(args: argparse.Namespace) -> ExitCode:
+    from provcheck.api import sbom_image
+    from provcheck.errors import NoSbomError
+    from provcheck.report.escape import escape_text
+    from provcheck.sbom.collect import sbom_documents
+    from provcheck.sbom.schema import validate_schema
+
+    platforms = platforms_of(args)
+    try:
+        found: ImageAttestations = sbom_image(
+            args.reference,
+            registry=registry_options(args),
+            timeout=args.timeout,
+            platforms=platforms,
+            max_layer_bytes=args.max_attestation_size,
+        ).attestations
+    except NoSbomError as exc:
+        # a document the projection refused is still validated: the schema says why
+        if exc.attestations is None or not sbom_documents(exc.attestations):
+            if exc.attestations is not None:
+                report_problems(exc.attestations)
+            raise
+        found = exc.attestations
+    documents = sbom_documents(found)
+    validated = {d.digest for d in documents}
+    rejected = report_problems(found, ignore=validated)
+    lines: list[str] = []
+    invalid = 0
+    for doc in documents:
+        report = validate_schema(doc.format, doc.document, args.max_errors)
+        where = f"{doc.platform or 'index'} {doc.source}"
+        if report.valid:
+            lines.append(f"valid: {where}: {report.schema}\n")
+            continue
+        invalid += 1
+        lines.append(f"invalid: {where}: {report.schema}: {len(report.problems)} error(s)")
+        lines.append(" (more not shown)\n" if report.more else "\n")
+        lines.extend(f"  {p.path}: {escape_text(p.message)}\n" for p in report.problems)
+    write_output("".join(lines), args.output)
+    if invalid:
+        return ExitCode.VIOLATION
     return ExitCode.ERROR if rejected else ExitCode.PASS

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from provcheck.cli.common import (
     ExitCode,
     add_cache_options,
+    add_evidence_options,
     add_source_options,
     add_verbose,
     error_message,
@@ -21,13 +23,15 @@ from provcheck.cli.common import (
     with_cli_trust,
     write_output,
 )
-from provcheck.errors import PolicyError
+from provcheck.errors import PolicyError, UsageError
 
 if TYPE_CHECKING:
+    from provcheck.policy import Policy
     from provcheck.report import Report
 
 
 REPORT_FORMATS = ("text", "json", "sarif", "junit")
+VSA_FORMAT = "vsa"
 
 
 def add(commands: Any) -> None:
@@ -39,7 +43,24 @@ def add(commands: Any) -> None:
     )
     verify.add_argument("--policy", required=True, type=Path, help="policy file (YAML)")
     verify.add_argument(
-        "--format", choices=REPORT_FORMATS, default="text", help="report format (default text)"
+        "--format",
+        choices=(*REPORT_FORMATS, VSA_FORMAT),
+        default="text",
+        help="report format (default text); vsa: a SLSA verification summary (in-toto statement)",
+    )
+    verify.add_argument(
+        "--sign-key",
+        type=Path,
+        metavar="PEM",
+        help="with --format vsa: sign the summary (a DSSE envelope) with this PEM private key "
+        "(ECDSA P-256, Ed25519 or RSA; an encrypted key's password in "
+        "$PROVCHECK_SIGN_KEY_PASSWORD)",
+    )
+    verify.add_argument(
+        "--attach",
+        action="store_true",
+        help="with --format vsa --sign-key: add the signed summary to the image's cosign "
+        "attestations (its sha256-<hex>.att tag)",
     )
     verify.add_argument(
         "--output",
@@ -63,6 +84,7 @@ def add(commands: Any) -> None:
         help="sigstore trusted root for keyless verification (never fetched over the network)",
     )
     add_source_options(verify)
+    add_evidence_options(verify, "DIR (replaced if it is a pack)")
     add_cache_options(verify, default="none")
     add_verbose(verify, "verbose_verify")
     verify.set_defaults(run=run)
@@ -71,6 +93,14 @@ def add(commands: Any) -> None:
 def run(args: argparse.Namespace) -> ExitCode:
     from provcheck.report import Report, ReportFormat, render
 
+    if args.format == VSA_FORMAT:
+        from provcheck.cli.vsa import run_vsa
+
+        return run_vsa(args)
+    if args.sign_key is not None or args.attach:
+        from provcheck.errors import UsageError
+
+        raise UsageError("--sign-key and --attach go with --format vsa")
     fmt = ReportFormat(args.format)
     try:
         report = _evaluate(args)
@@ -90,7 +120,10 @@ def run(args: argparse.Namespace) -> ExitCode:
 
 
 def _evaluate(args: argparse.Namespace) -> Report:
-    if args.cache != "none":
+    if args.evidence is not None:
+        return _evaluate_recorded(args)
+    if args.cache != "none" and args.at is None:
+        # Cached verdicts are verdicts as of now: with --at the cache is not used.
         return _evaluate_cached(args)
     from provcheck.api import verify_image
     from provcheck.policy import load_policy
@@ -103,21 +136,70 @@ def _evaluate(args: argparse.Namespace) -> Report:
         platforms=platforms_of(args),
         max_layer_bytes=args.max_attestation_size,
         timeout=args.timeout,
+        now=args.at,
     )
+
+
+def _read_policy(args: argparse.Namespace) -> tuple[bytes, Policy]:
+    """The policy file's bytes (read once) and the policy parsed from them, with CLI trust."""
+    from provcheck._internal.files import read_capped
+    from provcheck.policy.loader import MAX_POLICY_BYTES, parse_policy
+    from provcheck.policy.resolver import FileResolver
+
+    raw = read_capped(args.policy, MAX_POLICY_BYTES, "policy file", PolicyError)
+    parsed = parse_policy(raw, str(args.policy), resolver=FileResolver(args.policy.parent))
+    return raw, with_cli_trust(args, parsed)
+
+
+def _evaluate_recorded(args: argparse.Namespace) -> Report:
+    """``verify --evidence DIR``: the verification recorded, then written as a pack."""
+    from datetime import UTC, datetime
+
+    from provcheck.api import verify_image
+    from provcheck.errors import ProvcheckError
+    from provcheck.evidence.pack import PackInputs, check_target, save_pack
+    from provcheck.evidence.record import Recording
+
+    if args.cache != "none":
+        raise UsageError("--evidence records what is read: use it with --cache none")
+    check_target(args.evidence)
+    raw, policy = _read_policy(args)
+    moment = args.at or datetime.now(UTC)
+    recording = Recording()
+    inputs = PackInputs(policy, raw, str(args.policy), moment)
+    try:
+        report = verify_image(
+            args.reference,
+            policy,
+            registry=registry_options(args),
+            platforms=platforms_of(args),
+            max_layer_bytes=args.max_attestation_size,
+            timeout=args.timeout,
+            now=moment,
+            record=recording,
+        )
+    except ProvcheckError as exc:
+        # No earlier pack may stand for this run: the pack of an error is what was read
+        # before it, with the error report.
+        from provcheck.report import Report
+
+        error = Report.from_error(
+            error_message(exc), reference=args.reference, policy=str(args.policy)
+        )
+        with suppress(ProvcheckError):  # the run's own error is what to report
+            save_pack(args.evidence, recording, error, inputs)
+        raise
+    save_pack(args.evidence, recording, report, inputs)
+    return report
 
 
 def _evaluate_cached(args: argparse.Namespace) -> Report:
     """``verify --cache``: the policy file read once (its bytes are part of the verdict key)."""
     import asyncio
 
-    from provcheck._internal.files import read_capped
     from provcheck.cache.verify import verify_cached
-    from provcheck.policy.loader import MAX_POLICY_BYTES, parse_policy
-    from provcheck.policy.resolver import FileResolver
 
-    raw = read_capped(args.policy, MAX_POLICY_BYTES, "policy file", PolicyError)
-    parsed = parse_policy(raw, str(args.policy), resolver=FileResolver(args.policy.parent))
-    policy = with_cli_trust(args, parsed)
+    raw, policy = _read_policy(args)
     registry = registry_options(args)
 
     async def run() -> Report:

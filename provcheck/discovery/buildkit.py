@@ -395,8 +395,9 @@ class AttestationReader:
         except ProvcheckError as exc:
             platform = entry.platform or Platform("", "unknown")
             problems.append(problem_from_error(exc, entry.digest, f"image {entry.digest.short}"))
+        wanted = attestations if self.options.index_attestations else []
         manifests = await asyncio.gather(
-            *(self.attestation_manifest(a, entry, platform, root) for a in attestations)
+            *(self.attestation_manifest(a, entry, platform, root) for a in wanted)
         )
         image = PlatformImage(entry, platform, tuple(manifests), config)
         provenance = len(list(image.statements(PredicateKind.PROVENANCE)))

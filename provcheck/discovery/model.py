@@ -98,6 +98,37 @@ class AttestationOrigin(StrEnum):
     """cosign's legacy ``sha256-<hex>.att`` / ``.sig`` tags."""
 
 
+class StoreRepository(StrEnum):
+    """Which repository a signature store (cosign tags, referrers) was read from."""
+
+    IMAGE = "image"
+    """The image's own repository (index content is always from there)."""
+    ATTESTATIONS_REPO = "attestations-repo"
+    """The repository named by ``--attestations-repo`` / ``COSIGN_REPOSITORY``."""
+
+
+class ReferrersAnswer(StrEnum):
+    """How the referrers of a digest were listed."""
+
+    API = "api"
+    """The OCI 1.1 referrers API answered."""
+    FALLBACK_TAG = "fallback-tag"
+    """The API is not served (404 and the like; an OCI layout has none): the ``sha256-<hex>``
+    fallback tag was read instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLookup:
+    """What listing the referrers of one digest gave (one per digest and repository read)."""
+
+    digest: Digest
+    referrers: ReferrersAnswer
+    listed: int | None
+    """Descriptors listed (by the API or the fallback tag); ``None``: there is no fallback tag
+    (or it is not an index)."""
+    repository: StoreRepository = StoreRepository.IMAGE
+
+
 class TrustLevel(StrEnum):
     """How far an attestation can be trusted. The ordering is :data:`TRUST_ORDER`, defined
     once; compare with :attr:`rank`, :meth:`at_least` and :meth:`weakest`, never on values."""
@@ -182,6 +213,8 @@ class AttestationManifest:
     origin: AttestationOrigin
     layers: tuple[AttestationLayer, ...] = ()
     problems: tuple[Problem, ...] = ()
+    repository: StoreRepository = StoreRepository.IMAGE
+    """Where a manifest found in a signature store was read (index content: ``image``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +273,12 @@ class ImageAttestations:
     others: tuple[PlatformImage, ...] = ()
     """The platform images that ``DiscoveryOptions.platforms`` left out, in index order: their
     descriptor and platform only, nothing of them read (statements may still bind to them)."""
+    lookups: tuple[StoreLookup, ...] = ()
+    """How the referrers of each digest whose stores were read were listed, sorted."""
+    attestations_repository: str | None = None
+    """``registry/repository`` whose signature stores were read too (``--attestations-repo``);
+    what was found there has :attr:`AttestationManifest.repository`
+    :attr:`StoreRepository.ATTESTATIONS_REPO`."""
 
     @property
     def digest(self) -> Digest:

@@ -38,6 +38,12 @@ class DiscoveryOptions:
     image_signatures: bool = True
     """With the stores: also read image signatures (cosign ``.sig``) and signatures over
     attestation manifests. A policy without a ``signatures`` rule does not need them."""
+    index_attestations: bool = True
+    """Read the attestation manifests the index lists (a policy with only the ``vsa`` rule
+    needs none: the summary it checks is in the root's stores)."""
+    platform_stores: bool = True
+    """With the stores: also read those of each platform manifest and in-index attestation
+    manifest, not only the root's (a policy with only the ``vsa`` rule needs the root's)."""
     limits: Limits = field(default_factory=Limits)
     """The most work the whole image may cost (see :mod:`provcheck.discovery.limits`)."""
     offload: Offload = False

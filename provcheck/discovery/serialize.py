@@ -48,6 +48,9 @@ from provcheck.discovery.model import (
     PlatformImage,
     Problem,
     ProblemKind,
+    ReferrersAnswer,
+    StoreLookup,
+    StoreRepository,
     TrustLevel,
 )
 from provcheck.errors import DocumentError, ProvcheckError
@@ -159,6 +162,7 @@ def _manifest(m: AttestationManifest) -> dict[str, Any]:
         "origin": m.origin.value,
         "layers": [_layer(x) for x in m.layers],
         "problems": problem_list(m.problems),
+        "repository": m.repository.value,
     }
 
 
@@ -187,6 +191,16 @@ def signed_dict(s: SignedObject) -> dict[str, Any]:
     }
 
 
+def lookup_dict(x: StoreLookup) -> dict[str, Any]:
+    """``{"digest", "referrers", "listed", "repository"}``."""
+    return {
+        "digest": str(x.digest),
+        "referrers": x.referrers.value,
+        "listed": x.listed,
+        "repository": x.repository.value,
+    }
+
+
 def attestations_to_dict(found: ImageAttestations) -> dict[str, Any]:
     """``found`` as JSON-ready data (a ``provcheck.attestations/v1`` document); raises nothing."""
     return {
@@ -198,7 +212,12 @@ def attestations_to_dict(found: ImageAttestations) -> dict[str, Any]:
         "images": [_image(i) for i in found.images],
         "problems": problem_list(found.problems),
         "signed": [signed_dict(s) for s in found.signed],
-    }
+        "lookups": [lookup_dict(x) for x in found.lookups],
+    } | (
+        {}
+        if found.attestations_repository is None
+        else {"attestationsRepository": found.attestations_repository}
+    )
 
 
 def dump_attestations(found: ImageAttestations) -> str:
@@ -327,6 +346,7 @@ def _manifest_from(d: dict[str, Any]) -> AttestationManifest:
         origin=AttestationOrigin(d.pop("origin")),
         layers=tuple(_layer_from(dict(x)) for x in d.pop("layers")),
         problems=_problems_from(d.pop("problems")),
+        repository=StoreRepository(d.pop("repository", StoreRepository.IMAGE.value)),
     )
 
 
@@ -381,6 +401,16 @@ def attestations_from_dict(data: Mapping[str, Any]) -> ImageAttestations:
             annotations=MappingProxyType(dict(doc.pop("annotations"))),
             problems=_problems_from(doc.pop("problems")),
             signed=tuple(_signed_from(dict(s)) for s in doc.pop("signed")),
+            lookups=tuple(
+                StoreLookup(
+                    Digest.parse(x["digest"]),
+                    ReferrersAnswer(x["referrers"]),
+                    x["listed"],
+                    StoreRepository(x["repository"]),
+                )
+                for x in doc.pop("lookups", ())
+            ),
+            attestations_repository=doc.pop("attestationsRepository", None),
         )
     except DocumentError:
         raise

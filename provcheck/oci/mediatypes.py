@@ -47,3 +47,15 @@ REF_NAME: Final = "org.opencontainers.image.ref.name"
 def is_in_toto_dsse(media_type: str) -> bool:
     """True for ``application/vnd.in-toto.<predicate>+dsse`` layers (docker/attest, buildx)."""
     return media_type.startswith("application/vnd.in-toto.") and media_type.endswith("+dsse")
+
+
+# provcheck evidence packs (an OCI image layout; see provcheck/evidence/pack.py)
+EVIDENCE_VERSION: Final = "dev.provcheck.evidence.version"
+"""``index.json`` annotation marking an evidence pack (value ``1``): every blob is checked."""
+EVIDENCE_ROLE: Final = "dev.provcheck.evidence.role"
+"""What an ``index.json`` entry of a pack is (:class:`provcheck.evidence.pack.PackRole`)."""
+EVIDENCE_REFERRERS_OF: Final = "dev.provcheck.evidence.referrers-of"
+"""On a recorded referrers answer (an OCI index): the digest whose referrers it lists."""
+EVIDENCE_ROLE_SUBJECT: Final = "subject"
+EVIDENCE_ROLE_REFERRERS: Final = "referrers"
+TITLE: Final = "org.opencontainers.image.title"

@@ -17,10 +17,12 @@ from provcheck.discovery.model import (
 )
 from provcheck.discovery.select import known_platforms, select_platforms
 from provcheck.errors import ProvcheckError
+from provcheck.explain.causes import absent_cause, statements
 from provcheck.policy.model import EVIDENCE_KINDS, Policy
 from provcheck.policy.rules import RULES, EvaluationContext, PlatformContext, ProvenanceRecord
 from provcheck.predicates import PredicateKind
 from provcheck.predicates.slsa import parse_provenance
+from provcheck.report.causes import Cause
 from provcheck.report.model import Evidence, Report, RuleResult, Status
 from provcheck.report.trust import annotate_trust
 from provcheck.sbom.scope import applicable_statements
@@ -59,10 +61,17 @@ def _voided_evidence(image: ImageAttestations) -> list[RuleResult]:
                         pi.platform.key,
                         voided_message(problem),
                         (Evidence(source, ""),),
+                        cause=Cause.UNBOUND if problem.kind is ProblemKind.BINDING else None,
                     )
                 )
     out.extend(
-        RuleResult("evidence", Status.ERROR, None, voided_message(problem))
+        RuleResult(
+            "evidence",
+            Status.ERROR,
+            None,
+            voided_message(problem),
+            cause=Cause.UNBOUND if problem.kind is ProblemKind.BINDING else None,
+        )
         for problem in image.problems
         if problem.kind.voids_evidence
     )
@@ -197,6 +206,39 @@ def _explain_min_trust(
     return dataclasses.replace(result, message=message[:2000], evidence=(evidence,))
 
 
+def _platform(image: ImageAttestations, key: str) -> PlatformImage | None:
+    return next((pi for pi in image.images if pi.platform.key == key), None)
+
+
+def _name_cause(
+    result: RuleResult,
+    kind: PredicateKind,
+    whole: ImageAttestations,
+    selected: ImageAttestations,
+    seen: ImageAttestations,
+) -> RuleResult:
+    """``result`` with the cause of the missing evidence when it is a ``fail`` or
+    ``incomplete`` of a platform that has no usable ``kind`` evidence in what the rule read
+    (``seen``): ``below-trust`` when ``min-trust`` left out some, else why there is none
+    (:func:`absent_cause`, on the ``whole`` index, whatever ``--platform`` selected). An
+    ``error`` names only ``unbound``: evidence there, but bound to another manifest."""
+    if result.cause is not None or result.platform is None:
+        return result
+    if result.status.severity <= Status.PASS.severity:
+        return result  # pass and skip need no cause
+    read = _platform(seen, result.platform)
+    full = _platform(whole, result.platform)
+    if read is None or full is None or statements(seen, read, kind):
+        return result
+    unfiltered = _platform(selected, result.platform)
+    if unfiltered is not None and statements(selected, unfiltered, kind):
+        return dataclasses.replace(result, cause=Cause.BELOW_TRUST)
+    cause = absent_cause(whole, full, kind)
+    if cause is None or (result.status is Status.ERROR and cause is not Cause.UNBOUND):
+        return result  # an error names a cause only when the evidence is there, bound elsewhere
+    return dataclasses.replace(result, cause=cause)
+
+
 def evaluate(
     image: ImageAttestations,
     policy: Policy,
@@ -220,6 +262,7 @@ def evaluate(
     """
     moment = now or datetime.now(UTC)
     index_platforms = known_platforms(image)
+    whole = image
     image = select_platforms(image, platforms)
     ctx = EvaluationContext(image, _platform_contexts(image), moment, index_platforms)
     filtered: dict[TrustLevel, tuple[ImageAttestations, EvaluationContext]] = {}
@@ -255,6 +298,9 @@ def evaluate(
             kind = EVIDENCE_KINDS[name]
             kept = filtered[minimum][0]
             found = [_explain_min_trust(r, image, kept, kind, minimum) for r in found]
+        if name in EVIDENCE_KINDS:
+            kind = EVIDENCE_KINDS[name]
+            found = [_name_cause(r, kind, whole, image, rule_ctx.image) for r in found]
         results.extend(found)
     results.extend(_voided_evidence(image))
     problems = tuple(

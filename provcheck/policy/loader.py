@@ -42,6 +42,8 @@ from provcheck.sbom.versions import parse_purl_pattern
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator, ValidationError
 
+    from provcheck.attestation.keys import PublicKey
+
 MAX_POLICY_BYTES: Final = 1024 * 1024
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _Path = tuple[str | int, ...]
@@ -338,6 +340,8 @@ def _rule_options(
         return _sbom_options(opts, lines, m)
     if name == "signatures":
         return _signatures_options(opts, lines, m, resolver)
+    if name == "vsa":
+        return _vsa_options(opts, lines, m, resolver)
     return None
 
 
@@ -454,19 +458,20 @@ def _resolved(
     return data
 
 
-def _signatures_options(
-    opts: Mapping[str, Any], lines: Mapping[_Path, int], m: _Mistakes, resolver: KeyResolver
-) -> RuleOptions:
-    """``rules.signatures``: the keys and the trusted root, each asked of ``resolver`` once and
-    parsed now (a policy is evaluated without reading a file)."""
+def _keys(
+    rule: str,
+    opts: Mapping[str, Any],
+    lines: Mapping[_Path, int],
+    m: _Mistakes,
+    resolver: KeyResolver,
+) -> list[PublicKey]:
+    """``rules.<rule>.keys``, each asked of ``resolver`` once and parsed now."""
     from provcheck.attestation.keys import MAX_KEY_FILE_BYTES, parse_public_key
-    from provcheck.attestation.signatures import Identity
     from provcheck.errors import UsageError
-    from provcheck.policy.model import SignaturesOptions
 
     keys = []
     for i, text in enumerate(opts.get("keys", ())):
-        line = _line(lines, ["rules", "signatures", "keys", i])
+        line = _line(lines, ["rules", rule, "keys", i])
         data = _resolved(text, "key file", MAX_KEY_FILE_BYTES, line, resolver, m)
         if data is None:
             continue
@@ -474,6 +479,34 @@ def _signatures_options(
             keys.append(parse_public_key(data, text))
         except UsageError as exc:
             m.add(line, exc.diagnostics())
+    return keys
+
+
+def _vsa_options(
+    opts: Mapping[str, Any], lines: Mapping[_Path, int], m: _Mistakes, resolver: KeyResolver
+) -> RuleOptions:
+    """``rules.vsa``: the keys (relative to the policy file, like the signatures rule's)."""
+    from provcheck.policy.model import VsaOptions
+
+    digest = opts.get("policy-digest")
+    age = opts.get("max-age")
+    return VsaOptions(
+        keys=tuple(_keys("vsa", opts, lines, m, resolver)),
+        policy_digest=digest.split(":", 1)[1] if digest else None,
+        max_age=_duration(age) if age else None,
+    )
+
+
+def _signatures_options(
+    opts: Mapping[str, Any], lines: Mapping[_Path, int], m: _Mistakes, resolver: KeyResolver
+) -> RuleOptions:
+    """``rules.signatures``: the keys and the trusted root, each asked of ``resolver`` once and
+    parsed now (a policy is evaluated without reading a file)."""
+    from provcheck.attestation.signatures import Identity
+    from provcheck.errors import UsageError
+    from provcheck.policy.model import SignaturesOptions
+
+    keys = _keys("signatures", opts, lines, m, resolver)
     identities = []
     for i, raw in enumerate(opts.get("identities", ())):
         try:

@@ -120,6 +120,16 @@ class SignaturesOptions:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class VsaOptions:
+    """``rules.vsa``: the keys a verification summary must be signed by (parsed when the policy
+    is loaded), the sha256 hex of the policy file it must name, and how old it may be."""
+
+    keys: tuple[PublicKey, ...]
+    policy_digest: str | None = None
+    max_age: timedelta | None = None
+
+
 RuleOptions = (
     ProvenanceOptions
     | PlatformsOptions
@@ -129,6 +139,7 @@ RuleOptions = (
     | BuilderOptions
     | SbomOptions
     | SignaturesOptions
+    | VsaOptions
 )
 
 

@@ -10,6 +10,8 @@ SLSA_PROVENANCE_V1: Final = "https://slsa.dev/provenance/v1"
 SLSA_PROVENANCE_PREFIX: Final = "https://slsa.dev/provenance/"
 SPDX_DOCUMENT: Final = "https://spdx.dev/Document"
 CYCLONEDX_BOM: Final = "https://cyclonedx.org/bom"
+SLSA_VSA_V1: Final = "https://slsa.dev/verification_summary/v1"
+"""SLSA verification summary attestation v1 (provcheck writes v1.1's ``verifier.version``)."""
 
 PROVENANCE_TYPES: Final = frozenset({SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1})
 

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from provcheck._internal.documents import check_document, load_document
 from provcheck.errors import DocumentError
+from provcheck.report.causes import Cause
 from provcheck.report.escape import escape_surrogates
 from provcheck.report.model import (
     SCHEMA_VERSION,
@@ -49,6 +50,7 @@ def _result(r: RuleResult) -> dict[str, Any]:
         "message": r.message,
         "evidence": [_evidence(e) for e in r.evidence],
         **({"trust": r.trust} if r.trust is not None else {}),
+        **({"cause": r.cause.value} if r.cause is not None else {}),
     }
 
 
@@ -94,6 +96,7 @@ def _result_from(data: dict[str, Any]) -> RuleResult:
         message=data.pop("message"),
         evidence=tuple(_evidence_from(dict(e)) for e in data.pop("evidence")),
         trust=data.pop("trust", None),
+        cause=Cause(data.pop("cause")) if "cause" in data else None,
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, assert_never
 
+from provcheck.report.causes import Cause
 from provcheck.report.redaction import redact, redact_assignment
 
 SCHEMA_VERSION: Final = "provcheck.report/v1"
@@ -94,6 +95,8 @@ class RuleResult:
     evidence: tuple[Evidence, ...] = ()
     trust: str | None = None
     """The weakest trust level of the attestations the result is based on (``None``: none)."""
+    cause: Cause | None = None
+    """Why the evidence it needed is missing or degraded (``None``: not from missing evidence)."""
 
     @property
     def sort_key(self) -> tuple[str, str, str]:

@@ -86,6 +86,7 @@ def _result(r: RuleResult, report: Report) -> dict[str, Any]:
                 for e in r.evidence
             ],
             **({"trust": r.trust} if r.trust is not None else {}),
+            **({"cause": r.cause.value} if r.cause is not None else {}),
         },
     }
 

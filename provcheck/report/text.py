@@ -74,9 +74,10 @@ def render_text(report: Report) -> str:
     for r in report.results:
         where = escape_text(r.platform or "image")
         trust = f" [trust: {escape_text(r.trust)}]" if r.trust else ""
+        cause = f" [cause: {r.cause}]" if r.cause is not None else ""
         lines.append(
             f"{r.status.upper():<10} {escape_text(r.rule):<12} {where:<14} "
-            f"{escape_text(r.message)}{trust}"
+            f"{escape_text(r.message)}{trust}{cause}"
         )
         lines.extend(_evidence_lines(r))
     lines.extend(f"PROBLEM    {escape_text(p)}" for p in report.problems)

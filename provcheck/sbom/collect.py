@@ -9,15 +9,18 @@ usable statements count: verified, parsed and bound.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from provcheck.errors import NoSbomError, SbomError
 from provcheck.sbom.export import SbomEntry
+from provcheck.sbom.model import SbomFormat
 from provcheck.sbom.scope import ScopedSbom, scope_sboms
 
 if TYPE_CHECKING:
     from provcheck.discovery.model import ImageAttestations
+    from provcheck.oci.digest import Digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,40 @@ def _collect(found: ImageAttestations) -> tuple[tuple[SbomEntry, ...], tuple[Sco
             if (described, key) not in entries:
                 entries[(described, key)] = SbomEntry(described, scoped.usable.source, scoped.sbom)
     return tuple(entries.values()), tuple(unreadable.values())
+
+
+@dataclass(frozen=True, slots=True)
+class SbomDocument:
+    """One original SBOM document bound to an image, readable by the projection or not: the
+    platform it describes (``None``: every platform), its attestation, its layer's digest."""
+
+    platform: str | None
+    source: str
+    digest: Digest
+    format: SbomFormat
+    document: Mapping[str, Any]
+
+
+def sbom_documents(found: ImageAttestations) -> tuple[SbomDocument, ...]:
+    """Every SBOM document of ``found`` (usable statements, parsed or not), each once per
+    platform and attestation like :func:`collect_sboms`, in storage order."""
+    from provcheck.sbom import sbom_format
+
+    out: dict[tuple[str | None, str], SbomDocument] = {}
+    for platform in scope_sboms(found.images):
+        for scoped in platform.own:
+            statement = scoped.usable.statement
+            described = None if scoped.index_scoped else platform.image.platform.key
+            key = (described, str(scoped.usable.layer.descriptor.digest))
+            if key not in out:
+                out[key] = SbomDocument(
+                    described,
+                    scoped.usable.source,
+                    scoped.usable.layer.descriptor.digest,
+                    sbom_format(statement.predicate_type),
+                    statement.predicate,
+                )
+    return tuple(out.values())
 
 
 def collect_sboms(found: ImageAttestations) -> tuple[SbomEntry, ...]:

@@ -1,6 +1,7 @@
 """CycloneDX 1.4, 1.5 and 1.6 JSON: a linear projection, and linear full-schema validation.
 
-The only module that imports ``cyclonedx`` (and only for :func:`validate_cyclonedx_schema`, lazily).
+Imports ``cyclonedx`` only for :func:`cyclonedx_validator`, lazily (the one other importer is
+:mod:`provcheck.sbom.convert`, which builds CycloneDX documents with the library's model).
 :func:`parse_cyclonedx` reads the fields it needs with ``json``-level checks; it never calls
 ``Bom.from_json`` (0.6 ms per component, dependencies.md §3). The library's
 ``JsonStrictValidator`` is quadratic (``uniqueItems`` compares every pair of components); the
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
 CYCLONEDX_VERSIONS: Final = ("1.4", "1.5", "1.6")
-_MAX_DEPTH: Final = 64
+MAX_DEPTH: Final = 64
+"""Components nested deeper than this are refused."""
 
 
 def _licenses(item: Mapping[str, Any], where: str) -> tuple[str, ...]:
@@ -81,8 +83,8 @@ def _walk(components: list[Any], where: str) -> Iterator[tuple[dict[str, Any], s
         yield item, pointer
         nested = expect_list(item.get("components"), f"{pointer}/components")
         if nested:
-            if depth >= _MAX_DEPTH:
-                raise SbomError(f"{pointer}: components nest more than {_MAX_DEPTH} levels")
+            if depth >= MAX_DEPTH:
+                raise SbomError(f"{pointer}: components nest more than {MAX_DEPTH} levels")
             stack.append((nested, f"{pointer}/components", 0, depth + 1))
 
 
@@ -125,6 +127,21 @@ def parse_cyclonedx(
     )
 
 
+def metadata_component(
+    document: Mapping[str, Any], pointer: str = "/predicate"
+) -> Component | None:
+    """``metadata.component`` (what the BOM describes) projected like a component, or None.
+
+    Raises :class:`SbomError` when it is malformed.
+    """
+    metadata = expect_object(document.get("metadata") or {}, f"{pointer}/metadata")
+    raw = metadata.get("component")
+    if raw is None:
+        return None
+    at = f"{pointer}/metadata/component"
+    return _component(expect_object(raw, at), at)
+
+
 # -- full schema validation --------------------------------------------------------------------
 def _unique_items(
     validator: Validator, unique: object, instance: object, schema: object
@@ -144,7 +161,12 @@ def _unique_items(
 
 
 @cache
-def _validator(version: str) -> Validator:
+def cyclonedx_validator(version: str) -> Validator:
+    """The validator of the official CycloneDX ``version`` JSON schema that cyclonedx-python-lib
+    bundles (built once): Draft 7 with format checks and a linear ``uniqueItems``.
+
+    Raises :class:`SbomError` when the library has no JSON schema for ``version``.
+    """
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.schema._res import BOM_JSON_STRICT, CRYPTOGRAPHY_DEFS, JSF, SPDX_JSON
     from jsonschema import Draft7Validator, validators
@@ -184,7 +206,7 @@ def validate_cyclonedx_schema(document: Mapping[str, Any]) -> None:
     version = document.get("specVersion")
     if version not in CYCLONEDX_VERSIONS:
         raise SbomError(f"CycloneDX specVersion {str(version)[:20]!r} is not supported")
-    error = next(iter(_validator(str(version)).iter_errors(document)), None)
+    error = next(iter(cyclonedx_validator(str(version)).iter_errors(document)), None)
     if error is not None:
         where = "/" + "/".join(str(p) for p in error.absolute_path)
         raise SbomError(f"CycloneDX schema: {where}: {error.message[:300]}")

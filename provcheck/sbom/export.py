@@ -1,4 +1,5 @@
-"""Exports: the normalised components as JSON or CSV, or the original SBOM document."""
+"""Exports: the normalised components as JSON or CSV, the original SBOM document, or the
+document converted to CycloneDX 1.6 / SPDX 2.3 (:mod:`provcheck.sbom.convert`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provcheck.errors import SbomError
 from provcheck.sbom.model import Component, Sbom, SbomFormat
+
+if TYPE_CHECKING:
+    from provcheck.sbom.convert import Conversion
 
 CSV_COLUMNS = ("name", "version", "type", "purl", "licenses", "supplier", "hashes")
 
@@ -23,6 +27,7 @@ class ExportFormat(StrEnum):
     CSV = "csv"
     CYCLONEDX = "cyclonedx"
     SPDX = "spdx"
+    ORIGINAL = "original"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,33 +101,43 @@ def export_csv(sboms: Sequence[SbomEntry]) -> str:
     return out.getvalue()
 
 
-def export_document(sbom: Sbom, fmt: SbomFormat) -> str:
-    """The original SBOM document (the statement's predicate) as indented JSON.
+def export_document(sbom: Sbom, fmt: ExportFormat) -> tuple[str, Conversion | None]:
+    """One SBOM as a document: the original (``original``, or the SBOM's own format: never a
+    lossy round trip), else converted (CycloneDX 1.6 or SPDX 2.3) with what was dropped.
 
-    Raises :class:`SbomError` when ``fmt`` is not the SBOM's own format (no conversion).
+    Raises :class:`SbomError` for ``json``/``csv`` or a document that cannot be converted.
     """
-    if fmt is not sbom.format:
+    if fmt is ExportFormat.ORIGINAL or fmt.value == sbom.format.value:
+        return json.dumps(sbom.document, indent=2, ensure_ascii=False) + "\n", None
+    if fmt not in (ExportFormat.CYCLONEDX, ExportFormat.SPDX):
+        raise SbomError(f"{fmt.value} is not a document format")
+    from provcheck.sbom.convert import convert_sbom
+
+    conversion = convert_sbom(sbom, SbomFormat(fmt.value))
+    return conversion.text, conversion
+
+
+def export_one(sboms: Sequence[SbomEntry], fmt: ExportFormat) -> tuple[str, Conversion | None]:
+    """:func:`export_document` of the one SBOM of ``sboms``.
+
+    Raises :class:`SbomError` for zero or several SBOMs, and what :func:`export_document`
+    raises.
+    """
+    if len(sboms) != 1:
         raise SbomError(
-            f"this SBOM is {sbom.format.value}, not {fmt.value}; "
-            f"export it as {sbom.format.value}, json or csv"
+            f"--format {fmt.value} exports one document, but {len(sboms)} SBOMs were "
+            "selected (choose a platform, or use json/csv)"
         )
-    return json.dumps(sbom.document, indent=2, ensure_ascii=False) + "\n"
+    return export_document(sboms[0].sbom, fmt)
 
 
 def export_sboms(sboms: Sequence[SbomEntry], fmt: ExportFormat) -> str:
-    """Export in ``fmt``; ``cyclonedx``/``spdx`` need exactly one SBOM of that format.
+    """Export in ``fmt``: ``json``/``csv`` of every SBOM, or one document (:func:`export_one`).
 
-    Raises :class:`SbomError` for a document export of zero or several SBOMs or of another
-    format.
+    Raises what :func:`export_one` raises.
     """
     if fmt is ExportFormat.JSON:
         return export_json(sboms)
     if fmt is ExportFormat.CSV:
         return export_csv(sboms)
-    wanted = SbomFormat(fmt.value)
-    if len(sboms) != 1:
-        raise SbomError(
-            f"--format {fmt.value} exports one original document, but {len(sboms)} SBOMs were "
-            "selected (choose a platform, or use json/csv)"
-        )
-    return export_document(sboms[0].sbom, wanted)
+    return export_one(sboms, fmt)[0]

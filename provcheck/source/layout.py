@@ -1,4 +1,10 @@
-"""An OCI image layout directory (``oci-layout``, ``index.json``, ``blobs/<alg>/<hex>``)."""
+"""An OCI image layout directory (``oci-layout``, ``index.json``, ``blobs/<alg>/<hex>``).
+
+A layout can also hold recorded referrers answers (``index.json`` entries annotated
+``dev.provcheck.evidence.referrers-of``), served by :meth:`LayoutSource.referrers`; an evidence
+pack (``index.json`` annotated ``dev.provcheck.evidence.version``) has every blob checked
+against its digest when it is opened, so a pack with one flipped byte anywhere is refused.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,20 @@ from typing import Final
 
 from provcheck._internal.files import read_regular
 from provcheck._internal.jsonload import load_json_object
-from provcheck.errors import ManifestError, NotFoundError, UsageError
+from provcheck.errors import (
+    IntegrityError,
+    ManifestError,
+    NotFoundError,
+    ProvcheckError,
+    UsageError,
+)
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor, ImageIndex, load_manifest_json, parse_manifest
 from provcheck.source.base import MANIFEST_MAX_BYTES, check_cap, verify_content
+
+MAX_PACK_BLOB_BYTES: Final = 1024 * 1024 * 1024
+"""The largest blob of an evidence pack checked when it is opened (1 GiB)."""
 
 MARKER_MAX_BYTES: Final = 4096
 """The ``oci-layout`` file is ``{"imageLayoutVersion": "1.0.0"}``: 4 KiB is plenty."""
@@ -47,6 +62,8 @@ class LayoutSource:
         if version != "1.0.0":
             raise UsageError(f"{path}: unsupported imageLayoutVersion {str(version)[:40]!r}")
         self._index = self._read_index()
+        if mt.EVIDENCE_VERSION in self._index.annotations:
+            self._check_pack()
 
     def _read_file(self, path: Path, limit: int, what: str) -> bytes:
         """At most ``limit`` + 1 bytes of a regular file inside the layout (see
@@ -67,6 +84,40 @@ class LayoutSource:
         if not isinstance(parsed, ImageIndex):
             raise ManifestError(f"{index_path} is not an image index")
         return parsed
+
+    def _check_pack(self) -> None:
+        """Every blob of an evidence pack hashes to its name, and every ``index.json`` entry
+        names a blob of its size. Raises :class:`IntegrityError` naming the blob."""
+        blobs = self._path / "blobs" / "sha256"
+        try:
+            names = sorted(p.name for p in blobs.iterdir())
+        except OSError as exc:
+            raise UsageError(f"{self._path}: cannot list its blobs: {exc.strerror}") from exc
+        sizes: dict[Digest, int] = {}
+        for name in names:
+            try:
+                digest = Digest.parse(f"sha256:{name}")
+            except ProvcheckError as exc:
+                raise IntegrityError(
+                    f"{self.display_name}: blobs/sha256/{name[:80]!r} is not a digest"
+                ) from exc
+            data = self._read_file(blobs / name, MAX_PACK_BLOB_BYTES, "blob")
+            try:
+                if len(data) > MAX_PACK_BLOB_BYTES:
+                    raise IntegrityError(f"over {MAX_PACK_BLOB_BYTES} bytes")
+                digest.verify(data)
+            except IntegrityError as exc:
+                raise IntegrityError(
+                    f"{self.display_name}: blob {digest} does not match its digest "
+                    "(the evidence pack was modified)"
+                ) from exc
+            sizes[digest] = len(data)
+        for entry in self._index.manifests:
+            if sizes.get(entry.digest) != entry.size:
+                raise IntegrityError(
+                    f"{self.display_name}: index.json names {entry.digest} ({entry.size} bytes), "
+                    "which is not in the pack (the evidence pack was modified)"
+                )
 
     @property
     def display_name(self) -> str:
@@ -120,7 +171,15 @@ class LayoutSource:
         return Descriptor(media_type, digest, size), data
 
     async def resolve_default(self) -> tuple[Descriptor, bytes]:
-        """The only image of the layout, or the one tagged ``latest``."""
+        """The only image of the layout (of an evidence pack: its subject), or the one tagged
+        ``latest``."""
+        subjects = [
+            d
+            for d in self._index.manifests
+            if d.annotations.get(mt.EVIDENCE_ROLE) == mt.EVIDENCE_ROLE_SUBJECT
+        ]
+        if len(subjects) == 1:
+            return subjects[0], await self.fetch_manifest(subjects[0])
         if len(self._index.manifests) == 1:
             only = self._index.manifests[0]
             return only, await self.fetch_manifest(only)
@@ -148,8 +207,25 @@ class LayoutSource:
         return found[0], await self.fetch_manifest(found[0])
 
     async def referrers(self, digest: Digest) -> tuple[Descriptor, ...] | None:
-        """Layouts have no referrers API; callers use the ``sha256-<hex>`` tag fallback."""
-        return None
+        """The referrers answer recorded in ``index.json`` for ``digest`` (an OCI index
+        annotated ``dev.provcheck.evidence.referrers-of``), read and checked like any manifest;
+        else ``None`` (no referrers API: callers use the ``sha256-<hex>`` tag fallback)."""
+        found = [
+            d
+            for d in self._index.manifests
+            if d.annotations.get(mt.EVIDENCE_REFERRERS_OF) == str(digest)
+        ]
+        if not found:
+            return None
+        if len({d.digest for d in found}) > 1 or found[0].media_type != mt.OCI_INDEX:
+            raise ManifestError(
+                f"referrers of {digest.short}: not one index in {self.display_name}"
+            )
+        data = await self.fetch_manifest(found[0])
+        answer = parse_manifest(data, mt.OCI_INDEX, f"referrers of {digest.short}")
+        if not isinstance(answer, ImageIndex):
+            raise ManifestError(f"referrers of {digest.short}: not an index in {self.display_name}")
+        return answer.manifests
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -455,8 +455,8 @@ def _all_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentP
 
 def test_every_option_has_help_text() -> None:
     parsers = list(_all_parsers(_parser()))
-    assert len(parsers) == 12  # provcheck, inspect, verify, sbom, policy, policy lint, audit,
-    # cache, cache info, cache prune, cache clear, serve
+    assert len(parsers) == 13  # provcheck, inspect, verify, explain, sbom, policy, policy lint,
+    # audit, cache, cache info, cache prune, cache clear, serve
     for parser in parsers:
         for action in parser._actions:
             assert action.help and action.help != argparse.SUPPRESS, (parser.prog, action.dest)

@@ -16,6 +16,8 @@ from provcheck.discovery.model import (
     AttestationManifest,
     AttestationOrigin,
     Problem,
+    StoreLookup,
+    StoreRepository,
 )
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
@@ -61,6 +63,7 @@ class StoredEnvelope:
     """The transparency-log entries found with it (of a keyless bundle too: verified there)."""
     raw: bytes | None = None
     """The envelope bytes as stored (a cosign ``intoto`` entry hashes them)."""
+    repository: StoreRepository = StoreRepository.IMAGE
 
 
 @dataclass(slots=True)
@@ -74,6 +77,7 @@ class SimpleSig:
     payload: bytes
     signature: str
     tlog_evidence: TlogEvidence = NO_TLOG
+    repository: StoreRepository = StoreRepository.IMAGE
 
 
 @dataclass(slots=True)
@@ -86,6 +90,7 @@ class RawSbom:
     layer: Descriptor
     target: Target
     statement: Statement
+    repository: StoreRepository = StoreRepository.IMAGE
 
 
 @dataclass(slots=True)
@@ -98,14 +103,19 @@ class Found:
     attestations: list[tuple[Digest, AttestationManifest]] = field(default_factory=list)
     """Unsigned in-toto attestation manifests found as referrers, by platform manifest."""
     problems: list[Problem] = field(default_factory=list)
+    lookups: list[StoreLookup] = field(default_factory=list)
+    """How the referrers of each target were listed (API or fallback tag)."""
 
     def sort(self) -> None:
         """Put everything in an order that does not depend on when responses arrived."""
-        self.envelopes.sort(key=location)
-        self.signatures.sort(key=location)
-        self.raw_sboms.sort(key=location)
-        self.attestations.sort(key=lambda a: (str(a[0]), str(a[1].descriptor.digest)))
+        self.envelopes.sort(key=sort_key)
+        self.signatures.sort(key=sort_key)
+        self.raw_sboms.sort(key=sort_key)
+        self.attestations.sort(
+            key=lambda a: (str(a[0]), str(a[1].descriptor.digest), a[1].repository.value)
+        )
         self.problems.sort(key=lambda p: (p.kind.value, p.message))
+        self.lookups.sort(key=lambda x: (x.repository.value, str(x.digest)))
 
 
 def base_media_type(media_type: str) -> str:
@@ -121,3 +131,8 @@ def store_tag(digest: Digest, suffix: str = "") -> str:
 def location(item: StoredEnvelope | SimpleSig | RawSbom) -> str:
     """Where ``item`` was found: ``<manifest digest>#layers/<index>``."""
     return f"{item.manifest.digest}#layers/{item.index}"
+
+
+def sort_key(item: StoredEnvelope | SimpleSig | RawSbom) -> tuple[str, str]:
+    """The order of found items: by location, then by repository."""
+    return location(item), item.repository.value

@@ -26,6 +26,9 @@ from provcheck.discovery.model import (
     ImageAttestations,
     Problem,
     ProblemKind,
+    ReferrersAnswer,
+    StoreLookup,
+    StoreRepository,
 )
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.stores.found import (
@@ -89,7 +92,9 @@ def synthesise_sbom_statement(
 
 
 class StoreReader:
-    """Reads the signature stores of targets into :attr:`found` (one reader per discovery)."""
+    """Reads the signature stores of targets in ``source`` into :attr:`found` (one reader per
+    discovery and repository). ``repository`` says which repository ``source`` is: what is
+    found there is recorded with it; ``found`` is shared by the readers of one discovery."""
 
     def __init__(
         self,
@@ -97,14 +102,20 @@ class StoreReader:
         options: DiscoveryOptions,
         index_digest: Digest | None = None,
         budget: Budget | None = None,
+        *,
+        found: Found | None = None,
+        repository: StoreRepository = StoreRepository.IMAGE,
     ) -> None:
         self.source = source
         self.options = options
         self.index_digest = index_digest
         self.budget = budget or Budget(options.limits)
         """The image's budget (shared with discovery when given)."""
-        self.found = Found()
+        self.found = Found() if found is None else found
+        self.repository = repository
         self._limit = asyncio.Semaphore(max(1, options.concurrency))
+        self._where = "" if repository is StoreRepository.IMAGE else f" in {source.display_name}"
+        """Said after a digest in messages about the other repository."""
 
     async def _manifest(self, descriptor: Descriptor) -> ImageManifest | ImageIndex:
         self.budget.spend_bytes(descriptor.size)
@@ -152,7 +163,8 @@ class StoreReader:
             kind = ProblemKind.FETCH if isinstance(exc, RegistryError) else ProblemKind.MALFORMED
             self._problem(
                 kind,
-                f"signature store of {target.descriptor.digest.short}: {exc.diagnostics()}",
+                f"signature store of {target.descriptor.digest.short}{self._where}: "
+                f"{exc.diagnostics()}",
                 target.descriptor.digest,
             )
 
@@ -182,6 +194,7 @@ class StoreReader:
                 mt.PREDICATE_TYPE
             )
             found = StoredEnvelope(origin, form, descriptor, i, layer, target, hint)
+            found.repository = self.repository
             found.tlog_evidence = evidence_from_annotations(layer.annotations)
             try:
                 found.raw = await self._blob(layer)
@@ -219,6 +232,7 @@ class StoreReader:
                     payload,
                     layer.annotations.get(SIGNATURE_ANNOTATION, ""),
                     evidence,
+                    self.repository,
                 )
             )
 
@@ -231,10 +245,16 @@ class StoreReader:
         if listed is None:
             got = await self._tagged(store_tag(digest))
             if got is None or not isinstance(got[1], ImageIndex):
+                self.found.lookups.append(
+                    StoreLookup(digest, ReferrersAnswer.FALLBACK_TAG, None, self.repository)
+                )
                 return
             listed, origin = got[1].manifests, AttestationOrigin.REFERRERS_TAG
+            answer = ReferrersAnswer.FALLBACK_TAG
         else:
             self.budget.spend_descriptors(len(listed))
+            answer = ReferrersAnswer.API
+        self.found.lookups.append(StoreLookup(digest, answer, len(listed), self.repository))
         for descriptor in listed:
             if descriptor.media_type not in mt.MANIFEST_TYPES:
                 continue
@@ -243,7 +263,7 @@ class StoreReader:
             except ProvcheckError as exc:
                 self._problem(
                     ProblemKind.MALFORMED,
-                    f"referrer {descriptor.digest.short}: {exc.diagnostics()}",
+                    f"referrer {descriptor.digest.short}{self._where}: {exc.diagnostics()}",
                     descriptor.digest,
                 )
                 continue
@@ -257,7 +277,7 @@ class StoreReader:
                 )
                 self._problem(
                     ProblemKind.BINDING,
-                    f"referrer {descriptor.digest.short} listed for {digest.short} "
+                    f"referrer {descriptor.digest.short}{self._where} listed for {digest.short} "
                     f"({target.descriptor.size} bytes, {target.descriptor.media_type}) has "
                     f"subject {said}: not used",
                     descriptor.digest,
@@ -279,8 +299,8 @@ class StoreReader:
             else:
                 self._problem(
                     ProblemKind.SUSPICIOUS,
-                    f"referrer {descriptor.digest.short} of {digest.short} has an unknown "
-                    f"artifact type {kind[:100]!r}: ignored",
+                    f"referrer {descriptor.digest.short}{self._where} of {digest.short} has an "
+                    f"unknown artifact type {kind[:100]!r}: ignored",
                     descriptor.digest,
                 )
 
@@ -317,7 +337,9 @@ class StoreReader:
                     dataclasses.replace(problem, message=f"{problem.message}: not used")
                 )
                 continue
-            self.found.raw_sboms.append(RawSbom(origin, descriptor, i, layer, target, statement))
+            self.found.raw_sboms.append(
+                RawSbom(origin, descriptor, i, layer, target, statement, self.repository)
+            )
 
     async def _in_toto_manifest(
         self,
@@ -334,7 +356,7 @@ class StoreReader:
         if target.platform is None:
             self._problem(
                 ProblemKind.BINDING,
-                f"attestation referrer {descriptor.digest.short} describes "
+                f"attestation referrer {descriptor.digest.short}{self._where} describes "
                 f"{target.descriptor.digest.short}, which is not a platform manifest: not used",
                 descriptor.digest,
             )
@@ -350,7 +372,13 @@ class StoreReader:
         self.found.attestations.append(
             (
                 target.descriptor.digest,
-                AttestationManifest(descriptor, AttestationForm.OCI_ARTIFACT, origin, tuple(read)),
+                AttestationManifest(
+                    descriptor,
+                    AttestationForm.OCI_ARTIFACT,
+                    origin,
+                    tuple(read),
+                    repository=self.repository,
+                ),
             )
         )
 
@@ -368,6 +396,7 @@ class StoreReader:
             found = StoredEnvelope(
                 origin, AttestationForm.SIGSTORE_BUNDLE, descriptor, i, layer, target, hint
             )
+            found.repository = self.repository
             try:
                 parsed = sb.parse_bundle(await self._blob(layer))
             except ProvcheckError as exc:
@@ -396,13 +425,15 @@ def store_targets(
     }
     in_index: set[Digest] = set()
     for image in found.images:
-        targets.setdefault(
-            image.descriptor.digest, Target(image.descriptor, TargetRole.PLATFORM, image.platform)
-        )
+        if options.platform_stores:
+            targets.setdefault(
+                image.descriptor.digest,
+                Target(image.descriptor, TargetRole.PLATFORM, image.platform),
+            )
         for manifest in image.attestations:
             if manifest.origin is AttestationOrigin.INDEX:
                 in_index.add(manifest.descriptor.digest)
-                if options.image_signatures:
+                if options.image_signatures and options.platform_stores:
                     targets.setdefault(
                         manifest.descriptor.digest,
                         Target(manifest.descriptor, TargetRole.ATTESTATION_MANIFEST),

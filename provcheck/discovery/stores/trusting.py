@@ -229,6 +229,7 @@ def _signed_attestations(
                 c.verified.payload_digest,
                 _index_scoped(c),
                 tuple(image.platform.key for image, _ in c.bound) if not c.rejections else (),
+                item.raw,
             )
         )
         if c.rejections:
@@ -423,4 +424,5 @@ def settle(
             *sbom_problems,
         ),
         signed=(*found.signed, *signatures, *attestations),
+        lookups=(*found.lookups, *stored.lookups),
     )

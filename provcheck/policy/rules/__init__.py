@@ -15,6 +15,7 @@ from provcheck.policy.rules.platforms import PlatformsRule
 from provcheck.policy.rules.provenance import ProvenanceRule
 from provcheck.policy.rules.sbom import SbomRule
 from provcheck.policy.rules.signatures import SignaturesRule
+from provcheck.policy.rules.vsa import VsaRule
 
 RULES: Final[Mapping[str, Rule]] = MappingProxyType(
     {
@@ -28,6 +29,7 @@ RULES: Final[Mapping[str, Rule]] = MappingProxyType(
             BuilderRule(),
             SbomRule(),
             SignaturesRule(),
+            VsaRule(),
         )
     }
 )

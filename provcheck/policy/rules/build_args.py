@@ -20,6 +20,7 @@ from provcheck.policy.rules.base import (
     provenance_error,
     with_provenance_error,
 )
+from provcheck.report.causes import Cause
 from provcheck.report.model import Evidence, RuleResult, Status
 
 NAME = "build-args"
@@ -144,6 +145,7 @@ def _one(pc: PlatformContext, opts: BuildArgsOptions) -> RuleResult:
                     "build with --provenance=mode=max to record build arguments",
                 ),
             ),
+            cause=Cause.MIN_MODE,
         )
     return RuleResult(
         NAME,

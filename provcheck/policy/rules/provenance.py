@@ -9,6 +9,7 @@ from provcheck.policy.rules.base import (
     provenance_error,
     with_provenance_error,
 )
+from provcheck.report.causes import Cause
 from provcheck.report.model import Evidence, RuleResult, Status
 
 NAME = "provenance"
@@ -47,6 +48,7 @@ def _one(pc: PlatformContext, opts: ProvenanceOptions, ctx: EvaluationContext) -
                 pc.key,
                 "provenance is min mode, the policy requires max mode",
                 (Evidence(rec.source, p.pointers["build-config"], "absent", _MAX_HINT),),
+                cause=Cause.MIN_MODE,
             )
         if opts.max_age is not None:
             finished = p.finished_on or p.started_on

@@ -40,7 +40,7 @@ from provcheck.source.registry.connection import (
 )
 from provcheck.source.registry.credentials import CredentialProvider, DockerCredentials
 from provcheck.source.registry.options import RegistryOptions
-from provcheck.source.registry.transport import Fetched, OverLimit, fetch
+from provcheck.source.registry.transport import Fetched, OverLimit, Upload, fetch
 from provcheck.source.store import ContentStore, MemoryStore, read_verified
 
 MAX_REFERRER_PAGES: Final = 64
@@ -319,6 +319,7 @@ class RegistrySource:
         what: str,
         deadline: DeadlineView | None,
         method: str = "GET",
+        upload: Upload | None = None,
     ) -> Fetched:
         def auth() -> RegistryAuth:
             return RegistryAuth(
@@ -345,6 +346,7 @@ class RegistrySource:
                 limiter=self._client.limiter,
                 deadline=deadline,
                 method=method,
+                upload=upload,
             )
 
     def _too_large(self, what: str) -> OverLimit:

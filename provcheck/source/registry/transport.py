@@ -109,6 +109,15 @@ OverLimit = Callable[[int], ProvcheckError]
 """Builds the error for a body with more than the allowed bytes (given how many were seen)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """The body of a write request (:mod:`.push`) and the statuses that mean it succeeded."""
+
+    content: bytes
+    content_type: str
+    ok: frozenset[int]
+
+
 async def _read_capped(response: httpx.Response, limit: int, over: OverLimit) -> bytes:
     if "content-encoding" not in response.headers:
         declared = response.headers.get("content-length", "")
@@ -174,9 +183,11 @@ async def fetch(
     limiter: RequestLimiter,
     deadline: DeadlineView | None = None,
     method: str = "GET",
+    upload: Upload | None = None,
 ) -> Fetched:
     """GET ``url`` and read at most ``limit`` bytes of a 200 body, retrying what may pass
-    (``method`` ``HEAD``: the same, with an empty body).
+    (``method`` ``HEAD``: the same, with an empty body; with ``upload``, ``method`` sends its
+    content and any of its ``ok`` statuses is the success).
 
     Retries 429/502/503/504 (honouring ``Retry-After``) and connection failures other than TLS
     verification, up to ``options.max_retries`` times, each retry logged (INFO) before its wait;
@@ -209,6 +220,7 @@ async def fetch(
                         host=host,
                         options=options,
                         method=method,
+                        upload=upload,
                     )
                 except ProvcheckError:
                     if options.on_request is not None:
@@ -281,16 +293,24 @@ async def _try(
     host: str,
     options: RegistryOptions,
     method: str = "GET",
+    upload: Upload | None = None,
 ) -> Fetched | _Retry:
     """One try of :func:`fetch`: the result, or the delay before the next try and its reason."""
     last = attempt >= options.max_retries
     auth = make_auth()
+    content = None
+    ok = frozenset({200})
+    if upload is not None:
+        headers = {**headers, "Content-Type": upload.content_type}
+        content, ok = upload.content, upload.ok
     try:
-        async with client.stream(method, url, headers=headers, auth=auth) as response:
+        async with client.stream(
+            method, url, headers=headers, auth=auth, content=content
+        ) as response:
             status = response.status_code
             # The final URL without its query: presigned redirect targets carry secrets there.
             _log.debug("%s %s -> %d", method, response.url.copy_with(query=None), status)
-            if status == 200:
+            if status in ok:
                 body = b"" if method == "HEAD" else await _read_capped(response, limit, over_limit)
                 link = response.links.get("next", {}).get("url")
                 return Fetched(str(response.url), response.headers, link, body)

@@ -8,7 +8,13 @@ import pytest
 
 from provcheck.errors import SbomError
 from provcheck.sbom import parse_sbom
-from provcheck.sbom.export import ExportFormat, SbomEntry, export_sboms
+from provcheck.sbom.export import (
+    ExportFormat,
+    SbomEntry,
+    export_document,
+    export_one,
+    export_sboms,
+)
 from tests.unit.sbom.helpers import fixture, parsed
 
 SOURCE = "sha256:" + "0" * 64 + "#layers/0"
@@ -61,8 +67,14 @@ def test_document_export_is_the_original() -> None:
         json.loads(export_sboms([SbomEntry("linux/amd64", SOURCE, sbom)], ExportFormat.CYCLONEDX))
         == doc
     )
-    with pytest.raises(SbomError, match="this SBOM is cyclonedx, not spdx"):
-        export_sboms([SbomEntry("linux/amd64", SOURCE, sbom)], ExportFormat.SPDX)
+    entry = [SbomEntry("linux/amd64", SOURCE, sbom)]
+    assert json.loads(export_sboms(entry, ExportFormat.ORIGINAL)) == doc
+    # the other format is a conversion (tests/integration/test_sbom_convert_cli.py)
+    text, conversion = export_one(entry, ExportFormat.SPDX)
+    assert json.loads(text)["spdxVersion"] == "SPDX-2.3"
+    assert conversion is not None and conversion.source == "CycloneDX 1.5"
+    with pytest.raises(SbomError, match="csv is not a document format"):
+        export_document(sbom, ExportFormat.CSV)
     with pytest.raises(SbomError, match="2 SBOMs were selected"):
         export_sboms(
             [SbomEntry("linux/amd64", SOURCE, sbom), SbomEntry("linux/arm64", SOURCE, sbom)],

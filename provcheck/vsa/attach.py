@@ -1,0 +1,118 @@
+"""Store a signed attestation where cosign looks for it: the ``sha256-<hex>.att`` tag.
+
+The format is cosign's (formats.md §8.1): an OCI image manifest whose layers are DSSE envelopes
+(``application/vnd.dsse.envelope.v1+json``, annotated ``dev.cosignproject.cosign/signature: ""``
+and ``predicateType``), and whose config is go-containerregistry's empty config with one
+``diff_id`` and one history entry per layer. An existing ``.att`` manifest is appended to, its
+layers kept byte for byte (others' attestations are never replaced); an envelope already there
+is not added twice. Only the signer's own earlier summaries are superseded (``supersedes``: an
+envelope of the same predicate type that verifies under that key is dropped), so that a tag a CI
+job attaches to on every run does not grow without end, and a gate reads one summary per signer.
+Registries have no conditional writes: two writers appending at the same instant can lose one of
+the two layers, as with cosign itself.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from provcheck.attestation.cosign import SIGNATURE_ANNOTATION
+from provcheck.attestation.dsse import EnvelopeError, check_envelope, parse_envelope
+from provcheck.attestation.keys import PublicKey
+from provcheck.discovery.stores.found import store_tag
+from provcheck.errors import ManifestError
+from provcheck.oci import mediatypes as mt
+from provcheck.oci.digest import Digest
+from provcheck.oci.model import Descriptor, load_manifest_json
+from provcheck.source.base import ATTESTATION_MAX_BYTES
+from provcheck.source.registry.client import RegistrySource
+from provcheck.source.registry.push import push_blob, push_manifest
+
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def _compact(doc: object) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def cosign_config(layers: list[dict[str, Any]]) -> bytes:
+    """The config cosign writes for ``layers`` (uncompressed: a diff_id is the layer digest)."""
+    return _compact(
+        {
+            "architecture": "",
+            "created": _ZERO_TIME,
+            "history": [{"created": _ZERO_TIME} for _ in layers],
+            "os": "",
+            "rootfs": {"type": "layers", "diff_ids": [layer["digest"] for layer in layers]},
+            "config": {},
+        }
+    )
+
+
+def _existing_layers(data: bytes, tag: str) -> list[dict[str, Any]]:
+    doc = load_manifest_json(data, f"tag {tag}")
+    layers = doc.get("layers") if isinstance(doc, dict) else None
+    if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
+        raise ManifestError(f"tag {tag} is not a cosign attestation manifest: not appended to")
+    for i, layer in enumerate(layers):
+        Descriptor.from_dict(layer, f"tag {tag} layers[{i}]")  # well-formed, or refused
+    return list(layers)
+
+
+async def _superseded(
+    source: RegistrySource, layer: dict[str, Any], predicate_type: str, key: PublicKey
+) -> bool:
+    """True when ``layer`` is an envelope of ``predicate_type`` that ``key`` signed."""
+    annotations = layer.get("annotations")
+    if not isinstance(annotations, dict) or annotations.get("predicateType") != predicate_type:
+        return False
+    descriptor = Descriptor.from_dict(layer)
+    data = await source.fetch_blob(descriptor, ATTESTATION_MAX_BYTES)
+    try:
+        envelope = parse_envelope(data)
+    except EnvelopeError:
+        return False
+    return bool(check_envelope(envelope, [key]).key_ids)
+
+
+async def attach_attestation(
+    source: RegistrySource,
+    subject: Digest,
+    envelope: bytes,
+    predicate_type: str,
+    *,
+    supersedes: PublicKey | None = None,
+) -> Descriptor:
+    """Add ``envelope`` (a signed DSSE envelope about ``subject``) to ``subject``'s ``.att`` tag
+    in ``source``'s repository and return the descriptor of the manifest written; with
+    ``supersedes``, drop the earlier envelopes of ``predicate_type`` signed by that key.
+
+    Raises :class:`ManifestError` when the tag holds something that is not a manifest of
+    layers, and the errors of :mod:`provcheck.source.registry.push` (and of reading an earlier
+    envelope it may supersede).
+    """
+    tag = store_tag(subject, ".att")
+    existing = await source.fetch_tag(tag)
+    layers = _existing_layers(existing[1], tag) if existing is not None else []
+    if supersedes is not None:
+        dropped = [await _superseded(source, x, predicate_type, supersedes) for x in layers]
+        layers = [x for x, drop in zip(layers, dropped, strict=True) if not drop]
+    blob = await push_blob(source, envelope, mt.DSSE_ENVELOPE)
+    if not any(layer.get("digest") == str(blob.digest) for layer in layers):
+        layers.append(
+            {
+                "mediaType": mt.DSSE_ENVELOPE,
+                "size": blob.size,
+                "digest": str(blob.digest),
+                "annotations": {SIGNATURE_ANNOTATION: "", "predicateType": predicate_type},
+            }
+        )
+    config = await push_blob(source, cosign_config(layers), mt.OCI_CONFIG)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "config": {"mediaType": mt.OCI_CONFIG, "size": config.size, "digest": str(config.digest)},
+        "layers": layers,
+    }
+    return await push_manifest(source, tag, _compact(manifest), mt.OCI_MANIFEST)
