@@ -3,10 +3,14 @@
 The library API: :func:`inspect_image` discovers and binds the attestations of an image,
 :func:`verify_image` evaluates a policy on them and returns a :class:`Report`,
 :func:`sbom_image` gathers its SBOMs; each has an async twin that also takes a shared
-:class:`RegistryClient`. Nothing here prints or exits; errors are :class:`ProvcheckError`
-subclasses. ``__all__`` is the public surface; everything else (the submodules included) is
-plumbing that may change. Names are imported on first use, so ``import provcheck`` stays cheap
-for the command line.
+:class:`RegistryClient`. Beyond a verdict: :func:`explain_image` says what evidence an image has
+and why some is missing, :func:`save_pack` keeps the exact bytes a verdict came from (replayed
+as an ``oci-layout://`` reference), :func:`summarise_async` writes (signs, attaches) a SLSA
+verification summary, :func:`convert_sbom` and :func:`validate_schema` convert and check SBOMs,
+and :class:`Gate` answers Kubernetes ``AdmissionReview`` requests. Nothing here prints or
+exits; errors are :class:`ProvcheckError` subclasses. ``__all__`` is the public surface;
+everything else (the submodules included) is plumbing that may change. Names are imported on
+first use, so ``import provcheck`` stays cheap for the command line.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import typing
 __version__ = "0.1.0"
 
 if typing.TYPE_CHECKING:
+    from provcheck.admission.gate import Gate
+    from provcheck.admission.outcome import Decision, ReviewOutcome
     from provcheck.api import (
         inspect_image,
         inspect_image_async,
@@ -27,6 +33,7 @@ if typing.TYPE_CHECKING:
     )
     from provcheck.attestation.binding import Binding, BindingStatus
     from provcheck.attestation.signatures import Identity, SignatureCheck, SignedObject, TrustConfig
+    from provcheck.attestation.signing import SigningKey, load_signing_key
     from provcheck.attestation.statement import Statement, Subject
     from provcheck.discovery.limits import Limits
     from provcheck.discovery.model import (
@@ -76,6 +83,10 @@ if typing.TYPE_CHECKING:
         UsageError,
         VerificationError,
     )
+    from provcheck.evidence.pack import PackInputs, save_pack
+    from provcheck.evidence.record import Recording
+    from provcheck.explain import Explanation, explain_image, explain_options
+    from provcheck.explain.render import explanation_to_dict, render_explanation
     from provcheck.oci.digest import Digest
     from provcheck.oci.model import Descriptor
     from provcheck.oci.platform import Platform
@@ -101,8 +112,10 @@ if typing.TYPE_CHECKING:
     )
     from provcheck.report.json import parse_report, report_from_dict, report_to_dict
     from provcheck.sbom.collect import ImageSboms, collect_sboms
+    from provcheck.sbom.convert import Conversion, convert_sbom
     from provcheck.sbom.export import SbomEntry
     from provcheck.sbom.model import Component, Sbom, SbomFormat
+    from provcheck.sbom.schema import SchemaReport, validate_schema
     from provcheck.source.limiter import HostLimiter, RequestLimiter
     from provcheck.source.registry import (
         CredentialProvider,
@@ -113,6 +126,7 @@ if typing.TYPE_CHECKING:
         StaticCredentials,
     )
     from provcheck.source.store import ContentStore, MemoryStore
+    from provcheck.vsa.run import Summary, summarise_async
 
 _LAZY: typing.Final[dict[str, str]] = {
     "AdmissionRequestError": "provcheck.errors",
@@ -124,20 +138,24 @@ _LAZY: typing.Final[dict[str, str]] = {
     "AuthenticationError": "provcheck.errors",
     "Binding": "provcheck.attestation.binding",
     "BindingStatus": "provcheck.attestation.binding",
+    "CacheError": "provcheck.errors",
     "Component": "provcheck.sbom.model",
     "ContentStore": "provcheck.source.store",
     "ContentTooLargeError": "provcheck.errors",
+    "Conversion": "provcheck.sbom.convert",
     "CredentialProvider": "provcheck.source.registry",
-    "CacheError": "provcheck.errors",
     "Credentials": "provcheck.source.registry",
     "DeadlineExceededError": "provcheck.errors",
+    "Decision": "provcheck.admission.outcome",
     "Descriptor": "provcheck.oci.model",
     "Digest": "provcheck.oci.digest",
     "DiscoveryOptions": "provcheck.discovery.options",
     "DockerCredentials": "provcheck.source.registry",
     "DocumentError": "provcheck.errors",
     "Evidence": "provcheck.report",
+    "Explanation": "provcheck.explain",
     "FileResolver": "provcheck.policy",
+    "Gate": "provcheck.admission.gate",
     "HostLimiter": "provcheck.source.limiter",
     "Identity": "provcheck.attestation.signatures",
     "ImageAttestations": "provcheck.discovery.model",
@@ -156,6 +174,7 @@ _LAZY: typing.Final[dict[str, str]] = {
     "NoSbomError": "provcheck.errors",
     "NotFoundError": "provcheck.errors",
     "OnIncomplete": "provcheck.report",
+    "PackInputs": "provcheck.evidence.pack",
     "Platform": "provcheck.oci.platform",
     "PlatformImage": "provcheck.discovery.model",
     "PlatformNotFoundError": "provcheck.errors",
@@ -165,6 +184,7 @@ _LAZY: typing.Final[dict[str, str]] = {
     "Problem": "provcheck.discovery.model",
     "ProblemKind": "provcheck.discovery.model",
     "ProvcheckError": "provcheck.errors",
+    "Recording": "provcheck.evidence.record",
     "RegistryClient": "provcheck.source.registry",
     "RegistryConnectionError": "provcheck.errors",
     "RegistryError": "provcheck.errors",
@@ -173,19 +193,23 @@ _LAZY: typing.Final[dict[str, str]] = {
     "Report": "provcheck.report",
     "ReportFormat": "provcheck.report",
     "RequestLimiter": "provcheck.source.limiter",
+    "ReviewOutcome": "provcheck.admission.outcome",
     "RuleResult": "provcheck.report",
     "Sbom": "provcheck.sbom.model",
     "SbomEntry": "provcheck.sbom.export",
     "SbomError": "provcheck.errors",
     "SbomFormat": "provcheck.sbom.model",
+    "SchemaReport": "provcheck.sbom.schema",
     "SchemaVersionError": "provcheck.errors",
     "SignatureCheck": "provcheck.attestation.signatures",
     "SignedObject": "provcheck.attestation.signatures",
+    "SigningKey": "provcheck.attestation.signing",
     "Statement": "provcheck.attestation.statement",
     "StatementError": "provcheck.errors",
     "StaticCredentials": "provcheck.source.registry",
     "Status": "provcheck.report",
     "Subject": "provcheck.attestation.statement",
+    "Summary": "provcheck.vsa.run",
     "TrustConfig": "provcheck.attestation.signatures",
     "TrustLevel": "provcheck.discovery.model",
     "UsableStatement": "provcheck.discovery.model",
@@ -195,19 +219,28 @@ _LAZY: typing.Final[dict[str, str]] = {
     "attestations_from_dict": "provcheck.discovery.serialize",
     "attestations_to_dict": "provcheck.discovery.serialize",
     "collect_sboms": "provcheck.sbom.collect",
+    "convert_sbom": "provcheck.sbom.convert",
     "dump_attestations": "provcheck.discovery.serialize",
     "evaluate": "provcheck.policy",
+    "explain_image": "provcheck.explain",
+    "explain_options": "provcheck.explain",
+    "explanation_to_dict": "provcheck.explain.render",
     "inspect_image": "provcheck.api",
     "inspect_image_async": "provcheck.api",
     "load_attestations": "provcheck.discovery.serialize",
     "load_policy": "provcheck.policy",
+    "load_signing_key": "provcheck.attestation.signing",
     "parse_policy": "provcheck.policy",
     "parse_report": "provcheck.report.json",
     "render": "provcheck.report",
+    "render_explanation": "provcheck.explain.render",
     "report_from_dict": "provcheck.report.json",
     "report_to_dict": "provcheck.report.json",
+    "save_pack": "provcheck.evidence.pack",
     "sbom_image": "provcheck.api",
     "sbom_image_async": "provcheck.api",
+    "summarise_async": "provcheck.vsa.run",
+    "validate_schema": "provcheck.sbom.schema",
     "verify_image": "provcheck.api",
     "verify_image_async": "provcheck.api",
 }
@@ -227,16 +260,20 @@ __all__ = [
     "Component",
     "ContentStore",
     "ContentTooLargeError",
+    "Conversion",
     "CredentialProvider",
     "Credentials",
     "DeadlineExceededError",
+    "Decision",
     "Descriptor",
     "Digest",
     "DiscoveryOptions",
     "DockerCredentials",
     "DocumentError",
     "Evidence",
+    "Explanation",
     "FileResolver",
+    "Gate",
     "HostLimiter",
     "Identity",
     "ImageAttestations",
@@ -255,6 +292,7 @@ __all__ = [
     "NoSbomError",
     "NotFoundError",
     "OnIncomplete",
+    "PackInputs",
     "Platform",
     "PlatformImage",
     "PlatformNotFoundError",
@@ -264,6 +302,7 @@ __all__ = [
     "Problem",
     "ProblemKind",
     "ProvcheckError",
+    "Recording",
     "RegistryClient",
     "RegistryConnectionError",
     "RegistryError",
@@ -272,19 +311,23 @@ __all__ = [
     "Report",
     "ReportFormat",
     "RequestLimiter",
+    "ReviewOutcome",
     "RuleResult",
     "Sbom",
     "SbomEntry",
     "SbomError",
     "SbomFormat",
+    "SchemaReport",
     "SchemaVersionError",
     "SignatureCheck",
     "SignedObject",
+    "SigningKey",
     "Statement",
     "StatementError",
     "StaticCredentials",
     "Status",
     "Subject",
+    "Summary",
     "TrustConfig",
     "TrustLevel",
     "UsableStatement",
@@ -295,19 +338,28 @@ __all__ = [
     "attestations_from_dict",
     "attestations_to_dict",
     "collect_sboms",
+    "convert_sbom",
     "dump_attestations",
     "evaluate",
+    "explain_image",
+    "explain_options",
+    "explanation_to_dict",
     "inspect_image",
     "inspect_image_async",
     "load_attestations",
     "load_policy",
+    "load_signing_key",
     "parse_policy",
     "parse_report",
     "render",
+    "render_explanation",
     "report_from_dict",
     "report_to_dict",
+    "save_pack",
     "sbom_image",
     "sbom_image_async",
+    "summarise_async",
+    "validate_schema",
     "verify_image",
     "verify_image_async",
 ]

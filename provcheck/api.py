@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -26,9 +26,16 @@ from provcheck.discovery.limits import Budget, Limits
 from provcheck.discovery.model import ImageAttestations
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.select import select_platforms
+from provcheck.errors import UsageError
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
-from provcheck.oci.reference import ImageReference, LayoutReference, Reference, parse_reference
+from provcheck.oci.reference import (
+    ImageReference,
+    LayoutReference,
+    Reference,
+    parse_reference,
+    parse_repository,
+)
 from provcheck.predicates import PredicateKind
 from provcheck.source.base import Source
 from provcheck.source.deadline import DEFAULT_TIMEOUT, Deadline
@@ -50,25 +57,54 @@ async def _open(
     registry: RegistryOptions | None,
     deadline: Deadline,
     credentials: CredentialProvider | None,
-) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes]]]:
-    """Open the source of ``reference`` and fetch its verified root manifest."""
-    if isinstance(reference, LayoutReference):
-        from provcheck.source.layout import LayoutSource
+    elsewhere: ImageReference | None = None,
+    stores: bool = False,
+) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes], Source | None, bool]]:
+    """Open the source of ``reference`` and fetch its verified root manifest, and say whether
+    it is pinned by digest (named so, or the subject of an evidence pack of a pinned run:
+    :meth:`LayoutSource.recorded_pin`); with
+    ``elsewhere``, also the source of that repository (on the same client: its registry host's
+    credentials, and connections and limits shared). With ``stores``, an evidence pack that
+    recorded an attestations repository serves its copy of it, whether ``elsewhere`` is given
+    or not (another repository is a :class:`UsageError`: the pack holds what was read)."""
+    other: Source | None = None
+    pinned = reference.digest is not None
+    async with AsyncExitStack() as stack:
+        if isinstance(reference, LayoutReference):
+            from provcheck.source.layout import LayoutSource
 
-        layout = LayoutSource(reference.path)
-        pin: str | Digest | None = reference.digest or reference.tag
-        root = await (layout.resolve(pin) if pin is not None else layout.resolve_default())
-        yield layout, root
-        return
-    if client is not None:
-        remote = client.source(reference, credentials=credentials, deadline=deadline)
-        yield remote, await remote.resolve(reference.api_reference)
-        return
-    from provcheck.source.registry import RegistryClient
+            layout = LayoutSource(reference.path)
+            pin: str | Digest | None = reference.digest or reference.tag
+            if pin is None:
+                root = await layout.resolve_default()
+                pinned = layout.recorded_pin() == root[0].digest
+            else:
+                root = await layout.resolve(pin)
+            source: Source = layout
+            other = layout.attestations_repository() if stores else None
+            if other is not None and elsewhere is not None:
+                if elsewhere.name != other.display_name:
+                    raise UsageError(
+                        f"{layout.display_name} recorded the attestations repository "
+                        f"{other.display_name}, not {elsewhere.name}"
+                    )
+                elsewhere = None  # the pack's copy is read
+        else:
+            root = None
+        if client is None and (root is None or elsewhere is not None):
+            from provcheck.source.registry import RegistryClient
 
-    async with RegistryClient(registry, credentials=credentials) as own:
-        remote = own.source(reference, deadline=deadline)
-        yield remote, await remote.resolve(reference.api_reference)
+            own = RegistryClient(registry, credentials=credentials)
+            client = await stack.enter_async_context(own)
+            credentials = None  # the client's own, now
+        if root is None:
+            assert client is not None and isinstance(reference, ImageReference)
+            remote = client.source(reference, credentials=credentials, deadline=deadline)
+            source, root = remote, await remote.resolve(reference.api_reference)
+        if elsewhere is not None:
+            assert client is not None
+            other = client.source(elsewhere, credentials=credentials, deadline=deadline)
+        yield source, root, other, pinned
 
 
 def _parse(reference: str | Reference) -> Reference:
@@ -78,10 +114,6 @@ def _parse(reference: str | Reference) -> Reference:
 def _asked(reference: Reference, root: tuple[Descriptor, bytes]) -> str | Digest:
     """What the root was resolved from: its tag, else its digest."""
     return reference.digest or reference.tag or root[0].digest
-
-
-def _pinned(reference: Reference) -> bool:
-    return reference.digest is not None
 
 
 async def inspect_image_async(
@@ -106,20 +138,23 @@ async def inspect_image_async(
     options = options or DiscoveryOptions()
     budget = Budget(options.limits)  # one for the whole image: the index and the stores
     deadline = Deadline(timeout)
-    opened = _open(ref, client, registry, deadline, credentials)
-    async with deadline.enforce(), opened as (source, root):
+    elsewhere = options.attestations_repository if options.signature_stores else None
+    stores = options.signature_stores
+    opened = _open(ref, client, registry, deadline, credentials, elsewhere, stores)
+    async with deadline.enforce(), opened as (source, root, other, pinned):
         if record is not None:
             record.resolved(_asked(ref, root), root)
             source = record.wrap(source)
+            other = None if other is None else record.wrap_elsewhere(other)
         found = await discover(
-            source, root, reference=str(ref), options=options, pinned=_pinned(ref), budget=budget
+            source, root, reference=str(ref), options=options, pinned=pinned, budget=budget
         )
         # Discovery reads only the platforms wanted, and knows the others from the index.
         if options.signature_stores or options.trust is not None:
             # Trust is decided there, once, also for signed layers of the index.
             from provcheck.discovery.stores import discover_signed
 
-            found = await discover_signed(source, found, options, budget)
+            found = await discover_signed(source, found, options, budget, other)
     # Narrowed once trust is decided: a statement bound to a platform left out is not a problem.
     return select_platforms(found, options.platforms)
 
@@ -198,14 +233,44 @@ def verification_options(policy: Policy) -> DiscoveryOptions:
 
 
 def _tuned(
-    options: DiscoveryOptions, max_layer_bytes: int | None, limits: Limits | None, offload: Offload
+    options: DiscoveryOptions,
+    max_layer_bytes: int | None,
+    limits: Limits | None,
+    offload: Offload,
+    attestations_repository: str | ImageReference | None = None,
 ) -> DiscoveryOptions:
-    """``options`` with the caller's caps and offload (``None``: the default)."""
+    """``options`` with the caller's caps, offload and other repository (``None``: the
+    default); naming a repository turns the signature stores on (what else would it be read
+    for). Raises :class:`InvalidReferenceError` for a malformed repository name."""
+    if attestations_repository is not None:
+        repository = (
+            parse_repository(attestations_repository)
+            if isinstance(attestations_repository, str)
+            else attestations_repository
+        )
+        options = replace(options, attestations_repository=repository, signature_stores=True)
     if max_layer_bytes is not None:
         options = replace(options, max_layer_bytes=max_layer_bytes)
     if limits is not None:
         options = replace(options, limits=limits)
     return replace(options, offload=offload)
+
+
+async def evaluate_async(
+    found: ImageAttestations,
+    policy: Policy,
+    *,
+    now: datetime | None = None,
+    platforms: frozenset[str] = frozenset(),
+    offload: Offload = False,
+) -> Report:
+    """:func:`~provcheck.policy.evaluate`, inline or off the event loop as ``offload`` says
+    (``DiscoveryOptions.offload``: a policy on a large SBOM is CPU work). Raises what it
+    raises."""
+    from provcheck.discovery.offload import run_verification
+    from provcheck.policy import evaluate
+
+    return await run_verification(offload, evaluate, found, policy, now=now, platforms=platforms)
 
 
 async def verify_image_async(
@@ -222,15 +287,17 @@ async def verify_image_async(
     offload: Offload = False,
     now: datetime | None = None,
     record: Recording | None = None,
+    attestations_repository: str | ImageReference | None = None,
 ) -> Report:
     """Discover the attestations of ``reference`` and evaluate ``policy`` on them, as
     :func:`verify_image` does (``client`` and ``record`` as in :func:`inspect_image_async`).
 
-    Raises what :func:`verify_image` raises.
+    The policy is evaluated where ``offload`` says (:func:`evaluate_async`). Raises what
+    :func:`verify_image` raises.
     """
-    from provcheck.policy import evaluate
-
-    options = _tuned(verification_options(policy), max_layer_bytes, limits, offload)
+    options = _tuned(
+        verification_options(policy), max_layer_bytes, limits, offload, attestations_repository
+    )
     if now is not None and options.trust is not None:
         # A keyless signature logged after ``now`` did not exist then.
         options = replace(options, trust=replace(options.trust, at=now))
@@ -243,7 +310,7 @@ async def verify_image_async(
         timeout=timeout,
         record=record,
     )
-    return evaluate(found, policy, now=now, platforms=platforms)
+    return await evaluate_async(found, policy, now=now, platforms=platforms, offload=offload)
 
 
 def verify_image(
@@ -259,6 +326,7 @@ def verify_image(
     offload: Offload = False,
     now: datetime | None = None,
     record: Recording | None = None,
+    attestations_repository: str | ImageReference | None = None,
 ) -> Report:
     """Verify ``reference`` against ``policy`` and return the report as data.
 
@@ -268,8 +336,10 @@ def verify_image(
     signatures are verified (``DiscoveryOptions.offload``); ``now`` is the time the rules
     judge by (the age of a provenance; a keyless signature logged after it is rejected;
     default: the clock, and no signature is rejected for its time); ``record`` keeps what was
-    read (see :func:`inspect_image_async`). Policy violations are results in the report, not
-    exceptions. Raises the same errors as :func:`inspect_image` when the image
+    read (see :func:`inspect_image_async`); ``attestations_repository`` (``registry/repository``,
+    as cosign's ``COSIGN_REPOSITORY``) is read too for signatures and referrers
+    (``DiscoveryOptions.attestations_repository``). Policy violations are results in the
+    report, not exceptions. Raises the same errors as :func:`inspect_image` when the image
     itself cannot be read (``timeout`` likewise), and :class:`PlatformNotFoundError` when
     ``platforms`` names a platform the image lacks.
     """
@@ -286,6 +356,7 @@ def verify_image(
             offload=offload,
             now=now,
             record=record,
+            attestations_repository=attestations_repository,
         )
     )
 
@@ -301,6 +372,7 @@ async def sbom_image_async(
     max_layer_bytes: int | None = None,
     limits: Limits | None = None,
     offload: Offload = False,
+    attestations_repository: str | ImageReference | None = None,
 ) -> ImageSboms:
     """The SBOMs bound to ``reference``, as :func:`sbom_image` finds them (``client`` as in
     :func:`inspect_image_async`).
@@ -314,7 +386,7 @@ async def sbom_image_async(
     )
     found = await inspect_image_async(
         reference,
-        options=_tuned(options, max_layer_bytes, limits, offload),
+        options=_tuned(options, max_layer_bytes, limits, offload, attestations_repository),
         client=client,
         registry=registry,
         credentials=credentials,
@@ -333,15 +405,16 @@ def sbom_image(
     max_layer_bytes: int | None = None,
     limits: Limits | None = None,
     offload: Offload = False,
+    attestations_repository: str | ImageReference | None = None,
 ) -> ImageSboms:
     """The SBOMs bound to ``reference``: in the index, in cosign attestations and in OCI
     referrers, parsed, with what was found while looking for them.
 
-    ``platforms`` keeps only those platforms; ``max_layer_bytes``, ``limits``, ``offload`` and
-    ``timeout`` work as in :func:`verify_image`. Raises :class:`NoSbomError` (carrying the
-    attestations found, whose problems say why) when no usable SBOM is bound or none can be
-    read (a malformed SBOM beside readable ones is a ``malformed`` problem of the attestations
-    returned), and the errors of :func:`inspect_image`.
+    ``platforms`` keeps only those platforms; ``max_layer_bytes``, ``limits``, ``offload``,
+    ``attestations_repository`` and ``timeout`` work as in :func:`verify_image`. Raises
+    :class:`NoSbomError` (carrying the attestations found, whose problems say why) when no
+    usable SBOM is bound or none can be read (a malformed SBOM beside readable ones is a
+    ``malformed`` problem of the attestations returned), and the errors of :func:`inspect_image`.
     """
     return asyncio.run(
         sbom_image_async(
@@ -353,6 +426,7 @@ def sbom_image(
             max_layer_bytes=max_layer_bytes,
             limits=limits,
             offload=offload,
+            attestations_repository=attestations_repository,
         )
     )
 

@@ -42,6 +42,12 @@ if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     [[ ${CI:-} == true ]] && { log "cannot fetch the reference tools"; exit 1; }
     log "reference tools unavailable: their comparison tests will skip"
   fi
+  # a registry with the OCI 1.1 referrers API (go-containerregistry's, built from Debian's Go
+  # source package with Debian's Go), into .tools/bin/referrers-registry
+  if ! bash scripts/referrers-registry.sh >/dev/null; then
+    [[ ${CI:-} == true ]] && { log "cannot build the referrers registry"; exit 1; }
+    log "referrers registry unavailable: its tests will skip"
+  fi
 fi
 
 # 3. virtualenv with the project and its test/lint extras

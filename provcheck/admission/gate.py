@@ -2,7 +2,9 @@
 closed, and say how to pin what was verified.
 
 One :class:`Gate` lives as long as the server: one registry client (its connection pools and
-tokens), the tag resolutions of the last ``tag_ttl`` seconds, the verifications in flight. A tag
+tokens), the tag resolutions of the last ``tag_ttl`` seconds, the verifications in flight; every
+per-key map of it is bounded (:data:`MAX_TAGS`, :data:`MAX_MEMO`, the client's own), so memory
+stays flat however many distinct tags it is asked about. A tag
 is resolved by ``HEAD`` at most once per ``tag_ttl`` seconds (concurrent reviews share the
 request); its digest is verified through the verdict cache (:func:`verify_cached`); concurrent
 reviews of one digest share one verification. An image not verified within the budget is denied
@@ -36,7 +38,7 @@ from provcheck.errors import ProvcheckError, UsageError
 from provcheck.oci.digest import Digest
 from provcheck.oci.reference import ImageReference
 from provcheck.policy.exemptions import Exemption, matching
-from provcheck.policy.model import ProvenanceOptions
+from provcheck.policy.model import ProvenanceOptions, VsaOptions
 from provcheck.report.escape import escape_text
 from provcheck.report.model import Report, Verdict
 from provcheck.source.deadline import Deadline
@@ -57,10 +59,14 @@ WARM_JOBS: Final = 8
 """Images :meth:`Gate.warm` verifies at once."""
 VERDICT_MEMO: Final = 10.0
 """Seconds a verdict is kept in memory, in front of the cache (a small fraction of the shortest
-cached verdict's life, an hour; never for a policy with ``provenance.max-age``, whose verdicts
-change with the clock)."""
+cached verdict's life, an hour; never for a policy with ``provenance.max-age`` or
+``vsa.max-age``, whose verdicts change with the clock: the cache keeps those exactly as long as
+they hold)."""
 MAX_MEMO: Final = 4096
 """Verdicts kept in memory at most (least recently used go first)."""
+MAX_TAGS: Final = 4096
+"""Tag resolutions kept for ``tag_ttl`` at most (least recently used go first: a forgotten tag
+is resolved again), so that a gate does not grow with every tag it is asked about."""
 PRELOADED: Final = (
     "provcheck.api",
     "provcheck.discovery.buildkit",
@@ -70,6 +76,10 @@ PRELOADED: Final = (
 )
 """What a first verification imports (some 800 ms here): imported when a gate is made, so that
 the first review does not do it on the event loop, within its budget."""
+MAX_IMAGES: Final = 256
+"""Distinct images one review may name: more are all denied unverified, without a request (a
+Pod spec of 3 MiB could otherwise name some 70,000 images, each a registry request made on
+behalf of whoever may create a Pod)."""
 INLINE_BODY_BYTES: Final = 256 * 1024
 """Bodies up to this size are parsed on the event loop; larger ones (a 3 MiB body takes some
 16 ms) in a worker thread, so that other reviews are answered meanwhile."""
@@ -101,10 +111,11 @@ class WarmSummary:
         return sum(1 for r in self.results if r.verdict is verdict)
 
 
-def _spellings(image: str, ref: ImageReference) -> list[str]:
-    """What an exemption's image pattern is matched against."""
-    names = [image, ref.name, str(ref)]
-    if ref.tag is not None:
+def _spellings(ref: ImageReference) -> list[str]:
+    """What an exemption's image pattern is matched against: never ``name:tag`` alone for an
+    image that names a digest (the kubelet pulls the digest, whatever the tag names)."""
+    names = [ref.name, str(ref)]  # never ``image`` as written (see policy.exemptions)
+    if ref.tag is not None and ref.digest is None:
         names.append(f"{ref.name}:{ref.tag}")
     return list(dict.fromkeys(names))
 
@@ -146,6 +157,7 @@ class Gate:
         max_background: int = MAX_BACKGROUND,
         verify_timeout: float = VERIFY_TIMEOUT,
         verdict_memo: float = VERDICT_MEMO,
+        attestations_repository: ImageReference | None = None,
     ) -> None:
         if (
             not budget > 0
@@ -155,7 +167,8 @@ class Gate:
             raise UsageError(
                 "budget, verify_timeout must be > 0; tag_ttl, max_background, verdict_memo >= 0"
             )
-        stores = {"sbom", "signatures"} & set(policy.rules)  # read cosign tags and referrers
+        # What reads cosign tags and referrers: these rules, or another repository of them.
+        stores = {"sbom", "signatures", "vsa"} & set(policy.rules) or attestations_repository
         for name in (*PRELOADED, *(("provcheck.discovery.stores",) if stores else ())):
             importlib.import_module(name)
         self.policy = policy
@@ -170,13 +183,18 @@ class Gate:
             store=cache,
             credentials=credentials,
         )
-        self._heads: SingleFlight[tuple[str, str], Digest] = SingleFlight(tag_ttl)
+        self._heads: SingleFlight[tuple[str, str], Digest] = SingleFlight(
+            tag_ttl, max_kept=MAX_TAGS
+        )
         self._verifications: SingleFlight[tuple[str, str, bool], Report] = SingleFlight()
         self._background: set[asyncio.Task[Report]] = set()
         self._max_background = max_background
         self._verify_timeout = verify_timeout
-        provenance = policy.rules.get("provenance")
-        aging = isinstance(provenance, ProvenanceOptions) and provenance.max_age is not None
+        self._elsewhere = attestations_repository
+        provenance, vsa = policy.rules.get("provenance"), policy.rules.get("vsa")
+        aging = (isinstance(provenance, ProvenanceOptions) and provenance.max_age is not None) or (
+            isinstance(vsa, VsaOptions) and vsa.max_age is not None
+        )
         self._memo_for = 0.0 if aging else verdict_memo
         self._memo: Lru[tuple[str, str, bool], tuple[Report, float]] = Lru(MAX_MEMO)
         self._closed = False
@@ -218,6 +236,14 @@ class Gate:
         groups = _grouped(request)
         if not groups:
             return []
+        if len(groups) > MAX_IMAGES:
+            detail = f"not verified: the review names {len(groups)} images, over {MAX_IMAGES}"
+            return [
+                ImageResult(
+                    image, paths, ImageStatus.ERROR, detail=f"{escape_text(image)}: {detail}"
+                )
+                for image, paths in groups.items()
+            ]
         now = self._clock()
         results: dict[str, ImageResult] = {}
         tasks: dict[str, tuple[ImageReference, asyncio.Task[Report]]] = {}
@@ -232,9 +258,7 @@ class Gate:
                 detail = f"{escape_text(image)}: not verified: {escape_text(invalid)}"
                 results[image] = ImageResult(image, paths, ImageStatus.ERROR, detail=detail)
                 continue
-            exemption = matching(
-                self.policy.exemptions, request.namespace, _spellings(image, ref), now
-            )
+            exemption = matching(self.policy.exemptions, request.namespace, _spellings(ref), now)
             if exemption is not None:
                 self._observer.exemption_used(exemption.label)
                 results[image] = _exempt(image, paths, exemption)
@@ -301,6 +325,7 @@ class Gate:
                     resolved=None if pinned else digest,
                     on_lookup=self._observer.cache_lookup,
                     offload=True,
+                    attestations_repository=self._elsewhere,
                 )
 
             key = (ref.name, str(digest), pinned)

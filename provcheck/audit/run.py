@@ -24,6 +24,7 @@ from provcheck.report.model import Report, Verdict
 if TYPE_CHECKING:
     from provcheck.cache import Cache
     from provcheck.evidence.pack import PackInputs
+    from provcheck.oci.reference import ImageReference
     from provcheck.policy import Policy
     from provcheck.source.registry import RegistryClient, RegistryOptions
 
@@ -32,6 +33,11 @@ DEFAULT_IMAGE_TIMEOUT: Final = 60.0
 REQUESTS_PER_HOST: Final = 3
 """Concurrent requests per registry host of an audit (as regclient does): a fleet of one
 registry's images must not look like an attack to it."""
+STORE_WINDOW: Final = 900.0
+"""Seconds an audit shares the signature-store answers of a digest (``RegistryOptions.
+store_window``): every tag of an image already checked in the run reuses its cosign-tag and
+referrers lookups, 404s included, instead of asking again (errors are never kept). In memory,
+for the run only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +64,9 @@ class AuditOptions:
     image, results held back behind a slow one at most ``window`` (default 4 times ``jobs``),
     rules judged as of ``now`` (default: the clock, per image; cached verdicts are as of now,
     so with ``now`` the verdict cache is not used), ``evidence`` packs written (the verdict
-    cache is then not read either: a pack holds what was read)."""
+    cache is then not read either: a pack holds what was read); ``attestations_repository``:
+    another repository whose signature stores are read too (see
+    :attr:`~provcheck.discovery.options.DiscoveryOptions.attestations_repository`)."""
 
     jobs: int = DEFAULT_JOBS
     timeout: float = DEFAULT_IMAGE_TIMEOUT
@@ -67,6 +75,7 @@ class AuditOptions:
     window: int | None = None
     now: datetime | None = None
     evidence: AuditEvidence | None = None
+    attestations_repository: ImageReference | None = None
 
     def __post_init__(self) -> None:
         if self.jobs < 1 or (self.window is not None and self.window < 1):
@@ -102,6 +111,7 @@ async def _verify(
                 timeout=options.timeout,
                 platforms=options.platforms,
                 max_layer_bytes=options.max_layer_bytes,
+                attestations_repository=options.attestations_repository,
             )
         return await verify_image_async(
             reference,
@@ -111,6 +121,7 @@ async def _verify(
             platforms=options.platforms,
             max_layer_bytes=options.max_layer_bytes,
             now=options.now,
+            attestations_repository=options.attestations_repository,
         )
     except ProvcheckError as exc:
         message = exc.diagnostics()
@@ -143,6 +154,7 @@ async def _verify_recorded(
         max_layer_bytes=options.max_layer_bytes,
         now=evidence.inputs.at,
         record=recording,
+        attestations_repository=options.attestations_repository,
     )
     if report.digest:
         path = evidence.directory / pack_name(report.digest)

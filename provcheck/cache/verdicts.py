@@ -91,12 +91,18 @@ class VerdictInputs:
 def trust_inputs(policy: Policy) -> tuple[str, ...]:
     """The trust material of ``policy`` as stable strings: key ids (SHA-256 of the DER public
     key), identities, threshold, tlog requirement and the trusted root's SHA-256."""
-    from provcheck.policy.model import SignaturesOptions
+    from provcheck.policy.model import SignaturesOptions, VsaOptions
 
+    vsa = policy.rules.get("vsa")
+    summaries = (
+        [f"vsa-key {k.algorithm} {k.key_id}" for k in vsa.keys]
+        if isinstance(vsa, VsaOptions)
+        else []
+    )
     signatures = policy.rules.get("signatures")
     if not isinstance(signatures, SignaturesOptions):
-        return ()
-    out = [f"key {k.algorithm} {k.key_id}" for k in signatures.keys]
+        return tuple(sorted(summaries))
+    out = [*summaries, *(f"key {k.algorithm} {k.key_id}" for k in signatures.keys)]
     out.extend(
         f"identity {json.dumps([i.issuer, i.subject_regexp])}" for i in signatures.identities
     )
@@ -143,16 +149,25 @@ def verdict_expiry(
     A policy with ``provenance.max-age`` changes its result as builds get older: the earliest
     change over every provenance statement of the image counts (a lower bound, whatever
     ``--platform`` or ``min-trust`` selected). ``stores``: the verdict read cosign tags or
-    referrers (:data:`STORES_TTL`), else :data:`IMMUTABLE_TTL` bounds it. A ``vsa`` rule's
-    result depends on the time (a summary from the future, one past ``max-age``): never cached.
+    referrers (:data:`STORES_TTL`), else :data:`IMMUTABLE_TTL` bounds it.
+
+    A ``vsa`` rule's result depends on the time and on the stores: a pass is kept until the
+    summary it accepted gets older than ``max-age`` (within the stores' hour), so that a gate
+    answers a warm image without a request and never past ``max-age``; any other result is
+    never kept, so that a summary attached after a denial counts at once.
     """
-    from provcheck.policy.model import ProvenanceOptions
+    from provcheck.policy.model import ProvenanceOptions, VsaOptions
+    from provcheck.policy.rules.vsa import accepted_until
     from provcheck.predicates import PredicateKind
     from provcheck.predicates.slsa import parse_provenance
 
-    if "vsa" in policy.rules:
-        return None
     expires = now + (STORES_TTL if stores else IMMUTABLE_TTL)
+    vsa = policy.rules.get("vsa")
+    if isinstance(vsa, VsaOptions):
+        until = accepted_until(image, vsa, now)
+        if until is None:
+            return None
+        expires = min(expires, until)
     options = policy.rules.get("provenance")
     if not isinstance(options, ProvenanceOptions) or options.max_age is None:
         return expires

@@ -42,13 +42,15 @@ def _inputs(
     document: bytes,
     platforms: frozenset[str],
     max_layer_bytes: int | None,
+    elsewhere: ImageReference | None = None,
 ) -> VerdictInputs:
+    looked_in = (ref.name,) if elsewhere is None else (ref.name, elsewhere.name)
     return VerdictInputs(
         digest=digest,
         policy_document=document,
         trust=trust_inputs(policy),
         pinned=ref.digest is not None,
-        repositories=(f"{ref.registry}/{ref.repository}",),
+        repositories=looked_in,
         options=evaluation_options(policy, platforms, max_layer_bytes),
     )
 
@@ -69,6 +71,7 @@ async def verify_cached(
     resolved: Digest | None = None,
     on_lookup: Callable[[bool], None] | None = None,
     offload: Offload = False,
+    attestations_repository: ImageReference | None = None,
 ) -> Report:
     """Verify ``reference`` against ``policy`` (parsed from ``policy_document``) as
     :func:`~provcheck.api.verify_image_async` does, with ``cache`` for content and verdicts.
@@ -78,9 +81,10 @@ async def verify_cached(
     :meth:`~provcheck.source.registry.RegistrySource.head`), else by ``GET``; ``resolved`` is
     the digest the caller already resolved the tag to on ``client`` (by ``HEAD``: no request
     resolves it again). ``on_lookup`` is told whether each verdict lookup was a hit; ``offload``
-    says where signatures are verified (``DiscoveryOptions.offload``). A layout
-    reference is verified without the cache. Raises what ``verify_image_async`` raises; a cache
-    that fails is a miss.
+    says where signatures are verified, large statements parsed and the policy evaluated
+    (``DiscoveryOptions.offload``); ``attestations_repository`` as in :func:`verify_image` (it is
+    part of the verdict's key). A layout reference is verified without the cache. Raises what
+    ``verify_image_async`` raises; a cache that fails is a miss.
     """
     ref = parse_reference(reference)
     if not isinstance(ref, ImageReference):
@@ -93,11 +97,20 @@ async def verify_cached(
             platforms=platforms,
             max_layer_bytes=max_layer_bytes,
             now=now,
+            attestations_repository=attestations_repository,
         )
     shown = str(ref)
     if ref.digest is not None:
         key = verdict_key(
-            _inputs(ref, ref.digest, policy, policy_document, platforms, max_layer_bytes)
+            _inputs(
+                ref,
+                ref.digest,
+                policy,
+                policy_document,
+                platforms,
+                max_layer_bytes,
+                attestations_repository,
+            )
         )
         hit = await cache.verdicts.get(key)
         usable = hit is not None and hit.digest == str(ref.digest)
@@ -106,8 +119,7 @@ async def verify_cached(
         if hit is not None and usable:
             return rebind(hit, shown)
     # Imported only on a miss: a cached verdict of a pinned reference needs no HTTP stack.
-    from provcheck.api import inspect_image_async, verification_options
-    from provcheck.policy import evaluate
+    from provcheck.api import evaluate_async, inspect_image_async, verification_options
     from provcheck.source.registry import RegistryClient as Client
 
     started = time.monotonic()
@@ -126,7 +138,15 @@ async def verify_cached(
                     if digest is None:
                         digest = (await source.resolve(ref.api_reference))[0].digest
             key = verdict_key(
-                _inputs(ref, digest, policy, policy_document, platforms, max_layer_bytes)
+                _inputs(
+                    ref,
+                    digest,
+                    policy,
+                    policy_document,
+                    platforms,
+                    max_layer_bytes,
+                    attestations_repository,
+                )
             )
             hit = await cache.verdicts.get(key)
             usable = hit is not None and hit.digest == str(digest)
@@ -137,16 +157,28 @@ async def verify_cached(
         options = replace(verification_options(policy), offload=offload)
         if max_layer_bytes is not None:
             options = replace(options, max_layer_bytes=max_layer_bytes)
+        if attestations_repository is not None:
+            options = replace(
+                options, attestations_repository=attestations_repository, signature_stores=True
+            )
         left = max(timeout - (time.monotonic() - started), 0.001)
         found = await inspect_image_async(ref, options=options, client=client, timeout=left)
     moment = now or datetime.now(UTC)
-    report = evaluate(found, policy, now=moment, platforms=platforms)
+    report = await evaluate_async(found, policy, now=moment, platforms=platforms, offload=offload)
     if cacheable(report):
         expires = verdict_expiry(found, policy, moment, stores=options.signature_stores)
         if expires is not None:
             digest = Digest.parse(report.digest)
             key = verdict_key(
-                _inputs(ref, digest, policy, policy_document, platforms, max_layer_bytes)
+                _inputs(
+                    ref,
+                    digest,
+                    policy,
+                    policy_document,
+                    platforms,
+                    max_layer_bytes,
+                    attestations_repository,
+                )
             )
             await cache.verdicts.put(key, report, expires)
     return report

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from provcheck.cli.common import (
     ExitCode,
+    add_attestations_repo,
     add_cache_options,
     add_evidence_options,
     add_verbose,
+    attestations_repository_of,
     open_cli_cache,
     platforms_of,
     positive,
@@ -106,6 +108,7 @@ def add(commands: Any) -> None:
         "--insecure-registry", action="append", default=[], metavar="HOST", help="plain HTTP"
     )
     audit.add_argument("--ca-file", type=Path, help="PEM bundle of CAs to trust for TLS")
+    add_attestations_repo(audit)
     audit.add_argument(
         "--platform",
         action="append",
@@ -199,6 +202,7 @@ def _merge(args: argparse.Namespace, start: Callable[[int | None], object], sink
             ("--cache", args.cache),
             ("--at", args.at),
             ("--evidence", args.evidence),
+            ("--attestations-repo", args.attestations_repo),
         )
         if value
     ]
@@ -220,7 +224,7 @@ def _audit_run(args: argparse.Namespace, start: Callable[[int | None], object], 
 
     from provcheck._internal.files import read_capped
     from provcheck.audit.inputs import check_references, read_inputs
-    from provcheck.audit.run import REQUESTS_PER_HOST, AuditOptions, run_audit
+    from provcheck.audit.run import REQUESTS_PER_HOST, STORE_WINDOW, AuditOptions, run_audit
     from provcheck.audit.shard import Shard
     from provcheck.policy.loader import MAX_POLICY_BYTES, parse_policy
     from provcheck.policy.resolver import FileResolver
@@ -252,6 +256,7 @@ def _audit_run(args: argparse.Namespace, start: Callable[[int | None], object], 
         insecure_registries=frozenset(args.insecure_registry),
         ca_file=args.ca_file,
         max_requests_per_host=REQUESTS_PER_HOST,
+        store_window=STORE_WINDOW,
     )
     evidence = None
     if args.evidence is not None:
@@ -268,6 +273,7 @@ def _audit_run(args: argparse.Namespace, start: Callable[[int | None], object], 
         platforms=platforms_of(args),
         now=args.at,
         evidence=evidence,
+        attestations_repository=attestations_repository_of(args),
     )
     cache = None if args.cache == "none" else partial(open_cli_cache, args)
     start(len(references))

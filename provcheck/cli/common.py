@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from provcheck.discovery.model import ImageAttestations
     from provcheck.discovery.options import DiscoveryOptions
     from provcheck.oci.digest import Digest
+    from provcheck.oci.reference import ImageReference
     from provcheck.policy import Policy
     from provcheck.report import Report, Verdict
     from provcheck.source.registry import RegistryOptions
@@ -133,7 +134,7 @@ def instant(text: str) -> datetime:
         if not re.fullmatch(rfc3339, value):
             raise ValueError(value)
         return datetime.fromisoformat(value.upper().replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: out of range once in UTC
         raise argparse.ArgumentTypeError(
             f"invalid time {text[:60]!r} (RFC 3339 with an offset, e.g. 2026-06-30T12:00:00Z, "
             "or a date, 2026-06-30)"
@@ -176,6 +177,7 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="PEM bundle of CAs to trust for TLS (HTTPS only, also on loopback)",
     )
+    add_attestations_repo(group)
     group.add_argument(
         "--timeout",
         type=seconds,
@@ -199,6 +201,37 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="refuse attestation layers larger than this (default 64MiB)",
     )
+
+
+COSIGN_REPOSITORY = "COSIGN_REPOSITORY"
+"""The environment variable cosign reads for the repository of signatures and attestations."""
+
+
+def add_attestations_repo(group: argparse._ActionsContainer) -> None:
+    """``--attestations-repo REPO``: inspect, verify, sbom, audit and serve."""
+    group.add_argument(
+        "--attestations-repo",
+        metavar="REPO",
+        help="also read cosign tags and referrers of the image's digests from this repository "
+        f"([registry/]repo, any registry; default ${COSIGN_REPOSITORY}, as cosign reads it)",
+    )
+
+
+def attestations_repository_of(args: argparse.Namespace) -> ImageReference | None:
+    """``--attestations-repo``, else a non-empty ``$COSIGN_REPOSITORY`` (as cosign reads it),
+    parsed. Raises :class:`InvalidReferenceError` (exit 2) for a malformed name."""
+    from provcheck.oci.reference import parse_repository
+
+    value = args.attestations_repo
+    if value is None:
+        value = os.environ.get(COSIGN_REPOSITORY) or None
+        if value is None:
+            return None
+        try:
+            return parse_repository(value)
+        except UsageError as exc:
+            raise UsageError(f"${COSIGN_REPOSITORY}: {exc.diagnostics()}") from exc
+    return parse_repository(value)
 
 
 VERBOSE_HELP = "-v: retries; -vv: every request, tracebacks (before or after the command)"
@@ -411,6 +444,9 @@ def discovery_options(args: argparse.Namespace, **kwargs: Any) -> DiscoveryOptio
     from provcheck.discovery.options import DiscoveryOptions
 
     options = replace(DiscoveryOptions(platforms=platforms_of(args)), **kwargs)
+    repository = attestations_repository_of(args)
+    if repository is not None:
+        options = replace(options, attestations_repository=repository)
     if args.max_attestation_size is not None:
         options = replace(options, max_layer_bytes=args.max_attestation_size)
     return options

@@ -11,6 +11,7 @@ from provcheck.cli.common import (
     ExitCode,
     add_source_options,
     add_verbose,
+    attestations_repository_of,
     platforms_of,
     registry_options,
     remove_stale,
@@ -93,6 +94,7 @@ def _export_sbom(args: argparse.Namespace) -> ExitCode:
             timeout=args.timeout,
             platforms=platforms,
             max_layer_bytes=args.max_attestation_size,
+            attestations_repository=attestations_repository_of(args),
         )
     except NoSbomError as exc:
         if exc.attestations is not None:

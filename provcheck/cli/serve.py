@@ -9,7 +9,13 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provcheck.cli.common import ExitCode, add_verbose, size
+from provcheck.cli.common import (
+    ExitCode,
+    add_attestations_repo,
+    add_verbose,
+    attestations_repository_of,
+    size,
+)
 from provcheck.cli.common import seconds as seconds_type
 from provcheck.errors import PolicyError, UsageError
 
@@ -90,6 +96,7 @@ def add(commands: Any) -> None:
         "--insecure-registry", action="append", default=[], metavar="HOST", help="plain HTTP"
     )
     group.add_argument("--ca-file", type=Path, help="PEM bundle of CAs to trust for TLS")
+    add_attestations_repo(serve)
     add_verbose(serve, "verbose_serve")
     serve.set_defaults(run=run)
 
@@ -138,6 +145,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         budget=args.budget,
         tag_ttl=args.tag_ttl,
         warm=warm,
+        attestations_repository=attestations_repository_of(args),
     )
     stopped_by = serve(options)
     return ExitCode.INTERRUPTED if stopped_by is signal.SIGINT else ExitCode.PASS

@@ -14,6 +14,7 @@ from provcheck.cli.common import (
     add_evidence_options,
     add_source_options,
     add_verbose,
+    attestations_repository_of,
     error_message,
     open_cli_cache,
     platforms_of,
@@ -137,6 +138,7 @@ def _evaluate(args: argparse.Namespace) -> Report:
         max_layer_bytes=args.max_attestation_size,
         timeout=args.timeout,
         now=args.at,
+        attestations_repository=attestations_repository_of(args),
     )
 
 
@@ -177,6 +179,7 @@ def _evaluate_recorded(args: argparse.Namespace) -> Report:
             timeout=args.timeout,
             now=moment,
             record=recording,
+            attestations_repository=attestations_repository_of(args),
         )
     except ProvcheckError as exc:
         # No earlier pack may stand for this run: the pack of an error is what was read
@@ -201,6 +204,7 @@ def _evaluate_cached(args: argparse.Namespace) -> Report:
 
     raw, policy = _read_policy(args)
     registry = registry_options(args)
+    elsewhere = attestations_repository_of(args)
 
     async def run() -> Report:
         cache = open_cli_cache(args)
@@ -214,6 +218,7 @@ def _evaluate_cached(args: argparse.Namespace) -> Report:
                 timeout=args.timeout,
                 platforms=platforms_of(args),
                 max_layer_bytes=args.max_attestation_size,
+                attestations_repository=elsewhere,
             )
         finally:
             await cache.aclose()

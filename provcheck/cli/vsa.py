@@ -9,6 +9,7 @@ import sys
 
 from provcheck.cli.common import (
     ExitCode,
+    attestations_repository_of,
     registry_options,
     remove_stale,
     summary_line,
@@ -29,7 +30,7 @@ def _refuse_mismatches(args: argparse.Namespace) -> None:
         raise UsageError("--format vsa summarises the whole image: --platform cannot narrow it")
     if args.cache != "none":
         raise UsageError("--format vsa verifies afresh: use --cache none")
-    if getattr(args, "evidence", None) is not None:  # verify --evidence (issue 12's packs)
+    if args.evidence is not None:
         raise UsageError("--format vsa does not write an evidence pack: run verify --evidence")
 
 
@@ -60,7 +61,8 @@ def run_vsa(args: argparse.Namespace) -> ExitCode:
                 registry=registry_options(args),
                 sign_key=key,
                 attach=args.attach,
-                now=getattr(args, "at", None),  # verify --at, where the parser has it
+                now=args.at,
+                attestations_repository=attestations_repository_of(args),
                 timeout=args.timeout,
                 max_layer_bytes=args.max_attestation_size,
             )

@@ -26,7 +26,7 @@ from provcheck.discovery.model import (
     ProblemKind,
     TrustLevel,
 )
-from provcheck.discovery.offload import run_verification
+from provcheck.discovery.offload import INLINE_STATEMENT_BYTES, run_verification
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.select import platform_keys, require_platforms
 from provcheck.errors import (
@@ -303,7 +303,11 @@ class AttestationReader:
                     return AttestationLayer(descriptor, position, hint, problems=(opened,))
                 statement, trust, signature = opened
             else:
-                statement = parse_statement(raw)
+                statement = await run_verification(
+                    self.options.offload if len(raw) > INLINE_STATEMENT_BYTES else False,
+                    parse_statement,
+                    raw,
+                )
         except (ProvcheckError, AttestationError) as exc:
             return AttestationLayer(
                 descriptor,

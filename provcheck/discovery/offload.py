@@ -1,7 +1,8 @@
-"""Where CPU-bound signature verification runs: inline, or off the event loop.
+"""Where CPU-bound verification work runs: inline, or off the event loop.
 
-Verifying signatures (DSSE, ECDSA/RSA/Ed25519, transparency-log proofs, keyless bundles) is
-pure CPU work. Inline it costs nothing extra, which suits the CLI (one image, nothing else
+Verifying signatures (DSSE, ECDSA/RSA/Ed25519, transparency-log proofs, keyless bundles),
+parsing a large statement (a 7 MB SPDX SBOM takes about a second) and evaluating a policy on
+it are pure CPU work. Inline it costs nothing extra, which suits the CLI (one image, nothing else
 waiting); a server verifying many images on one event loop runs it in a worker thread instead
 (:attr:`~provcheck.discovery.options.DiscoveryOptions.offload`), so that other requests are
 served meanwhile.
@@ -14,10 +15,14 @@ import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import ParamSpec, TypeVar
+from typing import Final, ParamSpec, TypeVar
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+
+INLINE_STATEMENT_BYTES: Final = 64 * 1024
+"""Statements up to this size are parsed where the caller runs even when offloading (a
+thread hop would cost more than the parse); larger ones where ``offload`` says."""
 
 Offload = bool | Executor
 """``False``: inline; ``True``: a worker thread (``asyncio.to_thread``, the loop's default

@@ -12,6 +12,7 @@ from provcheck.source.base import ATTESTATION_MAX_BYTES
 if TYPE_CHECKING:
     from provcheck.attestation.signatures import TrustConfig
     from provcheck.discovery.offload import Offload
+    from provcheck.oci.reference import ImageReference
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,14 @@ class DiscoveryOptions:
     limits: Limits = field(default_factory=Limits)
     """The most work the whole image may cost (see :mod:`provcheck.discovery.limits`)."""
     offload: Offload = False
-    """Where signature verification runs (:mod:`provcheck.discovery.offload`): ``False``
+    """Where signature verification, the parsing of large statements and (in
+    :func:`~provcheck.api.verify_image_async` and :func:`~provcheck.cache.verify.verify_cached`,
+    through :func:`~provcheck.api.evaluate_async`) the policy's evaluation run
+    (:mod:`provcheck.discovery.offload`): ``False``
     inline on the event loop (the CLI), ``True`` in a worker thread, or in the executor given
     (a server, so that verifying one image does not stall the others)."""
+    attestations_repository: ImageReference | None = None
+    """Another repository (any registry; its tag or digest is ignored) whose signature stores
+    are read too, as cosign's ``COSIGN_REPOSITORY`` keeps them: cosign ``.att``/``.sig`` tags
+    and referrers named by the image's digests. What is found there binds to the image by
+    digest exactly as at home; read with the credentials of its own registry host."""

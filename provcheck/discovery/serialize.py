@@ -14,6 +14,11 @@ decoded without trust material has no such digest: the envelope's own bytes are 
 document corrupted in a cache is refused, never replayed. A statement built in memory (one
 synthesised around a raw SBOM document) is stored as its fields, its predicate as JSON.
 
+A signature store's envelope (``SignedObject.envelope``) is kept as its bytes (base64,
+``signed[].envelope``, at most :data:`ENVELOPE_MAX_BYTES`), so that a rule with its own keys
+(``vsa``) verifies it on reloaded attestations as on found ones; documents written before it
+was kept have none, and such a rule finds nothing there (fail closed).
+
 Reading back re-verifies no signature and re-decides no trust: the document is trusted as far as
 the store it comes from (a verdict cache keys it by everything that could change it).
 """
@@ -59,9 +64,12 @@ from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
 from provcheck.oci.platform import Platform
 from provcheck.report.escape import escape_surrogates
+from provcheck.source.base import ATTESTATION_MAX_BYTES
 
 SCHEMA_VERSION: Final = "provcheck.attestations/v1"
 _SCHEMA: Final = "attestations.schema.json"
+ENVELOPE_MAX_BYTES: Final = ATTESTATION_MAX_BYTES
+"""The largest signed envelope a document may hold (the most discovery reads for one layer)."""
 
 # ---- writing -------------------------------------------------------------------------------
 
@@ -188,6 +196,7 @@ def signed_dict(s: SignedObject) -> dict[str, Any]:
         "payloadDigest": s.payload_digest,
         "indexScoped": s.index_scoped,
         "platforms": list(s.platforms),
+        "envelope": None if s.envelope is None else _b64(s.envelope),
     }
 
 
@@ -360,6 +369,19 @@ def _image_from(d: dict[str, Any]) -> PlatformImage:
     )
 
 
+def _envelope_from(text: str | None) -> bytes | None:
+    """A stored envelope's bytes, refused beyond :data:`ENVELOPE_MAX_BYTES` before decoding."""
+    if text is None:
+        return None
+    too_large = f"attestations: a signed envelope is larger than {ENVELOPE_MAX_BYTES} bytes"
+    if len(text) > 4 * -(-ENVELOPE_MAX_BYTES // 3):
+        raise DocumentError(too_large)
+    data = _bytes_from(text, "signed envelope")
+    if len(data) > ENVELOPE_MAX_BYTES:
+        raise DocumentError(too_large)
+    return data
+
+
 def _signed_from(d: dict[str, Any]) -> SignedObject:
     return SignedObject(
         kind=SignedKind(d.pop("kind")),
@@ -371,6 +393,7 @@ def _signed_from(d: dict[str, Any]) -> SignedObject:
         payload_digest=d.pop("payloadDigest"),
         index_scoped=d.pop("indexScoped"),
         platforms=tuple(d.pop("platforms")),
+        envelope=_envelope_from(d.pop("envelope", None)),
     )
 
 

@@ -155,6 +155,23 @@ class LayoutReference:
 Reference = ImageReference | LayoutReference
 
 
+def parse_repository(text: str) -> ImageReference:
+    """Parse a repository name, ``[registry/]repo`` (cosign's ``COSIGN_REPOSITORY``), normalised
+    as Docker does, with neither tag nor digest (``tag`` and ``digest`` are ``None``).
+
+    Raises :class:`InvalidReferenceError` for a malformed name, one with a tag or digest, or an
+    ``oci-layout://`` path.
+    """
+    if "://" in text:
+        raise InvalidReferenceError(f"invalid repository {text!r}: a registry repository, no URL")
+    if "@" in text or ":" in text.rpartition("/")[2]:
+        raise InvalidReferenceError(
+            f"invalid repository {text!r}: a repository takes no tag or digest"
+        )
+    parsed = ImageReference.parse(text)
+    return ImageReference(parsed.registry, parsed.repository)
+
+
 def parse_reference(text: str) -> Reference:
     """Parse a registry reference or an ``oci-layout://`` reference.
 

@@ -4,8 +4,13 @@ verifying them, by namespace and by image pattern, each until an expiry and for 
 An exemption applies while ``now`` is before its expiry; from then on it is ignored (and
 ``policy lint`` warns about it). A date ``YYYY-MM-DD`` expires at the start of that day (UTC);
 an RFC 3339 time must carry its offset. Images are matched as globs (:func:`fnmatch.fnmatchcase`,
-``*`` also matching ``/``) against the image as written and its normalised forms
-(``registry/repository``, with ``:tag``, with ``@digest``).
+``*`` also matching ``/``), normalised as images are (``nginx:*`` is
+``docker.io/library/nginx:*``), against the normalised forms of the image
+(``registry/repository``, with ``:tag``, with ``@digest``), never against the image as written
+(``nginx:*`` then also matched ``nginx:5000/any/image``, of the registry host ``nginx``). Only
+``*`` and ``?`` are wildcards: ``[`` is literal, since it opens an IPv6 registry
+(``[::1]:5000/…``), which as a character class would match other registries (``1:5000/…``)
+and never the one meant.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from datetime import UTC, date, datetime
 from fnmatch import fnmatchcase
 
 from provcheck.errors import PolicyError
+from provcheck.oci.reference import DOCKER_HUB
+from provcheck.policy.matching import normalise_pattern
 
 
 def parse_expiry(text: str) -> datetime:
@@ -31,7 +38,10 @@ def parse_expiry(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("z", "Z"))
     if moment.tzinfo is None:
         raise ValueError("an RFC 3339 time needs an offset (Z or +HH:MM)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:59:59-23:59 is past datetime.max in UTC
+        raise ValueError("out of range in UTC") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +83,21 @@ class Exemption:
         one) matches one of ``images`` (the spellings of one image)."""
         if self.namespace is not None and self.namespace != namespace:
             return False
-        pattern = self.image
-        return pattern is None or any(fnmatchcase(name, pattern) for name in images)
+        if self.image is None:
+            return True
+        pattern = _normalised(self.image).replace("[", "[[]")  # "[" is literal (see above)
+        return any(fnmatchcase(name, pattern) for name in images)
+
+
+def _normalised(pattern: str) -> str:
+    """``pattern`` in the normalised form images are matched in: ``nginx:*`` ->
+    ``docker.io/library/nginx:*`` (as :func:`~provcheck.policy.matching.normalise_pattern`),
+    ``docker.io/nginx`` -> ``docker.io/library/nginx``; one that starts with a glob as it is."""
+    name, digest = normalise_pattern(pattern)
+    registry, _, rest = name.partition("/")
+    if registry == DOCKER_HUB and rest and "/" not in rest and not rest.startswith(("*", "?")):
+        name = f"{DOCKER_HUB}/library/{rest}"
+    return name if digest is None else f"{name}@{digest}"
 
 
 def matching(

@@ -92,7 +92,7 @@ def validate_schema(
 
     Keeps the first ``max_errors`` problems (in the validator's order, which is stable). A
     version without a schema is a problem at ``$.spdxVersion`` / ``$.specVersion``, not an
-    exception. Raises :class:`ValueError` for ``max_errors`` < 1.
+    exception. Raises ``ValueError`` for ``max_errors`` < 1.
     """
     if max_errors < 1:
         raise ValueError("max_errors must be at least 1")

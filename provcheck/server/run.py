@@ -30,6 +30,7 @@ from provcheck.server.metrics import ServerMetrics
 if TYPE_CHECKING:
     from provcheck.admission import Gate
     from provcheck.cache import Cache
+    from provcheck.oci.reference import ImageReference
     from provcheck.policy import Policy
     from provcheck.source.registry import CredentialProvider, RegistryOptions
 
@@ -57,6 +58,7 @@ class ServeOptions:
     budget: float = 8.0
     tag_ttl: float = 5.0
     warm: tuple[str, ...] = ()
+    attestations_repository: ImageReference | None = None
 
 
 class _Server(uvicorn.Server):
@@ -140,6 +142,7 @@ async def _serve(options: ServeOptions) -> signal.Signals | None:
         tag_ttl=options.tag_ttl,
         observer=metrics,
         credentials=options.credentials,
+        attestations_repository=options.attestations_repository,
     )
     try:
         app = AdmissionApp(gate, metrics, write_record)

@@ -116,6 +116,7 @@ def _manifest(m: AttestationManifest, summaries: Mapping[Digest, dict[str, Any]]
         **_descriptor(m.descriptor),
         "form": m.form.value,
         "origin": m.origin.value,
+        "repository": m.repository.value,
         "statements": [_layer(layer, summaries) for layer in m.layers],
         "problems": wire.problem_list(m.problems),
     }
@@ -142,4 +143,8 @@ def inspect_document(found: ImageAttestations) -> dict[str, Any]:
         "images": [_image(image, summaries) for image in found.images],
         "signatures": [_signed(signed) for signed in found.signed],
         "problems": wire.problem_list(found.problems),
-    }
+    } | (
+        {}
+        if found.attestations_repository is None
+        else {"attestationsRepository": found.attestations_repository}
+    )

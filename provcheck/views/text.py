@@ -11,7 +11,12 @@ from typing import Any, Final
 
 from provcheck.attestation.binding import BindingStatus
 from provcheck.attestation.signatures import signer_label
-from provcheck.discovery.model import AttestationLayer, ImageAttestations
+from provcheck.discovery.model import (
+    AttestationLayer,
+    AttestationManifest,
+    ImageAttestations,
+    StoreRepository,
+)
 from provcheck.oci.digest import Digest
 from provcheck.report.escape import escape_text
 from provcheck.report.legend import trust_legend
@@ -60,6 +65,13 @@ def _legend(found: ImageAttestations) -> str | None:
     return "; ".join(parts) or None
 
 
+def _elsewhere(manifest: AttestationManifest, found: ImageAttestations) -> str:
+    """`` in <repository>`` for what was found in the ``--attestations-repo``."""
+    if manifest.repository is StoreRepository.IMAGE:
+        return ""
+    return f" in {escape_text(found.attestations_repository or manifest.repository.value)}"
+
+
 def render_inspect_text(found: ImageAttestations) -> str:
     """Render ``found`` as indented text for a person."""
     platforms = ", ".join(escape_text(i.platform.key) for i in found.images) or "(none)"
@@ -71,6 +83,8 @@ def render_inspect_text(found: ImageAttestations) -> str:
         f"MediaType:  {escape_text(found.descriptor.media_type)}",
         f"Platforms:  {platforms}",
     ]
+    if found.attestations_repository is not None:
+        lines.append(f"Also read:  {escape_text(found.attestations_repository)}")
     for image in found.images:
         lines += ["", f"{escape_text(image.platform.key)}  {image.descriptor.digest}"]
         if not image.attestations:
@@ -78,7 +92,8 @@ def render_inspect_text(found: ImageAttestations) -> str:
         for manifest in image.attestations:
             lines.append(
                 f"  attestation manifest {manifest.descriptor.digest.short} "
-                f"({manifest.form.value}, from {manifest.origin.value})"
+                f"({manifest.form.value}, from {manifest.origin.value}"
+                f"{_elsewhere(manifest, found)})"
             )
             lines.extend(_layer_line(layer, sboms) for layer in manifest.layers)
     if found.signed:

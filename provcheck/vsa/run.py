@@ -40,6 +40,7 @@ async def _verify(
     now: datetime,
     timeout: float,
     max_layer_bytes: int | None,
+    elsewhere: ImageReference | None,
 ) -> tuple[Report, ImageAttestations]:
     from provcheck.api import inspect_image_async, verification_options
     from provcheck.policy import evaluate
@@ -47,6 +48,8 @@ async def _verify(
     options = verification_options(policy)
     if max_layer_bytes is not None:
         options = replace(options, max_layer_bytes=max_layer_bytes)
+    if elsewhere is not None:
+        options = replace(options, attestations_repository=elsewhere, signature_stores=True)
     found = await inspect_image_async(reference, options=options, client=client, timeout=timeout)
     return evaluate(found, policy, now=now), found
 
@@ -63,11 +66,14 @@ async def summarise_async(
     now: datetime | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     max_layer_bytes: int | None = None,
+    attestations_repository: ImageReference | None = None,
 ) -> Summary:
     """Verify ``reference`` against ``policy`` (whose file is ``policy_uri``, exactly
     ``policy_bytes``) at ``now`` (default: the clock, in whole seconds), and summarise it; sign
     with ``sign_key``; with ``attach``, add the signed summary to the image's ``.att`` tag (in
-    place of the key's earlier summaries there).
+    place of the key's earlier summaries there). With ``attestations_repository`` (cosign's
+    ``COSIGN_REPOSITORY``) the signature stores of that repository are read too, and the
+    summary is attached there, where cosign looks for it.
 
     Raises :class:`UsageError` for ``attach`` without a key or on a local layout, and what
     :func:`provcheck.api.verify_image` and :func:`provcheck.vsa.attach.attach_attestation`
@@ -83,7 +89,9 @@ async def summarise_async(
     moment = (now or datetime.now(UTC)).replace(microsecond=0)
 
     async def run(client: RegistryClient | None) -> Summary:
-        report, found = await _verify(str(ref), policy, client, moment, timeout, max_layer_bytes)
+        report, found = await _verify(
+            str(ref), policy, client, moment, timeout, max_layer_bytes, attestations_repository
+        )
         inputs = VerificationInputs(report, found, policy_uri, policy_bytes, moment)
         document = statement_bytes(vsa_statement(inputs, __version__))
         if sign_key is not None:
@@ -96,7 +104,7 @@ async def summarise_async(
 
             deadline = Deadline(timeout)
             async with deadline.enforce():
-                source = client.source(ref, deadline=deadline)
+                source = client.source(attestations_repository or ref, deadline=deadline)
                 attached = await attach_attestation(
                     source,
                     found.digest,

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -253,7 +254,8 @@ class Cosign:
     binary: Path
     home: Path
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, repository: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run cosign; ``repository`` is its ``COSIGN_REPOSITORY``."""
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.home),
@@ -261,6 +263,8 @@ class Cosign:
             "COSIGN_PASSWORD": "",
             "COSIGN_YES": "true",
         }
+        if repository is not None:
+            env["COSIGN_REPOSITORY"] = repository
         return subprocess.run(
             [str(self.binary), *args],
             cwd=self.home,
@@ -277,7 +281,9 @@ def cosign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cosign]:
     yield Cosign(reference_tool("cosign"), tmp_path_factory.mktemp("cosign-vsa"))
 
 
-def cosign_verify(cosign: Cosign, pub: Path, ref: str) -> subprocess.CompletedProcess[str]:
+def cosign_verify(
+    cosign: Cosign, pub: Path, ref: str, repository: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return cosign.run(
         "verify-attestation",
         "--key",
@@ -286,6 +292,7 @@ def cosign_verify(cosign: Cosign, pub: Path, ref: str) -> subprocess.CompletedPr
         SLSA_VSA_V1,
         "--insecure-ignore-tlog=true",
         ref,
+        repository=repository,
     )
 
 
@@ -323,6 +330,39 @@ def test_cosign_verifies_the_attached_vsa_and_the_rule_accepts_it(
     gate_code, result = gate(capsys, pushed.pinned, gate_policy)
     assert (gate_code, result["status"]) == (0, "pass"), result
     assert "PASSED at" in result["message"]
+
+
+def test_a_vsa_attached_to_the_attestations_repository_is_where_cosign_and_the_rule_look(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    cosign: Cosign,
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--attestations-repo`` (cosign's ``COSIGN_REPOSITORY``): the summary goes there, not
+    to the image's repository; cosign and the gate find it there, and only there."""
+    pushed = push_image(registry_server, unique_repository)
+    elsewhere = f"{registry_server.host}/{unique_repository}-attestations"
+    policy = write_policy(tmp_path / "ci", FULL_POLICY)
+    code, _ = make_vsa(
+        capsys, pushed.pinned, policy, keys["ecdsa"].private, "--attestations-repo", elsewhere
+    )
+    assert code == 0
+    assert len(att_layers(registry_server, f"{unique_repository}-attestations", pushed)) == 1
+    with pytest.raises(httpx.HTTPStatusError, match="404"):
+        att_layers(registry_server, unique_repository, pushed)
+    done = cosign_verify(cosign, keys["ecdsa"].public, pushed.pinned, repository=elsewhere)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    gate_policy = vsa_policy(tmp_path / "gate", keys["ecdsa"].public)
+    code, out, _ = run_cli(
+        capsys, "verify", pushed.pinned, "--policy", str(gate_policy), "--format", "json",
+        "--attestations-repo", elsewhere,
+    )  # fmt: skip
+    (result,) = [r for r in json.loads(out)["results"] if r["rule"] == "vsa"]
+    assert (code, result["status"]) == (0, "pass"), result
+    assert gate(capsys, pushed.pinned, gate_policy)[1]["status"] == "fail"
 
 
 def test_inspect_lists_the_attached_vsa_and_attaching_again_appends(
@@ -743,25 +783,27 @@ def test_output_file_is_replaced_and_removed_by_a_run_that_cannot_verify(
     assert not output.exists()  # no stale summary is left behind
 
 
-def test_a_vsa_verdict_is_never_cached(
+def test_a_vsa_pass_is_cached_within_max_age_and_a_fail_never(
     registry_server: RegistryServer,
     unique_repository: str,
     keys: dict[str, KeyPair],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A cached pass would outlive ``max-age`` (cosign-tag verdicts are kept for an hour):
-    every run looks at the summary again, at its own time."""
+    """A pass is kept until the summary gets older than ``max-age`` (within the stores' hour;
+    tests/integration/test_admission_vsa.py checks the expiry); a fail is looked at again on
+    every run, so that a summary attached after it counts at once."""
     pushed = push_image(registry_server, unique_repository)
+    gate_policy = vsa_policy(tmp_path / "gate", keys["ecdsa"].public, max_age="1d")
+    args = ["verify", pushed.pinned, "--policy", str(gate_policy), "--cache", str(tmp_path / "c")]
+    assert run_cli(capsys, *args)[0] == 1  # no summary yet
     make_vsa(
         capsys, pushed.pinned, write_policy(tmp_path / "ci", FULL_POLICY), keys["ecdsa"].private
     )
-    gate_policy = vsa_policy(tmp_path / "gate", keys["ecdsa"].public, max_age="1d")
-    args = ["verify", pushed.pinned, "--policy", str(gate_policy), "--cache", str(tmp_path / "c")]
-    assert run_cli(capsys, *args)[0] == 0
+    assert run_cli(capsys, *args)[0] == 0  # the fail was not kept
     mark = registry_server.mark()
     assert run_cli(capsys, *args)[0] == 0
-    assert registry_server.requests_since(mark), "the second run was answered from the cache"
+    assert registry_server.requests_since(mark) == [], "the pass was not answered from the cache"
 
 
 def test_the_vsa_rule_keeps_its_own_keys_beside_a_signatures_rule(
@@ -852,3 +894,96 @@ def test_attach_pushes_with_credentials_over_tls(
             e.status == 201 for e in pushes
         )
     assert statement_of(envelope)["subject"][0]["digest"] == {"sha256": digest.split(":")[1]}
+
+
+@pytest.mark.parametrize("size", [100 << 20, 1 << 40], ids=["100MiB", "1TiB"])
+def test_attach_keeps_a_hostile_att_layer_it_cannot_read_and_does_not_trust_it(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    size: int,
+) -> None:
+    """A writer of the repository left in the ``.att`` tag a layer that claims to be a VSA but
+    declares ``size`` (over the cap of one attestation): verifying does not count it against
+    the image's 1 GiB budget (it is never fetched: 1 TiB refused the whole image), attaching
+    neither fails on it (it cannot be the signer's own summary to supersede) nor drops it, and
+    the gate accepts only the signer's summary."""
+    from tests.oci_push import push_blob as push_raw_blob
+    from tests.oci_push import push_manifest as push_raw_manifest
+
+    pushed = push_image(registry_server, unique_repository)
+    small = push_raw_blob(registry_server.url, unique_repository, b'{"payload":"x"}')
+    config = push_raw_blob(registry_server.url, unique_repository, b"{}")
+    hostile = {
+        "mediaType": "application/vnd.dsse.envelope.v1+json",
+        "digest": small,
+        "size": size,
+        "annotations": {"predicateType": SLSA_VSA_V1, "x-hostile": "kept"},
+    }
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config,
+            "size": 2,
+        },
+        "layers": [hostile],
+    }
+    tag = f"sha256-{pushed.digest.split(':')[1]}.att"
+    push_raw_manifest(
+        registry_server.url,
+        unique_repository,
+        tag,
+        json.dumps(manifest).encode(),
+        "application/vnd.oci.image.manifest.v1+json",
+    )
+    policy = write_policy(tmp_path / "ci", FULL_POLICY)
+    code, _ = make_vsa(capsys, pushed.pinned, policy, keys["ecdsa"].private)
+    assert code == 0
+    layers = att_layers(registry_server, unique_repository, pushed)
+    assert layers[0] == hostile and len(layers) == 2
+    code, result = gate(capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public))
+    assert result["status"] == "pass", result["message"]
+
+
+def test_the_gate_keeps_no_vsa_verdict_in_memory_past_its_max_age(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A ``vsa`` rule with ``max-age`` judges by the clock: once the summary is older than
+    ``max-age``, the next review is denied, not answered from the gate's in-memory verdict
+    (10 s) nor from the cache. The summary is made 1 day minus 8 s ago (``--at``)."""
+    from provcheck.admission import Decision, Gate
+    from provcheck.cache import open_cache
+    from provcheck.source.registry import RegistryOptions
+    from tests import admission_docs as docs
+
+    pushed = push_image(registry_server, unique_repository)
+    made = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1) + timedelta(seconds=8)
+    ci = write_policy(tmp_path / "ci", FULL_POLICY)
+    make_vsa(capsys, pushed.pinned, ci, keys["ecdsa"].private, "--at", made.isoformat())
+    path = vsa_policy(tmp_path / "gate", keys["ecdsa"].public, max_age="1d")
+
+    async def run() -> tuple[Decision, datetime, Decision]:
+        cache = open_cache(str(tmp_path / "cache"))
+        gate = Gate(load_policy(path), path.read_bytes(), cache, registry=RegistryOptions())
+        body = docs.body(docs.pod_create([pushed.pinned]))
+        try:
+            first = (await gate.review(body, mutate=False)).decision
+            answered = datetime.now(UTC)
+            stale = made + timedelta(days=1, seconds=1)
+            await asyncio.sleep(max((stale - datetime.now(UTC)).total_seconds(), 0.0))
+            return first, answered, (await gate.review(body, mutate=False)).decision
+        finally:
+            await gate.aclose()
+
+    first, answered, second = asyncio.run(run())
+    assert second is Decision.DENIED
+    if answered < made + timedelta(days=1):  # the first review ran before it went stale
+        assert first is Decision.ALLOWED

@@ -188,3 +188,26 @@ def test_import_does_not_load_the_http_or_crypto_stack() -> None:
         "if m in sys.modules))"
     )
     assert _fresh(code) == "[]"
+
+
+def test_the_entry_points_of_explain_evidence_vsa_sbom_and_admission_are_exported() -> None:
+    """What a security-tooling user calls beyond a verdict, from the library (issues 11-13)."""
+    wanted = {
+        "explain_image": "provcheck.explain",
+        "explain_options": "provcheck.explain",
+        "render_explanation": "provcheck.explain.render",
+        "explanation_to_dict": "provcheck.explain.render",
+        "Recording": "provcheck.evidence.record",
+        "PackInputs": "provcheck.evidence.pack",
+        "save_pack": "provcheck.evidence.pack",
+        "summarise_async": "provcheck.vsa.run",
+        "load_signing_key": "provcheck.attestation.signing",
+        "convert_sbom": "provcheck.sbom.convert",
+        "validate_schema": "provcheck.sbom.schema",
+        "Gate": "provcheck.admission.gate",
+        "ReviewOutcome": "provcheck.admission.outcome",
+    }
+    assert set(wanted) <= set(provcheck.__all__)
+    for name, module in wanted.items():
+        assert provcheck._LAZY[name] == module
+        assert getattr(provcheck, name).__module__ == module

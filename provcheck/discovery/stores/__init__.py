@@ -25,9 +25,10 @@ here runs them in turn.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from provcheck.discovery.limits import Budget
-from provcheck.discovery.model import ImageAttestations
+from provcheck.discovery.model import ImageAttestations, StoreRepository
 from provcheck.discovery.offload import run_verification
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.stores.reading import (
@@ -46,6 +47,7 @@ async def discover_signed(
     found: ImageAttestations,
     options: DiscoveryOptions,
     budget: Budget | None = None,
+    elsewhere: Source | None = None,
 ) -> ImageAttestations:
     """Add what the signature stores hold to ``found`` and decide every statement's trust.
 
@@ -54,17 +56,30 @@ async def discover_signed(
     reads are best effort, and what could not be read or verified is reported and never used.
     ``budget``: the image's budget, shared with :func:`~provcheck.discovery.buildkit.discover`
     (default: a new one); past it the whole image is refused with :class:`LimitExceededError`.
+    ``elsewhere``: the source of ``options.attestations_repository``, whose stores are read for
+    the same digests too (what is found there is recorded as
+    :attr:`StoreRepository.ATTESTATIONS_REPO` and bound by digest like the rest).
     """
-    run = StoreReader(source, options, found.digest if found.is_index else None, budget)
+    index = found.digest if found.is_index else None
+    run = StoreReader(source, options, index, budget)
+    readers = [run]
+    if elsewhere is not None:
+        there = StoreRepository.ATTESTATIONS_REPO
+        readers.append(
+            StoreReader(elsewhere, options, index, run.budget, found=run.found, repository=there)
+        )
     in_index: set[Digest] = set()
     if options.signature_stores:
         targets, in_index = store_targets(found, options)
-        await asyncio.gather(*(run.target(t) for t in targets.values()))
+        await asyncio.gather(*(r.target(t) for r in readers for t in targets.values()))
         run.budget.check()
         run.found.sort()  # read concurrently: report in a fixed order, not arrival order
-    return await run_verification(
+    settled = await run_verification(
         options.offload, settle, found, run.found, in_index, options.trust
     )
+    if elsewhere is None:
+        return settled
+    return dataclasses.replace(settled, attestations_repository=elsewhere.display_name)
 
 
 __all__ = ["RAW_SBOM_TYPES", "discover_signed", "synthesise_sbom_statement"]

@@ -254,7 +254,9 @@ def _signed_attestations(
                 item.layer, item.index, item.hint, c.statement, binding, (), level, check
             )
             additions.setdefault(image.descriptor.digest, []).append(
-                AttestationManifest(item.manifest, item.form, item.origin, (layer,))
+                AttestationManifest(
+                    item.manifest, item.form, item.origin, (layer,), repository=item.repository
+                )
             )
     return signed, additions, problems
 
@@ -289,7 +291,11 @@ def _raw_sboms(
             )
             additions.setdefault(image.descriptor.digest, []).append(
                 AttestationManifest(
-                    raw.manifest, AttestationForm.OCI_ARTIFACT_SBOM, raw.origin, (layer,)
+                    raw.manifest,
+                    AttestationForm.OCI_ARTIFACT_SBOM,
+                    raw.origin,
+                    (layer,),
+                    repository=raw.repository,
                 )
             )
         if not bound.bound:

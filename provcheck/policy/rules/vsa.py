@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
@@ -33,7 +33,7 @@ from provcheck.attestation.dsse import (
 from provcheck.attestation.keys import PublicKey
 from provcheck.attestation.signatures import SignedKind
 from provcheck.attestation.statement import Statement, parse_statement
-from provcheck.discovery.model import TrustLevel
+from provcheck.discovery.model import ImageAttestations, TrustLevel
 from provcheck.errors import ProvcheckError
 from provcheck.oci.digest import Digest
 from provcheck.policy.model import RuleOptions, VsaOptions
@@ -83,6 +83,8 @@ class VsaVerdict:
     reason: VsaReason | None
     message: str
     signers: tuple[str, ...] = ()
+    verified: datetime | None = None
+    """An accepted summary's ``timeVerified``."""
 
 
 def _claims_vsa(doc: dict[str, Any], hint: str | None) -> bool:
@@ -200,16 +202,15 @@ def judge_envelope(
     if statement.predicate_type != SLSA_VSA_V1:
         return None  # a signed statement of another type
     reason, message = judge_statement(statement, digest, options, now)
-    return VsaVerdict(location, reason, message, signers)
+    verified = _time(statement.predicate.get("timeVerified")) if reason is None else None
+    return VsaVerdict(location, reason, message, signers, verified)
 
 
-def _candidates(ctx: EvaluationContext, options: VsaOptions) -> Iterator[VsaVerdict]:
-    image = ctx.image
-    seen: set[str] = set()
+def _signed(image: ImageAttestations, options: VsaOptions, now: datetime) -> Iterator[VsaVerdict]:
+    """The verdict of each envelope of the signature stores that holds (or claims) a VSA."""
     for signed in image.signed:
         if signed.kind is not SignedKind.ATTESTATION or signed.envelope is None:
             continue
-        seen.add(signed.location)
         verdict = judge_envelope(
             signed.envelope,
             signed.predicate_type,
@@ -217,10 +218,34 @@ def _candidates(ctx: EvaluationContext, options: VsaOptions) -> Iterator[VsaVerd
             options.keys,
             image.digest,
             options,
-            ctx.now,
+            now,
         )
         if verdict is not None:
             yield verdict
+
+
+def accepted_until(image: ImageAttestations, options: VsaOptions, now: datetime) -> datetime | None:
+    """Until when the rule, judged at ``now``, passes on ``image`` as long as its stores do not
+    change: the latest ``timeVerified + max-age`` of the summaries it accepts (``datetime.max``
+    without ``max-age``), or ``None`` when it accepts none (its result is not a pass)."""
+    if not options.keys:
+        return None
+    accepted = [v.verified for v in _signed(image, options, now) if v.reason is None]
+    if not accepted:
+        return None
+    if options.max_age is None:
+        return datetime.max.replace(tzinfo=UTC)
+    return max(verified + options.max_age for verified in accepted if verified is not None)
+
+
+def _candidates(ctx: EvaluationContext, options: VsaOptions) -> Iterator[VsaVerdict]:
+    image = ctx.image
+    seen = {
+        signed.location
+        for signed in image.signed
+        if signed.kind is SignedKind.ATTESTATION and signed.envelope is not None
+    }
+    yield from _signed(image, options, ctx.now)
     for pi in image.images:
         for usable in pi.statements():
             where = usable.source
@@ -285,4 +310,11 @@ class VsaRule:
         return [RuleResult(NAME, Status.FAIL, None, message[:2000], (*evidence, fix))]
 
 
-__all__ = ["REASON_ORDER", "VsaReason", "VsaRule", "VsaVerdict", "judge_envelope"]
+__all__ = [
+    "REASON_ORDER",
+    "VsaReason",
+    "VsaRule",
+    "VsaVerdict",
+    "accepted_until",
+    "judge_envelope",
+]

@@ -14,6 +14,7 @@ from typing import Final
 
 import httpx
 
+from provcheck._internal.bounded import Lru
 from provcheck.errors import (
     ContentTooLargeError,
     IntegrityError,
@@ -46,8 +47,13 @@ from provcheck.source.store import ContentStore, MemoryStore, read_verified
 MAX_REFERRER_PAGES: Final = 64
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _UNSUPPORTED_REFERRERS: Final = frozenset({400, 404, 405, 406, 501})
+STORE_LOOKUPS_KEPT: Final = 16384
+"""Signature-store answers kept for ``RegistryOptions.store_window`` at most (LRU)."""
 MAX_CLIENTS: Final = 64
 """Endpoints with an open HTTP client; the least recently used idle one is closed first."""
+MAX_HEADS: Final = 4096
+"""Tags whose ``HEAD`` digest a client remembers (least recently used go first: a forgotten tag
+is resolved again by ``GET``), so that a long-lived client does not grow with every tag."""
 
 _Key = tuple[object, ...]
 
@@ -77,7 +83,8 @@ class RegistryClient:
     ``limiter`` bounds the requests per registry host of every reader of the client (default:
     ``options.max_requests_per_host``, pausing a host that answers 429 with ``Retry-After``).
     Concurrent fetches of one digest, and resolutions of one tag within
-    ``options.tag_window`` seconds, share one request. ``transport`` replaces the network, for
+    ``options.tag_window`` seconds, share one request; so do the signature-store lookups of one
+    digest within ``options.store_window`` seconds. ``transport`` replaces the network, for
     fault-injection tests only.
     """
 
@@ -109,10 +116,13 @@ class RegistryClient:
         self._tags: SingleFlight[_Key, Fetched | NotFoundError] = SingleFlight(
             self.options.tag_window
         )
-        self._referrers: SingleFlight[_Key, tuple[Descriptor, ...] | None] = SingleFlight(
-            self.options.tag_window
+        self._store_tags: SingleFlight[_Key, Fetched | NotFoundError] = SingleFlight(
+            self.options.store_window, max_kept=STORE_LOOKUPS_KEPT
         )
-        self._heads: dict[_Key, Digest] = {}
+        self._referrers: SingleFlight[_Key, tuple[Descriptor, ...] | None] = SingleFlight(
+            self.options.store_window, max_kept=STORE_LOOKUPS_KEPT
+        )
+        self._heads: Lru[_Key, Digest] = Lru(MAX_HEADS)
         """Tags resolved by :meth:`RegistrySource.head`: later resolutions read by digest."""
         self._requests = 0
         self._closed = False
@@ -414,8 +424,15 @@ class RegistrySource:
         headed = self._client._heads.get(self._key("tag", reference))
         if headed is not None:
             return await self._resolve_digest(headed)
-        what = f"manifest {reference}"
-        url = f"{self._base}/manifests/{reference}"
+        return await self._resolve_tag(reference, self._client._tags)
+
+    async def _resolve_tag(
+        self, tag: str, flight: SingleFlight[_Key, Fetched | NotFoundError]
+    ) -> tuple[Descriptor, bytes]:
+        """``GET`` the manifest of ``tag`` once for the callers of ``flight`` (and, for its
+        window, those after them), its absence included; an error is not kept."""
+        what = f"manifest {tag}"
+        url = f"{self._base}/manifests/{tag}"
 
         async def run(deadline: DeadlineView) -> Fetched | NotFoundError:
             try:
@@ -423,7 +440,7 @@ class RegistrySource:
             except NotFoundError as exc:
                 return exc.with_traceback(None)  # an answer about the tag, kept for the window
 
-        answer = await self._client._tags.run(self._key("tag", reference), run, self._deadline)
+        answer = await flight.run(self._key("tag", tag), run, self._deadline)
         if isinstance(answer, NotFoundError):
             raise NotFoundError(str(answer), answer.status_code)
         return self._described(answer, Digest.of(answer.body), what)
@@ -449,7 +466,7 @@ class RegistrySource:
         digest = self._header_digest(fetched, what)
         if digest is None:
             return None
-        self._client._heads[self._key("tag", tag)] = digest
+        self._client._heads.put(self._key("tag", tag), digest)
         return digest
 
     async def _get_manifest(self, url: str, what: str, deadline: DeadlineView) -> Fetched:
@@ -574,11 +591,13 @@ class RegistrySource:
         return (await self._fetch_content("blobs", descriptor, None, what)).body
 
     async def fetch_tag(self, tag: str) -> tuple[Descriptor, bytes] | None:
-        """Like :meth:`resolve` for a tag, but ``None`` when the tag does not exist."""
+        """Like :meth:`resolve` for a tag of a signature store (``sha256-<hex>[.att|.sig]``), but
+        ``None`` when the tag does not exist. Its answer is shared for the client's
+        ``store_window``, its absence included (an error is not kept)."""
         if not _TAG.fullmatch(tag):
             raise InvalidReferenceError(f"invalid tag {tag[:80]!r}")
         try:
-            return await self.resolve(tag)
+            return await self._resolve_tag(tag, self._client._store_tags)
         except NotFoundError:
             return None
 
@@ -588,7 +607,7 @@ class RegistrySource:
         ``None`` when the API is unsupported (404, 400, 405, 406, 501, or a first page that is
         not an OCI index), so that the caller uses the ``<alg>-<hex>`` tag instead. Raises
         :class:`ManifestError` for a malformed later page or a ``Link`` to another host. Shared
-        like the answer about a tag (see :meth:`resolve`).
+        for the client's ``store_window`` (``None`` included; an error is not kept).
         """
 
         async def run(deadline: DeadlineView) -> tuple[Descriptor, ...] | None:

@@ -58,6 +58,13 @@ class RegistryOptions:
     tag_window: float = 2.0
     """Seconds an answer about a tag or a referrers list (which may change) is shared with the
     resolutions of it that come later; ``0`` shares it only among concurrent ones."""
+    store_window: float = 2.0
+    """Seconds the answers of the signature-store lookups of a digest (cosign ``.att``/``.sig``
+    tags, the referrers fallback tag and the referrers API, absences included: a 404 is an
+    answer) are shared with later lookups of the same registry, repository and digest on this
+    client. An error is never kept: the next lookup asks again (an outage is never "absent").
+    Memory only, for the client's life; an audit keeps them for its run
+    (:data:`provcheck.audit.run.STORE_WINDOW`)."""
     max_redirects: int = 5
     credential_helper_timeout: float = 20.0
     user_agent: str = field(default_factory=default_user_agent)
@@ -70,8 +77,10 @@ class RegistryOptions:
         """Raises :class:`UsageError` for negative counts or non-positive timeouts."""
         if self.max_retries < 0 or self.max_connections < 1 or self.max_redirects < 0:
             raise UsageError("max_retries and max_redirects must be >= 0, max_connections >= 1")
-        if self.max_requests_per_host < 1 or self.tag_window < 0:
-            raise UsageError("max_requests_per_host must be >= 1, tag_window >= 0")
+        if self.max_requests_per_host < 1 or self.tag_window < 0 or self.store_window < 0:
+            raise UsageError(
+                "max_requests_per_host must be >= 1, tag_window >= 0, store_window >= 0"
+            )
         if min(self.timeout, self.connect_timeout, self.pool_timeout) <= 0:
             raise UsageError("timeouts must be positive")
         if self.backoff_base < 0 or self.max_retry_after < 0:

@@ -62,6 +62,7 @@ def options(tmp_path: Path, docker_config: Path) -> RegistryOptions:
         timeout=5.0,
         connect_timeout=2.0,
         tag_window=0.0,  # each resolution of a tag is a request: these tests count them
+        store_window=0.0,  # and each signature-store lookup
     )
 
 

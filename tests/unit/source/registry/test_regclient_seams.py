@@ -195,10 +195,11 @@ def test_concurrent_fetches_of_one_digest_share_one_request(tmp_path: Path) -> N
 
 
 def test_a_tag_answer_and_its_absence_are_shared_within_the_window(tmp_path: Path) -> None:
+    """(Store tags and referrers have their own window, ``store_window``: here the same.)"""
     server = _Server(delay=0.02)
 
     async def run() -> None:
-        async with _client(tmp_path, server, tag_window=0.3) as client:
+        async with _client(tmp_path, server, tag_window=0.3, store_window=0.3) as client:
             source = client.source(REF)
             answers = await asyncio.gather(*(source.resolve("1") for _ in range(5)))
             assert answers == [(INDEX_DESC, INDEX)] * 5
@@ -360,7 +361,9 @@ def test_a_fetch_in_another_repository_serves_through_the_store_unless_it_fails(
     ]
 
 
-@pytest.mark.parametrize("bad", [{"max_requests_per_host": 0}, {"tag_window": -1.0}])
+@pytest.mark.parametrize(
+    "bad", [{"max_requests_per_host": 0}, {"tag_window": -1.0}, {"store_window": -1.0}]
+)
 def test_invalid_limits_are_usage_errors(bad: dict[str, float]) -> None:
     with pytest.raises(UsageError, match="max_requests_per_host must be >= 1, tag_window >= 0"):
         RegistryOptions(**bad)  # type: ignore[arg-type]
