@@ -7,7 +7,8 @@ SBOM), unsigned (no attestation at all, a single manifest), broken (an attestati
 tampered (an attestation blob rewritten in storage)), plus the real cases of fixtures/real under
 ``--real-copies`` repositories each, plus a few 404s. Then, on the same references:
 
-- ``provcheck audit --jobs 16 --cache none`` (a subprocess), and with ``--cache DIR`` cold then
+- ``provcheck audit --jobs 16 --cache none`` (a subprocess), and with ``--cache DIR`` and
+  ``--cache redis://…`` (a redis-server of its own on loopback; ``--no-redis``: none) cold then
   warm (tags, then the same images pinned by digest) when ``audit --help`` offers ``--cache``;
 - the real ``buildx imagetools inspect --format '{{json .Provenance}}'`` run once per reference,
   one after another (what a shell loop over a fleet does), standalone as bench/inspect_bench.py;
@@ -19,6 +20,7 @@ time; it shares the 2 cores). Then a simulated fleet of ``--sizes`` references (
 ``--cache none`` to show how time, requests and memory grow with the fleet.
 
     .venv/bin/python bench/audit_bench.py [--images 200] [--real-copies 3] [--sizes 1000,10000]
+                                          [--no-buildx] [--no-redis]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -50,6 +53,7 @@ from tests.oci_builder import (  # noqa: E402
 )
 from tests.oci_push import push_layout, push_manifest  # noqa: E402
 from tests.paths import REAL_CASES, REAL_DIR, recorded_tag  # noqa: E402
+from tests.redis_server import redis_server  # noqa: E402
 from tests.reference_tools import TOOLS_BIN  # noqa: E402
 from tests.registry import RegistryServer  # noqa: E402
 
@@ -70,6 +74,7 @@ class Run:
     cpu_s: float
     exit_codes: tuple[int, ...]
     kinds: dict[str, tuple[int, int]]
+    by_repository: dict[str, int]
 
 
 def _image(index: int, kind: str) -> BuiltImage:
@@ -135,6 +140,8 @@ def measure(server: RegistryServer, commands: Sequence[Sequence[str]], home: Pat
     """Run ``commands`` one after another, measured together."""
     env = {
         **os.environ,
+        # Redis keeps verdicts only when they are sealed (a bench key, not a secret)
+        "PROVCHECK_CACHE_HMAC_KEY": os.environ.get("PROVCHECK_CACHE_HMAC_KEY", "bench-" + "k" * 26),
         "HOME": str(home),
         "BUILDX_CONFIG": str(home / "buildx"),
         "DOCKER_CONFIG": str(home / "docker"),
@@ -153,7 +160,28 @@ def measure(server: RegistryServer, commands: Sequence[Sequence[str]], home: Pat
     wall = time.perf_counter() - start
     registry_cpu = cpu_seconds(pid) - cpu
     entries = server.requests_since(mark)
-    return Run(wall, len(entries), registry_cpu, peak, used, tuple(codes), breakdown(entries))
+    by_repository: dict[str, int] = {}
+    for entry in entries:
+        for kind in ("/manifests/", "/blobs/", "/referrers/"):
+            if kind in entry.path:
+                repository = entry.path.removeprefix("/v2/").split(kind, 1)[0]
+                by_repository[repository] = by_repository.get(repository, 0) + 1
+    kinds = breakdown(entries)
+    return Run(wall, len(entries), registry_cpu, peak, used, tuple(codes), kinds, by_repository)
+
+
+def not_in_error(run: Run, output: Path) -> tuple[int, int]:
+    """(references whose result is not ``error``, the requests made for their repositories):
+    errors are never cached, so a warm run still fetches what it could not verify before."""
+    repositories: set[str] = set()
+    count = 0
+    for line in output.read_text().splitlines():
+        record = json.loads(line)
+        if record["verdict"] != "error":
+            count += 1
+            name = str(record["subject"]["reference"]).split("/", 1)[1]
+            repositories.add(name.split("@", 1)[0].rsplit(":", 1)[0])
+    return count, sum(run.by_repository.get(r, 0) for r in repositories)
 
 
 def audit_argv(refs_file: Path, output: Path, cache: str) -> list[str]:
@@ -230,6 +258,7 @@ def main() -> None:
     parser.add_argument("--real-copies", type=int, default=3)
     parser.add_argument("--sizes", default="1000,3000,10000")
     parser.add_argument("--no-buildx", action="store_true")
+    parser.add_argument("--no-redis", action="store_true", help="no Redis cache runs")
     args = parser.parse_args()
     buildx = TOOLS_BIN / "buildx"
     with tempfile.TemporaryDirectory() as tmp, RegistryServer(Path(tmp) / "registry") as server:
@@ -251,17 +280,26 @@ def main() -> None:
         )
         print(row("provcheck audit --jobs 16, no cache", audit, len(tags)), verdicts(out))
         if has_cache_option():
-            cache = work / "cache"
-            for name, file in (
-                ("cold", refs_file),
-                ("warm", refs_file),
-                ("warm pinned", pinned_file),
-            ):
-                if name == "warm pinned":
-                    measure(server, [audit_argv(file, out, str(cache))], home)  # fill
-                run = measure(server, [audit_argv(file, out, str(cache))], home)
-                count = len(file.read_text().splitlines())
-                print(row(f"provcheck audit, disk cache {name}", run, count), verdicts(out))
+            with ExitStack() as stack:
+                caches = [("disk", str(work / "cache"))]
+                if not args.no_redis:
+                    (work / "redis").mkdir()
+                    url = stack.enter_context(redis_server(work / "redis"))
+                    caches.append(("redis", url))
+                for kind, cache in caches:
+                    for name, file in (
+                        ("cold", refs_file),
+                        ("warm", refs_file),
+                        ("warm pinned", pinned_file),
+                    ):
+                        if name == "warm pinned":
+                            measure(server, [audit_argv(file, out, cache)], home)  # fill
+                        run = measure(server, [audit_argv(file, out, cache)], home)
+                        count = len(file.read_text().splitlines())
+                        label = f"provcheck audit, {kind} cache {name}"
+                        clean, requests = not_in_error(run, out)
+                        print(row(label, run, count), verdicts(out))
+                        print(f"  {requests} requests for the {clean} references not in error")
         if buildx.exists() and not args.no_buildx:
             template = "{{json .Provenance}}"
             loop = [[str(buildx), "imagetools", "inspect", "--format", template, r] for r in tags]

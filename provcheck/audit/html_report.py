@@ -161,7 +161,7 @@ class HtmlWriter:
             "</thead><tbody>\n"
         )
 
-    def part(self, report: Report) -> str:
+    def part(self, report: Report, index: int | None = None) -> str:
         self._summary.add(report)
         if self._since is not None:
             self._since.add(report)

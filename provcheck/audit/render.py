@@ -15,7 +15,7 @@ from typing import Any, Final, Protocol, assert_never
 from provcheck.audit.since import Before, Changed, Diff
 from provcheck.audit.summary import Summary, trust_levels
 from provcheck.report.escape import escape_surrogates, escape_text
-from provcheck.report.json import report_to_dict
+from provcheck.report.json import INPUT_INDEX, report_to_dict
 from provcheck.report.model import Report, Status, Verdict
 from provcheck.report.sarif import SARIF_SCHEMA
 
@@ -36,14 +36,21 @@ class AuditWriter(Protocol):
     """Renders an audit piece by piece."""
 
     def header(self) -> str: ...
-    def part(self, report: Report) -> str: ...
+    def part(self, report: Report, index: int | None = None) -> str:
+        """``report``, the result of the input at position ``index`` of the audit (JSONL
+        records carry it; ``None``: not known, as in a merge of old files)."""
+        ...
+
     def footer(self, tally: Counter[Verdict]) -> str: ...
 
 
-def jsonl_line(report: Report) -> str:
+def jsonl_line(report: Report, index: int | None = None) -> str:
     """One JSONL record: the report's JSON on one line, ``subject.digest`` null when none was
-    resolved (an error report). :func:`provcheck.report.json.parse_report` reads it back."""
+    resolved (an error report), and ``inputIndex`` (:data:`~provcheck.report.json.INPUT_INDEX`)
+    its input's position when given. :func:`provcheck.report.json.parse_report` reads it back."""
     doc: dict[str, Any] = report_to_dict(report)
+    if index is not None:
+        doc[INPUT_INDEX] = index
     if not report.digest:
         doc["subject"]["digest"] = None
     text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
@@ -67,8 +74,8 @@ class _Jsonl:
     def header(self) -> str:
         return ""
 
-    def part(self, report: Report) -> str:
-        return jsonl_line(report)
+    def part(self, report: Report, index: int | None = None) -> str:
+        return jsonl_line(report, index)
 
     def footer(self, tally: Counter[Verdict]) -> str:
         return ""
@@ -104,7 +111,7 @@ class _Text:
         names = {"verdict": "VERDICT", "digest": "DIGEST", "reference": "REFERENCE"}
         return _TEXT_ROW.format(**names, detail="")
 
-    def part(self, report: Report) -> str:
+    def part(self, report: Report, index: int | None = None) -> str:
         if self._since is not None:
             self._since.add(report)
         if report.error is not None:
@@ -151,7 +158,7 @@ class _Csv:
     def header(self) -> str:
         return self._row(list(CSV_COLUMNS))
 
-    def part(self, report: Report) -> str:
+    def part(self, report: Report, index: int | None = None) -> str:
         counts = [str(n) for n in report.counts().values()]
         cells = [report.reference, report.digest, report.verdict.value, *counts]
         return self._row([*cells, " ".join(failed_rules(report)), report.error or ""])
@@ -169,7 +176,7 @@ class _Sarif:
     def header(self) -> str:
         return f'{{"$schema": {json.dumps(SARIF_SCHEMA)}, "version": "2.1.0", "runs": [\n'
 
-    def part(self, report: Report) -> str:
+    def part(self, report: Report, index: int | None = None) -> str:
         from provcheck.report.sarif import sarif_run
 
         run = sarif_run(report)
@@ -188,7 +195,7 @@ class _Junit:
     def header(self) -> str:
         return '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="provcheck">\n'
 
-    def part(self, report: Report) -> str:
+    def part(self, report: Report, index: int | None = None) -> str:
         from provcheck.report.junit import junit_testsuite
 
         suite = junit_testsuite(report)
@@ -231,7 +238,7 @@ class _Markdown:
             "|---:|---|---|---|---|\n"
         )
 
-    def part(self, report: Report) -> str:
+    def part(self, report: Report, index: int | None = None) -> str:
         self._summary.add(report)
         if self._since is not None:
             self._since.add(report)

@@ -42,6 +42,10 @@ class Shard:
             raise UsageError(f"invalid shard {text!r}: K must be from 0 to N-1")
         return cls(index, count)
 
+    def holds(self, reference: str) -> bool:
+        """Whether ``reference`` is one of this shard's."""
+        return shard_of(reference, self.count) == self.index
+
     def select(self, references: Iterable[str]) -> list[str]:
         """The references of this shard, in their order."""
-        return [ref for ref in references if shard_of(ref, self.count) == self.index]
+        return [ref for ref in references if self.holds(ref)]

@@ -43,9 +43,10 @@ def read_previous(path: Path) -> dict[str, Before]:
     """The verdict and digest of every reference of a previous JSONL audit (the last one of
     copies); a line that is not a report is a :class:`~provcheck.errors.UsageError` naming
     ``file:line``."""
-    from provcheck.audit.merge import read_shards
+    from provcheck.audit.merge import read_records
 
-    return {r.reference: Before(r.verdict, r.digest) for r in read_shards([path])}
+    reports = (record.report for record in read_records(path))
+    return {r.reference: Before(r.verdict, r.digest) for r in reports}
 
 
 class Diff:

@@ -162,9 +162,9 @@ def _audit_to(args: argparse.Namespace, handle: TextIO) -> Counter[Verdict]:
         handle.write(out.header())
         shown = progress(total, sys.stderr, quiet=args.quiet, shared=shared)
 
-    def sink(report: Report) -> None:
+    def sink(report: Report, index: int | None) -> None:
         def emit() -> None:
-            handle.write(out.part(report))
+            handle.write(out.part(report, index))
             if shared:
                 handle.flush()
 
@@ -184,9 +184,11 @@ def _audit_to(args: argparse.Namespace, handle: TextIO) -> Counter[Verdict]:
     return tally
 
 
-def _merge(
-    args: argparse.Namespace, start: Callable[[int | None], object], sink: Callable[[Report], None]
-) -> None:
+Sink = Callable[["Report", int | None], None]
+"""Takes each report with its input's position in the audit (``None``: not known)."""
+
+
+def _merge(args: argparse.Namespace, start: Callable[[int | None], object], sink: Sink) -> None:
     from provcheck.audit.merge import read_shards
 
     given = [
@@ -208,18 +210,16 @@ def _merge(
         raise UsageError(f"audit merge: {', '.join(given)} cannot be used with merge")
     if len(args.references) < 2:
         raise UsageError("audit merge: name at least one SHARD.jsonl")
-    reports = read_shards([Path(name) for name in args.references[1:]])
-    first = next(reports, None)  # a bad first line is named before anything is written
+    records = read_shards([Path(name) for name in args.references[1:]])
+    first = next(records, None)  # a bad first line is named before anything is written
     start(None)
     if first is not None:
-        sink(first)
-    for report in reports:
-        sink(report)
+        sink(first.report, first.index)
+    for record in records:
+        sink(record.report, record.index)
 
 
-def _audit_run(
-    args: argparse.Namespace, start: Callable[[int | None], object], sink: Callable[[Report], None]
-) -> None:
+def _audit_run(args: argparse.Namespace, start: Callable[[int | None], object], sink: Sink) -> None:
     from functools import partial
 
     from provcheck._internal.files import read_capped
@@ -249,8 +249,9 @@ def _audit_run(
         keys = [load_public_key(path) for path in args.key]
         root = load_trusted_root(args.trusted_root) if args.trusted_root else None
         policy = with_trust(policy, keys, root)
-    if shard is not None:
-        references = shard.select(references)
+    # the position of each input in the whole input (every shard's records carry it)
+    positions = [i for i, ref in enumerate(references) if shard is None or shard.holds(ref)]
+    references = [references[i] for i in positions]
     registry = RegistryOptions(
         insecure_registries=frozenset(args.insecure_registry),
         ca_file=args.ca_file,
@@ -276,10 +277,11 @@ def _audit_run(
     )
     cache = None if args.cache == "none" else partial(open_cli_cache, args)
     start(len(references))
+    emitted = iter(positions)  # run_audit hands over one report per input, in input order
     run_audit(
         references,
         policy,
-        sink,
+        lambda report: sink(report, next(emitted)),
         registry=registry,
         options=options,
         cache=cache,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from provcheck._internal.documents import check_document, load_document
 from provcheck.errors import DocumentError
@@ -24,6 +24,10 @@ from provcheck.report.model import (
     Status,
     Verdict,
 )
+
+INPUT_INDEX: Final = "inputIndex"
+"""The field an audit's JSONL record adds to the report: its position (from 0) in the audit's
+whole input, before ``--shard`` chose part of it; ``audit merge`` orders shards by it."""
 
 
 def _evidence(e: Evidence) -> dict[str, Any]:
@@ -113,6 +117,7 @@ def report_from_dict(data: Mapping[str, Any]) -> Report:
     )
     doc = dict(data)  # the schema admits no other fields: every one is popped here
     del doc["schemaVersion"]
+    doc.pop(INPUT_INDEX, None)  # where an audit record stood in its input: not the report's
     verdict, summary, subject = doc.pop("verdict"), doc.pop("summary"), doc.pop("subject")
     report = Report(
         policy=doc.pop("policy"),

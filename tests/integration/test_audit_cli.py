@@ -206,24 +206,27 @@ def test_two_shards_merged_are_the_unsharded_run(
     shards = [tmp_path / f"shard{k}.jsonl" for k in range(2)]
     for k, shard in enumerate(shards):
         _audit(capsys, *base, "--shard", f"{k}/2", "--output", str(shard))
-    lines = whole.read_text().splitlines(keepends=True)
     assert all(shard.read_text() for shard in shards)  # both shards got work
     merged = tmp_path / "merged.jsonl"
     code, _, err = _audit(
         capsys, "merge", *map(str, shards), "--format", "jsonl", "--output", str(merged)
     )
     assert code == 3, err
-    # each record byte for byte the unsharded one; shards in the order given, inputs in order within
+    # the unsharded run, line by line and byte for byte, although the shards interleave
     from provcheck.audit.shard import shard_of
 
-    by_shard = [
-        line
-        for k in range(2)
-        for ref, line in zip(fleet, lines, strict=True)
-        if shard_of(ref, 2) == k
-    ]
-    assert merged.read_text() == "".join(by_shard)
-    assert sorted(merged.read_text().splitlines()) == sorted(whole.read_text().splitlines())
+    assert [shard_of(ref, 2) for ref in fleet] != sorted(shard_of(ref, 2) for ref in fleet)
+    assert merged.read_text().splitlines() == whole.read_text().splitlines()
+    assert merged.read_bytes() == whole.read_bytes()
+    # every record says where its input stood, in each shard and in the whole run
+    assert [r["inputIndex"] for r in _lines(whole.read_text())] == list(range(len(fleet)))
+    for k, shard in enumerate(shards):
+        held = [i for i, ref in enumerate(fleet) if shard_of(ref, 2) == k]
+        assert [r["inputIndex"] for r in _lines(shard.read_text())] == held
+    # the shards given in the other order merge the same
+    assert _audit(capsys, "merge", str(shards[1]), str(shards[0]), "--format", "jsonl")[1] == (
+        whole.read_text()
+    )
     # and merge renders any format, with the exit code of the merged results
     code, out, _ = _audit(capsys, "merge", str(whole))
     assert code == 3 and out.splitlines()[-1] == f"{len(fleet)} images: 5 pass, 7 fail, 1 error"

@@ -1,20 +1,11 @@
 """deploy/audit-job.yaml, the README's sharded audit: the README shows it verbatim, kubectl
-reads it offline as typed Kubernetes objects, and `provcheck audit --from` finds its image.
-
-``kubectl apply --dry-run=client`` needs a cluster (it downloads the OpenAPI schema and the API
-groups), so the checks use kubectl's ``--local`` commands, which need none: ``label --local``
-decodes every document (known apiVersion/kind, valid YAML), ``set image --local`` decodes
-each Job into kubectl's Go types (a field of the wrong type is an error), and the Job that comes
-back must still hold every field of the file (a misspelt field is dropped by that decoding)."""
+reads it offline as typed Kubernetes objects (tests/kubectl.py: ``kubectl apply --dry-run``
+needs a cluster), and `provcheck audit --from` finds its image."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,58 +15,20 @@ import yaml
 from provcheck.audit.inputs import read_inputs
 from provcheck.cli import main
 from tests.integration.test_verify_cli import POLICY
+from tests.kubectl import OTHER, decode, local_names, missing
 from tests.paths import REPO_ROOT
 from tests.registry import RealRegistry
 
 MANIFEST = REPO_ROOT / "deploy" / "audit-job.yaml"
 IMAGE = "ghcr.io/example/provcheck:0.1.0"
-OTHER = "other.invalid/provcheck:1"  # set image prints nothing when nothing changes
-
-
-def _kubectl() -> str:
-    found = shutil.which("kubectl")
-    if found:
-        return found
-    message = "kubectl not found (apt-get install kubernetes-client)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _run(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "KUBECONFIG": os.devnull}
-    return subprocess.run(
-        [_kubectl(), *args], input=stdin, capture_output=True, text=True, timeout=60, env=env
-    )
 
 
 def _documents() -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(MANIFEST.read_text()) if doc is not None]
 
 
-def _decode(job: Any) -> subprocess.CompletedProcess[str]:
-    """``kubectl set image --local``: decodes the Job into kubectl's Go types and prints it back
-    (the image swapped for OTHER), with no cluster."""
-    args = ("set", "image", "--local", "--dry-run=client", "-o", "json", "-f", "-", f"*={OTHER}")
-    return _run(*args, stdin=json.dumps(job))
-
-
-def _missing(given: Any, decoded: Any, where: str = "") -> Iterator[str]:
-    """The paths of ``given`` that ``decoded`` does not hold (defaults added are fine)."""
-    if isinstance(given, dict):
-        for key, value in given.items():
-            if not isinstance(decoded, dict) or key not in decoded:
-                yield f"{where}/{key}"
-            else:
-                yield from _missing(value, decoded[key], f"{where}/{key}")
-    elif isinstance(given, list):
-        if not isinstance(decoded, list) or len(decoded) != len(given):
-            yield where
-        else:
-            for index, (one, other) in enumerate(zip(given, decoded, strict=True)):
-                yield from _missing(one, other, f"{where}/{index}")
-    elif str(given) != str(decoded):
-        yield f"{where}: {given!r} became {decoded!r}"
+def _decoded(job: Any) -> Any:
+    return json.loads(decode(job).stdout.replace(OTHER, IMAGE))
 
 
 def test_the_readme_shows_the_manifest_verbatim() -> None:
@@ -86,17 +39,7 @@ def test_the_readme_shows_the_manifest_verbatim() -> None:
 
 
 def test_kubectl_reads_every_document_offline() -> None:
-    result = _run(
-        "label",
-        "--local",
-        "--dry-run=client",
-        "-o",
-        "name",
-        "-f",
-        "-",
-        "x=y",
-        stdin=MANIFEST.read_text(),
-    )
+    result = local_names(MANIFEST.read_text())
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
         "configmap/provcheck-audit",
@@ -110,21 +53,18 @@ def test_kubectl_decodes_each_job_into_its_types_without_losing_a_field() -> Non
     jobs = [doc for doc in _documents() if doc["kind"] == "Job"]
     assert len(jobs) == 2
     for job in jobs:
-        result = _decode(job)
+        result = decode(job)
         assert result.returncode == 0, result.stderr
-        assert list(_missing(job, json.loads(result.stdout.replace(OTHER, IMAGE)))) == []
+        assert list(missing(job, _decoded(job))) == []
 
 
 def test_the_check_catches_a_misspelt_and_a_mistyped_field() -> None:
     (job, _) = [doc for doc in _documents() if doc["kind"] == "Job"]
     job["spec"]["completionModee"] = job["spec"].pop("completionMode")
-    result = _decode(job)
-    assert result.returncode == 0
-    assert list(_missing(job, json.loads(result.stdout.replace(OTHER, IMAGE)))) == [
-        "/spec/completionModee"
-    ]
+    assert decode(job).returncode == 0
+    assert list(missing(job, _decoded(job))) == ["/spec/completionModee"]
     job["spec"]["template"]["spec"]["containers"][0]["args"] = "audit"
-    result = _decode(job)
+    result = decode(job)
     assert result.returncode != 0
     assert "cannot unmarshal string" in result.stderr
 
