@@ -176,6 +176,7 @@ def _evaluate_recorded(args: argparse.Namespace) -> Report:
             timeout=args.timeout,
             now=moment,
             record=recording,
+            attestations_repository=attestations_repository_of(args),
         )
     except ProvcheckError as exc:
         # No earlier pack may stand for this run: the pack of an error is what was read

@@ -252,6 +252,25 @@ def test_cli_flag_and_cosign_repository_variable(
     assert "--attestations-repo cannot be used with merge" in capsys.readouterr().err
 
 
+def test_verify_evidence_reads_the_other_repository(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    cosign: Cosign,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``verify --evidence`` honours ``--attestations-repo`` as every other verify does."""
+    pushed = push_image(registry_server, unique_repository, "elsewhere-evidence")
+    store = f"{registry_server.host}/{unique_repository}-attestations"
+    attest(cosign, pushed, store, tmp_path)
+    monkeypatch.delenv("COSIGN_REPOSITORY", raising=False)
+    argv = ["verify", pushed.ref, "--policy", str(policy(tmp_path, cosign)), "--cache", "none"]
+    argv += ["--attestations-repo", store, "--evidence", str(tmp_path / "pack")]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert (tmp_path / "pack").is_dir()
+
+
 def test_audit_reads_the_other_repository_and_keys_its_verdicts_by_it(
     registry_server: RegistryServer,
     unique_repository: str,
