@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from provcheck._internal.clock import evaluation_time
 from provcheck.cache.verdicts import (
     VerdictInputs,
     cacheable,
@@ -165,7 +166,7 @@ async def verify_cached(
             )
         left = max(timeout - (time.monotonic() - started), 0.001)
         found = await inspect_image_async(ref, options=options, client=client, timeout=left)
-    moment = now or datetime.now(UTC)
+    moment = evaluation_time(now)
     report = await run_verification(
         offload, evaluate, found, policy, now=moment, platforms=platforms
     )

@@ -250,12 +250,11 @@ def _audit_run(
     )
     evidence = None
     if args.evidence is not None:
-        from datetime import UTC, datetime
-
+        from provcheck._internal.clock import evaluation_time
         from provcheck.audit.run import AuditEvidence
         from provcheck.evidence.pack import PackInputs
 
-        at = args.at or datetime.now(UTC)
+        at = evaluation_time(args.at)
         evidence = AuditEvidence(args.evidence, PackInputs(policy, raw, str(args.policy), at))
     options = AuditOptions(
         jobs=args.jobs,

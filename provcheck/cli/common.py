@@ -123,17 +123,10 @@ def seconds(text: str) -> float:
 def instant(text: str) -> datetime:
     """The type of ``--at``: an RFC 3339 timestamp with its offset (``2026-06-30T12:00:00Z``)
     or a date (``2026-06-30``, its first second in UTC)."""
-    import re
-    from datetime import UTC, datetime
+    from provcheck._internal.clock import parse_instant
 
-    value = text.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        value += "T00:00:00Z"
-    rfc3339 = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
     try:
-        if not re.fullmatch(rfc3339, value):
-            raise ValueError(value)
-        return datetime.fromisoformat(value.upper().replace("Z", "+00:00")).astimezone(UTC)
+        return parse_instant(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"invalid time {text[:60]!r} (RFC 3339 with an offset, e.g. 2026-06-30T12:00:00Z, "

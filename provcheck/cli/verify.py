@@ -152,8 +152,7 @@ def _read_policy(args: argparse.Namespace) -> tuple[bytes, Policy]:
 
 def _evaluate_recorded(args: argparse.Namespace) -> Report:
     """``verify --evidence DIR``: the verification recorded, then written as a pack."""
-    from datetime import UTC, datetime
-
+    from provcheck._internal.clock import evaluation_time
     from provcheck.api import verify_image
     from provcheck.errors import ProvcheckError
     from provcheck.evidence.pack import PackInputs, check_target, save_pack
@@ -163,7 +162,7 @@ def _evaluate_recorded(args: argparse.Namespace) -> Report:
         raise UsageError("--evidence records what is read: use it with --cache none")
     check_target(args.evidence)
     raw, policy = _read_policy(args)
-    moment = args.at or datetime.now(UTC)
+    moment = evaluation_time(args.at)
     recording = Recording()
     inputs = PackInputs(policy, raw, str(args.policy), moment)
     try:

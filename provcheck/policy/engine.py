@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 
+from provcheck._internal.clock import evaluation_time
 from provcheck.discovery.model import (
     TRUST_ORDER,
     ImageAttestations,
@@ -260,7 +261,7 @@ def evaluate(
     ``platforms`` rule still reads every platform of the index. Raises
     :class:`PlatformNotFoundError` when one of them is not in the image.
     """
-    moment = now or datetime.now(UTC)
+    moment = evaluation_time(now)
     index_platforms = known_platforms(image)
     whole = image
     image = select_platforms(image, platforms)

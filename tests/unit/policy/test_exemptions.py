@@ -29,7 +29,17 @@ def test_expiry_forms(text: str, moment: datetime) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["2027-1-31", "31/01/2027", "2027-01-31T12:30:00", "2027-01-31 12:30", "tomorrow!!"]
+    "text",
+    [
+        "2027-1-31",
+        "31/01/2027",
+        "2027-01-31T12:30:00",
+        "2027-01-31 12:30",
+        "tomorrow!!",
+        "2027-01-31T12:30+00:00",  # no seconds: not RFC 3339
+        "2027-W05-1T12:30:00Z",  # an ISO week date
+        "2027-01-31T12:30:00+0200",
+    ],
 )
 def test_other_expiries_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
