@@ -72,9 +72,11 @@ def run_vsa(args: argparse.Namespace) -> ExitCode:
     where = f": summary written to {args.output}" if args.output is not None else ""
     print(f"provcheck: {summary_line(summary.report)}{where}", file=sys.stderr)
     if summary.attached is not None:
+        from provcheck.discovery.stores.found import StoreTag, store_tag
+
+        tag = store_tag(summary.found.digest, StoreTag.ATTESTATIONS)
         print(
-            f"provcheck: attached to {summary.found.source}:sha256-{summary.found.digest.hex}.att "
-            f"({summary.attached.digest})",
+            f"provcheck: attached to {summary.found.source}:{tag} ({summary.attached.digest})",
             file=sys.stderr,
         )
     return verdict_exit(summary.report)
