@@ -21,6 +21,7 @@ from provcheck.discovery.model import (
     StoreLookup,
     StoreRepository,
     TrustLevel,
+    layer_source,
 )
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.select import known_platforms, require_platforms
@@ -80,7 +81,7 @@ class EvidenceItem:
     @property
     def source(self) -> str:
         """``<attestation manifest digest>#layers/<n>``, as a report's evidence names it."""
-        return f"{self.manifest}#layers/{self.layer}"
+        return layer_source(self.manifest, self.layer)
 
 
 @dataclass(frozen=True, slots=True)

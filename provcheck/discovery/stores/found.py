@@ -18,6 +18,7 @@ from provcheck.discovery.model import (
     Problem,
     StoreLookup,
     StoreRepository,
+    layer_source,
 )
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
@@ -141,7 +142,7 @@ def store_tag(digest: Digest, kind: StoreTag) -> str:
 
 def location(item: StoredEnvelope | SimpleSig | RawSbom) -> str:
     """Where ``item`` was found: ``<manifest digest>#layers/<index>``."""
-    return f"{item.manifest.digest}#layers/{item.index}"
+    return layer_source(item.manifest.digest, item.index)
 
 
 def sort_key(item: StoredEnvelope | SimpleSig | RawSbom) -> tuple[str, str]:
