@@ -459,3 +459,12 @@ def test_a_naive_evaluation_time_is_a_usage_error_not_a_crash() -> None:
     policy = _policy(HEAD + "rules:\n  provenance:\n    required: true\n    max-age: 30d\n")
     with pytest.raises(UsageError, match="time zone"):
         evaluate(load_case("a-single-min"), policy, now=datetime(2026, 12, 1))
+
+
+def test_every_kind_of_problem_that_voids_evidence_has_a_meaning() -> None:
+    from provcheck.discovery.model import Problem, ProblemKind
+    from provcheck.policy.engine import voided_message
+
+    for kind in ProblemKind:
+        if kind.voids_evidence:
+            assert voided_message(Problem(kind, "m")).endswith(" (m)")
