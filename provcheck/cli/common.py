@@ -410,11 +410,15 @@ def add_cache_options(parser: argparse.ArgumentParser, default: str | None) -> N
 
 
 def open_cli_cache(args: argparse.Namespace) -> Cache:
+    """The cache of ``--cache`` (default: the user's cache directory) and ``--cache-max-size``,
+    keyed with ``$PROVCHECK_CACHE_HMAC_KEY``. Raises :class:`UsageError` for ``none``."""
     from provcheck.cache import open_cache, secret_from_env
     from provcheck.cache.disk import DEFAULT_DISK_BYTES, default_cache_dir
 
     if args.cache == "none":
-        raise UsageError("provcheck cache needs a cache: --cache DIR|redis://HOST:PORT/DB")
+        raise UsageError(
+            f"provcheck {args.command} needs a cache: --cache DIR|redis://HOST:PORT/DB"
+        )
     spec = args.cache if args.cache is not None else str(default_cache_dir())
     size = args.cache_max_size or DEFAULT_DISK_BYTES
     return open_cache(spec, max_bytes=size, secret=secret_from_env())

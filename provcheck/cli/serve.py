@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from provcheck.cli.common import (
     ExitCode,
     add_attestations_repo,
     add_verbose,
     attestations_repository_of,
+    open_cli_cache,
     size,
 )
 from provcheck.cli.common import seconds as seconds_type
@@ -22,7 +23,7 @@ from provcheck.errors import UsageError
 if TYPE_CHECKING:
     from provcheck.source.registry import CredentialProvider
 
-MAX_DOCKER_CONFIG_BYTES = 1024 * 1024
+MAX_DOCKER_CONFIG_BYTES: Final = 1024 * 1024
 
 
 def _port(text: str) -> int:
@@ -106,8 +107,6 @@ def run(args: argparse.Namespace) -> ExitCode:
     import signal
 
     from provcheck.audit.inputs import read_inputs
-    from provcheck.cache import open_cache, secret_from_env
-    from provcheck.cache.disk import DEFAULT_DISK_BYTES, default_cache_dir
     from provcheck.policy.loader import read_policy
     from provcheck.source.registry import RegistryOptions
 
@@ -125,10 +124,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     registry = RegistryOptions(
         insecure_registries=frozenset(args.insecure_registry), ca_file=args.ca_file
     )
-    spec = args.cache if args.cache is not None else str(default_cache_dir())
-    cache = open_cache(
-        spec, max_bytes=args.cache_max_size or DEFAULT_DISK_BYTES, secret=secret_from_env()
-    )
+    cache = open_cli_cache(args)
     options = ServeOptions(
         policy=policy,
         policy_document=raw,
