@@ -271,6 +271,28 @@ def test_verify_evidence_reads_the_other_repository(
     assert (tmp_path / "pack").is_dir()
 
 
+def test_explain_reads_the_other_repository(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    cosign: Cosign,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``explain --attestations-repo`` lists the signed provenance stored there."""
+    pushed = push_image(registry_server, unique_repository, "elsewhere-explain")
+    store = f"{registry_server.host}/{unique_repository}-attestations"
+    attest(cosign, pushed, store, tmp_path)
+    monkeypatch.delenv("COSIGN_REPOSITORY", raising=False)
+    argv = ["explain", pushed.ref, "--policy", str(policy(tmp_path, cosign)), "--format", "json"]
+    assert main([*argv, "--attestations-repo", store]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (platform,) = doc["platforms"]
+    found = {(e["kind"], e["repository"], e["trust"]) for e in platform["evidence"]}
+    assert ("provenance", "attestations-repo", "signed") in found
+    assert "provenance" not in platform["missing"]
+
+
 def test_audit_reads_the_other_repository_and_keys_its_verdicts_by_it(
     registry_server: RegistryServer,
     unique_repository: str,
