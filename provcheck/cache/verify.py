@@ -125,6 +125,12 @@ async def verify_cached(
     from provcheck.policy import evaluate
     from provcheck.source.registry import RegistryClient as Client
 
+    def key_of(digest: Digest) -> str:
+        """The verdict key of ``ref`` at ``digest``: looked up and stored alike."""
+        elsewhere, layer_cap = attestations_repository, max_layer_bytes
+        inputs = _inputs(ref, digest, policy, policy_document, platforms, layer_cap, elsewhere)
+        return verdict_key(inputs)
+
     started = time.monotonic()
     async with AsyncExitStack() as stack:
         if client is None:
@@ -140,17 +146,7 @@ async def verify_cached(
                     digest = await source.head(ref.api_reference) if head else None
                     if digest is None:
                         digest = (await source.resolve(ref.api_reference))[0].digest
-            key = verdict_key(
-                _inputs(
-                    ref,
-                    digest,
-                    policy,
-                    policy_document,
-                    platforms,
-                    max_layer_bytes,
-                    attestations_repository,
-                )
-            )
+            key = key_of(digest)
             hit = await cache.verdicts.get(key)
             usable = hit is not None and hit.digest == str(digest)
             if on_lookup is not None:
@@ -174,16 +170,6 @@ async def verify_cached(
         expires = verdict_expiry(found, policy, moment, stores=options.signature_stores)
         if expires is not None:
             digest = Digest.parse(report.digest)
-            key = verdict_key(
-                _inputs(
-                    ref,
-                    digest,
-                    policy,
-                    policy_document,
-                    platforms,
-                    max_layer_bytes,
-                    attestations_repository,
-                )
-            )
+            key = key_of(digest)
             await cache.verdicts.put(key, report, expires)
     return report
