@@ -26,6 +26,7 @@ from provcheck.discovery.limits import Budget, Limits
 from provcheck.discovery.model import ImageAttestations
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.select import select_platforms
+from provcheck.errors import UsageError
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
 from provcheck.oci.reference import (
@@ -57,18 +58,37 @@ async def _open(
     deadline: Deadline,
     credentials: CredentialProvider | None,
     elsewhere: ImageReference | None = None,
-) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes], Source | None]]:
-    """Open the source of ``reference`` and fetch its verified root manifest; with
+    stores: bool = False,
+) -> AsyncIterator[tuple[Source, tuple[Descriptor, bytes], Source | None, bool]]:
+    """Open the source of ``reference`` and fetch its verified root manifest, and say whether
+    it is pinned by digest (named so, or the subject of an evidence pack of a pinned run:
+    :meth:`LayoutSource.recorded_pin`); with
     ``elsewhere``, also the source of that repository (on the same client: its registry host's
-    credentials, and connections and limits shared)."""
+    credentials, and connections and limits shared). With ``stores``, an evidence pack that
+    recorded an attestations repository serves its copy of it, whether ``elsewhere`` is given
+    or not (another repository is a :class:`UsageError`: the pack holds what was read)."""
+    other: Source | None = None
+    pinned = reference.digest is not None
     async with AsyncExitStack() as stack:
         if isinstance(reference, LayoutReference):
             from provcheck.source.layout import LayoutSource
 
             layout = LayoutSource(reference.path)
             pin: str | Digest | None = reference.digest or reference.tag
-            root = await (layout.resolve(pin) if pin is not None else layout.resolve_default())
+            if pin is None:
+                root = await layout.resolve_default()
+                pinned = layout.recorded_pin() == root[0].digest
+            else:
+                root = await layout.resolve(pin)
             source: Source = layout
+            other = layout.attestations_repository() if stores else None
+            if other is not None and elsewhere is not None:
+                if elsewhere.name != other.display_name:
+                    raise UsageError(
+                        f"{layout.display_name} recorded the attestations repository "
+                        f"{other.display_name}, not {elsewhere.name}"
+                    )
+                elsewhere = None  # the pack's copy is read
         else:
             root = None
         if client is None and (root is None or elsewhere is not None):
@@ -81,11 +101,10 @@ async def _open(
             assert client is not None and isinstance(reference, ImageReference)
             remote = client.source(reference, credentials=credentials, deadline=deadline)
             source, root = remote, await remote.resolve(reference.api_reference)
-        other: Source | None = None
         if elsewhere is not None:
             assert client is not None
             other = client.source(elsewhere, credentials=credentials, deadline=deadline)
-        yield source, root, other
+        yield source, root, other, pinned
 
 
 def _parse(reference: str | Reference) -> Reference:
@@ -95,10 +114,6 @@ def _parse(reference: str | Reference) -> Reference:
 def _asked(reference: Reference, root: tuple[Descriptor, bytes]) -> str | Digest:
     """What the root was resolved from: its tag, else its digest."""
     return reference.digest or reference.tag or root[0].digest
-
-
-def _pinned(reference: Reference) -> bool:
-    return reference.digest is not None
 
 
 async def inspect_image_async(
@@ -124,14 +139,15 @@ async def inspect_image_async(
     budget = Budget(options.limits)  # one for the whole image: the index and the stores
     deadline = Deadline(timeout)
     elsewhere = options.attestations_repository if options.signature_stores else None
-    opened = _open(ref, client, registry, deadline, credentials, elsewhere)
-    async with deadline.enforce(), opened as (source, root, other):
+    stores = options.signature_stores
+    opened = _open(ref, client, registry, deadline, credentials, elsewhere, stores)
+    async with deadline.enforce(), opened as (source, root, other, pinned):
         if record is not None:
             record.resolved(_asked(ref, root), root)
             source = record.wrap(source)
-            other = None if other is None else record.wrap(other)
+            other = None if other is None else record.wrap_elsewhere(other)
         found = await discover(
-            source, root, reference=str(ref), options=options, pinned=_pinned(ref), budget=budget
+            source, root, reference=str(ref), options=options, pinned=pinned, budget=budget
         )
         # Discovery reads only the platforms wanted, and knows the others from the index.
         if options.signature_stores or options.trust is not None:
@@ -240,6 +256,23 @@ def _tuned(
     return replace(options, offload=offload)
 
 
+async def evaluate_async(
+    found: ImageAttestations,
+    policy: Policy,
+    *,
+    now: datetime | None = None,
+    platforms: frozenset[str] = frozenset(),
+    offload: Offload = False,
+) -> Report:
+    """:func:`~provcheck.policy.evaluate`, inline or off the event loop as ``offload`` says
+    (``DiscoveryOptions.offload``: a policy on a large SBOM is CPU work). Raises what it
+    raises."""
+    from provcheck.discovery.offload import run_verification
+    from provcheck.policy import evaluate
+
+    return await run_verification(offload, evaluate, found, policy, now=now, platforms=platforms)
+
+
 async def verify_image_async(
     reference: str | Reference,
     policy: Policy,
@@ -259,10 +292,9 @@ async def verify_image_async(
     """Discover the attestations of ``reference`` and evaluate ``policy`` on them, as
     :func:`verify_image` does (``client`` and ``record`` as in :func:`inspect_image_async`).
 
-    Raises what :func:`verify_image` raises.
+    The policy is evaluated where ``offload`` says (:func:`evaluate_async`). Raises what
+    :func:`verify_image` raises.
     """
-    from provcheck.policy import evaluate
-
     options = _tuned(
         verification_options(policy), max_layer_bytes, limits, offload, attestations_repository
     )
@@ -278,7 +310,7 @@ async def verify_image_async(
         timeout=timeout,
         record=record,
     )
-    return evaluate(found, policy, now=now, platforms=platforms)
+    return await evaluate_async(found, policy, now=now, platforms=platforms, offload=offload)
 
 
 def verify_image(

@@ -28,10 +28,13 @@ def evaluation_time(now: datetime | None) -> datetime:
 def parse_rfc3339(text: str) -> datetime:
     """``text``, an RFC 3339 date-time with its offset (``2026-06-30T12:00:00Z``,
     ``…T14:00:00.5+02:00``), in UTC. Raises :class:`ValueError` for anything else: no offset,
-    no seconds, another ISO 8601 form."""
+    no seconds, another ISO 8601 form, a time out of range once in UTC."""
     if not _RFC3339.fullmatch(text):
         raise ValueError(f"not an RFC 3339 time with an offset: {text[:60]!r}")
-    return datetime.fromisoformat(text.upper().replace("Z", "+00:00")).astimezone(UTC)
+    try:
+        return datetime.fromisoformat(text.upper().replace("Z", "+00:00")).astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:59:59-23:59 is past datetime.max in UTC
+        raise ValueError(f"out of range in UTC: {text[:60]!r}") from exc
 
 
 def parse_instant(text: str) -> datetime:

@@ -76,6 +76,10 @@ PRELOADED: Final = (
 )
 """What a first verification imports (some 800 ms here): imported when a gate is made, so that
 the first review does not do it on the event loop, within its budget."""
+MAX_IMAGES: Final = 256
+"""Distinct images one review may name: more are all denied unverified, without a request (a
+Pod spec of 3 MiB could otherwise name some 70,000 images, each a registry request made on
+behalf of whoever may create a Pod)."""
 INLINE_BODY_BYTES: Final = 256 * 1024
 """Bodies up to this size are parsed on the event loop; larger ones (a 3 MiB body takes some
 16 ms) in a worker thread, so that other reviews are answered meanwhile."""
@@ -107,10 +111,11 @@ class WarmSummary:
         return sum(1 for r in self.results if r.verdict is verdict)
 
 
-def _spellings(image: str, ref: ImageReference) -> list[str]:
-    """What an exemption's image pattern is matched against."""
-    names = [image, ref.name, str(ref)]
-    if ref.tag is not None:
+def _spellings(ref: ImageReference) -> list[str]:
+    """What an exemption's image pattern is matched against: never ``name:tag`` alone for an
+    image that names a digest (the kubelet pulls the digest, whatever the tag names)."""
+    names = [ref.name, str(ref)]  # never ``image`` as written (see policy.exemptions)
+    if ref.tag is not None and ref.digest is None:
         names.append(f"{ref.name}:{ref.tag}")
     return list(dict.fromkeys(names))
 
@@ -231,6 +236,14 @@ class Gate:
         groups = _grouped(request)
         if not groups:
             return []
+        if len(groups) > MAX_IMAGES:
+            detail = f"not verified: the review names {len(groups)} images, over {MAX_IMAGES}"
+            return [
+                ImageResult(
+                    image, paths, ImageStatus.ERROR, detail=f"{escape_text(image)}: {detail}"
+                )
+                for image, paths in groups.items()
+            ]
         now = self._clock()
         results: dict[str, ImageResult] = {}
         tasks: dict[str, tuple[ImageReference, asyncio.Task[Report]]] = {}
@@ -245,9 +258,7 @@ class Gate:
                 detail = f"{escape_text(image)}: not verified: {escape_text(invalid)}"
                 results[image] = ImageResult(image, paths, ImageStatus.ERROR, detail=detail)
                 continue
-            exemption = matching(
-                self.policy.exemptions, request.namespace, _spellings(image, ref), now
-            )
+            exemption = matching(self.policy.exemptions, request.namespace, _spellings(ref), now)
             if exemption is not None:
                 self._observer.exemption_used(exemption.label)
                 results[image] = _exempt(image, paths, exemption)

@@ -154,6 +154,7 @@ async def _verify_recorded(
         max_layer_bytes=options.max_layer_bytes,
         now=evidence.inputs.at,
         record=recording,
+        attestations_repository=options.attestations_repository,
     )
     if report.digest:
         path = evidence.directory / pack_name(report.digest)

@@ -120,9 +120,7 @@ async def verify_cached(
         if hit is not None and usable:
             return rebind(hit, shown)
     # Imported only on a miss: a cached verdict of a pinned reference needs no HTTP stack.
-    from provcheck.api import inspect_image_async, verification_options
-    from provcheck.discovery.offload import run_verification
-    from provcheck.policy import evaluate
+    from provcheck.api import evaluate_async, inspect_image_async, verification_options
     from provcheck.source.registry import RegistryClient as Client
 
     def key_of(digest: Digest) -> str:
@@ -163,9 +161,7 @@ async def verify_cached(
         left = max(timeout - (time.monotonic() - started), 0.001)
         found = await inspect_image_async(ref, options=options, client=client, timeout=left)
     moment = evaluation_time(now)
-    report = await run_verification(
-        offload, evaluate, found, policy, now=moment, platforms=platforms
-    )
+    report = await evaluate_async(found, policy, now=moment, platforms=platforms, offload=offload)
     if cacheable(report):
         expires = verdict_expiry(found, policy, moment, stores=options.signature_stores)
         if expires is not None:

@@ -49,7 +49,8 @@ class DiscoveryOptions:
     """The most work the whole image may cost (see :mod:`provcheck.discovery.limits`)."""
     offload: Offload = False
     """Where signature verification, the parsing of large statements and (in
-    :func:`~provcheck.cache.verify.verify_cached`) the policy's evaluation run
+    :func:`~provcheck.api.verify_image_async` and :func:`~provcheck.cache.verify.verify_cached`,
+    through :func:`~provcheck.api.evaluate_async`) the policy's evaluation run
     (:mod:`provcheck.discovery.offload`): ``False``
     inline on the event loop (the CLI), ``True`` in a worker thread, or in the executor given
     (a server, so that verifying one image does not stall the others)."""

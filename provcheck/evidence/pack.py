@@ -13,6 +13,12 @@ listing, each with ``dev.provcheck.evidence.role``:
   ``dev.provcheck.evidence.referrers-of`` = the digest asked about (a layout source serves it
   from there; an API that was unsupported is not recorded, so the replay uses the fallback tag
   as the original run did);
+- the ``tag`` and ``referrers`` entries read from the attestations repository
+  (``--attestations-repo``) are annotated ``dev.provcheck.evidence.repository:
+  attestations-repo`` (a ``sha256-<hex>.att`` in each repository is two entries of one
+  ``ref.name``, never one shadowing the other), and ``index.json`` names that repository
+  (``dev.provcheck.evidence.attestations-repository``): a replay reads them as it, with no
+  ``--attestations-repo`` (naming another repository is a usage error);
 - ``policy``, ``key``, ``trusted-root``, ``report``: an OCI artifact manifest each
   (``artifactType`` ``application/vnd.provcheck.evidence.<role>.v1``, an empty config, one layer
   holding the policy file's bytes, a public key as PEM, the trusted root as given, the JSON
@@ -163,6 +169,33 @@ class _Blobs:
         return _entry(descriptor, member.role, {mt.TITLE: member.title})
 
 
+def _stores(
+    blobs: _Blobs,
+    tags: Mapping[str, Descriptor],
+    referrers: Mapping[Digest, tuple[Descriptor, ...]],
+    where: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """The ``tag`` and ``referrers`` entries of one repository (``where``: the annotation that
+    says which; none for the image's own), their answers stored in ``blobs``."""
+    entries = [
+        _entry(descriptor, PackRole.TAG, {mt.REF_NAME: tag, **where})
+        for tag, descriptor in sorted(tags.items())
+    ]
+    for digest, listed in sorted(referrers.items(), key=lambda item: str(item[0])):
+        body = _json(
+            {
+                "schemaVersion": 2,
+                "mediaType": mt.OCI_INDEX,
+                "manifests": [_descriptor(d) for d in listed],
+            }
+        )
+        answer = Descriptor(mt.OCI_INDEX, blobs.add(body), len(body))
+        entries.append(
+            _entry(answer, PackRole.REFERRERS, {mt.EVIDENCE_REFERRERS_OF: str(digest), **where})
+        )
+    return entries
+
+
 def pack_index(
     recording: Recording, header: PackHeader, members: Sequence[Member]
 ) -> tuple[bytes, dict[Digest, bytes]]:
@@ -174,33 +207,33 @@ def pack_index(
     if subject is not None:
         named = {mt.REF_NAME: header.tag} if header.tag is not None else {}
         entries.append(_entry(subject, PackRole.SUBJECT, named))
-    for tag, descriptor in sorted(recording.tags.items()):
-        if tag != header.tag or subject is None or descriptor.digest != subject.digest:
-            entries.append(_entry(descriptor, PackRole.TAG, {mt.REF_NAME: tag}))
-    for digest, listed in sorted(recording.referrers.items(), key=lambda item: str(item[0])):
-        body = _json(
-            {
-                "schemaVersion": 2,
-                "mediaType": mt.OCI_INDEX,
-                "manifests": [_descriptor(d) for d in listed],
-            }
+    home = {
+        tag: descriptor
+        for tag, descriptor in recording.tags.items()
+        if tag != header.tag or subject is None or descriptor.digest != subject.digest
+    }
+    entries += _stores(blobs, home, recording.referrers, {})
+    annotations = {
+        mt.EVIDENCE_VERSION: PACK_VERSION,
+        "dev.provcheck.evidence.reference": header.reference,
+        "dev.provcheck.evidence.time": rfc3339(header.at),
+        "dev.provcheck.evidence.verdict": header.verdict,
+    }
+    if recording.elsewhere is not None:
+        there = recording.elsewhere
+        entries += _stores(
+            blobs, there.tags, there.referrers, {mt.EVIDENCE_REPOSITORY: mt.EVIDENCE_ELSEWHERE}
         )
-        answer = Descriptor(mt.OCI_INDEX, blobs.add(body), len(body))
-        entries.append(_entry(answer, PackRole.REFERRERS, {mt.EVIDENCE_REFERRERS_OF: str(digest)}))
+        annotations[mt.EVIDENCE_ATTESTATIONS_REPOSITORY] = there.repository
     entries.extend(blobs.member(m) for m in members)
     from provcheck import __version__
 
+    annotations["dev.provcheck.evidence.provcheck-version"] = __version__
     index = {
         "schemaVersion": 2,
         "mediaType": mt.OCI_INDEX,
         "manifests": entries,
-        "annotations": {
-            mt.EVIDENCE_VERSION: PACK_VERSION,
-            "dev.provcheck.evidence.reference": header.reference,
-            "dev.provcheck.evidence.time": rfc3339(header.at),
-            "dev.provcheck.evidence.verdict": header.verdict,
-            "dev.provcheck.evidence.provcheck-version": __version__,
-        },
+        "annotations": annotations,
     }
     return json.dumps(index, indent=2, ensure_ascii=False).encode() + b"\n", blobs.data
 

@@ -21,12 +21,15 @@ class Recording:
     not exist is not kept, so that a replay does not find it either), ``referrers`` (each answer
     of the referrers API; an unsupported API is not kept, so that a replay falls back to the
     ``sha256-<hex>`` tag as the original run did) and ``roots`` (every manifest resolved by
-    digest or tag, in order)."""
+    digest or tag, in order), all of the image's own repository; ``elsewhere``: the tags and
+    referrers answers of the attestations repository, when one was read (its content is kept in
+    ``content`` too: content is named by digest, a tag only within its repository)."""
 
     content: dict[Digest, bytes] = field(default_factory=dict)
     tags: dict[str, Descriptor] = field(default_factory=dict)
     referrers: dict[Digest, tuple[Descriptor, ...]] = field(default_factory=dict)
     roots: list[Descriptor] = field(default_factory=list)
+    elsewhere: Elsewhere | None = None
 
     def keep(self, descriptor: Descriptor, data: bytes) -> bytes:
         """Keep ``data`` (already verified against ``descriptor``) and return it."""
@@ -42,16 +45,42 @@ class Recording:
             self.tags[reference] = descriptor
 
     def wrap(self, source: Source) -> RecordingSource:
-        """``source``, recording into this recording."""
-        return RecordingSource(source, self)
+        """``source`` (the image's repository), recording into this recording."""
+        return RecordingSource(source, self, self.tags, self.referrers)
+
+    def wrap_elsewhere(self, source: Source) -> RecordingSource:
+        """``source``, the attestations repository, recording its tags and referrers answers
+        into :attr:`elsewhere` (named by the source's ``display_name``)."""
+        if self.elsewhere is None:
+            self.elsewhere = Elsewhere(source.display_name)
+        return RecordingSource(source, self, self.elsewhere.tags, self.elsewhere.referrers)
+
+
+@dataclass(slots=True)
+class Elsewhere:
+    """What one verification read from the attestations repository ``repository``
+    (``registry/repository``): each tag that resolved, each referrers answer."""
+
+    repository: str
+    tags: dict[str, Descriptor] = field(default_factory=dict)
+    referrers: dict[Digest, tuple[Descriptor, ...]] = field(default_factory=dict)
 
 
 class RecordingSource:
-    """A :class:`Source` that delegates every call and keeps what it returned."""
+    """A :class:`Source` that delegates every call and keeps what it returned (its tags and
+    referrers answers into ``tags`` and ``referrers``: those of its repository)."""
 
-    def __init__(self, inner: Source, recording: Recording) -> None:
+    def __init__(
+        self,
+        inner: Source,
+        recording: Recording,
+        tags: dict[str, Descriptor],
+        referrers: dict[Digest, tuple[Descriptor, ...]],
+    ) -> None:
         self._inner = inner
         self._recording = recording
+        self._tags = tags
+        self._referrers = referrers
 
     @property
     def display_name(self) -> str:
@@ -61,8 +90,16 @@ class RecordingSource:
     async def resolve(self, reference: str | Digest) -> tuple[Descriptor, bytes]:
         """See :meth:`Source.resolve`."""
         found = await self._inner.resolve(reference)
-        self._recording.resolved(reference, found)
+        self._resolved(reference, found)
         return found
+
+    def _resolved(self, reference: str | Digest, found: tuple[Descriptor, bytes]) -> None:
+        if self._tags is self._recording.tags:
+            self._recording.resolved(reference, found)
+            return
+        self._recording.keep(*found)
+        if isinstance(reference, str):
+            self._tags[reference] = found[0]
 
     async def fetch_manifest(self, descriptor: Descriptor) -> bytes:
         """See :meth:`Source.fetch_manifest`."""
@@ -77,14 +114,14 @@ class RecordingSource:
         """See :meth:`Source.fetch_tag`."""
         found = await self._inner.fetch_tag(tag)
         if found is not None:
-            self._recording.resolved(tag, found)
+            self._resolved(tag, found)
         return found
 
     async def referrers(self, digest: Digest) -> tuple[Descriptor, ...] | None:
         """See :meth:`Source.referrers`."""
         listed = await self._inner.referrers(digest)
         if listed is not None:
-            self._recording.referrers[digest] = listed
+            self._referrers[digest] = listed
         return listed
 
     async def aclose(self) -> None:

@@ -123,6 +123,9 @@ class Explanation:
     platforms: tuple[PlatformExplanation, ...]
     causes: tuple[Finding, ...]
     """Causes about the image as a whole."""
+    notes: tuple[Finding, ...]
+    """Facts about the image that explain nothing missing (``registry-no-referrers`` when no
+    evidence is missing and no fallback tag held anything)."""
     lookups: tuple[StoreLookup, ...]
     problems: tuple[Problem, ...]
     min_trust: Mapping[PredicateKind, TrustLevel]
@@ -210,12 +213,14 @@ def explain_image(
         for pi in image.images
         if not pi.platform.is_unknown and (not platforms or pi.platform.key in platforms)
     ]
+    causes, notes = index_findings(image)
     return Explanation(
         reference=image.reference,
         digest=image.digest,
         media_type=image.descriptor.media_type,
         platforms=tuple(_platform(image, pi, min_trust) for pi in shown),
-        causes=index_findings(image),
+        causes=causes,
+        notes=notes,
         lookups=image.lookups,
         problems=tuple(image.all_problems()),
         min_trust=min_trust,

@@ -287,6 +287,9 @@ def _fallback_lines(fallback: list[StoreLookup]) -> Iterator[str]:
     held = [x for x in fallback if x.listed]
     empty = [x for x in fallback if x.listed == 0]
     absent = [x for x in fallback if x.listed is None]
+    if len(absent) == len(fallback):
+        yield "none exists"
+        return
     for x in held:
         yield f"sha256-{x.digest.hex[:12]}… listed {x.listed} referrer(s)"
     if empty:
@@ -295,10 +298,23 @@ def _fallback_lines(fallback: list[StoreLookup]) -> Iterator[str]:
         yield f"{len(absent)} did not exist"
 
 
-def index_findings(image: ImageAttestations) -> tuple[Finding, ...]:
-    """The causes about the image as a whole: ``single-manifest``, ``no-attestation-manifests``,
-    ``unbound`` (orphans, store statements bound to another image), ``registry-no-referrers``."""
+def _referrers_matter(image: ImageAttestations, fallback: list[StoreLookup]) -> bool:
+    """Whether reading the fallback tag instead of the referrers API bears on the evidence: a
+    fallback tag held referrers, or some platform lacks provenance or an SBOM (a referrer pushed
+    through the API alone would be invisible here)."""
+    if any(x.listed for x in fallback):
+        return True
+    known = [pi for pi in image.images if not pi.platform.is_unknown]
+    return not known or any(not statements(image, pi, k) for pi in known for k in EVIDENCE)
+
+
+def index_findings(image: ImageAttestations) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+    """The causes about the image as a whole (``single-manifest``, ``no-attestation-manifests``,
+    ``unbound``: orphans, store statements bound to another image; ``registry-no-referrers``
+    when it matters), and the notes: ``registry-no-referrers`` when no evidence is missing and
+    no fallback tag held anything (true, and nothing to fix)."""
     out: list[Finding] = []
+    notes: list[Finding] = []
     if not image.is_index:
         message = (
             f"the tag is one image manifest ({image.descriptor.media_type}), not an index: "
@@ -335,7 +351,8 @@ def index_findings(image: ImageAttestations) -> tuple[Finding, ...]:
             f"{who}, so the sha256-<hex> fallback tag was read for {len(fallback)} digest(s): "
             + "; ".join(_fallback_lines(fallback))
         )
-        out.append(
-            Finding(Cause.REGISTRY_NO_REFERRERS, None, message, FIXES[Cause.REGISTRY_NO_REFERRERS])
+        finding = Finding(
+            Cause.REGISTRY_NO_REFERRERS, None, message, FIXES[Cause.REGISTRY_NO_REFERRERS]
         )
-    return tuple(out)
+        (out if _referrers_matter(image, fallback) else notes).append(finding)
+    return tuple(out), tuple(notes)

@@ -66,6 +66,7 @@ def explanation_to_dict(x: Explanation) -> dict[str, Any]:
         "mediaType": x.media_type,
         "minTrust": {k.value: v.value for k, v in sorted(x.min_trust.items())},
         "causes": [cause_dict(f) for f in x.causes],
+        "notes": [cause_dict(f) for f in x.notes],
         "platforms": [_platform_dict(p) for p in x.platforms],
         "lookups": [lookup_dict(x) for x in x.lookups],
         "problems": [problem_dict(p) for p in x.problems],
@@ -138,7 +139,9 @@ def render_explanation(x: Explanation) -> str:
         )
     missing = any(p.missing for p in x.platforms) or not x.platforms
     fixes: dict[str, list[str]] = {}
-    for f in (*x.causes, *(f for p in x.platforms for f in p.causes)):
+    every = (*x.causes, *(f for p in x.platforms for f in p.causes))
+    # what explains missing evidence first: its fix is the one that matters
+    for f in sorted(every, key=lambda f: not f.code.explains_absence):
         if not (missing or f.code.explains_absence or f.code is Cause.MIN_MODE):
             continue  # where evidence was found, when none is missing, needs no fix
         codes = fixes.setdefault(f.fix, [])
@@ -147,6 +150,9 @@ def render_explanation(x: Explanation) -> str:
     if fixes:
         lines.append("")
         lines.extend(f"fix [{', '.join(c)}]: {escape_text(fix)}" for fix, c in fixes.items())
+    if x.notes:
+        lines.append("")
+        lines.extend(f"note [{f.code.value}]: {escape_text(f.message)}" for f in x.notes)
     if x.problems:
         lines += ["", "problems:"]
         lines.extend(f"  {p.kind.value}: {escape_text(p.message)}" for p in x.problems)

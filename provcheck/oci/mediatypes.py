@@ -56,6 +56,13 @@ EVIDENCE_ROLE: Final = "dev.provcheck.evidence.role"
 """What an ``index.json`` entry of a pack is (:class:`provcheck.evidence.pack.PackRole`)."""
 EVIDENCE_REFERRERS_OF: Final = "dev.provcheck.evidence.referrers-of"
 """On a recorded referrers answer (an OCI index): the digest whose referrers it lists."""
+EVIDENCE_REPOSITORY: Final = "dev.provcheck.evidence.repository"
+"""On a ``tag`` or ``referrers`` entry read from the attestations repository: value
+:data:`EVIDENCE_ELSEWHERE` (an entry without it is of the image's own repository)."""
+EVIDENCE_ELSEWHERE: Final = "attestations-repo"
+EVIDENCE_ATTESTATIONS_REPOSITORY: Final = "dev.provcheck.evidence.attestations-repository"
+"""``index.json`` annotation: the attestations repository (``registry/repository``) the run
+read, whose entries a replay serves as that repository."""
 EVIDENCE_ROLE_SUBJECT: Final = "subject"
 EVIDENCE_ROLE_REFERRERS: Final = "referrers"
 TITLE: Final = "org.opencontainers.image.title"

@@ -4,8 +4,13 @@ verifying them, by namespace and by image pattern, each until an expiry and for 
 An exemption applies while ``now`` is before its expiry; from then on it is ignored (and
 ``policy lint`` warns about it). A date ``YYYY-MM-DD`` expires at the start of that day (UTC);
 an RFC 3339 time must carry its offset. Images are matched as globs (:func:`fnmatch.fnmatchcase`,
-``*`` also matching ``/``) against the image as written and its normalised forms
-(``registry/repository``, with ``:tag``, with ``@digest``).
+``*`` also matching ``/``), normalised as images are (``nginx:*`` is
+``docker.io/library/nginx:*``), against the normalised forms of the image
+(``registry/repository``, with ``:tag``, with ``@digest``), never against the image as written
+(``nginx:*`` then also matched ``nginx:5000/any/image``, of the registry host ``nginx``). Only
+``*`` and ``?`` are wildcards: ``[`` is literal, since it opens an IPv6 registry
+(``[::1]:5000/…``), which as a character class would match other registries (``1:5000/…``)
+and never the one meant.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from fnmatch import fnmatchcase
 
 from provcheck._internal.clock import parse_instant
 from provcheck.errors import PolicyError
+from provcheck.oci.reference import DOCKER_HUB
+from provcheck.policy.matching import normalise_pattern
 
 
 def parse_expiry(text: str) -> datetime:
@@ -66,8 +73,21 @@ class Exemption:
         one) matches one of ``images`` (the spellings of one image)."""
         if self.namespace is not None and self.namespace != namespace:
             return False
-        pattern = self.image
-        return pattern is None or any(fnmatchcase(name, pattern) for name in images)
+        if self.image is None:
+            return True
+        pattern = _normalised(self.image).replace("[", "[[]")  # "[" is literal (see above)
+        return any(fnmatchcase(name, pattern) for name in images)
+
+
+def _normalised(pattern: str) -> str:
+    """``pattern`` in the normalised form images are matched in: ``nginx:*`` ->
+    ``docker.io/library/nginx:*`` (as :func:`~provcheck.policy.matching.normalise_pattern`),
+    ``docker.io/nginx`` -> ``docker.io/library/nginx``; one that starts with a glob as it is."""
+    name, digest = normalise_pattern(pattern)
+    registry, _, rest = name.partition("/")
+    if registry == DOCKER_HUB and rest and "/" not in rest and not rest.startswith(("*", "?")):
+        name = f"{DOCKER_HUB}/library/{rest}"
+    return name if digest is None else f"{name}@{digest}"
 
 
 def matching(

@@ -153,13 +153,17 @@ def convert_sbom(sbom: Sbom, target: SbomFormat) -> Conversion:
 
 
 def parse_timestamp(text: object) -> datetime.datetime | None:
-    """An ISO 8601 timestamp (``Z`` or an offset), or None when ``text`` is not one."""
+    """An ISO 8601 timestamp (``Z`` or an offset), or None when ``text`` is not one (or is out
+    of range once in UTC, as ``9999-12-31T23:59:59-23:59``)."""
     if not isinstance(text, str):
         return None
     try:
-        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is not None:
+            moment.astimezone(datetime.UTC)
+    except (ValueError, OverflowError):
         return None
+    return moment
 
 
 def document_digest(doc: Mapping[str, Any]) -> str:

@@ -8,6 +8,7 @@ dependencies. Imported by :func:`provcheck.sbom.convert.convert_sbom` only.
 from __future__ import annotations
 
 import json
+import re
 import types
 import uuid
 from collections.abc import Iterable, Mapping
@@ -60,6 +61,10 @@ _CDX_HASHES: Final = {
     "blake3": "BLAKE3",
 }
 """Projection hash names (:func:`provcheck.sbom._common.hash_algorithm`) -> CycloneDX ``alg``."""
+_CDX_HASH_CONTENT: Final = re.compile(
+    r"[a-fA-F0-9]{32}|[a-fA-F0-9]{40}|[a-fA-F0-9]{64}|[a-fA-F0-9]{96}|[a-fA-F0-9]{128}"
+)
+"""What CycloneDX 1.6's schema accepts as a hash's ``content``."""
 _CDX_TYPES: Final = frozenset(
     {"application", "framework", "library", "container", "platform", "operating-system"}
     | {"device", "device-driver", "firmware", "file", "machine-learning-model", "data"}
@@ -155,6 +160,13 @@ def _cdx_hashes(pairs: tuple[tuple[str, str], ...], losses: LossCounter) -> list
         if name is None:
             losses.add(
                 Loss.HASH, f"{algorithm.upper()} checksum", "CycloneDX has no such algorithm"
+            )
+            continue
+        if not _CDX_HASH_CONTENT.fullmatch(value):
+            losses.add(
+                Loss.HASH,
+                f"{algorithm.upper()} checksum",
+                "not the hex of a digest (CycloneDX's schema refuses it)",
             )
             continue
         out.append(HashType(alg=HashAlgorithm(name), content=value))

@@ -3,12 +3,16 @@
 A layout can also hold recorded referrers answers (``index.json`` entries annotated
 ``dev.provcheck.evidence.referrers-of``), served by :meth:`LayoutSource.referrers`; an evidence
 pack (``index.json`` annotated ``dev.provcheck.evidence.version``) has every blob checked
-against its digest when it is opened, so a pack with one flipped byte anywhere is refused.
+against its digest when it is opened, so a pack with one flipped byte anywhere is refused. The
+tags and referrers answers a pack recorded from an attestations repository (entries annotated
+``dev.provcheck.evidence.repository: attestations-repo``) are served only by the view
+:meth:`LayoutSource.attestations_repository` returns, never as the image's own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 from pathlib import Path
 from typing import Final
 
@@ -51,6 +55,8 @@ class LayoutSource:
         Raises :class:`UsageError` when it is not a readable OCI image layout.
         """
         self._path = path
+        self._elsewhere: str | None = None
+        """In the view of a pack's attestations repository: that repository's name."""
         marker = path / "oci-layout"
         try:
             data = self._read_file(marker, MARKER_MAX_BYTES, "oci-layout file")
@@ -121,8 +127,29 @@ class LayoutSource:
 
     @property
     def display_name(self) -> str:
-        """``oci-layout://PATH``."""
-        return f"oci-layout://{self._path}"
+        """``oci-layout://PATH`` (in the view of a pack's attestations repository, that
+        repository's ``registry/repository``, as the original run named it)."""
+        return self._elsewhere or f"oci-layout://{self._path}"
+
+    def attestations_repository(self) -> LayoutSource | None:
+        """Of an evidence pack whose run read an attestations repository (``index.json``
+        annotated ``dev.provcheck.evidence.attestations-repository``): a view of the pack that
+        serves that repository's recorded tags and referrers answers; else ``None``."""
+        name = self._index.annotations.get(mt.EVIDENCE_ATTESTATIONS_REPOSITORY)
+        if name is None or self._elsewhere is not None:
+            return None
+        view = copy.copy(self)
+        view._elsewhere = name
+        return view
+
+    def _listed(self) -> list[Descriptor]:
+        """The ``index.json`` entries of this view's repository."""
+        there = self._elsewhere is not None
+        return [
+            d
+            for d in self._index.manifests
+            if (d.annotations.get(mt.EVIDENCE_REPOSITORY) == mt.EVIDENCE_ELSEWHERE) is there
+        ]
 
     def _blob_path(self, digest: Digest) -> Path:
         # Digest validated the hex, so the path cannot escape the layout.
@@ -185,6 +212,27 @@ class LayoutSource:
             return only, await self.fetch_manifest(only)
         return await self.resolve("latest")
 
+    def recorded_pin(self) -> Digest | None:
+        """Of an evidence pack of a run whose reference was pinned by digest
+        (``dev.provcheck.evidence.reference`` names one, and that digest is the pack's one
+        subject): that digest, so that a replay of the subject evaluates as the run did; else
+        ``None``."""
+        from provcheck.oci.reference import parse_reference
+
+        given = self._index.annotations.get("dev.provcheck.evidence.reference")
+        if mt.EVIDENCE_VERSION not in self._index.annotations or given is None:
+            return None
+        try:
+            pin = parse_reference(given).digest
+        except ProvcheckError:
+            return None
+        subjects = {
+            d.digest
+            for d in self._listed()
+            if d.annotations.get(mt.EVIDENCE_ROLE) == mt.EVIDENCE_ROLE_SUBJECT
+        }
+        return pin if pin is not None and subjects == {pin} else None
+
     async def fetch_manifest(self, descriptor: Descriptor) -> bytes:
         """Read a manifest blob (capped at 4 MiB) and check its digest and size."""
         if descriptor.media_type not in mt.ALL_MANIFEST_TYPES:
@@ -199,7 +247,7 @@ class LayoutSource:
 
     async def fetch_tag(self, tag: str) -> tuple[Descriptor, bytes] | None:
         """The manifest tagged ``tag`` in ``index.json``, or ``None``."""
-        found = [d for d in self._index.manifests if _tag_matches(d, tag)]
+        found = [d for d in self._listed() if _tag_matches(d, tag)]
         if not found:
             return None
         if len({d.digest for d in found}) > 1:
@@ -211,9 +259,7 @@ class LayoutSource:
         annotated ``dev.provcheck.evidence.referrers-of``), read and checked like any manifest;
         else ``None`` (no referrers API: callers use the ``sha256-<hex>`` tag fallback)."""
         found = [
-            d
-            for d in self._index.manifests
-            if d.annotations.get(mt.EVIDENCE_REFERRERS_OF) == str(digest)
+            d for d in self._listed() if d.annotations.get(mt.EVIDENCE_REFERRERS_OF) == str(digest)
         ]
         if not found:
             return None

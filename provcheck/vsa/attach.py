@@ -68,6 +68,8 @@ async def _superseded(
     if not isinstance(annotations, dict) or annotations.get("predicateType") != predicate_type:
         return False
     descriptor = Descriptor.from_dict(layer)
+    if descriptor.size > ATTESTATION_MAX_BYTES:
+        return False  # not a summary this signer wrote: kept, never read
     data = await source.fetch_blob(descriptor, ATTESTATION_MAX_BYTES)
     try:
         envelope = parse_envelope(data)

@@ -172,3 +172,34 @@ def test_a_tag_is_resolved_again_after_its_ttl(
 
     gate = make_gate(tmp_path / "cache", tag_ttl=1.0, registry=RegistryOptions())
     assert asyncio.run(run(gate)) == [1, 0, 1]
+
+
+def test_a_review_naming_too_many_images_is_denied_without_a_request(
+    real_registry: RealRegistry, tmp_path: Path
+) -> None:
+    """A Pod of MAX_IMAGES + 1 distinct images (a hostile user's fan-out of registry requests)
+    is denied whole and makes no registry request; the gate still answers the next review."""
+    from provcheck.admission.gate import MAX_IMAGES
+
+    images = [real_registry.ref("b-multi-max", f"t{i}") for i in range(MAX_IMAGES + 1)]
+    mark = real_registry.server.mark()
+
+    async def run() -> tuple[ReviewOutcome, ReviewOutcome]:
+        gate = make_gate(tmp_path / "cache")
+        try:
+            many = await gate.review(docs.body(docs.pod_create(images)), mutate=True)
+            one = docs.pod_create([real_registry.ref("b-multi-max")])
+            return many, await gate.review(docs.body(one), mutate=True)
+        finally:
+            await gate.aclose()
+
+    many, one = asyncio.run(run())
+    assert many.decision is Decision.DENIED and "patch" not in many.response["response"]
+    assert {i["verdict"] for i in many.log["images"]} == {"error"}
+    assert (
+        f"names {MAX_IMAGES + 1} images, over {MAX_IMAGES}"
+        in (many.response["response"]["status"]["message"])
+    )
+    assert one.decision is Decision.ALLOWED
+    paths = {e.path for e in real_registry.server.requests_since(mark)}
+    assert not any("/manifests/t" in p for p in paths)

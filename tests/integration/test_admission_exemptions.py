@@ -169,6 +169,12 @@ def test_policy_lint_warns_about_expired_exemptions(
             "exemptions[0].expires: '2030-01-01T00:00:00' is not a date YYYY-MM-DD or an RFC "
             "3339 time with an offset",
         ),
+        (  # out of datetime's range once in UTC (was an internal OverflowError)
+            '  - namespace: a\n    expires: "9999-12-31T23:59:59-23:59"\n    reason: r\n',
+            2,
+            "exemptions[0].expires: '9999-12-31T23:59:59-23:59' is not a date YYYY-MM-DD or an "
+            "RFC 3339 time with an offset",
+        ),
         ("  - namespace: a\n    expires: 2099-01-01\n", 1, "'reason' is a required property"),
         (
             "  - namespace: Not_A_Namespace\n    expires: 2099-01-01\n    reason: r\n",
@@ -190,3 +196,74 @@ def test_policy_lint_rejects_malformed_exemptions(
     assert main(["policy", "lint", str(path)]) == 2
     _, err = capsys.readouterr()
     assert message in err and err.startswith(f"{path}:{POLICY_TEXT.count(chr(10)) + 1 + line}:")
+
+
+def test_an_ipv6_registry_pattern_exempts_that_registry_only(tmp_path: Path) -> None:
+    """The Gate applies ``[::1]:5000/lab/*`` to the IPv6 registry it names (no request made)."""
+    policy = POLICY_TEXT + (
+        'exemptions:\n  - image: "[::1]:5000/lab/*"\n    expires: 2099-01-01\n    reason: r\n'
+    )
+
+    async def run() -> ReviewOutcome:
+        gate = make_gate(tmp_path / "cache", policy_text=policy)
+        try:
+            return await gate.review(
+                docs.body(docs.pod_create(["[::1]:5000/lab/tool:1"])), mutate=True
+            )
+        finally:
+            await gate.aclose()
+
+    outcome = asyncio.run(run())
+    assert outcome.decision is Decision.ALLOWED
+    assert outcome.log["exemptions"][0]["image"] == "[::1]:5000/lab/tool:1"
+
+
+def test_a_tag_exemption_does_not_cover_that_tag_with_any_digest(
+    real_registry: RealRegistry, tmp_path: Path
+) -> None:
+    """``repo:1.0`` exempts what the tag names; ``repo:1.0@sha256:…`` runs the digest (any
+    manifest of the repository), so it is verified (here it fails) rather than exempt."""
+    repo = f"{real_registry.host}/lab/h-no-attest"
+    policy = POLICY_TEXT + (
+        f'exemptions:\n  - image: "{repo}:1.0"\n    expires: 2099-01-01\n    reason: r\n'
+    )
+    image = f"{repo}:1.0@{real_registry.root_digest('h-no-attest')}"
+
+    async def run() -> ReviewOutcome:
+        gate = make_gate(tmp_path / "cache", policy_text=policy)
+        try:
+            return await gate.review(docs.body(docs.pod_create([image])), mutate=False)
+        finally:
+            await gate.aclose()
+
+    outcome = asyncio.run(run())
+    assert outcome.decision is Decision.DENIED and outcome.log["exemptions"] == []
+    assert "provenance" in outcome.log["images"][0]["rules_failed"]
+
+
+def test_a_short_name_pattern_does_not_match_a_registry_host_of_that_name(
+    real_registry: RealRegistry, tmp_path: Path
+) -> None:
+    """``localhost:*`` names Docker Hub's ``docker.io/library/localhost`` (any tag). Matched
+    against the image as written it also exempted ``localhost:PORT/lab/…``, any image of the
+    registry host ``localhost`` (as ``nginx:*`` did ``nginx:5000/…``): now it is verified."""
+    policy = POLICY_TEXT + (
+        'exemptions:\n  - image: "localhost:*"\n    expires: 2099-01-01\n    reason: r\n'
+    )
+    image = f"localhost:{real_registry.server.port}/lab/h-no-attest:1"
+
+    async def run() -> tuple[ReviewOutcome, ReviewOutcome]:
+        gate = make_gate(tmp_path / "cache", policy_text=policy)
+        try:
+            hub = docs.body(docs.pod_create(["localhost:1.2"]))
+            return (
+                await gate.review(docs.body(docs.pod_create([image])), mutate=False),
+                await gate.review(hub, mutate=False),
+            )
+        finally:
+            await gate.aclose()
+
+    other_host, hub = asyncio.run(run())
+    assert other_host.decision is Decision.DENIED and other_host.log["exemptions"] == []
+    assert "provenance" in other_host.log["images"][0]["rules_failed"]
+    assert hub.decision is Decision.ALLOWED and hub.log["exemptions"][0]["image"] == "localhost:1.2"

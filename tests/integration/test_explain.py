@@ -536,13 +536,20 @@ def test_explain_real_case(
     got = {p["platform"]: {c["code"] for c in p["causes"]} for p in document["platforms"]}
     assert got == REAL_CAUSES[case]
     image = _causes(document, None)
-    assert set(image) - {"single-manifest"} == {"registry-no-referrers"}
-    if where == "registry":
-        assert image["registry-no-referrers"]["message"].startswith(
-            "the registry answered 404 to the referrers API"
-        )
+    notes = {n["code"]: n for n in document["notes"]}
+    # the referrers API's absence is a cause only where evidence is missing, else a note
+    complete = all(not p["missing"] for p in document["platforms"])
+    assert set(image) - {"single-manifest"} == (set() if complete else {"registry-no-referrers"})
+    assert set(notes) == ({"registry-no-referrers"} if complete else set())
+    said = (notes if complete else image)["registry-no-referrers"]["message"]
+    who = "the registry answered 404" if where == "registry" else "an OCI layout has no"
+    assert said.startswith(f"{who} referrers API" if where == "layout" else who), said
+    assert said.endswith(": none exists"), said  # no fallback tag holds anything here
     assert main(["explain", ref]) == 0
     text = capsys.readouterr().out
+    if complete:  # a note, after what was found, and no fix for it
+        assert "\nimage\n" not in text and "fix [" not in text, text
+        assert _has_line(text, "note [registry-no-referrers]: "), text
     for line in REAL_LINES.get(case, []):
         assert _has_line(text, line), (line, text)
     assert text.startswith(f"image:     {ref}\n")

@@ -406,3 +406,38 @@ def test_validate_fetch_error_and_bad_max_errors(
     code, out, err = _run(capsys, "sbom", G, "--validate", "--format", "json")
     assert (code, out) == (2, "")
     assert "drop --format" in err
+
+
+def test_a_checksum_that_is_not_a_digest_is_dropped_so_the_cyclonedx_stays_valid(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A hostile SPDX checksum value (not hex, or no digest's length) would make the converted
+    document fail CycloneDX's schema: it is dropped and noted, the good one kept."""
+    document = spdx_document([{"name": "lib", "version": "1"}])
+    document["packages"][0]["checksums"] = [
+        {"algorithm": "SHA256", "checksumValue": "not-hex"},
+        {"algorithm": "SHA1", "checksumValue": "ab" * 19},
+        {"algorithm": "SHA512", "checksumValue": "cd" * 64},
+    ]
+    code, out, err = _run(capsys, "sbom", _layout(tmp_path, [document]), "--format", "cyclonedx")
+    assert code == 0
+    assert not STRICT.validate_str(out)
+    (component,) = json.loads(out)["components"]
+    assert component["hashes"] == [{"alg": "SHA-512", "content": "cd" * 64}]
+    assert "1 x SHA256 checksum: not the hex of a digest" in err
+    assert "1 x SHA1 checksum: not the hex of a digest" in err
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_a_timestamp_out_of_range_in_utc_converts_as_no_timestamp(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, stamp: str
+) -> None:
+    """A CycloneDX ``metadata.timestamp`` past datetime's range once in UTC was an internal
+    error (OverflowError, exit 3); it is treated as absent: valid SPDX with a ``created``."""
+    original = fixture("cyclonedx-1.6.json")
+    original.setdefault("metadata", {})["timestamp"] = stamp
+    code, out, err = _run(capsys, "sbom", _layout(tmp_path, [original]), "--format", "spdx")
+    assert code == 0, err
+    converted = json.loads(out)
+    assert validate_schema(SbomFormat.SPDX, converted).valid
+    assert converted["creationInfo"]["created"].endswith("Z")

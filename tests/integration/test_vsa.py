@@ -894,3 +894,96 @@ def test_attach_pushes_with_credentials_over_tls(
             e.status == 201 for e in pushes
         )
     assert statement_of(envelope)["subject"][0]["digest"] == {"sha256": digest.split(":")[1]}
+
+
+@pytest.mark.parametrize("size", [100 << 20, 1 << 40], ids=["100MiB", "1TiB"])
+def test_attach_keeps_a_hostile_att_layer_it_cannot_read_and_does_not_trust_it(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    size: int,
+) -> None:
+    """A writer of the repository left in the ``.att`` tag a layer that claims to be a VSA but
+    declares ``size`` (over the cap of one attestation): verifying does not count it against
+    the image's 1 GiB budget (it is never fetched: 1 TiB refused the whole image), attaching
+    neither fails on it (it cannot be the signer's own summary to supersede) nor drops it, and
+    the gate accepts only the signer's summary."""
+    from tests.oci_push import push_blob as push_raw_blob
+    from tests.oci_push import push_manifest as push_raw_manifest
+
+    pushed = push_image(registry_server, unique_repository)
+    small = push_raw_blob(registry_server.url, unique_repository, b'{"payload":"x"}')
+    config = push_raw_blob(registry_server.url, unique_repository, b"{}")
+    hostile = {
+        "mediaType": "application/vnd.dsse.envelope.v1+json",
+        "digest": small,
+        "size": size,
+        "annotations": {"predicateType": SLSA_VSA_V1, "x-hostile": "kept"},
+    }
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config,
+            "size": 2,
+        },
+        "layers": [hostile],
+    }
+    tag = f"sha256-{pushed.digest.split(':')[1]}.att"
+    push_raw_manifest(
+        registry_server.url,
+        unique_repository,
+        tag,
+        json.dumps(manifest).encode(),
+        "application/vnd.oci.image.manifest.v1+json",
+    )
+    policy = write_policy(tmp_path / "ci", FULL_POLICY)
+    code, _ = make_vsa(capsys, pushed.pinned, policy, keys["ecdsa"].private)
+    assert code == 0
+    layers = att_layers(registry_server, unique_repository, pushed)
+    assert layers[0] == hostile and len(layers) == 2
+    code, result = gate(capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public))
+    assert result["status"] == "pass", result["message"]
+
+
+def test_the_gate_keeps_no_vsa_verdict_in_memory_past_its_max_age(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    keys: dict[str, KeyPair],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A ``vsa`` rule with ``max-age`` judges by the clock: once the summary is older than
+    ``max-age``, the next review is denied, not answered from the gate's in-memory verdict
+    (10 s) nor from the cache. The summary is made 1 day minus 8 s ago (``--at``)."""
+    from provcheck.admission import Decision, Gate
+    from provcheck.cache import open_cache
+    from provcheck.source.registry import RegistryOptions
+    from tests import admission_docs as docs
+
+    pushed = push_image(registry_server, unique_repository)
+    made = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1) + timedelta(seconds=8)
+    ci = write_policy(tmp_path / "ci", FULL_POLICY)
+    make_vsa(capsys, pushed.pinned, ci, keys["ecdsa"].private, "--at", made.isoformat())
+    path = vsa_policy(tmp_path / "gate", keys["ecdsa"].public, max_age="1d")
+
+    async def run() -> tuple[Decision, datetime, Decision]:
+        cache = open_cache(str(tmp_path / "cache"))
+        gate = Gate(load_policy(path), path.read_bytes(), cache, registry=RegistryOptions())
+        body = docs.body(docs.pod_create([pushed.pinned]))
+        try:
+            first = (await gate.review(body, mutate=False)).decision
+            answered = datetime.now(UTC)
+            stale = made + timedelta(days=1, seconds=1)
+            await asyncio.sleep(max((stale - datetime.now(UTC)).total_seconds(), 0.0))
+            return first, answered, (await gate.review(body, mutate=False)).decision
+        finally:
+            await gate.aclose()
+
+    first, answered, second = asyncio.run(run())
+    assert second is Decision.DENIED
+    if answered < made + timedelta(days=1):  # the first review ran before it went stale
+        assert first is Decision.ALLOWED

@@ -39,6 +39,8 @@ def test_rfc3339_times_are_read_in_utc(text: str, moment: datetime) -> None:
         "\u0662\u0660\u0662\u0666-06-30T12:00:00Z",  # non-ASCII digits
         "2026-06-30T12:00:00Z\n",
         "2026-13-30T12:00:00Z",
+        "9999-12-31T23:59:59-23:59",  # past datetime.max in UTC
+        "0001-01-01T00:00:00+01:00",  # before datetime.min in UTC
     ],
 )
 def test_other_forms_are_refused(text: str) -> None:

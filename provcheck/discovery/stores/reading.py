@@ -53,7 +53,7 @@ from provcheck.oci.model import (
     parse_manifest,
 )
 from provcheck.predicates import CYCLONEDX_BOM, SPDX_DOCUMENT, PredicateKind
-from provcheck.source.base import Source
+from provcheck.source.base import MANIFEST_MAX_BYTES, Source, check_cap
 
 RAW_SBOM_TYPES: Final = MappingProxyType(
     {mt.SPDX_JSON: SPDX_DOCUMENT, mt.CYCLONEDX_JSON: CYCLONEDX_BOM}
@@ -119,6 +119,9 @@ class StoreReader:
         """Said after a digest in messages about the other repository."""
 
     async def _manifest(self, descriptor: Descriptor) -> ImageManifest | ImageIndex:
+        # Over its cap it is refused unread (a problem of that piece of evidence): its declared
+        # size, which whoever writes a store chooses, must not spend the whole image's budget.
+        check_cap(descriptor, MANIFEST_MAX_BYTES)
         self.budget.spend_bytes(descriptor.size)
         async with self._limit:
             data = await self.source.fetch_manifest(descriptor)
@@ -126,6 +129,7 @@ class StoreReader:
         return self.budget.parsed(parse_manifest(data, descriptor.media_type, where))
 
     async def _blob(self, descriptor: Descriptor) -> bytes:
+        check_cap(descriptor, self.options.max_layer_bytes)  # as in _manifest
         self.budget.spend_bytes(descriptor.size)
         async with self._limit:
             return await self.source.fetch_blob(descriptor, self.options.max_layer_bytes)

@@ -39,6 +39,7 @@ def test_expiry_forms(text: str, moment: datetime) -> None:
         "2027-01-31T12:30+00:00",  # no seconds: not RFC 3339
         "2027-W05-1T12:30:00Z",  # an ISO week date
         "2027-01-31T12:30:00+0200",
+        "9999-12-31T23:59:59-23:59",
     ],
 )
 def test_other_expiries_are_refused(text: str) -> None:
@@ -77,3 +78,24 @@ def test_the_first_matching_unexpired_exemption_is_used() -> None:
     old = Exemption(NOW, "old", namespace="legacy")
     new = Exemption(FAR, "new", namespace="legacy")
     assert matching([old, new], "legacy", [], NOW) is new
+
+
+def test_a_bracket_in_an_image_pattern_is_literal_not_a_character_class() -> None:
+    """``[::1]:5000/…`` names an IPv6 registry: as a glob class it matched ``1:5000/…`` (another
+    registry, whose images were then allowed unverified) and never ``[::1]:5000/…`` itself."""
+    ipv6 = Exemption(FAR, "r", image="[::1]:5000/lab/*")
+    assert ipv6.matches(None, ["[::1]:5000/lab/tool:1"])
+    assert not ipv6.matches(None, ["1:5000/lab/tool:1", ":5000/lab/tool:1"])
+    assert matching([ipv6], "shop", ["1:5000/lab/tool", "1:5000/lab/tool:1"], NOW) is None
+
+
+def test_an_image_pattern_is_normalised_as_images_are() -> None:
+    """``nginx:*`` and ``docker.io/nginx:*`` are Docker Hub's ``library/nginx``; neither matches
+    the registry host ``nginx`` (``nginx:5000/…``); a pattern starting with a glob is kept."""
+    hub = ["docker.io/library/nginx", "docker.io/library/nginx:1.27"]
+    host = ["nginx:5000/team/app", "nginx:5000/team/app:1"]
+    for pattern in ("nginx:*", "docker.io/nginx:*", "index.docker.io/library/nginx:*"):
+        assert Exemption(FAR, "r", image=pattern).matches(None, hub), pattern
+        assert not Exemption(FAR, "r", image=pattern).matches(None, host), pattern
+    assert Exemption(FAR, "r", image="*nginx*").matches(None, host)
+    assert Exemption(FAR, "r", image="team/app").matches(None, ["docker.io/team/app"])
