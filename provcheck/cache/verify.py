@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from provcheck._internal.clock import evaluation_time
 from provcheck.cache.verdicts import (
     VerdictInputs,
     cacheable,
@@ -122,6 +123,12 @@ async def verify_cached(
     from provcheck.api import evaluate_async, inspect_image_async, verification_options
     from provcheck.source.registry import RegistryClient as Client
 
+    def key_of(digest: Digest) -> str:
+        """The verdict key of ``ref`` at ``digest``: looked up and stored alike."""
+        elsewhere, layer_cap = attestations_repository, max_layer_bytes
+        inputs = _inputs(ref, digest, policy, policy_document, platforms, layer_cap, elsewhere)
+        return verdict_key(inputs)
+
     started = time.monotonic()
     async with AsyncExitStack() as stack:
         if client is None:
@@ -137,17 +144,7 @@ async def verify_cached(
                     digest = await source.head(ref.api_reference) if head else None
                     if digest is None:
                         digest = (await source.resolve(ref.api_reference))[0].digest
-            key = verdict_key(
-                _inputs(
-                    ref,
-                    digest,
-                    policy,
-                    policy_document,
-                    platforms,
-                    max_layer_bytes,
-                    attestations_repository,
-                )
-            )
+            key = key_of(digest)
             hit = await cache.verdicts.get(key)
             usable = hit is not None and hit.digest == str(digest)
             if on_lookup is not None:
@@ -163,22 +160,12 @@ async def verify_cached(
             )
         left = max(timeout - (time.monotonic() - started), 0.001)
         found = await inspect_image_async(ref, options=options, client=client, timeout=left)
-    moment = now or datetime.now(UTC)
+    moment = evaluation_time(now)
     report = await evaluate_async(found, policy, now=moment, platforms=platforms, offload=offload)
     if cacheable(report):
         expires = verdict_expiry(found, policy, moment, stores=options.signature_stores)
         if expires is not None:
             digest = Digest.parse(report.digest)
-            key = verdict_key(
-                _inputs(
-                    ref,
-                    digest,
-                    policy,
-                    policy_document,
-                    platforms,
-                    max_layer_bytes,
-                    attestations_repository,
-                )
-            )
+            key = key_of(digest)
             await cache.verdicts.put(key, report, expires)
     return report

@@ -22,8 +22,9 @@ from provcheck.cli.common import (
     replacing,
     seconds,
     verdict_exit_of,
+    with_cli_trust,
 )
-from provcheck.errors import PolicyError, UsageError
+from provcheck.errors import UsageError
 
 if TYPE_CHECKING:
     from collections import Counter
@@ -222,12 +223,10 @@ def _merge(args: argparse.Namespace, start: Callable[[int | None], object], sink
 def _audit_run(args: argparse.Namespace, start: Callable[[int | None], object], sink: Sink) -> None:
     from functools import partial
 
-    from provcheck._internal.files import read_capped
     from provcheck.audit.inputs import check_references, read_inputs
     from provcheck.audit.run import REQUESTS_PER_HOST, STORE_WINDOW, AuditOptions, run_audit
     from provcheck.audit.shard import Shard
-    from provcheck.policy.loader import MAX_POLICY_BYTES, parse_policy
-    from provcheck.policy.resolver import FileResolver
+    from provcheck.policy.loader import read_policy
     from provcheck.source.registry import RegistryOptions
 
     if args.policy is None:
@@ -239,16 +238,8 @@ def _audit_run(args: argparse.Namespace, start: Callable[[int | None], object], 
     if not references:
         raise UsageError("audit: give references or --from FILE")
     # The exact bytes parsed: they are part of every cached verdict's key.
-    raw = read_capped(args.policy, MAX_POLICY_BYTES, "policy file", PolicyError)
-    policy = parse_policy(raw, str(args.policy), resolver=FileResolver(args.policy.parent))
-    if args.key or args.trusted_root:
-        from provcheck.attestation.keys import load_public_key
-        from provcheck.attestation.tlog import load_trusted_root
-        from provcheck.policy.rules.signatures import with_trust
-
-        keys = [load_public_key(path) for path in args.key]
-        root = load_trusted_root(args.trusted_root) if args.trusted_root else None
-        policy = with_trust(policy, keys, root)
+    raw, policy = read_policy(args.policy)
+    policy = with_cli_trust(args, policy)
     # the position of each input in the whole input (every shard's records carry it)
     positions = [i for i, ref in enumerate(references) if shard is None or shard.holds(ref)]
     references = [references[i] for i in positions]
@@ -260,12 +251,11 @@ def _audit_run(args: argparse.Namespace, start: Callable[[int | None], object], 
     )
     evidence = None
     if args.evidence is not None:
-        from datetime import UTC, datetime
-
+        from provcheck._internal.clock import evaluation_time
         from provcheck.audit.run import AuditEvidence
         from provcheck.evidence.pack import PackInputs
 
-        at = args.at or datetime.now(UTC)
+        at = evaluation_time(args.at)
         evidence = AuditEvidence(args.evidence, PackInputs(policy, raw, str(args.policy), at))
     options = AuditOptions(
         jobs=args.jobs,

@@ -123,18 +123,11 @@ def seconds(text: str) -> float:
 def instant(text: str) -> datetime:
     """The type of ``--at``: an RFC 3339 timestamp with its offset (``2026-06-30T12:00:00Z``)
     or a date (``2026-06-30``, its first second in UTC)."""
-    import re
-    from datetime import UTC, datetime
+    from provcheck._internal.clock import parse_instant
 
-    value = text.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        value += "T00:00:00Z"
-    rfc3339 = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
     try:
-        if not re.fullmatch(rfc3339, value):
-            raise ValueError(value)
-        return datetime.fromisoformat(value.upper().replace("Z", "+00:00")).astimezone(UTC)
-    except (ValueError, OverflowError):  # OverflowError: out of range once in UTC
+        return parse_instant(text.strip())
+    except ValueError:
         raise argparse.ArgumentTypeError(
             f"invalid time {text[:60]!r} (RFC 3339 with an offset, e.g. 2026-06-30T12:00:00Z, "
             "or a date, 2026-06-30)"
@@ -417,11 +410,15 @@ def add_cache_options(parser: argparse.ArgumentParser, default: str | None) -> N
 
 
 def open_cli_cache(args: argparse.Namespace) -> Cache:
+    """The cache of ``--cache`` (default: the user's cache directory) and ``--cache-max-size``,
+    keyed with ``$PROVCHECK_CACHE_HMAC_KEY``. Raises :class:`UsageError` for ``none``."""
     from provcheck.cache import open_cache, secret_from_env
     from provcheck.cache.disk import DEFAULT_DISK_BYTES, default_cache_dir
 
     if args.cache == "none":
-        raise UsageError("provcheck cache needs a cache: --cache DIR|redis://HOST:PORT/DB")
+        raise UsageError(
+            f"provcheck {args.command} needs a cache: --cache DIR|redis://HOST:PORT/DB"
+        )
     spec = args.cache if args.cache is not None else str(default_cache_dir())
     size = args.cache_max_size or DEFAULT_DISK_BYTES
     return open_cache(spec, max_bytes=size, secret=secret_from_env())

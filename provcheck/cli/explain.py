@@ -10,6 +10,7 @@ from provcheck.cli.common import (
     ExitCode,
     add_source_options,
     add_verbose,
+    attestations_repository_of,
     platforms_of,
     registry_options,
     write_output,
@@ -49,21 +50,16 @@ def run(args: argparse.Namespace) -> ExitCode:
     from dataclasses import replace
 
     from provcheck.api import inspect_image
-    from provcheck.discovery.model import ProblemKind
-    from provcheck.explain import explain_image, explain_options
+    from provcheck.explain import explain_image, explain_options, policy_trust
     from provcheck.explain.render import explanation_to_dict, render_explanation
 
     policy = None
-    trust = None
     if args.policy is not None:
         from provcheck.policy import load_policy
-        from provcheck.policy.model import SignaturesOptions
 
         policy = load_policy(args.policy)
-        signatures = policy.rules.get("signatures")
-        if isinstance(signatures, SignaturesOptions) and (signatures.keys or signatures.identities):
-            trust = signatures.trust()
-    options = explain_options(trust)
+    trust = policy_trust(policy) if policy is not None else None
+    options = explain_options(trust, attestations_repository=attestations_repository_of(args))
     if args.max_attestation_size is not None:
         options = replace(options, max_layer_bytes=args.max_attestation_size)
     found = inspect_image(
@@ -80,7 +76,4 @@ def run(args: argparse.Namespace) -> ExitCode:
     else:
         text = render_explanation(explanation)
     write_output(text, None)
-    unreadable = any(
-        p.kind.voids_evidence and p.kind is not ProblemKind.BINDING for p in found.all_problems()
-    )
-    return ExitCode.ERROR if unreadable else ExitCode.PASS
+    return ExitCode.ERROR if explanation.unreadable else ExitCode.PASS

@@ -22,6 +22,7 @@ from provcheck.errors import UsageError
 
 if TYPE_CHECKING:
     from provcheck.discovery.model import ImageAttestations
+    from provcheck.sbom.collect import ImageSboms
 
 
 SBOM_FORMATS = ("json", "csv", "cyclonedx", "spdx", "original")
@@ -81,21 +82,27 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise
 
 
-def _export_sbom(args: argparse.Namespace) -> ExitCode:
+def _sbom_image(args: argparse.Namespace) -> ImageSboms:
+    """The SBOMs of ``args.reference`` as the common options say (export and validate alike)."""
     from provcheck.api import sbom_image
+
+    platforms = platforms_of(args)  # a bad --platform is named before a bad reference
+    return sbom_image(
+        args.reference,
+        registry=registry_options(args),
+        timeout=args.timeout,
+        platforms=platforms,
+        max_layer_bytes=args.max_attestation_size,
+        attestations_repository=attestations_repository_of(args),
+    )
+
+
+def _export_sbom(args: argparse.Namespace) -> ExitCode:
     from provcheck.errors import NoSbomError
     from provcheck.sbom.export import ExportFormat, export_one, export_sboms
 
-    platforms = platforms_of(args)  # a bad --platform is named before a bad reference
     try:
-        result = sbom_image(
-            args.reference,
-            registry=registry_options(args),
-            timeout=args.timeout,
-            platforms=platforms,
-            max_layer_bytes=args.max_attestation_size,
-            attestations_repository=attestations_repository_of(args),
-        )
+        result = _sbom_image(args)
     except NoSbomError as exc:
         if exc.attestations is not None:
             report_problems(exc.attestations)  # why there is none
@@ -119,21 +126,13 @@ def _export_sbom(args: argparse.Namespace) -> ExitCode:
 
 
 def _validate_sboms(args: argparse.Namespace) -> ExitCode:
-    from provcheck.api import sbom_image
     from provcheck.errors import NoSbomError
     from provcheck.report.escape import escape_text
     from provcheck.sbom.collect import sbom_documents
     from provcheck.sbom.schema import validate_schema
 
-    platforms = platforms_of(args)
     try:
-        found: ImageAttestations = sbom_image(
-            args.reference,
-            registry=registry_options(args),
-            timeout=args.timeout,
-            platforms=platforms,
-            max_layer_bytes=args.max_attestation_size,
-        ).attestations
+        found: ImageAttestations = _sbom_image(args).attestations
     except NoSbomError as exc:
         # a document the projection refused is still validated: the schema says why
         if exc.attestations is None or not sbom_documents(exc.attestations):

@@ -7,22 +7,23 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from provcheck.cli.common import (
     ExitCode,
     add_attestations_repo,
     add_verbose,
     attestations_repository_of,
+    open_cli_cache,
     size,
 )
 from provcheck.cli.common import seconds as seconds_type
-from provcheck.errors import PolicyError, UsageError
+from provcheck.errors import UsageError
 
 if TYPE_CHECKING:
     from provcheck.source.registry import CredentialProvider
 
-MAX_DOCKER_CONFIG_BYTES = 1024 * 1024
+MAX_DOCKER_CONFIG_BYTES: Final = 1024 * 1024
 
 
 def _port(text: str) -> int:
@@ -105,12 +106,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     """Serve until stopped: 0 after SIGTERM, 130 after SIGINT."""
     import signal
 
-    from provcheck._internal.files import read_capped
     from provcheck.audit.inputs import read_inputs
-    from provcheck.cache import open_cache, secret_from_env
-    from provcheck.cache.disk import DEFAULT_DISK_BYTES, default_cache_dir
-    from provcheck.policy.loader import MAX_POLICY_BYTES, parse_policy
-    from provcheck.policy.resolver import FileResolver
+    from provcheck.policy.loader import read_policy
     from provcheck.source.registry import RegistryOptions
 
     try:
@@ -118,8 +115,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     except ImportError as exc:  # the extra is missing
         raise UsageError(f"serve needs pip install 'provcheck[serve]' ({exc.name})") from exc
     # The exact bytes parsed: they are part of every cached verdict's key.
-    raw = read_capped(args.policy, MAX_POLICY_BYTES, "policy file", PolicyError)
-    policy = parse_policy(raw, str(args.policy), resolver=FileResolver(args.policy.parent))
+    raw, policy = read_policy(args.policy)
     for path in (args.tls_cert, args.tls_key):
         if not path.is_file():
             raise UsageError(f"{path}: no such file (--tls-cert/--tls-key)")
@@ -128,10 +124,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     registry = RegistryOptions(
         insecure_registries=frozenset(args.insecure_registry), ca_file=args.ca_file
     )
-    spec = args.cache if args.cache is not None else str(default_cache_dir())
-    cache = open_cache(
-        spec, max_bytes=args.cache_max_size or DEFAULT_DISK_BYTES, secret=secret_from_env()
-    )
+    cache = open_cli_cache(args)
     options = ServeOptions(
         policy=policy,
         policy_document=raw,

@@ -24,7 +24,7 @@ from provcheck.cli.common import (
     with_cli_trust,
     write_output,
 )
-from provcheck.errors import PolicyError, UsageError
+from provcheck.errors import UsageError
 
 if TYPE_CHECKING:
     from provcheck.policy import Policy
@@ -144,19 +144,15 @@ def _evaluate(args: argparse.Namespace) -> Report:
 
 def _read_policy(args: argparse.Namespace) -> tuple[bytes, Policy]:
     """The policy file's bytes (read once) and the policy parsed from them, with CLI trust."""
-    from provcheck._internal.files import read_capped
-    from provcheck.policy.loader import MAX_POLICY_BYTES, parse_policy
-    from provcheck.policy.resolver import FileResolver
+    from provcheck.policy.loader import read_policy
 
-    raw = read_capped(args.policy, MAX_POLICY_BYTES, "policy file", PolicyError)
-    parsed = parse_policy(raw, str(args.policy), resolver=FileResolver(args.policy.parent))
+    raw, parsed = read_policy(args.policy)
     return raw, with_cli_trust(args, parsed)
 
 
 def _evaluate_recorded(args: argparse.Namespace) -> Report:
     """``verify --evidence DIR``: the verification recorded, then written as a pack."""
-    from datetime import UTC, datetime
-
+    from provcheck._internal.clock import evaluation_time
     from provcheck.api import verify_image
     from provcheck.errors import ProvcheckError
     from provcheck.evidence.pack import PackInputs, check_target, save_pack
@@ -166,7 +162,7 @@ def _evaluate_recorded(args: argparse.Namespace) -> Report:
         raise UsageError("--evidence records what is read: use it with --cache none")
     check_target(args.evidence)
     raw, policy = _read_policy(args)
-    moment = args.at or datetime.now(UTC)
+    moment = evaluation_time(args.at)
     recording = Recording()
     inputs = PackInputs(policy, raw, str(args.policy), moment)
     try:

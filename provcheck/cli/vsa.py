@@ -16,7 +16,7 @@ from provcheck.cli.common import (
     verdict_exit,
     write_output,
 )
-from provcheck.errors import PolicyError, UsageError
+from provcheck.errors import UsageError
 
 
 def _refuse_mismatches(args: argparse.Namespace) -> None:
@@ -45,9 +45,7 @@ def run_vsa(args: argparse.Namespace) -> ExitCode:
     an earlier ``--output``)."""
     try:
         _refuse_mismatches(args)
-        from provcheck._internal.files import read_capped
-        from provcheck.policy.loader import MAX_POLICY_BYTES, parse_policy
-        from provcheck.policy.resolver import FileResolver
+        from provcheck.policy.loader import read_policy
         from provcheck.vsa.run import summarise_async
 
         key = None
@@ -55,8 +53,7 @@ def run_vsa(args: argparse.Namespace) -> ExitCode:
             from provcheck.attestation.signing import load_signing_key
 
             key = load_signing_key(args.sign_key, os.environ)
-        raw = read_capped(args.policy, MAX_POLICY_BYTES, "policy file", PolicyError)
-        policy = parse_policy(raw, str(args.policy), resolver=FileResolver(args.policy.parent))
+        raw, policy = read_policy(args.policy)
         summary = asyncio.run(
             summarise_async(
                 args.reference,
@@ -79,9 +76,11 @@ def run_vsa(args: argparse.Namespace) -> ExitCode:
     where = f": summary written to {args.output}" if args.output is not None else ""
     print(f"provcheck: {summary_line(summary.report)}{where}", file=sys.stderr)
     if summary.attached is not None:
+        from provcheck.discovery.stores.found import StoreTag, store_tag
+
+        tag = store_tag(summary.found.digest, StoreTag.ATTESTATIONS)
         print(
-            f"provcheck: attached to {summary.found.source}:sha256-{summary.found.digest.hex}.att "
-            f"({summary.attached.digest})",
+            f"provcheck: attached to {summary.found.source}:{tag} ({summary.attached.digest})",
             file=sys.stderr,
         )
     return verdict_exit(summary.report)

@@ -217,6 +217,12 @@ class AttestationManifest:
     """Where a manifest found in a signature store was read (index content: ``image``)."""
 
 
+def layer_source(manifest: Digest, index: int) -> str:
+    """``<attestation manifest digest>#layers/<index>``: how evidence, trust and explanations
+    name one attestation layer (they are matched by it)."""
+    return f"{manifest}#layers/{index}"
+
+
 @dataclass(frozen=True, slots=True)
 class UsableStatement:
     """A statement that may be used as evidence, with where it came from."""
@@ -228,7 +234,7 @@ class UsableStatement:
     @property
     def source(self) -> str:
         """``<attestation manifest digest>#layers/<n>``: the attestation an evidence cites."""
-        return f"{self.manifest.descriptor.digest}#layers/{self.layer.index}"
+        return layer_source(self.manifest.descriptor.digest, self.layer.index)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,11 @@ from provcheck.discovery.model import (
     ImageAttestations,
     PlatformImage,
     Problem,
+    ProblemKind,
     StoreLookup,
     StoreRepository,
     TrustLevel,
+    layer_source,
 )
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.discovery.select import known_platforms, require_platforms
@@ -39,6 +41,7 @@ from provcheck.sbom.scope import index_scoped
 
 if TYPE_CHECKING:
     from provcheck.attestation.signatures import TrustConfig
+    from provcheck.oci.reference import ImageReference
     from provcheck.policy.model import Policy
 
 EXPLAIN_OPTIONS: Final = DiscoveryOptions(
@@ -47,8 +50,11 @@ EXPLAIN_OPTIONS: Final = DiscoveryOptions(
 """What explain reads: every kind of statement, the index and every store outside it."""
 
 
-def explain_options(trust: TrustConfig | None) -> DiscoveryOptions:
-    """:data:`EXPLAIN_OPTIONS` deciding trust with ``trust`` (a policy's signatures rule), for
+def explain_options(
+    trust: TrustConfig | None, *, attestations_repository: ImageReference | None = None
+) -> DiscoveryOptions:
+    """:data:`EXPLAIN_OPTIONS` deciding trust with ``trust`` (see :func:`policy_trust`) and also
+    reading ``attestations_repository`` (``--attestations-repo``), for
     :func:`~provcheck.api.inspect_image_async` before :func:`explain_image`. Raises nothing."""
     return DiscoveryOptions(
         kinds=EXPLAIN_OPTIONS.kinds,
@@ -56,7 +62,19 @@ def explain_options(trust: TrustConfig | None) -> DiscoveryOptions:
         signature_stores=True,
         trust=trust,
         image_signatures=trust is not None,
+        attestations_repository=attestations_repository,
     )
+
+
+def policy_trust(policy: Policy) -> TrustConfig | None:
+    """The trust of ``policy``'s signatures rule (its keys and identities), or ``None`` when it
+    names none: what decides which signed statements explain calls ``signed``."""
+    from provcheck.policy.model import SignaturesOptions
+
+    signatures = policy.rules.get("signatures")
+    if isinstance(signatures, SignaturesOptions) and (signatures.keys or signatures.identities):
+        return signatures.trust()
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +98,7 @@ class EvidenceItem:
     @property
     def source(self) -> str:
         """``<attestation manifest digest>#layers/<n>``, as a report's evidence names it."""
-        return f"{self.manifest}#layers/{self.layer}"
+        return layer_source(self.manifest, self.layer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +130,14 @@ class Explanation:
     problems: tuple[Problem, ...]
     min_trust: Mapping[PredicateKind, TrustLevel]
     """The policy's ``min-trust`` per kind (empty without ``--policy``)."""
+
+    @property
+    def unreadable(self) -> bool:
+        """True when some evidence could not be read (fetch, integrity, size, malformed), so
+        the explanation may miss what is there; content bound to another image is not that."""
+        return any(
+            p.kind.voids_evidence and p.kind is not ProblemKind.BINDING for p in self.problems
+        )
 
 
 def min_trust_by_kind(policy: Policy) -> dict[PredicateKind, TrustLevel]:
@@ -209,4 +235,5 @@ __all__ = [
     "explain_image",
     "explain_options",
     "min_trust_by_kind",
+    "policy_trust",
 ]

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
 
 from provcheck.errors import UsageError
 
-_ARCH_ALIASES = {
-    "i386": "386",
-    "i486": "386",
-    "i586": "386",
-    "i686": "386",
-    "x86_64": "amd64",
-    "x86-64": "amd64",
-    "aarch64": "arm64",
-    "armhf": "arm",
-    "armel": "arm",
-}
+_ARCH_ALIASES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "i386": "386",
+        "i486": "386",
+        "i586": "386",
+        "i686": "386",
+        "x86_64": "amd64",
+        "x86-64": "amd64",
+        "aarch64": "arm64",
+        "armhf": "arm",
+        "armel": "arm",
+    }
+)
 
 
 def _normalise_arch(arch: str, variant: str) -> tuple[str, str]:

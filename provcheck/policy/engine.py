@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Final
 
+from provcheck._internal.clock import evaluation_time
 from provcheck.discovery.model import (
     TRUST_ORDER,
     ImageAttestations,
@@ -27,15 +31,18 @@ from provcheck.report.model import Evidence, Report, RuleResult, Status
 from provcheck.report.trust import annotate_trust
 from provcheck.sbom.scope import applicable_statements
 
-_VOIDED: dict[ProblemKind, str] = {
-    ProblemKind.INTEGRITY: "evidence was tampered with or corrupted: the content did not match "
-    "its digest",
-    ProblemKind.TOO_LARGE: "evidence could not be read: it is too large",
-    ProblemKind.FETCH: "evidence could not be fetched",
-    ProblemKind.MISSING: "evidence could not be read: the content its descriptor names is missing",
-    ProblemKind.MALFORMED: "evidence was rejected: it is malformed",
-    ProblemKind.BINDING: "evidence was rejected: it is bound to other content than this image",
-}
+_VOIDED: Final[Mapping[ProblemKind, str]] = MappingProxyType(
+    {
+        ProblemKind.INTEGRITY: "evidence was tampered with or corrupted: the content did not match "
+        "its digest",
+        ProblemKind.TOO_LARGE: "evidence could not be read: it is too large",
+        ProblemKind.FETCH: "evidence could not be fetched",
+        ProblemKind.MISSING: "evidence could not be read: the content its descriptor names is "
+        "missing",
+        ProblemKind.MALFORMED: "evidence was rejected: it is malformed",
+        ProblemKind.BINDING: "evidence was rejected: it is bound to other content than this image",
+    }
+)
 
 
 def voided_message(problem: Problem) -> str:
@@ -114,15 +121,20 @@ def _platform_contexts(image: ImageAttestations) -> tuple[PlatformContext, ...]:
 
 # -- min-trust ---------------------------------------------------------------------------------
 
-_WHY: dict[TrustLevel, str] = {
-    TrustLevel.UNSIGNED: "unsigned (trust is whoever can push the tag)",
-    TrustLevel.INDEX_BOUND: "index-bound (unsigned, reached from a pinned digest or signed index)",
-    TrustLevel.SIGNED: "signed",
-}
-_COSIGN_TYPE: dict[PredicateKind, str] = {
-    PredicateKind.PROVENANCE: "slsaprovenance",
-    PredicateKind.SBOM: "spdxjson",
-}
+_WHY: Final[Mapping[TrustLevel, str]] = MappingProxyType(
+    {
+        TrustLevel.UNSIGNED: "unsigned (trust is whoever can push the tag)",
+        TrustLevel.INDEX_BOUND: "index-bound (unsigned, reached from a pinned digest or signed "
+        "index)",
+        TrustLevel.SIGNED: "signed",
+    }
+)
+_COSIGN_TYPE: Final[Mapping[PredicateKind, str]] = MappingProxyType(
+    {
+        PredicateKind.PROVENANCE: "slsaprovenance",
+        PredicateKind.SBOM: "spdxjson",
+    }
+)
 
 
 def _remediation(minimum: TrustLevel, kind: PredicateKind) -> str | None:
@@ -260,7 +272,7 @@ def evaluate(
     ``platforms`` rule still reads every platform of the index. Raises
     :class:`PlatformNotFoundError` when one of them is not in the image.
     """
-    moment = now or datetime.now(UTC)
+    moment = evaluation_time(now)
     index_platforms = known_platforms(image)
     whole = image
     image = select_platforms(image, platforms)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 from fnmatch import fnmatchcase
 
+from provcheck._internal.clock import parse_instant
 from provcheck.errors import PolicyError
 from provcheck.oci.reference import DOCKER_HUB
 from provcheck.policy.matching import normalise_pattern
@@ -30,18 +31,7 @@ def parse_expiry(text: str) -> datetime:
 
     Raises :class:`ValueError` for anything else.
     """
-    if len(text) == 10:
-        day = date.fromisoformat(text)
-        return datetime(day.year, day.month, day.day, tzinfo=UTC)
-    if "T" not in text.upper() or len(text) < 20:
-        raise ValueError("not YYYY-MM-DD or an RFC 3339 time")
-    moment = datetime.fromisoformat(text.replace("z", "Z"))
-    if moment.tzinfo is None:
-        raise ValueError("an RFC 3339 time needs an offset (Z or +HH:MM)")
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError as exc:  # 9999-12-31T23:59:59-23:59 is past datetime.max in UTC
-        raise ValueError("out of range in UTC") from exc
+    return parse_instant(text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -582,8 +582,14 @@ def parse_policy(
 def load_policy(path: Path) -> Policy:
     """Read and parse a policy file, and the key files and trusted root it names (relative to
     its directory, regular files only). Raises :class:`PolicyError` (also when unreadable)."""
+    return read_policy(path)[1]
+
+
+def read_policy(path: Path) -> tuple[bytes, Policy]:
+    """:func:`load_policy`, also returning the exact bytes parsed (read once): a cached
+    verdict's key, an evidence pack and a VSA name the policy by them."""
     raw = read_capped(path, MAX_POLICY_BYTES, "policy file", PolicyError)
-    return parse_policy(raw, str(path), resolver=FileResolver(path.parent))
+    return raw, parse_policy(raw, str(path), resolver=FileResolver(path.parent))
 
 
 def lint_policy(path: Path) -> list[str]:

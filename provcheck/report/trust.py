@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from provcheck.discovery.model import ImageAttestations, TrustLevel
+from provcheck.discovery.model import ImageAttestations, TrustLevel, layer_source
 from provcheck.report.model import Report, RuleResult
 
 
@@ -15,7 +15,7 @@ def trust_by_source(image: ImageAttestations) -> dict[str, TrustLevel]:
     for platform in image.images:
         for manifest in platform.attestations:
             for layer in manifest.layers:
-                key = f"{manifest.descriptor.digest}#layers/{layer.index}"
+                key = layer_source(manifest.descriptor.digest, layer.index)
                 out[key] = min(out.get(key, layer.trust), layer.trust, key=lambda t: t.rank)
     return out
 

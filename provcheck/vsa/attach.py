@@ -20,7 +20,7 @@ from typing import Any
 from provcheck.attestation.cosign import SIGNATURE_ANNOTATION
 from provcheck.attestation.dsse import EnvelopeError, check_envelope, parse_envelope
 from provcheck.attestation.keys import PublicKey
-from provcheck.discovery.stores.found import store_tag
+from provcheck.discovery.stores.found import StoreTag, store_tag
 from provcheck.errors import ManifestError
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
@@ -94,7 +94,7 @@ async def attach_attestation(
     layers, and the errors of :mod:`provcheck.source.registry.push` (and of reading an earlier
     envelope it may supersede).
     """
-    tag = store_tag(subject, ".att")
+    tag = store_tag(subject, StoreTag.ATTESTATIONS)
     existing = await source.fetch_tag(tag)
     layers = _existing_layers(existing[1], tag) if existing is not None else []
     if supersedes is not None:

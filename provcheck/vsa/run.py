@@ -4,9 +4,10 @@ computed from and the instant it judged by; then the summary, signed, and attach
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from provcheck._internal.clock import evaluation_time
 from provcheck.errors import UsageError
 from provcheck.oci.model import Descriptor
 from provcheck.oci.reference import ImageReference, parse_reference
@@ -86,7 +87,7 @@ async def summarise_async(
         raise UsageError("--attach needs --sign-key: cosign only accepts signed attestations")
     if attach and not isinstance(ref, ImageReference):
         raise UsageError("--attach needs a registry reference, not a local layout")
-    moment = (now or datetime.now(UTC)).replace(microsecond=0)
+    moment = evaluation_time(now).replace(microsecond=0)
 
     async def run(client: RegistryClient | None) -> Summary:
         report, found = await _verify(

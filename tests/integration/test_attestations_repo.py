@@ -35,8 +35,8 @@ from provcheck.oci.reference import parse_repository
 from provcheck.policy.loader import load_policy
 from provcheck.report.model import Status, Verdict
 from tests.conftest import require_docker_registry
-from tests.oci_builder import ImageBuilder, provenance_statement
-from tests.oci_push import push_manifest
+from tests.oci_builder import ImageBuilder, provenance_statement, spdx_statement
+from tests.oci_push import OCI_INDEX, push_blob, push_manifest, sha256_digest
 from tests.reference_tools import reference_tool
 from tests.registry import RegistryServer
 
@@ -250,6 +250,109 @@ def test_cli_flag_and_cosign_repository_variable(
     capsys.readouterr()
     assert main(["audit", "merge", str(tmp_path / "x.jsonl"), "--attestations-repo", store]) == 2
     assert "--attestations-repo cannot be used with merge" in capsys.readouterr().err
+
+
+def test_verify_evidence_reads_the_other_repository(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    cosign: Cosign,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``verify --evidence`` honours ``--attestations-repo`` as every other verify does."""
+    pushed = push_image(registry_server, unique_repository, "elsewhere-evidence")
+    store = f"{registry_server.host}/{unique_repository}-attestations"
+    attest(cosign, pushed, store, tmp_path)
+    monkeypatch.delenv("COSIGN_REPOSITORY", raising=False)
+    argv = ["verify", pushed.ref, "--policy", str(policy(tmp_path, cosign)), "--cache", "none"]
+    argv += ["--attestations-repo", store, "--evidence", str(tmp_path / "pack")]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert (tmp_path / "pack").is_dir()
+
+
+def test_explain_reads_the_other_repository(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    cosign: Cosign,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``explain --attestations-repo`` lists the signed provenance stored there."""
+    pushed = push_image(registry_server, unique_repository, "elsewhere-explain")
+    store = f"{registry_server.host}/{unique_repository}-attestations"
+    attest(cosign, pushed, store, tmp_path)
+    monkeypatch.delenv("COSIGN_REPOSITORY", raising=False)
+    argv = ["explain", pushed.ref, "--policy", str(policy(tmp_path, cosign)), "--format", "json"]
+    assert main([*argv, "--attestations-repo", store]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (platform,) = doc["platforms"]
+    found = {(e["kind"], e["repository"], e["trust"]) for e in platform["evidence"]}
+    assert ("provenance", "attestations-repo", "signed") in found
+    assert "provenance" not in platform["missing"]
+
+
+def _attach_sbom(registry: RegistryServer, pushed: Pushed, repository: str) -> None:
+    """An SPDX SBOM referrer of ``pushed`` (as ``oras attach`` writes it) in ``repository``,
+    listed in its referrers fallback tag ``sha256-<hex>`` (distribution 2.8 has no API)."""
+    spdx = spdx_statement(str(pushed.digest), [{"name": "zlib", "version": "1.3"}])["predicate"]
+    document = json.dumps(spdx).encode()
+    empty = b"{}"
+    home = pushed.ref.split("/", 1)[1].split("@", 1)[0]
+    root = httpx.head(
+        f"{registry.url}/v2/{home}/manifests/{pushed.digest}",
+        headers={"Accept": "application/vnd.oci.image.index.v1+json"},
+    )
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/spdx+json",
+        "config": {
+            "mediaType": "application/vnd.oci.empty.v1+json",
+            "digest": push_blob(registry.url, repository, empty),
+            "size": len(empty),
+        },
+        "layers": [
+            {
+                "mediaType": "application/spdx+json",
+                "digest": push_blob(registry.url, repository, document),
+                "size": len(document),
+            }
+        ],
+        "subject": {
+            "mediaType": root.headers["Content-Type"],
+            "digest": str(pushed.digest),
+            "size": int(root.headers["Content-Length"]),
+        },
+    }
+    body = json.dumps(manifest).encode()
+    kind = "application/vnd.oci.image.manifest.v1+json"
+    digest = push_manifest(registry.url, repository, sha256_digest(body), body, kind)
+    entry = {"mediaType": kind, "digest": digest, "size": len(body)}
+    entry["artifactType"] = "application/spdx+json"
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]}
+    tag = str(pushed.digest).replace(":", "-")
+    push_manifest(registry.url, repository, tag, json.dumps(index).encode(), OCI_INDEX)
+
+
+def test_sbom_export_and_validate_read_the_other_repository(
+    registry_server: RegistryServer,
+    unique_repository: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``sbom`` and ``sbom --validate`` both read the SBOM referrer stored elsewhere."""
+    pushed = push_image(registry_server, unique_repository, "elsewhere-sbom")
+    store = f"{unique_repository}-attestations"
+    _attach_sbom(registry_server, pushed, store)
+    monkeypatch.delenv("COSIGN_REPOSITORY", raising=False)
+    elsewhere = ["--attestations-repo", f"{registry_server.host}/{store}"]
+    assert main(["sbom", pushed.ref, *elsewhere]) == 0, capsys.readouterr()
+    assert "zlib" in capsys.readouterr().out
+    assert main(["sbom", pushed.ref, "--validate", *elsewhere]) == 0, capsys.readouterr()
+    assert capsys.readouterr().out.startswith("valid: ")
 
 
 def test_audit_reads_the_other_repository_and_keys_its_verdicts_by_it(

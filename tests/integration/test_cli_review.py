@@ -158,6 +158,8 @@ def test_parsing_a_timeout_does_not_load_asyncio() -> None:
         ["inspect", B_REF, "--key", "fifo"],
         ["verify", B_REF, "--policy", "policy.yaml", "--key", "fifo"],
         ["verify", B_REF, "--policy", "policy.yaml", "--trusted-root", "fifo"],
+        ["audit", B_REF, "--policy", "policy.yaml", "--key", "fifo"],
+        ["audit", B_REF, "--policy", "policy.yaml", "--trusted-root", "fifo"],
     ],
 )
 def test_a_key_file_that_is_a_fifo_is_refused_without_blocking(

@@ -243,3 +243,22 @@ def test_provcheck_help_does_not_import_the_server_stack() -> None:
     python = PROVCHECK.parent / "python"
     out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_cache_none_is_refused_not_a_directory_named_none(
+    tmp_path: Path,
+    policy: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``serve --cache none`` (as verify and audit spell "no cache") is a usage error: serve
+    needs its cache; it used to create a directory ``./none`` and serve from it."""
+    folder = tmp_path / "tls"
+    folder.mkdir()
+    make_tls(folder)
+    monkeypatch.chdir(tmp_path)
+    argv = ["serve", f"--policy={policy}", f"--tls-cert={folder / 'server.pem'}"]
+    argv += [f"--tls-key={folder / 'server-key.pem'}", "--host=127.0.0.1", f"--port={free_port()}"]
+    assert main([*argv, "--cache=none"]) == 2
+    assert "provcheck serve needs a cache" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()

@@ -18,6 +18,7 @@ from provcheck.discovery.model import (
     Problem,
     StoreLookup,
     StoreRepository,
+    layer_source,
 )
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
@@ -123,14 +124,25 @@ def base_media_type(media_type: str) -> str:
     return media_type.split(";", 1)[0].strip().lower()
 
 
-def store_tag(digest: Digest, suffix: str = "") -> str:
-    """The store tag of ``digest``: ``sha256-<hex>`` followed by ``suffix`` (``.att``, ``.sig``)."""
-    return f"{digest.algorithm}-{digest.hex}{suffix}"
+class StoreTag(StrEnum):
+    """The tags that hold a digest's signature stores, by the suffix after ``sha256-<hex>``."""
+
+    ATTESTATIONS = ".att"
+    """cosign's attestations (``cosign attest``)."""
+    SIGNATURES = ".sig"
+    """cosign's simple signatures (``cosign sign``)."""
+    REFERRERS = ""
+    """The OCI 1.1 referrers fallback tag."""
+
+
+def store_tag(digest: Digest, kind: StoreTag) -> str:
+    """The tag of ``digest``'s store ``kind``: ``sha256-<hex>`` followed by its suffix."""
+    return f"{digest.algorithm}-{digest.hex}{kind.value}"
 
 
 def location(item: StoredEnvelope | SimpleSig | RawSbom) -> str:
     """Where ``item`` was found: ``<manifest digest>#layers/<index>``."""
-    return f"{item.manifest.digest}#layers/{item.index}"
+    return layer_source(item.manifest.digest, item.index)
 
 
 def sort_key(item: StoredEnvelope | SimpleSig | RawSbom) -> tuple[str, str]:

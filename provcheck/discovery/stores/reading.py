@@ -36,6 +36,7 @@ from provcheck.discovery.stores.found import (
     RawSbom,
     SimpleSig,
     StoredEnvelope,
+    StoreTag,
     Target,
     TargetRole,
     base_media_type,
@@ -173,12 +174,13 @@ class StoreReader:
             )
 
     async def _att(self, target: Target) -> None:
-        got = await self._tagged(store_tag(target.descriptor.digest, ".att"))
+        tag = store_tag(target.descriptor.digest, StoreTag.ATTESTATIONS)
+        got = await self._tagged(tag)
         if got is None:
             return
         descriptor, manifest = got
         if not isinstance(manifest, ImageManifest):
-            raise ProvcheckError(f"{store_tag(target.descriptor.digest, '.att')} is not a manifest")
+            raise ManifestError(f"{tag} is not a manifest")
         await self._envelope_layers(
             manifest, descriptor, target, AttestationOrigin.COSIGN_TAG, AttestationForm.COSIGN
         )
@@ -208,7 +210,7 @@ class StoreReader:
             self.found.envelopes.append(found)
 
     async def _sig(self, target: Target) -> None:
-        got = await self._tagged(store_tag(target.descriptor.digest, ".sig"))
+        got = await self._tagged(store_tag(target.descriptor.digest, StoreTag.SIGNATURES))
         if got is None:
             return
         descriptor, manifest = got
@@ -247,7 +249,7 @@ class StoreReader:
             listed = await self.source.referrers(digest)
         origin = AttestationOrigin.REFERRERS
         if listed is None:
-            got = await self._tagged(store_tag(digest))
+            got = await self._tagged(store_tag(digest, StoreTag.REFERRERS))
             if got is None or not isinstance(got[1], ImageIndex):
                 self.found.lookups.append(
                     StoreLookup(digest, ReferrersAnswer.FALLBACK_TAG, None, self.repository)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
+from provcheck._internal.clock import parse_rfc3339
 from provcheck._internal.jsonload import load_json
 from provcheck.attestation.dsse import (
     IN_TOTO_PAYLOAD_TYPE,
@@ -105,10 +106,9 @@ def _time(text: object) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_rfc3339(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _age(delta: timedelta) -> str:

@@ -449,3 +449,22 @@ def test_evaluate_never_raises(pred: Any, cfg: Any, ptype: str) -> None:
     )
     report = evaluate(img, policy, now=NOW)
     assert report.verdict in (Verdict.PASS, Verdict.FAIL, Verdict.ERROR)
+
+
+def test_a_naive_evaluation_time_is_a_usage_error_not_a_crash() -> None:
+    """A naive ``now`` cannot be compared with the aware times of attestations (``max-age``):
+    it was a ``TypeError`` deep in a rule; it is refused up front."""
+    from provcheck.errors import UsageError
+
+    policy = _policy(HEAD + "rules:\n  provenance:\n    required: true\n    max-age: 30d\n")
+    with pytest.raises(UsageError, match="time zone"):
+        evaluate(load_case("a-single-min"), policy, now=datetime(2026, 12, 1))
+
+
+def test_every_kind_of_problem_that_voids_evidence_has_a_meaning() -> None:
+    from provcheck.discovery.model import Problem, ProblemKind
+    from provcheck.policy.engine import voided_message
+
+    for kind in ProblemKind:
+        if kind.voids_evidence:
+            assert voided_message(Problem(kind, "m")).endswith(" (m)")

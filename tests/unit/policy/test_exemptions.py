@@ -36,6 +36,9 @@ def test_expiry_forms(text: str, moment: datetime) -> None:
         "2027-01-31T12:30:00",
         "2027-01-31 12:30",
         "tomorrow!!",
+        "2027-01-31T12:30+00:00",  # no seconds: not RFC 3339
+        "2027-W05-1T12:30:00Z",  # an ISO week date
+        "2027-01-31T12:30:00+0200",
         "9999-12-31T23:59:59-23:59",
     ],
 )
