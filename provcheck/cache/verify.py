@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import replace
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Final
 
 from provcheck._internal.clock import evaluation_time
 from provcheck.cache.verdicts import (
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from provcheck.policy import Policy
     from provcheck.report import Report
     from provcheck.source.registry import RegistryClient, RegistryOptions
+
+
+CLOCK_SKEW: Final = timedelta(seconds=5)
+"""How far ``now`` may be from the clock for cached verdicts to be read and kept."""
 
 
 def _inputs(
@@ -84,9 +88,12 @@ async def verify_cached(
     resolves it again). ``on_lookup`` is told whether each verdict lookup was a hit; ``offload``
     says where signatures are verified, large statements parsed and the policy evaluated
     (``DiscoveryOptions.offload``); ``attestations_repository`` as in :func:`verify_image` (it is
-    part of the verdict's key). A layout reference is verified without the cache. Raises what
-    ``verify_image_async`` raises; a cache that fails is a miss.
+    part of the verdict's key). A layout reference is verified without the cache. Verdicts are
+    read and kept only when ``now`` is the clock (``None``, or within :data:`CLOCK_SKEW` of
+    it): a verdict is as of when it was computed, so another instant is evaluated afresh.
+    Raises what ``verify_image_async`` raises; a cache that fails is a miss.
     """
+    verdicts_on = now is None or abs(evaluation_time(now) - datetime.now(UTC)) <= CLOCK_SKEW
     ref = parse_reference(reference)
     if not isinstance(ref, ImageReference):
         from provcheck.api import verify_image_async
@@ -101,7 +108,7 @@ async def verify_cached(
             attestations_repository=attestations_repository,
         )
     shown = str(ref)
-    if ref.digest is not None:
+    if ref.digest is not None and verdicts_on:
         key = verdict_key(
             _inputs(
                 ref,
@@ -144,13 +151,13 @@ async def verify_cached(
                     digest = await source.head(ref.api_reference) if head else None
                     if digest is None:
                         digest = (await source.resolve(ref.api_reference))[0].digest
-            key = key_of(digest)
-            hit = await cache.verdicts.get(key)
-            usable = hit is not None and hit.digest == str(digest)
-            if on_lookup is not None:
-                on_lookup(usable)
-            if hit is not None and usable:
-                return rebind(hit, shown)
+            if verdicts_on:
+                hit = await cache.verdicts.get(key_of(digest))
+                usable = hit is not None and hit.digest == str(digest)
+                if on_lookup is not None:
+                    on_lookup(usable)
+                if hit is not None and usable:
+                    return rebind(hit, shown)
         options = replace(verification_options(policy), offload=offload)
         if max_layer_bytes is not None:
             options = replace(options, max_layer_bytes=max_layer_bytes)
@@ -162,7 +169,7 @@ async def verify_cached(
         found = await inspect_image_async(ref, options=options, client=client, timeout=left)
     moment = evaluation_time(now)
     report = await evaluate_async(found, policy, now=moment, platforms=platforms, offload=offload)
-    if cacheable(report):
+    if verdicts_on and cacheable(report):
         expires = verdict_expiry(found, policy, moment, stores=options.signature_stores)
         if expires is not None:
             digest = Digest.parse(report.digest)
