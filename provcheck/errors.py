@@ -166,6 +166,17 @@ class LimitExceededError(ProvcheckError):
     """An image needs more work than its limits allow (descriptors, bytes, nesting): refused."""
 
 
+class ConversionLimitError(LimitExceededError):
+    """An SBOM with more elements or relationships (``what``: ``count``) than a conversion
+    takes (``limit``): refused before anything is built, nothing written (exit code 3)."""
+
+    def __init__(self, message: str, *, what: str, count: int, limit: int) -> None:
+        super().__init__(message)
+        self.what = what
+        self.count = count
+        self.limit = limit
+
+
 class AdmissionRequestError(ProvcheckError):
     """A body that is not an ``admission.k8s.io/v1`` ``AdmissionReview`` the gate can answer
     (malformed or truncated JSON, over 3 MiB, wrong ``apiVersion``/``kind``, no

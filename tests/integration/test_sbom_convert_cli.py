@@ -441,3 +441,56 @@ def test_a_timestamp_out_of_range_in_utc_converts_as_no_timestamp(
     converted = json.loads(out)
     assert validate_schema(SbomFormat.SPDX, converted).valid
     assert converted["creationInfo"]["created"].endswith("Z")
+
+
+# -- the caps: a hostile document is refused, exit 3, nothing written ----------------------------
+def _over_the_relationship_cap(fmt: str) -> dict[str, Any]:
+    """A small document with one relationship more than a conversion takes."""
+    from provcheck.sbom.convert import MAX_CONVERTED_RELATIONSHIPS
+    from tests.unit.sbom.helpers import cyclonedx_document
+
+    if fmt == "spdx":
+        doc = spdx_document([{"name": "a"}, {"name": "b"}])
+        doc["relationships"] = [
+            {
+                "spdxElementId": "SPDXRef-Package-0",
+                "relationshipType": "DEPENDS_ON",
+                "relatedSpdxElement": "SPDXRef-Package-1",
+            }
+        ] * (MAX_CONVERTED_RELATIONSHIPS + 1)
+        return doc
+    doc = cyclonedx_document([{"type": "library", "name": "a", "bom-ref": "a"}])
+    doc["dependencies"] = [{"ref": "a", "dependsOn": ["a"] * MAX_CONVERTED_RELATIONSHIPS}]
+    return doc
+
+
+def _over_the_element_cap() -> dict[str, Any]:
+    from provcheck.sbom.convert import MAX_CONVERTED_ELEMENTS
+
+    return spdx_document([{"name": f"p{n}"} for n in range(MAX_CONVERTED_ELEMENTS + 1)])
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "says"),
+    [
+        ("spdx", "cyclonedx", "has 80001 relationships, more than the 80000"),
+        ("cyclonedx", "spdx", "has 80001 relationships, more than the 80000"),
+        ("elements", "cyclonedx", "has 30001 elements, more than the 30000"),
+    ],
+)
+def test_a_document_over_a_conversion_cap_exits_3_and_leaves_no_output(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, source: str, target: str, says: str
+) -> None:
+    doc = _over_the_element_cap() if source == "elements" else _over_the_relationship_cap(source)
+    ref = _layout(tmp_path, [doc])
+    output = tmp_path / "out.json"
+    output.write_text("an export of an earlier run\n")
+    code, out, err = _run(capsys, "sbom", ref, "--format", target, "--output", str(output))
+    assert code == 3, err
+    assert says in err and "not converted (export it with --format original)" in err, err
+    assert out == "" and "note: converted" not in err  # no partial document, no note
+    assert not output.exists()  # never the stale export
+    # the original is still exported as it is stored
+    code, out, err = _run(capsys, "sbom", ref, "--format", "original")
+    assert code == 0, err
+    assert len(out) > 1000
