@@ -11,8 +11,8 @@ counted in :attr:`Conversion.dropped`, and the note is written into the document
 
 A document over :data:`MAX_CONVERTED_ELEMENTS` or :data:`MAX_CONVERTED_RELATIONSHIPS` is
 refused (:class:`ConversionLimitError`) by a count of its raw lists, before anything is built:
-the conversion costs about 1.5 ms of CPU per element and grows with the relationships, so a
-hostile document of 64 MiB would take minutes and gigabytes (bench/README.md).
+the conversion costs about 1 ms of CPU per element and 0.1 ms per relationship, so a hostile
+document of 64 MiB would take minutes and gigabytes (bench/README.md).
 """
 
 from __future__ import annotations
@@ -40,11 +40,12 @@ NOT_ID_CHARS: Final = re.compile(r"[^A-Za-z0-9.-]+")
 
 MAX_CONVERTED_ELEMENTS: Final = 30_000
 """The most elements converted: SPDX packages + files, CycloneDX components (nested included)
-+ ``metadata.component``. A big real image has a few thousand; 20,000 take ~30 s of CPU."""
++ ``metadata.component``. A big real image has a few thousand; 20,000 take ~20 s of CPU and
+~650 MiB (bench/sbom_caps_bench.py)."""
 MAX_CONVERTED_RELATIONSHIPS: Final = 80_000
 """The most relationships converted: SPDX ``relationships`` + ``documentDescribes``, CycloneDX
 ``dependencies`` entries + their ``dependsOn`` and ``provides`` items (~0.1 ms of CPU and
-~4 KiB each: 20,000 packages with a ``DESCRIBES`` and 2 dependencies each have 60,000)."""
+~3.5 KiB each: 20,000 packages with a ``DESCRIBES`` and 2 dependencies each have 60,000)."""
 
 
 class Loss(StrEnum):
