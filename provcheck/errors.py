@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from provcheck.discovery.model import ImageAttestations
+    from provcheck.sbom.versions import VersionProblem
 
 
 class ProvcheckError(Exception):
@@ -119,6 +120,14 @@ class StatementError(AttestationError):
     """An in-toto statement is malformed."""
 
 
+class StatementBuildError(AttestationError):
+    """A statement could not be built: the in-toto binding rejected it (a bug, never data)."""
+
+
+class EnvelopeError(AttestationError):
+    """A DSSE envelope is malformed."""
+
+
 class SbomError(ProvcheckError):
     """A malformed or schema-invalid SBOM."""
 
@@ -153,8 +162,20 @@ class NoSbomError(SbomError):
         self.attestations = attestations
 
 
+class VersionUnknownError(SbomError):
+    """Versions that could not be compared; :attr:`problem` says why."""
+
+    def __init__(self, message: str, problem: VersionProblem) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
 class VerificationError(ProvcheckError):
     """A signature, key or identity check failed."""
+
+
+class TlogError(VerificationError):
+    """A transparency-log entry is malformed or does not verify."""
 
 
 class CacheError(ProvcheckError):

@@ -198,6 +198,12 @@ class Gate:
         )
         self._memo_for = 0.0 if aging else verdict_memo
         self._memo: Lru[tuple[str, str, bool], tuple[Report, float]] = Lru(MAX_MEMO)
+        # Warm reviews name the same images again: their parses, and each image's result from
+        # the (memoized, so identical) report, are kept rather than made again (CPU per review).
+        self._refs: Lru[str, ImageReference] = Lru(MAX_TAGS)
+        self._results: Lru[tuple[str, tuple[str, ...], bool], tuple[Report, ImageResult]] = Lru(
+            MAX_MEMO
+        )
         self._closed = False
 
     def _registry_request(self, host: str, failed: bool) -> None:
@@ -249,12 +255,14 @@ class Gate:
         results: dict[str, ImageResult] = {}
         tasks: dict[str, tuple[ImageReference, asyncio.Task[Report]]] = {}
         for image, paths in groups.items():
-            ref: ImageReference | None = None
+            ref = self._refs.get(image)
             invalid = ""
-            try:
-                ref = ImageReference.parse(image)
-            except ProvcheckError as exc:
-                invalid = exc.diagnostics()
+            if ref is None:
+                try:
+                    ref = ImageReference.parse(image)
+                    self._refs.put(image, ref)
+                except ProvcheckError as exc:
+                    invalid = exc.diagnostics()
             if ref is None:  # never exempt: a pattern must not match what is no reference
                 # Not a reference: it may carry a credential (user:pass@host/app), never shown.
                 reason = invalid.replace(repr(image), "the image").replace(image, "the image")
@@ -262,10 +270,16 @@ class Gate:
                 detail = f"{escape_text(shown)}: not verified: {escape_text(reason)}"
                 results[image] = ImageResult(image, paths, ImageStatus.ERROR, detail=detail)
                 continue
-            exemption = matching(self.policy.exemptions, request.namespace, _spellings(ref), now)
+            exemption = (
+                matching(self.policy.exemptions, request.namespace, _spellings(ref), now)
+                if self.policy.exemptions
+                else None
+            )
             if exemption is not None:
                 self._observer.exemption_used(exemption.label)
                 results[image] = _exempt(image, paths, exemption)
+            elif (report := self._warm(ref)) is not None:  # no task, no wait: most reviews
+                results[image] = self._result(image, paths, ref.digest is not None, report)
             else:
                 tasks[image] = (ref, asyncio.create_task(self._verify(ref)))
         if tasks:
@@ -292,7 +306,7 @@ class Gate:
         for image, (ref, task) in tasks.items():
             paths = groups[image]
             if task in done:
-                results[image] = from_report(image, paths, ref.digest is not None, task.result())
+                results[image] = self._result(image, paths, ref.digest is not None, task.result())
                 continue
             self._keep(task)
             detail = (
@@ -300,6 +314,18 @@ class Gate:
                 "its verification goes on, retry shortly"
             )
             results[image] = ImageResult(image, paths, ImageStatus.LATE, detail=detail)
+
+    def _result(
+        self, image: str, paths: tuple[str, ...], pinned: bool, report: Report
+    ) -> ImageResult:
+        """:func:`from_report`, kept while ``image`` at ``paths`` gets the same ``report``."""
+        key = (image, paths, pinned)
+        kept = self._results.get(key)
+        if kept is not None and kept[0] is report:
+            return kept[1]
+        result = from_report(image, paths, pinned, report)
+        self._results.put(key, (report, result))
+        return result
 
     def _keep(self, task: asyncio.Task[Report]) -> None:
         """Let ``task`` finish in the background, or cancel it when there are too many."""
@@ -334,10 +360,9 @@ class Gate:
 
             key = (ref.name, str(digest), pinned)
             now = asyncio.get_running_loop().time()
-            memo = self._memo.get(key)
-            if memo is not None and memo[1] > now:
-                self._observer.cache_lookup(True)
-                return memo[0]
+            memo = self._memoized(key, now)
+            if memo is not None:
+                return memo
             report = await self._verifications.run(key, run)
             if self._memo_for > 0 and cacheable(report) and report.digest == str(digest):
                 self._memo.put(key, (report, now + self._memo_for))
@@ -347,6 +372,27 @@ class Gate:
         except Exception as exc:  # a bug: this image is not verified (fail closed)
             message = f"internal error ({type(exc).__name__})"
         return Report.from_error(message, reference=str(ref), policy=self.policy.name)
+
+    def _memoized(self, key: tuple[str, str, bool], now: float) -> Report | None:
+        """The verdict kept in memory for ``key`` (counted as a cache hit), or ``None``."""
+        memo = self._memo.get(key)
+        if memo is None or memo[1] <= now:
+            return None
+        self._observer.cache_lookup(True)
+        return memo[0]
+
+    def _warm(self, ref: ImageReference) -> Report | None:
+        """``ref``'s verdict when it is at hand without waiting (its tag's digest resolved
+        within ``tag_ttl``, the verdict in memory), else ``None``: :meth:`_verify` it."""
+        if ref.digest is not None:
+            key = (ref.name, str(ref.digest), True)
+        else:
+            assert ref.tag is not None  # parse() gives a tag or a digest
+            digest = self._heads.kept((ref.name, ref.tag))
+            if digest is None:
+                return None
+            key = (ref.name, str(digest), False)
+        return self._memoized(key, asyncio.get_running_loop().time())
 
     async def _resolve(self, ref: ImageReference) -> Digest:
         """The digest of ``ref``'s tag: one ``HEAD`` (``GET`` when the answer names none) at most

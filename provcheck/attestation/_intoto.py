@@ -11,11 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from provcheck.errors import AttestationError
-
-
-class StatementBuildError(AttestationError):
-    """A statement could not be built: the in-toto binding rejected it (a bug, never data)."""
+from provcheck.errors import StatementBuildError
 
 
 def build_statement_v1(

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from provcheck._internal.jsonload import load_json_object
-from provcheck.attestation.dsse import Envelope, EnvelopeError, b64decode_any, envelope_from_dict
+from provcheck.attestation.dsse import Envelope, b64decode_any, envelope_from_dict
 from provcheck.attestation.tlog import NO_TLOG, TlogEvidence, evidence_from_bundle
-from provcheck.errors import AttestationError
+from provcheck.errors import AttestationError, EnvelopeError
 
 BUNDLE_MEDIA_TYPES: Final = frozenset(
     {

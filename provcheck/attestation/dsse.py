@@ -14,14 +14,10 @@ from typing import Final
 from provcheck._internal.jsonload import load_json
 from provcheck.attestation.keys import PublicKey
 from provcheck.attestation.signatures import threshold_rejection
-from provcheck.errors import AttestationError, VerificationError
+from provcheck.errors import EnvelopeError, VerificationError
 
 IN_TOTO_PAYLOAD_TYPE: Final = "application/vnd.in-toto+json"
 MAX_SIGNATURES: Final = 32
-
-
-class EnvelopeError(AttestationError):
-    """A DSSE envelope is malformed."""
 
 
 def b64decode_any(text: str, what: str = "base64 text") -> bytes:

@@ -47,20 +47,16 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from provcheck._internal.files import read_capped
 from provcheck._internal.jsonload import load_json, load_json_object
 from provcheck.attestation.cosign import BUNDLE_ANNOTATION
-from provcheck.attestation.dsse import Envelope, EnvelopeError, b64decode_any, pae
+from provcheck.attestation.dsse import Envelope, b64decode_any, pae
 from provcheck.attestation.keys import PublicKey, parse_public_key
 from provcheck.attestation.signatures import TlogStatus
-from provcheck.errors import UsageError, VerificationError
+from provcheck.errors import EnvelopeError, TlogError, UsageError, VerificationError
 
 MAX_TRUSTED_ROOT_BYTES: Final = 1024 * 1024
 MAX_ENTRIES: Final = 16
 MAX_PROOF_HASHES: Final = 64
 _SUPPORTED_TREE_HASH: Final = "SHA2_256"
 _SIGNATURE_LINE: Final = re.compile("^\u2014 (\\S+) (\\S+)$")
-
-
-class TlogError(VerificationError):
-    """A transparency-log entry is malformed or does not verify."""
 
 
 # -- trusted root -----------------------------------------------------------------------------

@@ -50,8 +50,9 @@ class ExitCode(IntEnum):
 
 EXIT_CODES = """\
 exit codes:
-  0    pass (verify: every rule passed; inspect, sbom: all evidence was read)
-  1    policy violation (verify)
+  0    pass (verify, audit: every rule passed; inspect, sbom: all evidence was read;
+       explain: explained, whatever is missing; serve: stopped by SIGTERM)
+  1    policy violation (verify, audit); an SBOM that fails its schema (sbom --validate)
   2    usage error: bad arguments, reference, --platform, policy file or input file
   3    fetch or verification error: registry unreachable, content that does not match its
        digest, evidence too large, missing, malformed or bound to another image, an

@@ -32,9 +32,9 @@ from provcheck.explain.causes import (
     Finding,
     index_findings,
     platform_findings,
-    statements,
 )
 from provcheck.oci.digest import Digest
+from provcheck.policy.absence import statements
 from provcheck.predicates import PredicateKind
 from provcheck.predicates.slsa import parse_provenance
 from provcheck.sbom.scope import index_scoped

@@ -1,8 +1,9 @@
 """Which causes apply to an image, from what discovery recorded (typed values only).
 
-:func:`absent_cause` says why one platform has no usable evidence of a kind (what ``verify``
-names in a result); :func:`index_findings` and :func:`platform_findings` give every cause that
-applies, each with a sentence about this image and the fix (what ``explain`` shows).
+:func:`index_findings` and :func:`platform_findings` give every cause that applies, each with a
+sentence about this image and the fix (what ``explain`` shows), on top of
+:mod:`provcheck.policy.absence` (why one platform has no usable evidence of a kind: what
+``verify`` names in a result).
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from provcheck.discovery.model import (
 )
 from provcheck.errors import ProvcheckError
 from provcheck.oci.reference import LayoutReference, parse_reference
+from provcheck.policy.absence import absent_cause, in_index, statements, unbound_here, unbound_image
 from provcheck.predicates import PredicateKind
 from provcheck.predicates.slsa import parse_provenance
 from provcheck.report.causes import Cause
-from provcheck.sbom.scope import applicable_statements
 
 EVIDENCE: Final = (PredicateKind.PROVENANCE, PredicateKind.SBOM)
 """The kinds of evidence BuildKit attaches, which explain accounts for on every platform."""
@@ -106,55 +107,6 @@ class Finding:
     fix: str
 
 
-def statements(
-    image: ImageAttestations, pi: PlatformImage, kind: PredicateKind
-) -> tuple[UsableStatement, ...]:
-    """The usable statements of ``kind`` describing ``pi``, as the rules read them (SBOMs bound
-    to the index count for every platform)."""
-    if kind is PredicateKind.SBOM:
-        return applicable_statements(pi, image.images)
-    return tuple(pi.statements(kind))
-
-
-def _in_index(pi: PlatformImage) -> bool:
-    return any(m.origin is AttestationOrigin.INDEX for m in pi.attestations)
-
-
-def _unbound_here(pi: PlatformImage, kind: PredicateKind) -> int:
-    """Binding problems of ``pi``'s attestations that may have held ``kind``."""
-    count = sum(1 for p in pi.problems if p.kind is ProblemKind.BINDING)
-    for manifest in pi.attestations:
-        count += sum(1 for p in manifest.problems if p.kind is ProblemKind.BINDING)
-        for layer in manifest.layers:
-            if layer.kind in (None, kind):
-                count += sum(1 for p in layer.problems if p.kind is ProblemKind.BINDING)
-    return count
-
-
-def _unbound_image(image: ImageAttestations) -> int:
-    """Index-level binding problems and orphans (attestation manifests for manifests that are
-    not in the index, statements in the stores bound to another image)."""
-    return sum(1 for p in image.problems if p.kind in (ProblemKind.BINDING, ProblemKind.ORPHAN))
-
-
-def absent_cause(image: ImageAttestations, pi: PlatformImage, kind: PredicateKind) -> Cause | None:
-    """Why ``pi`` has no usable ``kind`` evidence (call it only then): the first that applies of
-    ``unbound``, ``no-sbom`` (there is provenance), ``single-manifest``,
-    ``no-attestation-manifests``, ``platform-not-attested``; ``None`` when none does (e.g. an
-    attestation manifest with an SBOM only)."""
-    if _unbound_here(pi, kind) or (image.is_index and not _in_index(pi) and _unbound_image(image)):
-        return Cause.UNBOUND
-    if kind is PredicateKind.SBOM and any(pi.statements(PredicateKind.PROVENANCE)):
-        return Cause.NO_SBOM  # wherever the provenance is: the build made no SBOM
-    if not image.is_index:
-        return Cause.SINGLE_MANIFEST
-    if not any(_in_index(other) for other in image.images):
-        return Cause.NO_ATTESTATION_MANIFESTS
-    if not _in_index(pi):
-        return Cause.PLATFORM_NOT_ATTESTED
-    return None
-
-
 def below_trust_fix(minimum: TrustLevel, kind: PredicateKind, rejected: int) -> str:
     """What would raise ``kind`` evidence to ``minimum``."""
     if minimum is TrustLevel.SIGNED:
@@ -187,7 +139,7 @@ def _absent(image: ImageAttestations, pi: PlatformImage, kind: PredicateKind) ->
     what = f"no {_name(kind)} for {pi.platform.key}"
     match code:
         case Cause.UNBOUND:
-            n = _unbound_here(pi, kind) or _unbound_image(image)
+            n = unbound_here(pi, kind) or unbound_image(image)
             message = (
                 f"{what}: {n} attestation(s) found are bound to another manifest than "
                 f"{pi.descriptor.digest.short} (the index was assembled from other images, or "
@@ -202,7 +154,7 @@ def _absent(image: ImageAttestations, pi: PlatformImage, kind: PredicateKind) ->
             message = f"{what}: the index holds {len(image.images)} image(s) and no attestation"
             message += " manifest"
         case Cause.PLATFORM_NOT_ATTESTED:
-            attested = sorted(o.platform.key for o in image.images if _in_index(o))
+            attested = sorted(o.platform.key for o in image.images if in_index(o))
             message = (
                 f"{what}: the index has attestation manifests for {', '.join(attested)}, "
                 f"none for {pi.platform.key}"
@@ -321,7 +273,7 @@ def index_findings(image: ImageAttestations) -> tuple[tuple[Finding, ...], tuple
             "BuildKit keeps its attestations in an index, so none can be there"
         )
         out.append(Finding(Cause.SINGLE_MANIFEST, None, message, FIXES[Cause.SINGLE_MANIFEST]))
-    elif not any(_in_index(pi) for pi in image.images):
+    elif not any(in_index(pi) for pi in image.images):
         message = (
             f"the index lists {len(image.images)} image(s) and no attestation manifest "
             "(built with --provenance=false, or copied by a tool that dropped them)"
@@ -331,7 +283,7 @@ def index_findings(image: ImageAttestations) -> tuple[tuple[Finding, ...], tuple
                 Cause.NO_ATTESTATION_MANIFESTS, None, message, FIXES[Cause.NO_ATTESTATION_MANIFESTS]
             )
         )
-    unbound = _unbound_image(image)
+    unbound = unbound_image(image)
     if unbound:
         message = (
             f"{unbound} attestation(s) describe a manifest that is not this image's (an "

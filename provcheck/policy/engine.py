@@ -17,11 +17,10 @@ from provcheck.discovery.model import (
     Problem,
     ProblemKind,
     TrustLevel,
-    UsableStatement,
 )
 from provcheck.discovery.select import known_platforms, select_platforms
 from provcheck.errors import ProvcheckError
-from provcheck.explain.causes import absent_cause, statements
+from provcheck.policy.absence import absent_cause, statements
 from provcheck.policy.model import EVIDENCE_KINDS, Policy
 from provcheck.policy.rules import RULES, EvaluationContext, PlatformContext, ProvenanceRecord
 from provcheck.predicates import PredicateKind
@@ -29,7 +28,6 @@ from provcheck.predicates.slsa import parse_provenance
 from provcheck.report.causes import Cause
 from provcheck.report.model import Evidence, Report, RuleResult, Status
 from provcheck.report.trust import annotate_trust
-from provcheck.sbom.scope import applicable_statements
 
 _VOIDED: Final[Mapping[ProblemKind, str]] = MappingProxyType(
     {
@@ -169,16 +167,6 @@ def _at_trust(image: ImageAttestations, minimum: TrustLevel) -> ImageAttestation
     return dataclasses.replace(image, images=tuple(platform(pi) for pi in image.images))
 
 
-def _relevant(
-    image: ImageAttestations, pi: PlatformImage, kind: PredicateKind
-) -> tuple[UsableStatement, ...]:
-    """The statements of ``kind`` a rule reads for ``pi``: its own, and for SBOMs those bound to
-    the index (which cover every platform), as the ``sbom`` rule reads them."""
-    if kind is PredicateKind.SBOM:
-        return applicable_statements(pi, image.images)
-    return tuple(pi.statements(kind))
-
-
 def _explain_min_trust(
     result: RuleResult,
     image: ImageAttestations,
@@ -194,7 +182,7 @@ def _explain_min_trust(
     filtered = next((pi for pi in kept.images if pi.platform.key == result.platform), None)
     if full is None or filtered is None:
         return result
-    ignored = [u for u in _relevant(image, full, kind) if not u.layer.trust.at_least(minimum)]
+    ignored = [u for u in statements(image, full, kind) if not u.layer.trust.at_least(minimum)]
     if not ignored:
         return result
     counts = Counter(u.layer.trust for u in ignored)
@@ -204,7 +192,7 @@ def _explain_min_trust(
     rejected = sum(1 for p in image.all_problems() if p.kind is ProblemKind.SIGNATURE)
     if rejected:
         why += f"; {rejected} signature(s) rejected (see problems)"
-    if _relevant(kept, filtered, kind) or result.status is Status.PASS:
+    if statements(kept, filtered, kind) or result.status is Status.PASS:
         return dataclasses.replace(result, message=f"{result.message} ({what}: {why})"[:2000])
     message = (
         f"{kind.value} exists but none at the required trust level ({minimum.value}): {what}: {why}"

@@ -1,7 +1,8 @@
 """Why evidence is missing: the cause codes that ``explain`` reports and ``verify`` results name.
 
 A leaf module (no imports): the report model and its readers use the codes without loading
-discovery. :mod:`provcheck.explain.causes` decides which apply to an image.
+discovery. :mod:`provcheck.policy.absence` and :mod:`provcheck.explain.causes` decide which apply
+to an image.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import unquote
 
-from provcheck.errors import SbomError
+from provcheck.errors import SbomError, VersionUnknownError
 
 _PYPI_SEPARATORS: Final = re.compile(r"[-_.]+")
 _CASE_SENSITIVE_TYPES: Final = frozenset({"golang", "maven", "generic", "docker", "oci", "github"})
@@ -376,14 +376,6 @@ class VersionProblem(StrEnum):
     """A version is not one of the ecosystem (its ordering cannot read it)."""
     NO_ORDERING = "no-ordering"
     """provcheck knows no ordering for the purl type."""
-
-
-class VersionUnknownError(SbomError):
-    """Versions that could not be compared; :attr:`problem` says why."""
-
-    def __init__(self, message: str, problem: VersionProblem) -> None:
-        super().__init__(message)
-        self.problem = problem
 
 
 def compare_versions(purl_type: str, a: str, b: str) -> int:

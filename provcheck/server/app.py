@@ -49,6 +49,7 @@ class Reviewer(Protocol):
         ...
 
 
+# Private control flow (raised by _body, caught in _review, never escape): not in errors.py.
 class _Rejected(Exception):
     """A request answered with an HTTP error before any review."""
 

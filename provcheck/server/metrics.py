@@ -76,13 +76,19 @@ class ServerMetrics:
             ["exemption"],
             registry=self.registry,
         )
-        for result in ("hit", "miss"):
-            self._cache.labels(result)
+        # labels() costs a lock and a dict lookup: the children of the closed vocabularies
+        # are looked up once (per review, it was a tenth of a warm review's CPU)
+        self._hit, self._miss = self._cache.labels("hit"), self._cache.labels("miss")
+        self._answered: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
 
     def review(self, path: str, decision: str, seconds: float) -> None:
         """One AdmissionReview answered on ``path`` with ``decision`` after ``seconds``."""
-        self._reviews.labels(path, decision).inc()
-        self._latency.labels(path).observe(seconds)
+        children = self._answered.get((path, decision))
+        if children is None:  # bounded: two paths, three decisions
+            children = self._reviews.labels(path, decision), self._latency.labels(path)
+            self._answered[(path, decision)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def rejected(self, path: str, status: int) -> None:
         """One request to ``path`` answered with the HTTP error ``status``."""
@@ -97,7 +103,7 @@ class ServerMetrics:
 
     def cache_lookup(self, hit: bool) -> None:
         """One verdict cache lookup."""
-        self._cache.labels("hit" if hit else "miss").inc()
+        (self._hit if hit else self._miss).inc()
 
     def budget_exceeded(self) -> None:
         """One review ran out of its budget."""

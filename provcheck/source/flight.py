@@ -128,6 +128,11 @@ class SingleFlight(Generic[K, V]):
             return None
         return kept
 
+    def kept(self, key: K) -> V | None:
+        """The answer kept for ``key`` (``keep_for`` not over), or ``None``: no run, no wait."""
+        kept = self._recent(key, asyncio.get_running_loop().time())
+        return None if kept is None else kept.value
+
     def _finished(self, key: K, flight: _Flight[V]) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]

@@ -27,10 +27,10 @@ import json
 from typing import Any, Final
 
 from provcheck.attestation.cosign import SIGNATURE_ANNOTATION
-from provcheck.attestation.dsse import EnvelopeError, check_envelope, parse_envelope
+from provcheck.attestation.dsse import check_envelope, parse_envelope
 from provcheck.attestation.keys import PublicKey
 from provcheck.discovery.stores.found import StoreTag, store_tag
-from provcheck.errors import LimitExceededError, ManifestError
+from provcheck.errors import EnvelopeError, LimitExceededError, ManifestError
 from provcheck.oci import mediatypes as mt
 from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor, load_manifest_json

@@ -22,7 +22,6 @@ from provcheck.attestation.statement import parse_statement
 from provcheck.attestation.tlog import (
     DsseMaterial,
     TlogEntry,
-    TlogError,
     check_tlog,
     evidence_from_annotations,
     evidence_from_bundle,
@@ -35,6 +34,7 @@ from provcheck.errors import (
     RegistryError,
     SbomError,
     StatementError,
+    TlogError,
     UsageError,
 )
 from provcheck.oci import mediatypes as mt

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Final
 
 from provcheck.discovery.model import PlatformImage, Problem
-from provcheck.errors import SbomError
+from provcheck.errors import SbomError, VersionUnknownError
 from provcheck.policy.model import RuleOptions, SbomOptions
 from provcheck.policy.rules.base import EvaluationContext, PlatformContext
 from provcheck.predicates import PredicateKind
@@ -32,7 +32,6 @@ from provcheck.sbom.scope import PlatformSboms, ScopedSbom, scope_sboms
 from provcheck.sbom.versions import (
     Purl,
     VersionProblem,
-    VersionUnknownError,
     parse_purl,
     purl_type,
 )

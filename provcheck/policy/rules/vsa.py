@@ -26,7 +26,6 @@ from provcheck._internal.clock import parse_rfc3339
 from provcheck._internal.jsonload import load_json
 from provcheck.attestation.dsse import (
     IN_TOTO_PAYLOAD_TYPE,
-    EnvelopeError,
     b64decode_any,
     check_envelope,
     envelope_from_dict,
@@ -35,7 +34,7 @@ from provcheck.attestation.keys import PublicKey
 from provcheck.attestation.signatures import SignedKind
 from provcheck.attestation.statement import Statement, parse_statement
 from provcheck.discovery.model import ImageAttestations, TrustLevel
-from provcheck.errors import ProvcheckError
+from provcheck.errors import EnvelopeError, ProvcheckError
 from provcheck.oci.digest import Digest
 from provcheck.policy.model import RuleOptions, VsaOptions
 from provcheck.policy.rules.base import EvaluationContext

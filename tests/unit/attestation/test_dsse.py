@@ -13,7 +13,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from provcheck.attestation.dsse import (
-    EnvelopeError,
     b64decode_any,
     check_envelope,
     pae,
@@ -21,7 +20,7 @@ from provcheck.attestation.dsse import (
     verify_envelope,
 )
 from provcheck.attestation.keys import load_public_key, parse_public_key
-from provcheck.errors import UsageError, VerificationError
+from provcheck.errors import EnvelopeError, UsageError, VerificationError
 from tests.paths import FIXTURES_DIR
 
 SIGNED = FIXTURES_DIR / "signed"

@@ -20,7 +20,6 @@ from provcheck.attestation.tlog import (
     DsseMaterial,
     LogKey,
     MessageMaterial,
-    TlogError,
     TlogEvidence,
     canonical_set_payload,
     check_tlog,
@@ -33,7 +32,7 @@ from provcheck.attestation.tlog import (
     root_from_proof,
     verify_entry,
 )
-from provcheck.errors import UsageError
+from provcheck.errors import TlogError, UsageError
 from tests.paths import FIXTURES_DIR, load_script
 
 sim = load_script(FIXTURES_DIR / "signed" / "tlog" / "rekor_sim.py", "rekor_sim")

@@ -31,7 +31,6 @@ from provcheck.attestation.tlog import (
     DsseMaterial,
     Material,
     MessageMaterial,
-    TlogError,
     leaf_hash,
     load_trusted_root,
     parse_bundle_entry,
@@ -40,7 +39,7 @@ from provcheck.attestation.tlog import (
     verify_entry,
 )
 from provcheck.cli import main
-from provcheck.errors import UsageError
+from provcheck.errors import TlogError, UsageError
 from tests.paths import FIXTURES_DIR
 
 REAL = FIXTURES_DIR / "tlog-real"

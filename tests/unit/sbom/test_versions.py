@@ -8,11 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provcheck.errors import SbomError
+from provcheck.errors import SbomError, VersionUnknownError
 from provcheck.sbom.versions import (
     Ordering,
     VersionProblem,
-    VersionUnknownError,
     compare_composer,
     compare_debian,
     compare_pep440,

@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from provcheck.api import inspect_image, verification_options
-from provcheck.attestation._intoto import StatementBuildError, build_statement_v1, check_vsa_v1
+from provcheck.attestation._intoto import build_statement_v1, check_vsa_v1
 from provcheck.attestation.signing import parse_signing_key, sign_envelope
 from provcheck.discovery.model import ImageAttestations
-from provcheck.errors import UsageError
+from provcheck.errors import StatementBuildError, UsageError
 from provcheck.policy import evaluate, load_policy
 from provcheck.predicates import SLSA_VSA_V1
 from provcheck.report.model import Report
