@@ -24,6 +24,7 @@ from provcheck.report.model import Report, Verdict
 if TYPE_CHECKING:
     from provcheck.cache import Cache
     from provcheck.evidence.pack import PackInputs
+    from provcheck.evidence.record import Recording
     from provcheck.oci.reference import ImageReference
     from provcheck.policy import Policy
     from provcheck.source.registry import RegistryClient, RegistryOptions
@@ -94,7 +95,6 @@ async def _verify(
     options: AuditOptions,
     cached: AuditCache | None,
 ) -> Report:
-    from provcheck.api import verify_image_async
     from provcheck.cache.verify import verify_cached
 
     try:
@@ -113,21 +113,38 @@ async def _verify(
                 max_layer_bytes=options.max_layer_bytes,
                 attestations_repository=options.attestations_repository,
             )
-        return await verify_image_async(
-            reference,
-            policy,
-            client=client,
-            timeout=options.timeout,
-            platforms=options.platforms,
-            max_layer_bytes=options.max_layer_bytes,
-            now=options.now,
-            attestations_repository=options.attestations_repository,
-        )
+        return await _verify_live(reference, policy, client, options, now=options.now)
     except ProvcheckError as exc:
         message = exc.diagnostics()
     except Exception as exc:  # a bug: this image errors (fail closed), the audit goes on
         message = f"internal error ({type(exc).__name__})"
     return Report.from_error(message, reference=reference, policy=policy.name)
+
+
+async def _verify_live(
+    reference: str,
+    policy: Policy,
+    client: RegistryClient,
+    options: AuditOptions,
+    *,
+    now: datetime | None,
+    record: Recording | None = None,
+) -> Report:
+    """Verify ``reference`` against the registry, tuned by ``options`` (judged as of ``now``,
+    read into ``record`` when given). Raises what :func:`verify_image_async` raises."""
+    from provcheck.api import verify_image_async
+
+    return await verify_image_async(
+        reference,
+        policy,
+        client=client,
+        timeout=options.timeout,
+        platforms=options.platforms,
+        max_layer_bytes=options.max_layer_bytes,
+        now=now,
+        record=record,
+        attestations_repository=options.attestations_repository,
+    )
 
 
 async def _verify_recorded(
@@ -140,21 +157,12 @@ async def _verify_recorded(
     """Verify ``reference``, recording it, and write its pack (none without a digest). Raises
     what :func:`verify_image_async` raises, and :class:`UsageError` when the pack cannot be
     written (the image is then an error: its evidence was asked for)."""
-    from provcheck.api import verify_image_async
     from provcheck.evidence.pack import pack_name, save_pack
     from provcheck.evidence.record import Recording
 
     recording = Recording()
-    report = await verify_image_async(
-        reference,
-        policy,
-        client=client,
-        timeout=options.timeout,
-        platforms=options.platforms,
-        max_layer_bytes=options.max_layer_bytes,
-        now=evidence.inputs.at,
-        record=recording,
-        attestations_repository=options.attestations_repository,
+    report = await _verify_live(
+        reference, policy, client, options, now=evidence.inputs.at, record=recording
     )
     if report.digest:
         path = evidence.directory / pack_name(report.digest)
