@@ -27,6 +27,9 @@ from provcheck.cli.common import (
 from provcheck.errors import UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from provcheck.evidence.record import Recording
     from provcheck.policy import Policy
     from provcheck.report import Report
 
@@ -126,10 +129,20 @@ def _evaluate(args: argparse.Namespace) -> Report:
     if args.cache != "none" and args.at is None:
         # Cached verdicts are verdicts as of now: with --at the cache is not used.
         return _evaluate_cached(args)
-    from provcheck.api import verify_image
     from provcheck.policy import load_policy
 
-    policy = with_cli_trust(args, load_policy(args.policy))
+    return _verify_live(args, with_cli_trust(args, load_policy(args.policy)), args.at)
+
+
+def _verify_live(
+    args: argparse.Namespace,
+    policy: Policy,
+    now: datetime | None,
+    record: Recording | None = None,
+) -> Report:
+    """``verify_image`` with the command line's reference, source options and ``now``."""
+    from provcheck.api import verify_image
+
     return verify_image(
         args.reference,
         policy,
@@ -137,7 +150,8 @@ def _evaluate(args: argparse.Namespace) -> Report:
         platforms=platforms_of(args),
         max_layer_bytes=args.max_attestation_size,
         timeout=args.timeout,
-        now=args.at,
+        now=now,
+        record=record,
         attestations_repository=attestations_repository_of(args),
     )
 
@@ -153,7 +167,6 @@ def _read_policy(args: argparse.Namespace) -> tuple[bytes, Policy]:
 def _evaluate_recorded(args: argparse.Namespace) -> Report:
     """``verify --evidence DIR``: the verification recorded, then written as a pack."""
     from provcheck._internal.clock import evaluation_time
-    from provcheck.api import verify_image
     from provcheck.errors import ProvcheckError
     from provcheck.evidence.pack import PackInputs, check_target, save_pack
     from provcheck.evidence.record import Recording
@@ -166,17 +179,7 @@ def _evaluate_recorded(args: argparse.Namespace) -> Report:
     recording = Recording()
     inputs = PackInputs(policy, raw, str(args.policy), moment)
     try:
-        report = verify_image(
-            args.reference,
-            policy,
-            registry=registry_options(args),
-            platforms=platforms_of(args),
-            max_layer_bytes=args.max_attestation_size,
-            timeout=args.timeout,
-            now=moment,
-            record=recording,
-            attestations_repository=attestations_repository_of(args),
-        )
+        report = _verify_live(args, policy, moment, recording)
     except ProvcheckError as exc:
         # No earlier pack may stand for this run: the pack of an error is what was read
         # before it, with the error report.
