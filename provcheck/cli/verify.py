@@ -18,6 +18,7 @@ from provcheck.cli.common import (
     error_message,
     open_cli_cache,
     platforms_of,
+    read_cli_policy,
     registry_options,
     summary_line,
     verdict_exit,
@@ -156,14 +157,6 @@ def _verify_live(
     )
 
 
-def _read_policy(args: argparse.Namespace) -> tuple[bytes, Policy]:
-    """The policy file's bytes (read once) and the policy parsed from them, with CLI trust."""
-    from provcheck.policy.loader import read_policy
-
-    raw, parsed = read_policy(args.policy)
-    return raw, with_cli_trust(args, parsed)
-
-
 def _evaluate_recorded(args: argparse.Namespace) -> Report:
     """``verify --evidence DIR``: the verification recorded, then written as a pack."""
     from provcheck._internal.clock import evaluation_time
@@ -174,7 +167,7 @@ def _evaluate_recorded(args: argparse.Namespace) -> Report:
     if args.cache != "none":
         raise UsageError("--evidence records what is read: use it with --cache none")
     check_target(args.evidence)
-    raw, policy = _read_policy(args)
+    raw, policy = read_cli_policy(args)
     moment = evaluation_time(args.at)
     recording = Recording()
     inputs = PackInputs(policy, raw, str(args.policy), moment)
@@ -201,7 +194,7 @@ def _evaluate_cached(args: argparse.Namespace) -> Report:
 
     from provcheck.cache.verify import verify_cached
 
-    raw, policy = _read_policy(args)
+    raw, policy = read_cli_policy(args)
     registry = registry_options(args)
     elsewhere = attestations_repository_of(args)
 
