@@ -107,18 +107,20 @@ def run(args: argparse.Namespace) -> ExitCode:
 
         raise UsageError("--sign-key and --attach go with --format vsa")
     fmt = ReportFormat(args.format)
+    # a report other than the text on stdout: the verdict line also goes to stderr
+    separate = args.output is not None or fmt is not ReportFormat.TEXT
     try:
         report = _evaluate(args)
     except (Exception, KeyboardInterrupt) as exc:
         # Every run leaves a report in the chosen format, an error run too (a CI job must
         # never read a stale one). On stdout, text stays the one error line on stderr.
-        if args.output is not None or fmt is not ReportFormat.TEXT:
+        if separate:
             message = error_message(exc)
             error = Report.from_error(message, reference=args.reference, policy=str(args.policy))
             write_output(render(error, fmt), args.output)
         raise
     write_output(render(report, fmt), args.output)
-    if args.output is not None or fmt is not ReportFormat.TEXT:
+    if separate:
         where = f": report written to {args.output}" if args.output is not None else ""
         print(f"provcheck: {summary_line(report)}{where}", file=sys.stderr)
     return verdict_exit(report)
