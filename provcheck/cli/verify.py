@@ -103,8 +103,6 @@ def run(args: argparse.Namespace) -> ExitCode:
 
         return run_vsa(args)
     if args.sign_key is not None or args.attach:
-        from provcheck.errors import UsageError
-
         raise UsageError("--sign-key and --attach go with --format vsa")
     fmt = ReportFormat(args.format)
     # a report other than the text on stdout: the verdict line also goes to stderr
