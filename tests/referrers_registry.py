@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ import httpx
 import pytest
 
 from tests.reference_tools import TOOLS_BIN
+from tests.registry import stop_process
 
 REFERRERS_REGISTRY: Final = TOOLS_BIN / "referrers-registry"
 _LISTENING = re.compile(r"listening on (?P<addr>127\.0\.0\.1:\d+)")
@@ -82,13 +82,7 @@ class ReferrersRegistry:
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL) and wait for it."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop_process(proc)
 
     def __enter__(self) -> ReferrersRegistry:
         return self.start()

@@ -63,6 +63,17 @@ def _user_agent(line: str) -> str:
     return match["agent"] if match else ""
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """Stop ``proc`` if it still runs (SIGTERM, then SIGKILL after 5 s) and wait for it."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 class RegistryServer:
     """A ``docker-registry serve`` child process on 127.0.0.1 with a kernel-chosen port.
 
@@ -189,13 +200,7 @@ class RegistryServer:
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after 5 s) and wait for it."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop_process(proc)
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -19,10 +19,10 @@ from provcheck.cli.common import (
     open_cli_cache,
     platforms_of,
     positive,
+    read_cli_policy,
     replacing,
     seconds,
     verdict_exit_of,
-    with_cli_trust,
 )
 from provcheck.errors import UsageError
 
@@ -226,7 +226,6 @@ def _audit_run(args: argparse.Namespace, start: Callable[[int | None], object], 
     from provcheck.audit.inputs import check_references, read_inputs
     from provcheck.audit.run import REQUESTS_PER_HOST, STORE_WINDOW, AuditOptions, run_audit
     from provcheck.audit.shard import Shard
-    from provcheck.policy.loader import read_policy
     from provcheck.source.registry import RegistryOptions
 
     if args.policy is None:
@@ -238,8 +237,7 @@ def _audit_run(args: argparse.Namespace, start: Callable[[int | None], object], 
     if not references:
         raise UsageError("audit: give references or --from FILE")
     # The exact bytes parsed: they are part of every cached verdict's key.
-    raw, policy = read_policy(args.policy)
-    policy = with_cli_trust(args, policy)
+    raw, policy = read_cli_policy(args)
     # the position of each input in the whole input (every shard's records carry it)
     positions = [i for i, ref in enumerate(references) if shard is None or shard.holds(ref)]
     references = [references[i] for i in positions]

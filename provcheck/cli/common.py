@@ -390,6 +390,15 @@ def with_cli_trust(args: argparse.Namespace, policy: Policy) -> Policy:
     return policy
 
 
+def read_cli_policy(args: argparse.Namespace) -> tuple[bytes, Policy]:
+    """The ``--policy`` file's bytes (read once) and the policy parsed from them, with the
+    trust of ``--key`` and ``--trusted-root`` (:func:`with_cli_trust`): verify and audit."""
+    from provcheck.policy.loader import read_policy
+
+    raw, parsed = read_policy(args.policy)
+    return raw, with_cli_trust(args, parsed)
+
+
 def add_cache_options(parser: argparse.ArgumentParser, default: str | None) -> None:
     """``--cache`` and ``--cache-max-size`` (verify, audit, cache)."""
     group = parser.add_argument_group("cache")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from provcheck.cli.common import (
     ExitCode,
@@ -17,10 +17,6 @@ from provcheck.cli.common import (
     trust_of,
     write_output,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 INSPECT_FORMATS = ("text", "json", "provenance", "sbom")
 

@@ -18,6 +18,7 @@ from provcheck.cli.common import (
     error_message,
     open_cli_cache,
     platforms_of,
+    read_cli_policy,
     registry_options,
     summary_line,
     verdict_exit,
@@ -27,6 +28,9 @@ from provcheck.cli.common import (
 from provcheck.errors import UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from provcheck.evidence.record import Recording
     from provcheck.policy import Policy
     from provcheck.report import Report
 
@@ -99,22 +103,22 @@ def run(args: argparse.Namespace) -> ExitCode:
 
         return run_vsa(args)
     if args.sign_key is not None or args.attach:
-        from provcheck.errors import UsageError
-
         raise UsageError("--sign-key and --attach go with --format vsa")
     fmt = ReportFormat(args.format)
+    # a report other than the text on stdout: the verdict line also goes to stderr
+    separate = args.output is not None or fmt is not ReportFormat.TEXT
     try:
         report = _evaluate(args)
     except (Exception, KeyboardInterrupt) as exc:
         # Every run leaves a report in the chosen format, an error run too (a CI job must
         # never read a stale one). On stdout, text stays the one error line on stderr.
-        if args.output is not None or fmt is not ReportFormat.TEXT:
+        if separate:
             message = error_message(exc)
             error = Report.from_error(message, reference=args.reference, policy=str(args.policy))
             write_output(render(error, fmt), args.output)
         raise
     write_output(render(report, fmt), args.output)
-    if args.output is not None or fmt is not ReportFormat.TEXT:
+    if separate:
         where = f": report written to {args.output}" if args.output is not None else ""
         print(f"provcheck: {summary_line(report)}{where}", file=sys.stderr)
     return verdict_exit(report)
@@ -126,10 +130,20 @@ def _evaluate(args: argparse.Namespace) -> Report:
     if args.cache != "none" and args.at is None:
         # Cached verdicts are verdicts as of now: with --at the cache is not used.
         return _evaluate_cached(args)
-    from provcheck.api import verify_image
     from provcheck.policy import load_policy
 
-    policy = with_cli_trust(args, load_policy(args.policy))
+    return _verify_live(args, with_cli_trust(args, load_policy(args.policy)), args.at)
+
+
+def _verify_live(
+    args: argparse.Namespace,
+    policy: Policy,
+    now: datetime | None,
+    record: Recording | None = None,
+) -> Report:
+    """``verify_image`` with the command line's reference, source options and ``now``."""
+    from provcheck.api import verify_image
+
     return verify_image(
         args.reference,
         policy,
@@ -137,23 +151,15 @@ def _evaluate(args: argparse.Namespace) -> Report:
         platforms=platforms_of(args),
         max_layer_bytes=args.max_attestation_size,
         timeout=args.timeout,
-        now=args.at,
+        now=now,
+        record=record,
         attestations_repository=attestations_repository_of(args),
     )
-
-
-def _read_policy(args: argparse.Namespace) -> tuple[bytes, Policy]:
-    """The policy file's bytes (read once) and the policy parsed from them, with CLI trust."""
-    from provcheck.policy.loader import read_policy
-
-    raw, parsed = read_policy(args.policy)
-    return raw, with_cli_trust(args, parsed)
 
 
 def _evaluate_recorded(args: argparse.Namespace) -> Report:
     """``verify --evidence DIR``: the verification recorded, then written as a pack."""
     from provcheck._internal.clock import evaluation_time
-    from provcheck.api import verify_image
     from provcheck.errors import ProvcheckError
     from provcheck.evidence.pack import PackInputs, check_target, save_pack
     from provcheck.evidence.record import Recording
@@ -161,22 +167,12 @@ def _evaluate_recorded(args: argparse.Namespace) -> Report:
     if args.cache != "none":
         raise UsageError("--evidence records what is read: use it with --cache none")
     check_target(args.evidence)
-    raw, policy = _read_policy(args)
+    raw, policy = read_cli_policy(args)
     moment = evaluation_time(args.at)
     recording = Recording()
     inputs = PackInputs(policy, raw, str(args.policy), moment)
     try:
-        report = verify_image(
-            args.reference,
-            policy,
-            registry=registry_options(args),
-            platforms=platforms_of(args),
-            max_layer_bytes=args.max_attestation_size,
-            timeout=args.timeout,
-            now=moment,
-            record=recording,
-            attestations_repository=attestations_repository_of(args),
-        )
+        report = _verify_live(args, policy, moment, recording)
     except ProvcheckError as exc:
         # No earlier pack may stand for this run: the pack of an error is what was read
         # before it, with the error report.
@@ -198,7 +194,7 @@ def _evaluate_cached(args: argparse.Namespace) -> Report:
 
     from provcheck.cache.verify import verify_cached
 
-    raw, policy = _read_policy(args)
+    raw, policy = read_cli_policy(args)
     registry = registry_options(args)
     elsewhere = attestations_repository_of(args)
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +33,7 @@ from provcheck.oci.reference import parse_repository
 from provcheck.policy.loader import load_policy
 from provcheck.report.model import Status, Verdict
 from tests.conftest import require_docker_registry
+from tests.cosign_tool import Cosign as CosignTool
 from tests.oci_builder import ImageBuilder, provenance_statement, spdx_statement
 from tests.oci_push import OCI_INDEX, push_blob, push_manifest, sha256_digest
 from tests.reference_tools import reference_tool
@@ -45,30 +44,7 @@ USER, PASSWORD = "signer", "an0ther-Registry-pass"
 
 
 @dataclass(frozen=True)
-class Cosign:
-    binary: Path
-    home: Path
-
-    def __call__(self, *args: str, repository: str | None = None) -> None:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.home),
-            "DOCKER_CONFIG": str(self.home / "docker"),
-            "COSIGN_PASSWORD": "",
-            "COSIGN_YES": "true",
-            **({"COSIGN_REPOSITORY": repository} if repository is not None else {}),
-        }
-        done = subprocess.run(
-            [str(self.binary), *args],
-            cwd=self.home,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-
+class Cosign(CosignTool):
     @property
     def key(self) -> Path:
         return self.home / "k1.key"

@@ -8,8 +8,6 @@ come from the committed ``oras attach`` fixture and from the real cosign 2.5.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -24,6 +22,7 @@ from provcheck.discovery.options import DiscoveryOptions
 from provcheck.oci.reference import parse_repository
 from provcheck.predicates import PredicateKind
 from provcheck.source.registry import RegistryOptions
+from tests.cosign_tool import Cosign
 from tests.oci_builder import ImageBuilder
 from tests.oci_push import push_blob, push_layout, push_manifest
 from tests.paths import FIXTURES_DIR
@@ -115,25 +114,7 @@ def test_oras_sbom_referrers_on_both_registries(
 
 
 def _cosign(home: Path, *args: str, repository: str | None = None) -> None:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "DOCKER_CONFIG": str(home / "docker"),
-        "COSIGN_PASSWORD": "",
-        "COSIGN_YES": "true",
-        "COSIGN_EXPERIMENTAL": "1",
-        **({"COSIGN_REPOSITORY": repository} if repository is not None else {}),
-    }
-    done = subprocess.run(
-        [str(reference_tool("cosign")), *args],
-        cwd=home,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    Cosign(reference_tool("cosign"), home)(*args, repository=repository, experimental=True)
 
 
 @pytest.fixture(scope="module")

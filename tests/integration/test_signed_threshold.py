@@ -12,8 +12,6 @@ tests/oci_builder.py with fixed Ed25519 keys.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ from provcheck.discovery.model import AttestationOrigin, ImageAttestations, Trus
 from provcheck.discovery.options import DiscoveryOptions
 from provcheck.policy.loader import load_policy
 from provcheck.report.model import Report, Status, Verdict
+from tests.cosign_tool import Cosign as CosignTool
 from tests.oci_builder import BuiltImage, ImageBuilder, dsse_envelope, provenance_statement
 from tests.paths import FIXTURES_DIR
 from tests.reference_tools import reference_tool
@@ -176,30 +175,7 @@ def test_the_same_key_twice_counts_once(
 
 
 @dataclass(frozen=True)
-class Cosign:
-    binary: Path
-    home: Path
-
-    def __call__(self, *args: str, experimental: bool = False) -> None:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.home),
-            "DOCKER_CONFIG": str(self.home / "docker"),
-            "COSIGN_PASSWORD": "",
-            "COSIGN_YES": "true",
-            **({"COSIGN_EXPERIMENTAL": "1"} if experimental else {}),
-        }
-        done = subprocess.run(
-            [str(self.binary), *args],
-            cwd=self.home,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-
+class Cosign(CosignTool):
     def key(self, name: str) -> Path:
         return self.home / f"{name}.key"
 

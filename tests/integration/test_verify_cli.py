@@ -13,23 +13,11 @@ import pytest
 
 from provcheck.cli import main
 from provcheck.report import Status
+from tests.gate_support import POLICY_TEXT
 from tests.paths import REAL_CASES, REAL_DIR
 
 # The issue's acceptance policy: provenance, platforms [linux/amd64], frontend and build-args.
-POLICY = """\
-apiVersion: provcheck/v1
-kind: Policy
-name: acceptance
-rules:
-  provenance:
-    required: true
-  platforms:
-    required: [linux/amd64]
-  frontend:
-    allow: [dockerfile.v0, "localhost:5000/docker/dockerfile:1.7"]
-  build-args:
-    secrets: deny
-"""
+POLICY = POLICY_TEXT
 
 # What fixtures/real/README.md says a correct verifier concludes, as (exit code, rule -> status).
 EXPECTED: dict[str, tuple[int, dict[str, set[str]]]] = {

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from provcheck.policy.loader import load_policy
 from provcheck.predicates import SLSA_VSA_V1
 from provcheck.source.registry import RegistryClient
 from provcheck.vsa.attach import attach_attestation
+from tests.cosign_tool import Cosign
 from tests.oci_builder import ImageBuilder, provenance_statement, spdx_statement
 from tests.reference_tools import reference_tool
 from tests.registry import RegistryServer
@@ -247,33 +247,6 @@ def att_layers(registry: RegistryServer, repository: str, pushed: Pushed) -> lis
 
 
 # -- cosign accepts what provcheck attaches; provcheck finds it -----------------------------------
-
-
-@dataclass(frozen=True)
-class Cosign:
-    binary: Path
-    home: Path
-
-    def run(self, *args: str, repository: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run cosign; ``repository`` is its ``COSIGN_REPOSITORY``."""
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.home),
-            "DOCKER_CONFIG": str(self.home / "docker"),
-            "COSIGN_PASSWORD": "",
-            "COSIGN_YES": "true",
-        }
-        if repository is not None:
-            env["COSIGN_REPOSITORY"] = repository
-        return subprocess.run(
-            [str(self.binary), *args],
-            cwd=self.home,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
 
 
 @pytest.fixture(scope="module")
