@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -96,3 +98,30 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``redis://127.0.0.1:PORT/0`` of one redis-server (no persistence) for the session."""
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+def _isolating_command() -> list[str] | None:
+    """``unshare -rn`` (an unprivileged user namespace) or, as root, ``unshare -n``: whichever
+    runs here; ``None`` when neither does."""
+    for command in (["unshare", "-rn"], ["unshare", "-n"]):
+        if shutil.which(command[0]) is None:
+            return None
+        try:
+            probe = subprocess.run([*command, "true"], capture_output=True, timeout=30)
+        except OSError:
+            continue
+        if probe.returncode == 0:
+            return command
+    return None
+
+
+@pytest.fixture(scope="module")
+def offline() -> list[str]:
+    """The prefix that runs a command in a new network namespace (no interface up)."""
+    command = _isolating_command()
+    if command is None:
+        message = "neither `unshare -rn` nor `unshare -n` works here"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return command

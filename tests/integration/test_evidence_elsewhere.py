@@ -31,7 +31,6 @@ from tests.integration.test_attestations_repo import (
 from tests.integration.test_evidence_packs import (
     AT,
     PROVCHECK,
-    _isolating_command,
     _pack_members,
     _replay,
     _run,
@@ -50,17 +49,6 @@ def signer(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
     tool = Cosign(reference_tool("cosign"), tmp_path_factory.mktemp("cosign"))
     tool("generate-key-pair", "--output-key-prefix", "k1")
     return tool
-
-
-@pytest.fixture(scope="module")
-def no_network() -> list[str]:
-    command = _isolating_command()
-    if command is None:
-        message = "neither `unshare -rn` nor `unshare -n` works here"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return command
 
 
 def _tag_entries(pack: Path) -> list[dict[str, Any]]:
@@ -99,7 +87,7 @@ def test_pack_of_a_run_with_an_attestations_repository_replays_offline(
     signer: Cosign,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    no_network: list[str],
+    offline: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pushed = push_image(registry_server, unique_repository, "evidence-elsewhere")
@@ -107,7 +95,7 @@ def test_pack_of_a_run_with_an_attestations_repository_replays_offline(
     attest(signer, pushed, store, tmp_path)
     rules = policy(tmp_path, signer)
     pack = tmp_path / "pack"
-    _record_and_replay(capsys, no_network, pushed.ref, store, rules, pack, monkeypatch)
+    _record_and_replay(capsys, offline, pushed.ref, store, rules, pack, monkeypatch)
 
     hexdigest = pushed.digest.removeprefix("sha256:")
     there = {e[REF_NAME] for e in (t["annotations"] for t in _tag_entries(pack)) if WHERE in e}
@@ -134,7 +122,7 @@ def test_pack_of_a_run_with_an_attestations_repository_replays_offline(
     assert code == 2 and "recorded the attestations repository" in err
     # The same repository (here from $COSIGN_REPOSITORY) is the pack's copy: read offline.
     done = subprocess.run(
-        [*no_network, str(PROVCHECK), "verify", f"oci-layout://{pack}", "--policy", str(rules)],
+        [*offline, str(PROVCHECK), "verify", f"oci-layout://{pack}", "--policy", str(rules)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -149,7 +137,7 @@ def test_the_same_cosign_tag_at_home_and_in_the_attestations_repository_are_both
     signer: Cosign,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    no_network: list[str],
+    offline: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """cosign attests the image at home and in the other repository: both repositories hold a
@@ -172,7 +160,7 @@ def test_the_same_cosign_tag_at_home_and_in_the_attestations_repository_are_both
     )
     rules = policy(tmp_path, signer)
     pack = tmp_path / "pack"
-    _record_and_replay(capsys, no_network, pushed.ref, store, rules, pack, monkeypatch)
+    _record_and_replay(capsys, offline, pushed.ref, store, rules, pack, monkeypatch)
 
     att = f"sha256-{pushed.digest.removeprefix('sha256:')}.att"
     same_name = [t for t in _tag_entries(pack) if t["annotations"][REF_NAME] == att]
