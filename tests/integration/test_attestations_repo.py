@@ -90,11 +90,16 @@ class OtherRegistry:
         return self.server.host
 
 
-@pytest.fixture(scope="module")
-def cosign(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
+def cosign_with_a_key(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
+    """The real cosign in a private home, with the key pair ``k1`` generated there."""
     tool = Cosign(reference_tool("cosign"), tmp_path_factory.mktemp("cosign"))
     tool("generate-key-pair", "--output-key-prefix", "k1")
     return tool
+
+
+@pytest.fixture(scope="module")
+def cosign(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
+    return cosign_with_a_key(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

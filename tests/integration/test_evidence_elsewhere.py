@@ -24,9 +24,9 @@ from provcheck.discovery.options import DiscoveryOptions
 from tests.integration.test_attestations_repo import (
     NO_TLOG,
     Cosign,
-    attest,
+    attested_elsewhere,
+    cosign_with_a_key,
     policy,
-    push_image,
 )
 from tests.integration.test_evidence_packs import (
     AT,
@@ -36,7 +36,6 @@ from tests.integration.test_evidence_packs import (
     _run,
     _same_report,
 )
-from tests.reference_tools import reference_tool
 from tests.registry import RegistryServer
 
 ROLE = "dev.provcheck.evidence.role"
@@ -46,9 +45,7 @@ WHERE = "dev.provcheck.evidence.repository"
 
 @pytest.fixture(scope="module")
 def signer(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
-    tool = Cosign(reference_tool("cosign"), tmp_path_factory.mktemp("cosign"))
-    tool("generate-key-pair", "--output-key-prefix", "k1")
-    return tool
+    return cosign_with_a_key(tmp_path_factory)
 
 
 def _tag_entries(pack: Path) -> list[dict[str, Any]]:
@@ -90,9 +87,9 @@ def test_pack_of_a_run_with_an_attestations_repository_replays_offline(
     offline: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pushed = push_image(registry_server, unique_repository, "evidence-elsewhere")
-    store = f"{registry_server.host}/{unique_repository}-attestations"
-    attest(signer, pushed, store, tmp_path)
+    pushed, store = attested_elsewhere(
+        registry_server, unique_repository, signer, tmp_path, "evidence-elsewhere"
+    )
     rules = policy(tmp_path, signer)
     pack = tmp_path / "pack"
     _record_and_replay(capsys, offline, pushed.ref, store, rules, pack, monkeypatch)
@@ -143,9 +140,9 @@ def test_the_same_cosign_tag_at_home_and_in_the_attestations_repository_are_both
     """cosign attests the image at home and in the other repository: both repositories hold a
     ``sha256-<hex>.att`` tag (different manifests). The pack keeps both, one entry each, and the
     replay finds the statement of each where the original run did."""
-    pushed = push_image(registry_server, unique_repository, "evidence-both")
-    store = f"{registry_server.host}/{unique_repository}-attestations"
-    attest(signer, pushed, store, tmp_path)
+    pushed, store = attested_elsewhere(
+        registry_server, unique_repository, signer, tmp_path, "evidence-both"
+    )
     predicate = tmp_path / "predicate.json"  # written by attest
     signer(
         "attest",
