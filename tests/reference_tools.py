@@ -39,3 +39,33 @@ def run_tool(tool: Path, *args: str, home: Path) -> subprocess.CompletedProcess[
     return subprocess.run(
         [str(tool), *args], capture_output=True, text=True, timeout=120, env=env, check=False
     )
+
+
+def run_cosign(
+    binary: Path,
+    home: Path,
+    *args: str,
+    repository: str | None = None,
+    experimental: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """Run cosign in ``home`` (its own ``HOME`` and Docker config; keys without a password, no
+    prompts); ``repository`` is its ``COSIGN_REPOSITORY``, ``experimental`` sets
+    ``COSIGN_EXPERIMENTAL``."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "DOCKER_CONFIG": str(home / "docker"),
+        "COSIGN_PASSWORD": "",
+        "COSIGN_YES": "true",
+        **({"COSIGN_EXPERIMENTAL": "1"} if experimental else {}),
+        **({"COSIGN_REPOSITORY": repository} if repository is not None else {}),
+    }
+    return subprocess.run(
+        [str(binary), *args],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +35,7 @@ from provcheck.report.model import Status, Verdict
 from tests.conftest import require_docker_registry
 from tests.oci_builder import ImageBuilder, provenance_statement, spdx_statement
 from tests.oci_push import OCI_INDEX, push_blob, push_manifest, sha256_digest
-from tests.reference_tools import reference_tool
+from tests.reference_tools import reference_tool, run_cosign
 from tests.registry import RegistryServer
 
 NO_TLOG = ("--tlog-upload=false", "--yes", "--allow-http-registry")
@@ -50,23 +48,7 @@ class Cosign:
     home: Path
 
     def __call__(self, *args: str, repository: str | None = None) -> None:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.home),
-            "DOCKER_CONFIG": str(self.home / "docker"),
-            "COSIGN_PASSWORD": "",
-            "COSIGN_YES": "true",
-            **({"COSIGN_REPOSITORY": repository} if repository is not None else {}),
-        }
-        done = subprocess.run(
-            [str(self.binary), *args],
-            cwd=self.home,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = run_cosign(self.binary, self.home, *args, repository=repository)
         assert done.returncode == 0, done.stderr[-2000:]
 
     @property

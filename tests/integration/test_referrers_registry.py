@@ -8,8 +8,6 @@ come from the committed ``oras attach`` fixture and from the real cosign 2.5.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -27,7 +25,7 @@ from provcheck.source.registry import RegistryOptions
 from tests.oci_builder import ImageBuilder
 from tests.oci_push import push_blob, push_layout, push_manifest
 from tests.paths import FIXTURES_DIR
-from tests.reference_tools import reference_tool
+from tests.reference_tools import reference_tool, run_cosign
 from tests.referrers_registry import ReferrersRegistry, require_referrers_registry
 from tests.registry import RegistryServer
 
@@ -115,24 +113,8 @@ def test_oras_sbom_referrers_on_both_registries(
 
 
 def _cosign(home: Path, *args: str, repository: str | None = None) -> None:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "DOCKER_CONFIG": str(home / "docker"),
-        "COSIGN_PASSWORD": "",
-        "COSIGN_YES": "true",
-        "COSIGN_EXPERIMENTAL": "1",
-        **({"COSIGN_REPOSITORY": repository} if repository is not None else {}),
-    }
-    done = subprocess.run(
-        [str(reference_tool("cosign")), *args],
-        cwd=home,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    tool = reference_tool("cosign")
+    done = run_cosign(tool, home, *args, repository=repository, experimental=True)
     assert done.returncode == 0, done.stderr[-2000:]
 
 

@@ -12,8 +12,6 @@ tests/oci_builder.py with fixed Ed25519 keys.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,7 @@ from provcheck.policy.loader import load_policy
 from provcheck.report.model import Report, Status, Verdict
 from tests.oci_builder import BuiltImage, ImageBuilder, dsse_envelope, provenance_statement
 from tests.paths import FIXTURES_DIR
-from tests.reference_tools import reference_tool
+from tests.reference_tools import reference_tool, run_cosign
 from tests.registry import RegistryServer
 
 SIGNED = FIXTURES_DIR / "signed"
@@ -181,23 +179,7 @@ class Cosign:
     home: Path
 
     def __call__(self, *args: str, experimental: bool = False) -> None:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.home),
-            "DOCKER_CONFIG": str(self.home / "docker"),
-            "COSIGN_PASSWORD": "",
-            "COSIGN_YES": "true",
-            **({"COSIGN_EXPERIMENTAL": "1"} if experimental else {}),
-        }
-        done = subprocess.run(
-            [str(self.binary), *args],
-            cwd=self.home,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = run_cosign(self.binary, self.home, *args, experimental=experimental)
         assert done.returncode == 0, done.stderr[-2000:]
 
     def key(self, name: str) -> Path:

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from provcheck.source.registry import RegistryClient
 from provcheck.vsa.attach import attach_attestation
 from provcheck.vsa.run import Summary, summarise_async
 from tests.oci_builder import ImageBuilder, provenance_statement, spdx_statement
-from tests.reference_tools import reference_tool
+from tests.reference_tools import reference_tool, run_cosign
 from tests.registry import RegistryServer
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
@@ -284,24 +283,7 @@ class Cosign:
 
     def run(self, *args: str, repository: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run cosign; ``repository`` is its ``COSIGN_REPOSITORY``."""
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.home),
-            "DOCKER_CONFIG": str(self.home / "docker"),
-            "COSIGN_PASSWORD": "",
-            "COSIGN_YES": "true",
-        }
-        if repository is not None:
-            env["COSIGN_REPOSITORY"] = repository
-        return subprocess.run(
-            [str(self.binary), *args],
-            cwd=self.home,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return run_cosign(self.binary, self.home, *args, repository=repository)
 
 
 @pytest.fixture(scope="module")
