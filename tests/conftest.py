@@ -13,6 +13,7 @@ import pytest
 
 from tests.paths import FIXTURES_DIR, real_case
 from tests.redis_server import redis_server
+from tests.reference_tools import skip_or_fail
 from tests.registry import DOCKER_REGISTRY, RealRegistry, RegistryServer, load_real_cases
 
 
@@ -44,18 +45,12 @@ def _private_cache_home(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
 def require_docker_registry() -> None:
     """Skip (locally) or fail (with ``CI=true``) when Debian's docker-registry is missing."""
     if DOCKER_REGISTRY.exists():
         return
     message = f"{DOCKER_REGISTRY} is missing (apt-get install docker-registry)"
-    if _in_ci():
-        pytest.fail(message)
-    pytest.skip(message)
+    skip_or_fail(message)
 
 
 @pytest.fixture(scope="session")
@@ -121,7 +116,5 @@ def offline() -> list[str]:
     command = _isolating_command()
     if command is None:
         message = "neither `unshare -rn` nor `unshare -n` works here"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(message)
     return command
