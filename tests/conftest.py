@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 from tests.paths import FIXTURES_DIR, real_case
 from tests.redis_server import redis_server
+from tests.reference_tools import skip_or_fail
 from tests.registry import DOCKER_REGISTRY, RealRegistry, RegistryServer, load_real_cases
 
 
@@ -42,18 +45,12 @@ def _private_cache_home(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
 def require_docker_registry() -> None:
     """Skip (locally) or fail (with ``CI=true``) when Debian's docker-registry is missing."""
     if DOCKER_REGISTRY.exists():
         return
     message = f"{DOCKER_REGISTRY} is missing (apt-get install docker-registry)"
-    if _in_ci():
-        pytest.fail(message)
-    pytest.skip(message)
+    skip_or_fail(message)
 
 
 @pytest.fixture(scope="session")
@@ -96,3 +93,28 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``redis://127.0.0.1:PORT/0`` of one redis-server (no persistence) for the session."""
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+def _isolating_command() -> list[str] | None:
+    """``unshare -rn`` (an unprivileged user namespace) or, as root, ``unshare -n``: whichever
+    runs here; ``None`` when neither does."""
+    for command in (["unshare", "-rn"], ["unshare", "-n"]):
+        if shutil.which(command[0]) is None:
+            return None
+        try:
+            probe = subprocess.run([*command, "true"], capture_output=True, timeout=30)
+        except OSError:
+            continue
+        if probe.returncode == 0:
+            return command
+    return None
+
+
+@pytest.fixture(scope="module")
+def offline() -> list[str]:
+    """The prefix that runs a command in a new network namespace (no interface up)."""
+    command = _isolating_command()
+    if command is None:
+        message = "neither `unshare -rn` nor `unshare -n` works here"
+        skip_or_fail(message)
+    return command

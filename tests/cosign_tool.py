@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.reference_tools import run_cosign
 
 
 @dataclass(frozen=True)
@@ -20,23 +21,8 @@ class Cosign:
     ) -> subprocess.CompletedProcess[str]:
         """Run cosign; ``repository`` is its ``COSIGN_REPOSITORY``, ``experimental`` sets
         ``COSIGN_EXPERIMENTAL``."""
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.home),
-            "DOCKER_CONFIG": str(self.home / "docker"),
-            "COSIGN_PASSWORD": "",
-            "COSIGN_YES": "true",
-            **({"COSIGN_EXPERIMENTAL": "1"} if experimental else {}),
-            **({"COSIGN_REPOSITORY": repository} if repository is not None else {}),
-        }
-        return subprocess.run(
-            [str(self.binary), *args],
-            cwd=self.home,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        return run_cosign(
+            self.binary, self.home, *args, repository=repository, experimental=experimental
         )
 
     def __call__(

@@ -3,7 +3,6 @@ persistence; killed by PID in teardown."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -14,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
-import pytest
+from tests.reference_tools import skip_or_fail
 
 REDIS_SERVER: Final = Path("/usr/bin/redis-server")
 
@@ -27,9 +26,7 @@ def require_redis_server() -> Path:
     if found:
         return Path(found)
     message = f"{REDIS_SERVER} is missing (apt-get install redis-server)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    skip_or_fail(message)
 
 
 def _free_port() -> int:

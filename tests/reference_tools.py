@@ -6,12 +6,21 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from tests.paths import REPO_ROOT
 
 TOOLS_BIN = Path(os.environ.get("PROVCHECK_TOOLS", REPO_ROOT / ".tools")) / "bin"
+
+
+def skip_or_fail(message: str) -> NoReturn:
+    """A prerequisite is missing: skip the test locally, fail it under ``CI=true`` (where every
+    prerequisite is installed, so a missing one is a broken job, not a reason to skip)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def reference_tool(name: str) -> Path:
@@ -23,9 +32,7 @@ def reference_tool(name: str) -> Path:
     if found:
         return Path(found)
     message = f"{name} not found: run scripts/reference-tools.sh"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    skip_or_fail(message)
 
 
 def run_tool(tool: Path, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
@@ -38,4 +45,34 @@ def run_tool(tool: Path, *args: str, home: Path) -> subprocess.CompletedProcess[
     }
     return subprocess.run(
         [str(tool), *args], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+
+
+def run_cosign(
+    binary: Path,
+    home: Path,
+    *args: str,
+    repository: str | None = None,
+    experimental: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """Run cosign in ``home`` (its own ``HOME`` and Docker config; keys without a password, no
+    prompts); ``repository`` is its ``COSIGN_REPOSITORY``, ``experimental`` sets
+    ``COSIGN_EXPERIMENTAL``."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "DOCKER_CONFIG": str(home / "docker"),
+        "COSIGN_PASSWORD": "",
+        "COSIGN_YES": "true",
+        **({"COSIGN_EXPERIMENTAL": "1"} if experimental else {}),
+        **({"COSIGN_REPOSITORY": repository} if repository is not None else {}),
+    }
+    return subprocess.run(
+        [str(binary), *args],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )

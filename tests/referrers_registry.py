@@ -10,7 +10,6 @@ type. Content lives in memory for the life of the process.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import tempfile
@@ -20,9 +19,8 @@ from types import TracebackType
 from typing import Final
 
 import httpx
-import pytest
 
-from tests.reference_tools import TOOLS_BIN
+from tests.reference_tools import TOOLS_BIN, skip_or_fail
 from tests.registry import stop_process
 
 REFERRERS_REGISTRY: Final = TOOLS_BIN / "referrers-registry"
@@ -36,9 +34,7 @@ def require_referrers_registry() -> Path:
     if REFERRERS_REGISTRY.exists():
         return REFERRERS_REGISTRY
     message = f"{REFERRERS_REGISTRY} is missing: run scripts/referrers-registry.sh"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    skip_or_fail(message)
 
 
 class ReferrersRegistry:

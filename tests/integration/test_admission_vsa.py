@@ -22,6 +22,7 @@ from tests import admission_docs as docs
 from tests.gate_support import Recorder
 from tests.integration.test_vsa import (
     FULL_POLICY,
+    attach_summary,
     make_vsa,
     push_image,
     vsa_policy,
@@ -92,24 +93,11 @@ def test_a_cached_vsa_pass_ends_when_the_summary_gets_older_than_max_age(
     unique_repository: str,
     tmp_path: Path,
 ) -> None:
-    from provcheck.attestation.signing import load_signing_key
-    from provcheck.vsa.run import summarise_async
-
     key = write_key(tmp_path / "keys", "ci", ec.generate_private_key(ec.SECP256R1()))
     pushed = push_image(registry_server, unique_repository)
     ci = write_policy(tmp_path / "ci", FULL_POLICY)
     verified = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=110)
-    asyncio.run(
-        summarise_async(
-            pushed.pinned,
-            load_policy(ci),
-            str(ci),
-            ci.read_bytes(),
-            sign_key=load_signing_key(key.private, {}),
-            attach=True,
-            now=verified,
-        )
-    )
+    attach_summary(pushed.pinned, ci, key.private, verified)
     now = datetime.now(UTC)
     for max_age, expected in (
         ("2h", verified + timedelta(hours=2)),  # 10 minutes left: kept 10 minutes

@@ -66,11 +66,16 @@ class OtherRegistry:
         return self.server.host
 
 
-@pytest.fixture(scope="module")
-def cosign(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
+def cosign_with_a_key(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
+    """The real cosign in a private home, with the key pair ``k1`` generated there."""
     tool = Cosign(reference_tool("cosign"), tmp_path_factory.mktemp("cosign"))
     tool("generate-key-pair", "--output-key-prefix", "k1")
     return tool
+
+
+@pytest.fixture(scope="module")
+def cosign(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
+    return cosign_with_a_key(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +134,22 @@ def attest(cosign: Cosign, pushed: Pushed, repository: str, tmp_path: Path) -> N
     )
 
 
+def attested_elsewhere(
+    registry: RegistryServer,
+    repository: str,
+    cosign: Cosign,
+    tmp_path: Path,
+    name: str,
+    layout: Path | None = None,
+) -> tuple[Pushed, str]:
+    """``push_image`` to ``repository``, attested by cosign into ``<repository>-attestations``
+    of the same registry; the image and that attestations repository."""
+    pushed = push_image(registry, repository, name, layout)
+    store = f"{registry.host}/{repository}-attestations"
+    attest(cosign, pushed, store, tmp_path)
+    return pushed, store
+
+
 def policy(tmp_path: Path, cosign: Cosign) -> Path:
     path = tmp_path / "policy.yaml"
     path.write_text(
@@ -150,9 +171,9 @@ def found_with(ref: str, cosign: Cosign, repository: str | None) -> ImageAttesta
 def test_attestation_in_another_repository_is_found_verified_and_bound(
     registry_server: RegistryServer, unique_repository: str, cosign: Cosign, tmp_path: Path
 ) -> None:
-    pushed = push_image(registry_server, unique_repository, "elsewhere-same-registry")
-    store = f"{registry_server.host}/{unique_repository}-attestations"
-    attest(cosign, pushed, store, tmp_path)
+    pushed, store = attested_elsewhere(
+        registry_server, unique_repository, cosign, tmp_path, "elsewhere-same-registry"
+    )
 
     home_only = found_with(pushed.ref, cosign, None)
     assert not list(home_only.images[0].statements())  # nothing at home
@@ -178,10 +199,11 @@ def test_an_oci_layout_reads_the_attestations_repository_of_a_registry(
 ) -> None:
     """The image copied to a local layout: its signed attestation is still found by digest in
     the registry's attestations repository."""
-    pushed = push_image(registry_server, unique_repository, "elsewhere-layout", tmp_path / "oci")
-    store = f"{registry_server.host}/{unique_repository}-attestations"
-    attest(cosign, pushed, store, tmp_path)
-    found = found_with(f"oci-layout://{tmp_path / 'oci'}:1", cosign, store)
+    layout = tmp_path / "oci"
+    _, store = attested_elsewhere(
+        registry_server, unique_repository, cosign, tmp_path, "elsewhere-layout", layout
+    )
+    found = found_with(f"oci-layout://{layout}:1", cosign, store)
     (usable,) = found.images[0].statements()
     assert usable.manifest.repository is StoreRepository.ATTESTATIONS_REPO
     assert usable.layer.trust is TrustLevel.SIGNED
@@ -237,9 +259,9 @@ def test_verify_evidence_reads_the_other_repository(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``verify --evidence`` honours ``--attestations-repo`` as every other verify does."""
-    pushed = push_image(registry_server, unique_repository, "elsewhere-evidence")
-    store = f"{registry_server.host}/{unique_repository}-attestations"
-    attest(cosign, pushed, store, tmp_path)
+    pushed, store = attested_elsewhere(
+        registry_server, unique_repository, cosign, tmp_path, "elsewhere-evidence"
+    )
     monkeypatch.delenv("COSIGN_REPOSITORY", raising=False)
     argv = ["verify", pushed.ref, "--policy", str(policy(tmp_path, cosign)), "--cache", "none"]
     argv += ["--attestations-repo", store, "--evidence", str(tmp_path / "pack")]
@@ -256,9 +278,9 @@ def test_explain_reads_the_other_repository(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``explain --attestations-repo`` lists the signed provenance stored there."""
-    pushed = push_image(registry_server, unique_repository, "elsewhere-explain")
-    store = f"{registry_server.host}/{unique_repository}-attestations"
-    attest(cosign, pushed, store, tmp_path)
+    pushed, store = attested_elsewhere(
+        registry_server, unique_repository, cosign, tmp_path, "elsewhere-explain"
+    )
     monkeypatch.delenv("COSIGN_REPOSITORY", raising=False)
     argv = ["explain", pushed.ref, "--policy", str(policy(tmp_path, cosign)), "--format", "json"]
     assert main([*argv, "--attestations-repo", store]) == 0
@@ -339,9 +361,9 @@ def test_audit_reads_the_other_repository_and_keys_its_verdicts_by_it(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pushed = push_image(registry_server, unique_repository, "elsewhere-audit")
-    store = f"{registry_server.host}/{unique_repository}-attestations"
-    attest(cosign, pushed, store, tmp_path)
+    pushed, store = attested_elsewhere(
+        registry_server, unique_repository, cosign, tmp_path, "elsewhere-audit"
+    )
     monkeypatch.delenv("COSIGN_REPOSITORY", raising=False)
     monkeypatch.setenv("PROVCHECK_CACHE_HMAC_KEY", "k" * 32)
     audit = ["audit", "--policy", str(policy(tmp_path, cosign)), pushed.ref, "-q"]
@@ -446,9 +468,9 @@ def test_report_names_where_it_looked(
     registry_server: RegistryServer, unique_repository: str, cosign: Cosign, tmp_path: Path
 ) -> None:
     """The verdict of the signatures rule comes from the statement found elsewhere."""
-    pushed = push_image(registry_server, unique_repository, "elsewhere-report")
-    store = f"{registry_server.host}/{unique_repository}-attestations"
-    attest(cosign, pushed, store, tmp_path)
+    pushed, store = attested_elsewhere(
+        registry_server, unique_repository, cosign, tmp_path, "elsewhere-report"
+    )
     report = verify_image(
         pushed.ref, load_policy(policy(tmp_path, cosign)), attestations_repository=store
     )
@@ -471,9 +493,9 @@ def test_the_admission_gate_reads_the_attestations_repository(
     from provcheck.source.registry import RegistryOptions
     from tests import admission_docs as docs
 
-    pushed = push_image(registry_server, unique_repository, "elsewhere-gate")
-    store = f"{registry_server.host}/{unique_repository}-attestations"
-    attest(cosign, pushed, store, tmp_path)
+    pushed, store = attested_elsewhere(
+        registry_server, unique_repository, cosign, tmp_path, "elsewhere-gate"
+    )
     document = policy(tmp_path, cosign).read_bytes()
     rules = parse_policy(document, "policy.yaml", resolver=FileResolver(tmp_path))
 

@@ -3,7 +3,6 @@ chromium) a headless screenshot that shows something (skipped without it, fails 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -14,6 +13,7 @@ import pytest
 
 from provcheck.cli import main
 from tests.integration.test_verify_cli import POLICY
+from tests.reference_tools import skip_or_fail
 from tests.registry import RealRegistry
 from tests.unit.audit.test_html import Dom
 
@@ -52,9 +52,7 @@ def _chromium() -> str:
     found = shutil.which("chromium")
     if found is None:
         message = "chromium not found: apt-get install chromium (scripts/check.sh does)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(message)
     return found
 
 

@@ -24,20 +24,18 @@ from provcheck.discovery.options import DiscoveryOptions
 from tests.integration.test_attestations_repo import (
     NO_TLOG,
     Cosign,
-    attest,
+    attested_elsewhere,
+    cosign_with_a_key,
     policy,
-    push_image,
 )
 from tests.integration.test_evidence_packs import (
     AT,
     PROVCHECK,
-    _isolating_command,
     _pack_members,
     _replay,
     _run,
     _same_report,
 )
-from tests.reference_tools import reference_tool
 from tests.registry import RegistryServer
 
 ROLE = "dev.provcheck.evidence.role"
@@ -47,20 +45,7 @@ WHERE = "dev.provcheck.evidence.repository"
 
 @pytest.fixture(scope="module")
 def signer(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
-    tool = Cosign(reference_tool("cosign"), tmp_path_factory.mktemp("cosign"))
-    tool("generate-key-pair", "--output-key-prefix", "k1")
-    return tool
-
-
-@pytest.fixture(scope="module")
-def no_network() -> list[str]:
-    command = _isolating_command()
-    if command is None:
-        message = "neither `unshare -rn` nor `unshare -n` works here"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return command
+    return cosign_with_a_key(tmp_path_factory)
 
 
 def _tag_entries(pack: Path) -> list[dict[str, Any]]:
@@ -99,15 +84,15 @@ def test_pack_of_a_run_with_an_attestations_repository_replays_offline(
     signer: Cosign,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    no_network: list[str],
+    offline: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pushed = push_image(registry_server, unique_repository, "evidence-elsewhere")
-    store = f"{registry_server.host}/{unique_repository}-attestations"
-    attest(signer, pushed, store, tmp_path)
+    pushed, store = attested_elsewhere(
+        registry_server, unique_repository, signer, tmp_path, "evidence-elsewhere"
+    )
     rules = policy(tmp_path, signer)
     pack = tmp_path / "pack"
-    _record_and_replay(capsys, no_network, pushed.ref, store, rules, pack, monkeypatch)
+    _record_and_replay(capsys, offline, pushed.ref, store, rules, pack, monkeypatch)
 
     hexdigest = pushed.digest.removeprefix("sha256:")
     there = {e[REF_NAME] for e in (t["annotations"] for t in _tag_entries(pack)) if WHERE in e}
@@ -134,7 +119,7 @@ def test_pack_of_a_run_with_an_attestations_repository_replays_offline(
     assert code == 2 and "recorded the attestations repository" in err
     # The same repository (here from $COSIGN_REPOSITORY) is the pack's copy: read offline.
     done = subprocess.run(
-        [*no_network, str(PROVCHECK), "verify", f"oci-layout://{pack}", "--policy", str(rules)],
+        [*offline, str(PROVCHECK), "verify", f"oci-layout://{pack}", "--policy", str(rules)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -149,15 +134,15 @@ def test_the_same_cosign_tag_at_home_and_in_the_attestations_repository_are_both
     signer: Cosign,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    no_network: list[str],
+    offline: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """cosign attests the image at home and in the other repository: both repositories hold a
     ``sha256-<hex>.att`` tag (different manifests). The pack keeps both, one entry each, and the
     replay finds the statement of each where the original run did."""
-    pushed = push_image(registry_server, unique_repository, "evidence-both")
-    store = f"{registry_server.host}/{unique_repository}-attestations"
-    attest(signer, pushed, store, tmp_path)
+    pushed, store = attested_elsewhere(
+        registry_server, unique_repository, signer, tmp_path, "evidence-both"
+    )
     predicate = tmp_path / "predicate.json"  # written by attest
     signer(
         "attest",
@@ -172,7 +157,7 @@ def test_the_same_cosign_tag_at_home_and_in_the_attestations_repository_are_both
     )
     rules = policy(tmp_path, signer)
     pack = tmp_path / "pack"
-    _record_and_replay(capsys, no_network, pushed.ref, store, rules, pack, monkeypatch)
+    _record_and_replay(capsys, offline, pushed.ref, store, rules, pack, monkeypatch)
 
     att = f"sha256-{pushed.digest.removeprefix('sha256:')}.att"
     same_name = [t for t in _tag_entries(pack) if t["annotations"][REF_NAME] == att]

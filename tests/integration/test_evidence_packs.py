@@ -29,33 +29,6 @@ AT = "2026-12-01T12:00:00Z"
 CASES = json.loads((SIGNED / "cases.json").read_text())
 
 
-def _isolating_command() -> list[str] | None:
-    """``unshare -rn`` (an unprivileged user namespace) or, as root, ``unshare -n``: whichever
-    runs here; ``None`` when neither does."""
-    for command in (["unshare", "-rn"], ["unshare", "-n"]):
-        if shutil.which(command[0]) is None:
-            return None
-        try:
-            probe = subprocess.run([*command, "true"], capture_output=True, timeout=30)
-        except OSError:
-            continue
-        if probe.returncode == 0:
-            return command
-    return None
-
-
-@pytest.fixture(scope="module")
-def offline() -> list[str]:
-    """The prefix that runs a command in a new network namespace (no interface up)."""
-    command = _isolating_command()
-    if command is None:
-        message = "neither `unshare -rn` nor `unshare -n` works here"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return command
-
-
 def _policy(tmp_path: Path, name: str, body: str, files: dict[str, Path] | None = None) -> Path:
     folder = tmp_path / f"policy-{name}"
     folder.mkdir(parents=True)

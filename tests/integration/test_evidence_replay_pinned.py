@@ -6,14 +6,12 @@ included. The pack of a run by tag replays as unpinned, as that run was.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.integration.test_evidence_packs import (
     AT,
-    _isolating_command,
     _policy,
     _replay,
     _run,
@@ -26,24 +24,13 @@ from tests.registry import RegistryServer
 MULTI = FIXTURES_DIR / "real" / "b-multi-max" / "oci-layout"
 
 
-@pytest.fixture(scope="module")
-def no_network() -> list[str]:
-    command = _isolating_command()
-    if command is None:
-        message = "neither `unshare -rn` nor `unshare -n` works here"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return command
-
-
 @pytest.mark.parametrize(("pinned", "trust"), [(True, "index-bound"), (False, "unsigned")])
 def test_replay_of_the_subject_keeps_the_runs_pinning(
     registry_server: RegistryServer,
     unique_repository: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    no_network: list[str],
+    offline: list[str],
     pinned: bool,
     trust: str,
 ) -> None:
@@ -59,6 +46,6 @@ def test_replay_of_the_subject_keeps_the_runs_pinning(
     provenance = [r for r in original["results"] if r["rule"] == "provenance"]
     assert provenance and {r["trust"] for r in provenance} == {trust}
 
-    code, replayed, err = _replay(no_network, pack, rules)
+    code, replayed, err = _replay(offline, pack, rules)
     assert replayed is not None and code == 0, err
     _same_report(original, replayed)

@@ -150,14 +150,21 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
 WHERE = ["layout", "registry"]
 
 
-def _reference(
-    case: str, where: str, tmp_path: Path, registry_server: RegistryServer, repository: str
-) -> str:
-    layout = BUILDERS[case](tmp_path)
-    if where == "layout":
-        return f"oci-layout://{layout}:1"
-    push_layout(registry_server.url, layout, repository)
-    return f"{registry_server.host}/{repository}:1"
+@pytest.fixture
+def reference(
+    where: str, tmp_path: Path, registry_server: RegistryServer, unique_repository: str
+) -> Callable[[str], str]:
+    """The image a case of BUILDERS builds, as a reference: its OCI layout (``where`` is
+    ``layout``) or the layout pushed to the registry."""
+
+    def make(case: str) -> str:
+        layout = BUILDERS[case](tmp_path)
+        if where == "layout":
+            return f"oci-layout://{layout}:1"
+        push_layout(registry_server.url, layout, unique_repository)
+        return f"{registry_server.host}/{unique_repository}:1"
+
+    return make
 
 
 def _explain(
@@ -199,13 +206,9 @@ def _policy(tmp_path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("where", WHERE)
 def test_single_manifest(
-    where: str,
-    tmp_path: Path,
-    registry_server: RegistryServer,
-    unique_repository: str,
-    capsys: pytest.CaptureFixture[str],
+    reference: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ref = _reference("single-manifest", where, tmp_path, registry_server, unique_repository)
+    ref = reference("single-manifest")
     document = _explain(capsys, ref)
     image = _causes(document, None)
     fix = image["single-manifest"]["fix"]
@@ -228,15 +231,9 @@ def test_single_manifest(
 
 @pytest.mark.parametrize("where", WHERE)
 def test_no_attestation_manifests(
-    where: str,
-    tmp_path: Path,
-    registry_server: RegistryServer,
-    unique_repository: str,
-    capsys: pytest.CaptureFixture[str],
+    reference: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ref = _reference(
-        "no-attestation-manifests", where, tmp_path, registry_server, unique_repository
-    )
+    ref = reference("no-attestation-manifests")
     document = _explain(capsys, ref)
     image = _causes(document, None)
     assert (
@@ -254,13 +251,9 @@ def test_no_attestation_manifests(
 
 @pytest.mark.parametrize("where", WHERE)
 def test_platform_not_attested(
-    where: str,
-    tmp_path: Path,
-    registry_server: RegistryServer,
-    unique_repository: str,
-    capsys: pytest.CaptureFixture[str],
+    reference: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ref = _reference("platform-not-attested", where, tmp_path, registry_server, unique_repository)
+    ref = reference("platform-not-attested")
     document = _explain(capsys, ref)
     arm64 = _causes(document, "linux/arm64")
     assert set(arm64) == {"platform-not-attested"}
@@ -279,13 +272,9 @@ def test_platform_not_attested(
 
 @pytest.mark.parametrize("where", WHERE)
 def test_min_mode(
-    where: str,
-    tmp_path: Path,
-    registry_server: RegistryServer,
-    unique_repository: str,
-    capsys: pytest.CaptureFixture[str],
+    reference: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ref = _reference("min-mode", where, tmp_path, registry_server, unique_repository)
+    ref = reference("min-mode")
     document = _explain(capsys, ref)
     [platform] = document["platforms"]
     assert platform["missing"] == ["sbom"]  # min-mode provenance is there, degraded
@@ -293,16 +282,15 @@ def test_min_mode(
     cause = _causes(document, "linux/amd64")["min-mode"]
     assert cause["kind"] == "provenance"
     assert cause["fix"].startswith("build with `--provenance=mode=max`")
-    results = _verify(capsys, ref, _policy(tmp_path, MAX_MODE))
-    by_rule = {r["rule"]: r for r in results}
+    policy = str(_policy(tmp_path, MAX_MODE))
+    main(["verify", ref, "--policy", policy, "--format", "json"])
+    text = capsys.readouterr().out
+    by_rule = {r["rule"]: r for r in json.loads(text)["results"]}
     assert by_rule["provenance"]["status"] == "fail"
     assert by_rule["provenance"]["cause"] == "min-mode"
     assert by_rule["build-args"]["status"] == "incomplete"
     assert by_rule["build-args"]["cause"] == "min-mode"
     # the cause survives the JSON report both ways, and is in the text and SARIF reports
-    policy = str(_policy(tmp_path, MAX_MODE))
-    main(["verify", ref, "--policy", policy, "--format", "json"])
-    text = capsys.readouterr().out
     assert render_json(parse_report(text)) == text
     report = parse_report(text)
     assert {r.rule: r.cause for r in report.results} == {
@@ -322,13 +310,9 @@ def test_min_mode(
 
 @pytest.mark.parametrize("where", WHERE)
 def test_no_sbom(
-    where: str,
-    tmp_path: Path,
-    registry_server: RegistryServer,
-    unique_repository: str,
-    capsys: pytest.CaptureFixture[str],
+    reference: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ref = _reference("no-sbom", where, tmp_path, registry_server, unique_repository)
+    ref = reference("no-sbom")
     document = _explain(capsys, ref)
     cause = _causes(document, "linux/amd64")["no-sbom"]
     assert cause["kind"] == "sbom"
@@ -342,13 +326,9 @@ def test_no_sbom(
 
 @pytest.mark.parametrize("where", WHERE)
 def test_unbound(
-    where: str,
-    tmp_path: Path,
-    registry_server: RegistryServer,
-    unique_repository: str,
-    capsys: pytest.CaptureFixture[str],
+    reference: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ref = _reference("unbound", where, tmp_path, registry_server, unique_repository)
+    ref = reference("unbound")
     document = _explain(capsys, ref)  # exit 0: a statement bound elsewhere is explained
     causes = _causes(document, "linux/amd64")
     assert set(causes) == {"unbound"}
@@ -365,13 +345,9 @@ def test_unbound(
 
 @pytest.mark.parametrize("where", WHERE)
 def test_below_trust(
-    where: str,
-    tmp_path: Path,
-    registry_server: RegistryServer,
-    unique_repository: str,
-    capsys: pytest.CaptureFixture[str],
+    reference: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ref = _reference("below-trust", where, tmp_path, registry_server, unique_repository)
+    ref = reference("below-trust")
     policy = _policy(tmp_path, INDEX_BOUND)
     assert _causes(_explain(capsys, ref), "linux/amd64") == {}  # nothing missing without it
     document = _explain(capsys, ref, "--policy", str(policy))
@@ -391,12 +367,11 @@ def test_below_trust(
 @pytest.mark.parametrize("where", WHERE)
 def test_stored_elsewhere_and_registry_no_referrers(
     where: str,
+    reference: Callable[[str], str],
     tmp_path: Path,
-    registry_server: RegistryServer,
-    unique_repository: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    ref = _reference("stored-elsewhere", where, tmp_path, registry_server, unique_repository)
+    ref = reference("stored-elsewhere")
     document = _explain(capsys, ref)
     [platform] = document["platforms"]
     [evidence] = platform["evidence"]

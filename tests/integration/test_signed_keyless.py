@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import socket
 import sys
@@ -24,6 +23,7 @@ import pytest
 from provcheck.attestation.signatures import Identity
 from provcheck.cli import main
 from tests.paths import FIXTURES_DIR, load_script
+from tests.reference_tools import skip_or_fail
 
 KEYLESS_DIR = FIXTURES_DIR / "signed" / "keyless"
 GOOD_LAYOUT = KEYLESS_DIR / "layout"
@@ -38,9 +38,7 @@ def sigstore_extra() -> None:
     if importlib.util.find_spec("sigstore") is not None:
         return
     message = "the sigstore extra is not installed: pip install 'provcheck[sigstore]'"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    skip_or_fail(message)
 
 
 def _verify(

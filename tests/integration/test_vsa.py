@@ -23,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from provcheck.attestation.signing import load_signing_key
 from provcheck.cli import main
 from provcheck.oci.digest import Digest
 from provcheck.oci.reference import ImageReference
@@ -30,6 +31,7 @@ from provcheck.policy.loader import load_policy
 from provcheck.predicates import SLSA_VSA_V1
 from provcheck.source.registry import RegistryClient
 from provcheck.vsa.attach import attach_attestation
+from provcheck.vsa.run import Summary, summarise_async
 from tests.cosign_tool import Cosign
 from tests.oci_builder import ImageBuilder, provenance_statement, spdx_statement
 from tests.reference_tools import reference_tool
@@ -209,6 +211,22 @@ def make_vsa(
     return code, envelope
 
 
+def attach_summary(ref: str, policy: Path, key: Path, now: datetime) -> Summary:
+    """Sign and attach a summary of verifying ``ref`` as if made at ``now`` (the library's
+    ``now``: the command line refuses ``--at`` with ``--format vsa``)."""
+    return asyncio.run(
+        summarise_async(
+            ref,
+            load_policy(policy),
+            str(policy),
+            policy.read_bytes(),
+            sign_key=load_signing_key(key, {}),
+            attach=True,
+            now=now,
+        )
+    )
+
+
 def statement_of(envelope: dict[str, Any]) -> dict[str, Any]:
     statement: dict[str, Any] = json.loads(base64.b64decode(envelope["payload"]))
     return statement
@@ -220,6 +238,16 @@ def gate(capsys: pytest.CaptureFixture[str], ref: str, policy: Path) -> tuple[in
     doc = json.loads(out)
     (result,) = [r for r in doc["results"] if r["rule"] == "vsa"]
     return code, result
+
+
+def gate_rejects(
+    capsys: pytest.CaptureFixture[str], ref: str, policy: Path, reason: str, code: int = 1
+) -> dict[str, Any]:
+    """The gate fails ``ref`` with exit ``code`` and a ``VSA rejected (reason)`` message."""
+    got, result = gate(capsys, ref, policy)
+    assert (got, result["status"]) == (code, "fail")
+    assert result["message"].startswith(f"VSA rejected ({reason})"), result["message"]
+    return result
 
 
 def attach_raw(registry: RegistryServer, pushed: Pushed, envelope: bytes) -> None:
@@ -429,9 +457,9 @@ def test_forged_vsa_signed_by_an_unknown_key_fails(
     pushed = push_image(registry_server, unique_repository)
     policy = write_policy(tmp_path / "ci", FULL_POLICY)
     make_vsa(capsys, pushed.pinned, policy, keys["other"].private)
-    code, result = gate(capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public))
-    assert (code, result["status"]) == (1, "fail")
-    assert result["message"].startswith("VSA rejected (forged)"), result["message"]
+    gate_rejects(
+        capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public), "forged"
+    )
 
 
 def test_forged_vsa_with_a_tampered_payload_fails(
@@ -461,9 +489,9 @@ def test_forged_vsa_with_a_tampered_payload_fails(
     statement["predicate"]["verificationResult"] = "PASSED"
     envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
     attach_raw(registry_server, pushed, json.dumps(envelope).encode())
-    code, result = gate(capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public))
-    assert (code, result["status"]) == (1, "fail")
-    assert result["message"].startswith("VSA rejected (forged)"), result["message"]
+    gate_rejects(
+        capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public), "forged"
+    )
 
 
 def test_replayed_vsa_of_another_digest_fails(
@@ -479,11 +507,10 @@ def test_replayed_vsa_of_another_digest_fails(
     policy = write_policy(tmp_path / "ci", FULL_POLICY)
     _, envelope_b = make_vsa(capsys, b.pinned, policy, keys["ecdsa"].private)
     attach_raw(registry_server, a, json.dumps(envelope_b).encode())
-    code, result = gate(capsys, a.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public))
-    assert result["status"] == "fail"
-    assert result["message"].startswith("VSA rejected (replayed)"), result["message"]
     # a statement bound to another image voids evidence, as everywhere: exit 3
-    assert code == 3
+    gate_rejects(
+        capsys, a.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public), "replayed", code=3
+    )
 
 
 def test_stale_vsa_fails_max_age(
@@ -493,28 +520,13 @@ def test_stale_vsa_fails_max_age(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from provcheck.attestation.signing import load_signing_key
-    from provcheck.vsa.run import summarise_async
-
     pushed = push_image(registry_server, unique_repository)
     policy = write_policy(tmp_path / "ci", FULL_POLICY)
     three_hours_ago = datetime.now(UTC) - timedelta(hours=3)
-    summary = asyncio.run(
-        summarise_async(
-            pushed.pinned,
-            load_policy(policy),
-            str(policy),
-            policy.read_bytes(),
-            sign_key=load_signing_key(keys["ecdsa"].private, {}),
-            attach=True,
-            now=three_hours_ago,
-        )
-    )
+    summary = attach_summary(pushed.pinned, policy, keys["ecdsa"].private, three_hours_ago)
     assert summary.attached is not None
     gate_policy = vsa_policy(tmp_path / "gate", keys["ecdsa"].public, max_age="2h")
-    code, result = gate(capsys, pushed.pinned, gate_policy)
-    assert (code, result["status"]) == (1, "fail")
-    assert result["message"].startswith("VSA rejected (stale)"), result["message"]
+    gate_rejects(capsys, pushed.pinned, gate_policy, "stale")
     # the same summary is fresh enough for a gate that allows a day
     lenient = vsa_policy(tmp_path / "lenient", keys["ecdsa"].public, max_age="1d")
     assert gate(capsys, pushed.pinned, lenient)[1]["status"] == "pass"
@@ -526,21 +538,10 @@ def test_vsa_from_the_future_fails(
     keys: dict[str, KeyPair],
     tmp_path: Path,
 ) -> None:
-    from provcheck.attestation.signing import load_signing_key
-    from provcheck.vsa.run import summarise_async
-
     pushed = push_image(registry_server, unique_repository)
     policy = write_policy(tmp_path / "ci", FULL_POLICY)
-    asyncio.run(
-        summarise_async(
-            pushed.pinned,
-            load_policy(policy),
-            str(policy),
-            policy.read_bytes(),
-            sign_key=load_signing_key(keys["ecdsa"].private, {}),
-            attach=True,
-            now=datetime.now(UTC) + timedelta(hours=1),
-        )
+    attach_summary(
+        pushed.pinned, policy, keys["ecdsa"].private, datetime.now(UTC) + timedelta(hours=1)
     )
     from provcheck.api import verify_image
     from provcheck.report.model import Status
@@ -565,9 +566,7 @@ def test_vsa_for_another_policy_fails(
     gate_policy = vsa_policy(
         tmp_path / "gate", keys["ecdsa"].public, policy_digest=sha256_of(required)
     )
-    code, result = gate(capsys, pushed.pinned, gate_policy)
-    assert (code, result["status"]) == (1, "fail")
-    assert result["message"].startswith("VSA rejected (wrong-policy)"), result["message"]
+    result = gate_rejects(capsys, pushed.pinned, gate_policy, "wrong-policy")
     assert sha256_of(required) in result["message"]
 
 
@@ -584,9 +583,9 @@ def test_failed_vsa_fails(
     assert code == 1  # the exit code follows the verdict; the summary records it
     predicate = statement_of(envelope)["predicate"]
     assert (predicate["verificationResult"], predicate["verifiedLevels"]) == ("FAILED", [])
-    code, result = gate(capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public))
-    assert (code, result["status"]) == (1, "fail")
-    assert result["message"].startswith("VSA rejected (failed)"), result["message"]
+    gate_rejects(
+        capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public), "failed"
+    )
 
 
 def test_an_error_verdict_exits_3_and_its_summary_says_failed(
@@ -602,9 +601,9 @@ def test_an_error_verdict_exits_3_and_its_summary_says_failed(
     assert code == 3
     predicate = statement_of(envelope)["predicate"]
     assert (predicate["verificationResult"], predicate["verifiedLevels"]) == ("FAILED", [])
-    code, result = gate(capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public))
-    assert (code, result["status"]) == (1, "fail")
-    assert result["message"].startswith("VSA rejected (failed)"), result["message"]
+    gate_rejects(
+        capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public), "failed"
+    )
 
 
 def test_unsigned_vsa_fails(
@@ -626,9 +625,9 @@ def test_unsigned_vsa_fails(
         "signatures": [],
     }
     attach_raw(registry_server, pushed, json.dumps(unsigned).encode())
-    code, result = gate(capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public))
-    assert (code, result["status"]) == (1, "fail")
-    assert result["message"].startswith("VSA rejected (unsigned)"), result["message"]
+    gate_rejects(
+        capsys, pushed.pinned, vsa_policy(tmp_path / "gate", keys["ecdsa"].public), "unsigned"
+    )
 
 
 def test_no_vsa_at_all_fails(
@@ -935,26 +934,14 @@ def test_the_gate_keeps_no_vsa_verdict_in_memory_past_its_max_age(
     (10 s) nor from the cache. The summary is made 1 day minus 8 s ago (the library's ``now``:
     the command line refuses ``--at`` with ``--format vsa``)."""
     from provcheck.admission import Decision, Gate
-    from provcheck.attestation.signing import load_signing_key
     from provcheck.cache import open_cache
     from provcheck.source.registry import RegistryOptions
-    from provcheck.vsa.run import summarise_async
     from tests import admission_docs as docs
 
     pushed = push_image(registry_server, unique_repository)
     made = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1) + timedelta(seconds=8)
     ci = write_policy(tmp_path / "ci", FULL_POLICY)
-    asyncio.run(
-        summarise_async(
-            pushed.pinned,
-            load_policy(ci),
-            str(ci),
-            ci.read_bytes(),
-            sign_key=load_signing_key(keys["ecdsa"].private, {}),
-            attach=True,
-            now=made,
-        )
-    )
+    attach_summary(pushed.pinned, ci, keys["ecdsa"].private, made)
     path = vsa_policy(tmp_path / "gate", keys["ecdsa"].public, max_age="1d")
 
     async def run() -> tuple[Decision, datetime, Decision]:

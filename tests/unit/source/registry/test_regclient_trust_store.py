@@ -19,6 +19,7 @@ from provcheck.oci.digest import Digest
 from provcheck.oci.model import Descriptor
 from provcheck.oci.reference import ImageReference
 from provcheck.source.registry import RegistryClient, RegistryOptions
+from provcheck.source.registry.client import RegistrySource
 
 pytestmark = pytest.mark.anyio
 
@@ -102,6 +103,18 @@ def _options(tmp_path: Path, insecure: frozenset[str], **kwargs: Any) -> Registr
     )
 
 
+def _source(client: RegistryClient, endpoint: str) -> RegistrySource:
+    """The source of ``lab/x`` (whose tag ``1`` is the registry fixture's index)."""
+    return client.source(ImageReference.parse(f"{endpoint}/lab/x:1"))
+
+
+def _ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    """``ca``'s certificate written to ``tmp_path/ca.pem`` (a ``--ca-file``)."""
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return ca_file
+
+
 @pytest.mark.parametrize("insecure", [True, False], ids=["insecure-registry", "loopback"])
 async def test_plain_http_loads_no_trust_store(
     registry: HTTPServer, tmp_path: Path, trust_loads: list[str], insecure: bool
@@ -111,7 +124,7 @@ async def test_plain_http_loads_no_trust_store(
     endpoint = _endpoint(registry)
     options = _options(tmp_path, frozenset({endpoint} if insecure else ()))
     async with RegistryClient(options) as client:
-        source = client.source(ImageReference.parse(f"{endpoint}/lab/x:1"))
+        source = _source(client, endpoint)
         descriptor, _ = await source.resolve("1")
         await source.resolve("1")
         assert client.base_url(endpoint) == f"http://{endpoint}"
@@ -128,12 +141,11 @@ async def test_https_redirect_of_a_plain_registry_trusts_the_ca_file(
 ) -> None:
     """The redirect target is verified with the endpoint's TLS settings (--ca-file here),
     loaded at the redirect: the system store and the CA file, no certifi bundle."""
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
+    ca_file = _ca_file(ca, tmp_path)
     endpoint = _endpoint(registry)
     options = _options(tmp_path, frozenset({endpoint}), ca_file=ca_file)
     async with RegistryClient(options) as client:
-        source = client.source(ImageReference.parse(f"{endpoint}/lab/x:1"))
+        source = _source(client, endpoint)
         await source.resolve("1")
         assert trust_loads == []
         assert await source.fetch_blob(BLOB_DESC, 1 << 20) == BLOB
@@ -150,7 +162,7 @@ async def test_https_redirect_of_a_plain_registry_trusts_its_certs_dir(
     ca.cert_pem.write_to_path(str(certs / endpoint / "ca.crt"))
     options = _options(tmp_path, frozenset({endpoint}), certs_dir=certs)
     async with RegistryClient(options) as client:
-        source = client.source(ImageReference.parse(f"{endpoint}/lab/x:1"))
+        source = _source(client, endpoint)
         assert await source.fetch_blob(BLOB_DESC, 1 << 20) == BLOB
 
 
@@ -159,7 +171,7 @@ async def test_https_redirect_to_an_untrusted_server_fails_closed(
 ) -> None:
     endpoint = _endpoint(registry)
     async with RegistryClient(_options(tmp_path, frozenset({endpoint}))) as client:
-        source = client.source(ImageReference.parse(f"{endpoint}/lab/x:1"))
+        source = _source(client, endpoint)
         with pytest.raises(RegistryConnectionError, match="certificate"):
             await source.fetch_blob(BLOB_DESC, 1 << 20)
     assert storage.log == []
@@ -172,12 +184,11 @@ async def test_concurrent_https_redirects_share_one_tls_setup(
     tmp_path: Path,
     trust_loads: list[str],
 ) -> None:
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
+    ca_file = _ca_file(ca, tmp_path)
     endpoint = _endpoint(registry)
     options = _options(tmp_path, frozenset({endpoint}), ca_file=ca_file)
     async with RegistryClient(options) as client:
-        source = client.source(ImageReference.parse(f"{endpoint}/lab/x:1"))
+        source = _source(client, endpoint)
         blobs = await asyncio.gather(*(source.fetch_blob(BLOB_DESC, 1 << 20) for _ in range(8)))
     assert blobs == [BLOB] * 8
     assert trust_loads == ["set_default_verify_paths", "load_verify_locations"]
